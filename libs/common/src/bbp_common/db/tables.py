@@ -1,0 +1,463 @@
+"""The schema, as SQLAlchemy Core tables: the contract where the three services meet.
+
+The Alembic migrations in ``db/migrations`` create exactly this (a test compares them).
+Portable between MySQL 8 and MariaDB ≥ 10.6: InnoDB, utf8mb4 with ``utf8mb4_unicode_ci``
+(present in both), ``DECIMAL(14,2)`` for money, ``DATETIME(6)`` in UTC, JSON kept as TEXT
+(MariaDB's JSON is a LONGTEXT alias, MySQL's is binary: TEXT behaves the same in both).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.mysql import DATETIME, MEDIUMTEXT
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TABLE_ARGS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+#: Money: 12 digits before the point, 2 after.
+Money = Numeric(14, 2, asdecimal=True)
+
+
+def Timestamp() -> DATETIME:
+    """UTC, microseconds."""
+    return DATETIME(fsp=6)
+
+
+def _created() -> Column:
+    return Column(
+        "created_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
+    )
+
+
+def _updated() -> Column:
+    return Column(
+        "updated_at",
+        Timestamp(),
+        nullable=False,
+        server_default=text("CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"),
+    )
+
+
+# --------------------------------------------------------------------------- foundation
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False, unique=True),
+    Column("exchange", String(64), nullable=False),
+    Column("routing_key", String(128), nullable=False),
+    Column("message_type", String(64), nullable=False),
+    Column("correlation_id", String(64)),
+    Column("body", MEDIUMTEXT, nullable=False),
+    Column("status", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(500)),
+    _created(),
+    Column(
+        "available_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
+    ),
+    Column("sent_at", Timestamp()),
+    CheckConstraint("status IN ('pending','sent','failed')", name="status"),
+    Index(None, "status", "available_at", "id"),
+    **TABLE_ARGS,
+)
+"""Messages written in the same transaction as the business change; relays publish them."""
+
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(36), primary_key=True),
+    Column(
+        "processed_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
+    ),
+    **TABLE_ARGS,
+)
+"""Inbox: message ids a consumer already applied, written in the same transaction as the effect."""
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128)),
+    Column("fencing_token", BigInteger, nullable=False, server_default="0"),
+    Column("acquired_at", Timestamp()),
+    Column("renewed_at", Timestamp()),
+    Column("expires_at", Timestamp()),
+    **TABLE_ARGS,
+)
+"""Leadership leases, judged by the database clock (the active scheduler holds ``scheduler``)."""
+
+# --------------------------------------------------------------------------- people
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login_id", String(64), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("mobile", String(15)),
+    Column("language", String(2), nullable=False, server_default="en"),
+    Column("role", String(16), nullable=False, server_default="admin"),
+    Column("active", Boolean, nullable=False, server_default=text("1")),
+    Column("last_login_at", Timestamp()),
+    Column("created_by", String(64)),
+    _created(),
+    _updated(),
+    CheckConstraint("role IN ('admin','superadmin','auditor')", name="role"),
+    CheckConstraint("language IN ('en','bn')", name="language"),
+    **TABLE_ARGS,
+)
+"""Who may use the portal. No password column, ever: Mobiquity checks credentials."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Column("actor", String(64)),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False, server_default="ok"),
+    Column("target_type", String(32)),
+    Column("target_id", String(64)),
+    Column("ip", String(64)),
+    Column("device_id", String(64)),
+    Column("details", Text),
+    Index(None, "occurred_at"),
+    Index(None, "actor", "occurred_at"),
+    Index(None, "action", "occurred_at"),
+    Index(None, "target_type", "target_id"),
+    **TABLE_ARGS,
+)
+"""Append-only (triggers refuse UPDATE and DELETE): who did what, when, from where."""
+
+# --------------------------------------------------------------------------- catalogue
+
+billers = Table(
+    "billers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("utility_code", String(16), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("receiver_wallet", String(15), nullable=False),
+    Column("product_id", Integer, nullable=False),
+    Column("biller_code", String(32), nullable=False),
+    Column("pays_service_charge", Boolean, nullable=False, server_default=text("0")),
+    Column("supports_fetch", Boolean, nullable=False, server_default=text("1")),
+    Column("active", Boolean, nullable=False, server_default=text("1")),
+    _created(),
+    _updated(),
+    **TABLE_ARGS,
+)
+"""Utilities we fetch and pay; each biller's receiver wallet, productId and billerCode."""
+
+account_groups = Table(
+    "account_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),
+    _created(),
+    **TABLE_ARGS,
+)
+
+bill_accounts = Table(
+    "bill_accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("utility_code", String(16), ForeignKey("billers.utility_code"), nullable=False),
+    Column("consumer_id", String(64), nullable=False),
+    Column("mobile", String(15), nullable=False),
+    Column("label", String(120), nullable=False, server_default=""),
+    Column("active", Boolean, nullable=False, server_default=text("1")),
+    Column("created_by", String(64)),
+    _created(),
+    _updated(),
+    UniqueConstraint("utility_code", "consumer_id"),
+    Index(None, "consumer_id"),
+    Index(None, "label"),
+    **TABLE_ARGS,
+)
+"""A utility account whose bills we fetch and pay.
+
+``consumer_id`` is what Mobiquity takes (and echoes as ``account_no``)."""
+
+bill_account_groups = Table(
+    "bill_account_groups",
+    metadata,
+    Column(
+        "bill_account_id",
+        BigInteger,
+        ForeignKey("bill_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "group_id", Integer, ForeignKey("account_groups.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Index(None, "group_id", "bill_account_id"),
+    **TABLE_ARGS,
+)
+
+# --------------------------------------------------------------------------- requests
+
+bulk_requests = Table(
+    "bulk_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("selection", String(500), nullable=False, server_default=""),
+    Column("idempotency_key", String(64), unique=True),
+    Column("total_items", Integer, nullable=False, server_default="0"),
+    Column("total_amount", Money),
+    Column("paused_reason", String(255)),
+    Column("paused_by", String(64)),
+    Column("approved_by", String(64)),
+    Column("approved_at", Timestamp()),
+    Column("approval_comment", String(500)),
+    Column("cancelled_by", String(64)),
+    _created(),
+    Column("started_at", Timestamp()),
+    Column("finished_at", Timestamp()),
+    _updated(),
+    CheckConstraint("kind IN ('fetch','payment')", name="kind"),
+    CheckConstraint(
+        "state IN ('awaiting_approval','rejected','queued','running','paused','finished',"
+        "'cancelled')",
+        name="state",
+    ),
+    Index(None, "state", "id"),
+    Index(None, "kind", "id"),
+    Index(None, "created_by", "id"),
+    **TABLE_ARGS,
+)
+"""A bulk fetch or payment request: one row, many items (fetch_items or payments)."""
+
+request_tallies = Table(
+    "request_tallies",
+    metadata,
+    Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), primary_key=True),
+    Column("bucket", String(16), primary_key=True),
+    Column("item_count", Integer, nullable=False, server_default="0"),
+    Column("amount", Numeric(16, 2), nullable=False, server_default="0"),
+    **TABLE_ARGS,
+)
+"""Items (and amounts) per state of a request, kept in the same transaction as each change,
+so the request page never counts a million rows."""
+
+fetch_items = Table(
+    "fetch_items",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
+    Column("bill_account_id", BigInteger, ForeignKey("bill_accounts.id"), nullable=False),
+    Column("utility_code", String(16), nullable=False),
+    Column("consumer_id", String(64), nullable=False),
+    Column("mobile", String(15), nullable=False),
+    Column("state", String(12), nullable=False, server_default="queued"),
+    Column("outcome", String(12)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Timestamp()),
+    Column("dispatched_at", Timestamp()),
+    Column("completed_at", Timestamp()),
+    Column("bill_count", Integer),
+    Column("bills_amount", Money),
+    Column("error_code", String(64)),
+    Column("error_message", String(500)),
+    CheckConstraint("state IN ('queued','dispatched','done','cancelled')", name="state"),
+    CheckConstraint("outcome IS NULL OR outcome IN ('bills','no_bills','failed')", name="outcome"),
+    Index(None, "request_id", "state", "id"),
+    Index(None, "request_id", "outcome", "id"),
+    Index(None, "state", "dispatched_at"),
+    Index(None, "bill_account_id", "completed_at"),
+    **TABLE_ARGS,
+)
+"""One account of a fetch request.
+
+queued → dispatched → done (outcome bills | no_bills | failed), or cancelled."""
+
+bills = Table(
+    "bills",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("fetch_item_id", BigInteger, ForeignKey("fetch_items.id"), nullable=False),
+    Column("bill_account_id", BigInteger, ForeignKey("bill_accounts.id"), nullable=False),
+    Column("utility_code", String(16), nullable=False),
+    Column("consumer_id", String(64), nullable=False),
+    Column("bill_number", String(64), nullable=False),
+    Column("due_date", Date),
+    Column("amount", Money, nullable=False),
+    Column("service_charge", Money, nullable=False, server_default="0"),
+    Column("detail", Text),
+    Column("fetched_at", Timestamp(), nullable=False),
+    UniqueConstraint("fetch_item_id", "bill_number"),
+    Index(None, "bill_account_id", "fetched_at"),
+    Index(None, "utility_code", "consumer_id", "bill_number"),
+    Index(None, "due_date"),
+    **TABLE_ARGS,
+)
+"""A pending bill as Mobiquity reported it at ``fetched_at`` (amounts exactly as given)."""
+
+# --------------------------------------------------------------------------- payments
+
+PAYMENT_STATES = (
+    "queued",
+    "dispatched",
+    "sending",
+    "posted",
+    "succeeded",
+    "failed",
+    "ambiguous",
+    "uncleared",
+    "cancelled",
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
+    Column("bill_id", BigInteger, ForeignKey("bills.id"), nullable=False),
+    Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False, unique=True),
+    Column("bill_account_id", BigInteger, ForeignKey("bill_accounts.id"), nullable=False),
+    Column("utility_code", String(16), nullable=False),
+    Column("consumer_id", String(64), nullable=False),
+    Column("bill_number", String(64), nullable=False),
+    Column("due_date", Date),
+    Column("amount", Money, nullable=False),
+    Column("service_charge", Money, nullable=False, server_default="0"),
+    Column("total", Money, nullable=False),
+    Column("state", String(12), nullable=False, server_default="queued"),
+    Column("live_bill_key", String(200, collation="utf8mb4_bin"), unique=True),
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("dispatched_at", Timestamp()),
+    Column("deadline_at", Timestamp()),
+    Column("sending_at", Timestamp()),
+    Column("sent_by", String(128)),
+    Column("answered_at", Timestamp()),
+    Column("order_id", String(64)),
+    Column("service_request_id", String(64)),
+    Column("order_status", String(32)),
+    Column("error_code", String(64)),
+    Column("error_detail_code", String(64)),
+    Column("error_message", String(500)),
+    Column("reason", String(255)),
+    Column("enquiry_count", Integer, nullable=False, server_default="0"),
+    Column("enquiry_due_at", Timestamp()),
+    Column("enquiry_sent_at", Timestamp()),
+    Column("resolved_by", String(64)),
+    Column("resolved_at", Timestamp()),
+    Column("resolution_comment", String(500)),
+    _created(),
+    _updated(),
+    CheckConstraint("state IN ('" + "','".join(PAYMENT_STATES) + "')", name="state"),
+    CheckConstraint("total > 0", name="total_positive"),
+    Index(None, "request_id", "state", "id"),
+    Index(None, "state", "enquiry_due_at"),
+    Index(None, "state", "sending_at"),
+    Index(None, "state", "deadline_at"),
+    Index(None, "order_id"),
+    Index(None, "consumer_id"),
+    Index(None, "bill_number"),
+    **TABLE_ARGS,
+)
+"""One bill to pay, with our unique reference id. ``live_bill_key`` is
+``utility|consumer|bill_number`` while the payment is live and NULL once ``failed`` or
+``cancelled``: its unique index is what makes a bill payable by one live payment only."""
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
+    Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False),
+    Column("from_state", String(12)),
+    Column("to_state", String(12), nullable=False),
+    Column("cause", String(255), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Index(None, "payment_id", "id"),
+    Index(None, "reference_id"),
+    **TABLE_ARGS,
+)
+"""Every state change of a payment: reference id, time and cause (the payments' audit trail)."""
+
+payment_anomalies = Table(
+    "payment_anomalies",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
+    Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False),
+    Column("state_at_receipt", String(12), nullable=False),
+    Column("result_kind", String(32), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("received_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Column("acknowledged_by", String(64)),
+    Column("acknowledged_at", Timestamp()),
+    Column("acknowledgement", String(500)),
+    Index(None, "acknowledged_at", "id"),
+    Index(None, "payment_id"),
+    **TABLE_ARGS,
+)
+"""Results that disagree with a payment's final state: kept for a person, never dropped."""
+
+wallet_breaker = Table(
+    "wallet_breaker",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("state", String(8), nullable=False, server_default="closed"),
+    Column("opened_at", Timestamp()),
+    Column("opened_reason", String(255)),
+    Column("opened_by_reference", String(20)),
+    Column("closed_by", String(64)),
+    Column("closed_at", Timestamp()),
+    CheckConstraint("state IN ('open','closed')", name="state"),
+    **TABLE_ARGS,
+)
+"""The paying wallet's breaker: open = no payment may be claimed.
+
+A wrong MPIN must not lock the wallet: the first authentication failure opens it."""
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("dispatched_at", Timestamp(), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("item_id", BigInteger, nullable=False),
+    Column("request_id", BigInteger),
+    Column("fencing_token", BigInteger, nullable=False),
+    Index(None, "dispatched_at"),
+    **TABLE_ARGS,
+)
+"""Every command the scheduler sent toward Mobiquity (fetch, pay, enquiry): the pacing record."""
