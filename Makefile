@@ -10,7 +10,10 @@ PACKAGES := libs/mobiquity_client libs/common services/portal services/scheduler
             services/communicator sandbox
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
-.PHONY: help setup services test test-unit test-integration test-e2e lint fmt run migrate bench clean
+# `make run` and `make migrate` read dev.env unless the variable is already set.
+DEV_ENV := set -a; . ./dev.env; set +a
+
+.PHONY: help setup browser dev-db services test test-unit test-integration test-e2e lint fmt run migrate bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,15 +28,30 @@ $(VENV)/.installed: $(BIN)/python constraints.txt requirements-dev.txt $(PYPROJE
 
 setup: $(VENV)/.installed  ## create .venv and install every package (idempotent)
 
+browser:  ## make sure Debian's Chromium is installed (browser tests)
+	@scripts/ensure-chromium.sh
+
 services:  ## make sure MariaDB, RabbitMQ and Redis answer (starts local ones)
 	@scripts/ensure-services.sh
 
-test: setup services  ## run every test tier (what CI runs)
-	$(BIN)/python -m pytest libs/mobiquity_client/tests tests
+dev-db: setup services
+	@$(DEV_ENV); $(BIN)/python scripts/create_database.py
+
+migrate: dev-db  ## apply the database migrations (BBP_DATABASE_URL, default from dev.env)
+	@$(DEV_ENV); $(BIN)/alembic -c db/alembic.ini upgrade head
+
+run: migrate  ## start the sandbox and every service (portal on http://localhost:8000); Ctrl-C stops all
+	@$(DEV_ENV); PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
+
+test: setup services browser  ## run every test tier (what CI runs)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) $(wildcard libs/mobiquity_client/tests) tests
+
+test-unit: setup  ## only the unit tier (no database, broker or network)
+	$(BIN)/python -m pytest -m unit $(wildcard libs/mobiquity_client/tests) tests
 
 lint: setup  ## ruff and the architecture's import contracts
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/lint-imports
 
 fmt: setup  ## format the code
 	$(BIN)/ruff format .

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask, jsonify, render_template
+
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
 from bbp_common.settings import load_settings
-from flask import Flask, jsonify
-
+from bbp_portal.auth import login_required, public
 from bbp_portal.settings import PortalSettings
 
 
@@ -22,11 +23,17 @@ def create_app(settings: PortalSettings | None = None, **overrides: Any) -> Flas
     engine = make_engine(settings)
     app.extensions["bbp.engine"] = engine
 
+    from bbp_portal.auth.views import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+
     @app.get("/healthz")
+    @public
     def healthz() -> Any:
         return jsonify(status="ok")
 
     @app.get("/readyz")
+    @public
     def readyz() -> Any:
         checks: dict[str, str] = {}
         try:
@@ -38,7 +45,8 @@ def create_app(settings: PortalSettings | None = None, **overrides: Any) -> Flas
         return jsonify(status="ok" if ok else "unready", **checks), (200 if ok else 503)
 
     @app.get("/")
+    @login_required
     def home() -> Any:
-        return "Bulk Bill Payment portal"
+        return render_template("base.html")
 
     return app
