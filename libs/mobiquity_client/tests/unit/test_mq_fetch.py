@@ -322,3 +322,15 @@ def test_401_twice_is_token_rejected(
     assert err.value.http_status == 401
     assert len(calls_to(rsps, FETCH)) == 2
     assert len(calls_to(rsps, TOKEN)) == 2
+
+
+@pytest.mark.parametrize("http_status", [401, 200])
+def test_401_with_a_failed_envelope_also_renews_the_token(
+    http_status: int, rsps: responses.RequestsMock, client: MobiquityClient
+) -> None:
+    rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old-token"})
+    rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new-token"})
+    rsps.post(BASE + FETCH, status=http_status, json=mq_doc.UNAUTHORIZED_ENVELOPE)
+    rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
+    assert _fetch(client) == []
+    assert len(calls_to(rsps, FETCH)) == 2

@@ -421,3 +421,14 @@ def test_password_and_otp_calls_are_never_retried(
     with pytest.raises(MobiquityUnavailable):
         calls[path]()
     assert len(calls_to(rsps, path)) == 1
+
+
+def test_401_on_an_otp_step_is_token_rejected_not_otp_rejected(
+    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+) -> None:
+    rsps.post(BASE + CONFIRM, json=mq_doc.UNAUTHORIZED_ENVELOPE, status=401)
+    with pytest.raises(TokenRejected) as err:
+        client.confirm_login_otp("x", "560727")
+    assert not isinstance(err.value, OtpRejected)
+    assert err.value.error_code == "Authen04"
+    assert len(calls_to(rsps, CONFIRM)) == 1  # not resent: the OTP may be single-use
