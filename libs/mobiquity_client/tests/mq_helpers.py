@@ -13,6 +13,10 @@ CLIENT_ID = "bbp-client"
 CLIENT_SECRET = "client-secret-XYZ"
 MPIN = "97531"
 
+#: contract tests: the sandbox's slow faults sleep SLOW_SECONDS, past the READ_TIMEOUT
+SLOW_SECONDS = 3
+READ_TIMEOUT = 1.0
+
 
 class SleepRecorder:
     """Stands in for time.sleep in RetryPolicy: records the waits, never sleeps."""
