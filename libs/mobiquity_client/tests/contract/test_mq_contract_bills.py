@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -378,3 +379,22 @@ def test_sandbox_down_is_not_sent(make_client: Callable[..., MobiquityClient]) -
     outcome = client.pay_bill(doc_payment())
     assert isinstance(outcome, NotSent)  # the token call failed: billpay never left
     assert outcome.kind == "token"
+
+
+def test_one_client_shared_by_many_threads(
+    make_client: Callable[..., MobiquityClient], sb: RunningSandbox
+) -> None:
+    client = make_client(pool_size=8)
+    consumers = [f"1702{n:03d}{d}" for n in range(4) for d in (2, 5, 8)]  # 3 bills each
+    payments = [
+        _payment(sb, "DSCO", consumer, bill)
+        for consumer in consumers
+        for bill in client.fetch_pending_bills("DSCO", consumer, MOBILE)
+    ]
+    assert len(payments) == 36
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(client.pay_bill, payments))
+    assert all(isinstance(o, Accepted) for o in outcomes), outcomes
+    ledger = sb.ledger()
+    assert sorted(e["reference"] for e in ledger) == sorted(p.reference for p in payments)
+    assert len(sb.calls(endpoint="token")) == 1  # one token for all threads
