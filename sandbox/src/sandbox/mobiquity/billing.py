@@ -235,6 +235,8 @@ def _validate_billpay(
             ),
             "validate.amount",
         )
+    if st.race_probe is not None:
+        st.race_probe()  # tests widen the check-then-record window here
     st.paid[key] = entry["seq"]
     if reference is not None:
         st.accepted_refs[reference] = entry["seq"]
@@ -330,6 +332,8 @@ def billpay() -> Response:
             faults.MALFORMED: 200,
         }.get(ctx.plan.after, status)
         st.ledger.append(entry)
+        if reference is not None:
+            st.ledger_by_reference.setdefault(reference, []).append(entry)
     log.info(
         "billpay seq=%s reference=%s consumer_id=%s bill=%s outcome=%s error=%s answer=%s",
         entry["seq"],
@@ -353,11 +357,10 @@ def _user_msg(err: MobiquityError) -> str:
 def order_for(st: State, reference: str) -> dict[str, Any] | None:
     """The ledger entry an enquiry answers from: the accepted one, else the latest."""
     found = None
-    for entry in st.ledger:
-        if entry["reference"] == reference:
-            if entry["outcome"] == "accepted":
-                return entry
-            found = entry
+    for entry in st.ledger_by_reference.get(reference, ()):
+        if entry["outcome"] == "accepted":
+            return entry
+        found = entry
     return found
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import hmac
-import itertools
 import json
 import random
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +123,8 @@ class State:
         self.lock = threading.Lock()
         self._signing_key = secrets.token_bytes(32)
         self._rng = random.Random(seed)
-        self._ids = itertools.count(1)
+        self.race_probe: Callable[[], None] | None = None
+        """Test seam: called between "is the bill still pending?" and "mark it paid"."""
         self.reset()
 
     def reset(self, *, keep_tokens: bool = False) -> None:
@@ -137,6 +138,7 @@ class State:
             self.service_requests: dict[str, ServiceRequest] = {}
             self.latest_otp: dict[str, Otp] = {}
             self.ledger: list[dict[str, Any]] = []
+            self.ledger_by_reference: dict[str, list[dict[str, Any]]] = {}
             self.paid: dict[tuple[str, str, str], int] = {}
             self.accepted_refs: dict[str, int] = {}
             self.calls: list[Call] = []
