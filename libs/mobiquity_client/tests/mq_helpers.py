@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import mq_doc
+
 from mobiquity_client import BillPayment
 
 BASE = "http://mobiquity.test"

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 from mq_helpers import READ_TIMEOUT, SLOW_SECONDS
+
+from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 from sandbox.testing import RunningSandbox, run_sandbox
 
 

@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from mq_helpers import payment as doc_payment
+from mq_sockets import unused_port
+
 from mobiquity_client import (
     Accepted,
     BillPayment,
@@ -32,8 +35,6 @@ from mobiquity_client import (
     RetryPolicy,
     Unknown,
 )
-from mq_helpers import payment as doc_payment
-from mq_sockets import unused_port
 from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import mq_doc
 import pytest
+
 from mobiquity_client import (
     ClientCredentialsRejected,
     DeviceInfo,

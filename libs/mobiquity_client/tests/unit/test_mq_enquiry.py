@@ -9,6 +9,8 @@ import mq_doc
 import pytest
 import requests
 import responses
+from mq_helpers import BASE, SleepRecorder, calls_to
+
 from mobiquity_client import (
     EnquiryAnswer,
     EnquiryContract,
@@ -22,7 +24,6 @@ from mobiquity_client import (
     Paths,
     RetryPolicy,
 )
-from mq_helpers import BASE, SleepRecorder, calls_to
 
 pytestmark = pytest.mark.unit
 

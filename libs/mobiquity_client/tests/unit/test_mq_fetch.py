@@ -12,6 +12,8 @@ import mq_doc
 import pytest
 import requests
 import responses
+from mq_helpers import BASE, SleepRecorder, calls_to
+
 from mobiquity_client import (
     ConsumerIdRequired,
     InvalidInput,
@@ -23,7 +25,6 @@ from mobiquity_client import (
     TokenRejected,
     UnexpectedResponse,
 )
-from mq_helpers import BASE, SleepRecorder, calls_to
 
 pytestmark = pytest.mark.unit
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import mq_doc
 import pytest
+from mq_helpers import payment
+
 from mobiquity_client import (
     DeviceInfo,
     LoginSucceeded,
@@ -25,7 +27,6 @@ from mobiquity_client import (
     RetryPolicy,
     Timeouts,
 )
-from mq_helpers import payment
 
 pytestmark = pytest.mark.unit
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs
 import mq_doc
 import pytest
 import responses
+from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, calls_to
+
 from mobiquity_client import (
     AuthPolicy,
     ClientCredentialsRejected,
@@ -18,7 +20,6 @@ from mobiquity_client import (
     MobiquityUnavailable,
     UnexpectedResponse,
 )
-from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, calls_to
 
 pytestmark = pytest.mark.unit
 

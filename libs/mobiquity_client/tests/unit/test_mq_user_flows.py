@@ -10,6 +10,8 @@ import mq_doc
 import pytest
 import requests
 import responses
+from mq_helpers import BASE, calls_to
+
 from mobiquity_client import (
     AuthPolicy,
     DeviceInfo,
@@ -29,7 +31,6 @@ from mobiquity_client import (
     UnexpectedResponse,
     UnsupportedFlow,
 )
-from mq_helpers import BASE, calls_to
 
 pytestmark = pytest.mark.unit
 

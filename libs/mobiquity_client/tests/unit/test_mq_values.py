@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from mq_helpers import payment
+
 from mobiquity_client import (
     AuthPolicy,
     BillpaySettings,
@@ -21,7 +23,6 @@ from mobiquity_client import (
     _json,
     effective_status,
 )
-from mq_helpers import payment
 
 pytestmark = pytest.mark.unit
 
