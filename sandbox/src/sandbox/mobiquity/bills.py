@@ -139,12 +139,20 @@ def make_bill(biller: Biller, consumer_id: str, index: int, today: date | None =
 
 def bills_for(biller: Biller, consumer_id: str, today: date | None = None) -> list[Bill]:
     """Every bill of the account, paid or not, newest first."""
+    today = today or datetime.now(UTC).date()
     return [make_bill(biller, consumer_id, i, today) for i in range(bill_count(consumer_id))]
 
 
 def find_bill(biller: Biller, consumer_id: str, bill_number: str) -> Bill | None:
-    """The account's bill with that number, or None."""
-    for bill in bills_for(biller, consumer_id):
-        if bill.bill_number == bill_number:
-            return bill
-    return None
+    """The account's bill with that number, or None.
+
+    A bill number starts with its index + 1 ("01", "02", …), so only that bill is built.
+    """
+    prefix = bill_number[:2]
+    if not (prefix.isascii() and prefix.isdigit()):
+        return None
+    index = int(prefix) - 1
+    if not 0 <= index < bill_count(consumer_id):
+        return None
+    bill = make_bill(biller, consumer_id, index)
+    return bill if bill.bill_number == bill_number else None
