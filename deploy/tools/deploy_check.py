@@ -784,7 +784,7 @@ def check_release(units: Mapping[str, list[dict]]) -> list[Finding]:
 
         def tags(objs: list[dict]) -> set[str]:
             return {
-                c["image"].split("/")[-1].split(":", 1)[-1]
+                c["image"].split("@")[0].split("/")[-1].partition(":")[2]
                 for w in workloads(objs)
                 if w.component in (*SERVICES, "migrate")
                 for c in w.containers

@@ -1,6 +1,7 @@
 """The portal's gunicorn configuration (services/portal/gunicorn.conf.py), run for real on a
 probe app: JSON access log, Prometheus multiprocess metrics added up over the workers, and
-SIGTERM letting the request in flight finish."""
+SIGTERM letting the request in flight finish. (Not in the unit tier: it starts a server on
+the loopback interface.)"""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-
-import pytest
-
-pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "services/portal/gunicorn.conf.py"

@@ -248,3 +248,16 @@ def test_an_object_of_an_unknown_kind_is_an_error_not_a_warning(fresh):
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     objects = [*fresh("dev"), widget]
     assert any("no schema" in f.message for f in dc.validate_schemas(objects, "dev"))
+
+
+def test_the_migration_job_of_another_release_is_caught(units, fresh):
+    prod, migrate = fresh("prod"), fresh("prod/migrate")
+    for i, obj in enumerate([*prod, *migrate]):
+        for w in dc.workloads([obj]):
+            for c in w.containers:
+                c["image"] += f"@sha256:{i:064x}"  # digests differ per image: that is fine
+    assert not dc.check_release({"prod": prod, "prod/migrate": migrate})
+    job = find_object(migrate, "Job", "bbp-migrate")["spec"]["template"]["spec"]
+    job["containers"][0]["image"] = "registry.example.invalid/bbp/migrate:0.0.9"
+    findings = dc.check_release({"prod": prod, "prod/migrate": migrate})
+    assert any("different releases" in f.message for f in findings), findings
