@@ -168,9 +168,10 @@ def redis_url(servers: Servers) -> str:
 @pytest.fixture()
 def engine(database_url: str):  # type: ignore[no-untyped-def]
     """An engine on the run's database (UTC, READ COMMITTED, as the services use)."""
+    from pydantic import SecretStr
+
     from bbp_common.db import make_engine
     from bbp_common.settings import DatabaseSettings
-    from pydantic import SecretStr
 
     eng = make_engine(DatabaseSettings(database_url=SecretStr(database_url)))
     yield eng

@@ -2,6 +2,7 @@ import json
 import logging
 
 import pytest
+
 from bbp_common.logging import configure_logging, correlation, get_logger
 from bbp_common.masking import MASK, mask, mask_text
 

@@ -1,4 +1,5 @@
 import pytest
+
 from bbp_common.settings import (
     DatabaseSettings,
     SettingsError,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bbp_common.settings import AmqpSettings, DatabaseSettings, LoggingSettings, OutboxSettings
 from pydantic import Field
+
+from bbp_common.settings import AmqpSettings, DatabaseSettings, LoggingSettings, OutboxSettings
 
 
 class PortalSettings(DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSettings):
