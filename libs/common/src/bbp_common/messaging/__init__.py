@@ -1,0 +1,46 @@
+"""RabbitMQ plumbing: envelope and schemas, topology.
+
+``docs/messages.md`` is the contract (exchanges, queues, routing keys, schemas); this package
+is how the services speak it. Nothing here connects at import time.
+"""
+
+from bbp_common.messaging.backoff import Backoff, backoff_delay
+from bbp_common.messaging.envelope import (
+    Envelope,
+    InvalidMessage,
+    MessageRegistry,
+    build,
+    decode,
+    default_registry,
+    message_schema,
+)
+from bbp_common.messaging.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    QUEUES,
+    QueueSpec,
+    TopologyMismatch,
+    declare_topology,
+    queue_spec,
+    setup_topology,
+)
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "EXCHANGE",
+    "QUEUES",
+    "Backoff",
+    "Envelope",
+    "InvalidMessage",
+    "MessageRegistry",
+    "QueueSpec",
+    "TopologyMismatch",
+    "backoff_delay",
+    "build",
+    "declare_topology",
+    "decode",
+    "default_registry",
+    "message_schema",
+    "queue_spec",
+    "setup_topology",
+]
