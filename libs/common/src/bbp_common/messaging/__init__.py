@@ -1,4 +1,4 @@
-"""RabbitMQ plumbing: envelope and schemas, topology.
+"""RabbitMQ plumbing: envelope and schemas, topology, confirmed publisher.
 
 ``docs/messages.md`` is the contract (exchanges, queues, routing keys, schemas); this package
 is how the services speak it. Nothing here connects at import time.
@@ -14,6 +14,7 @@ from bbp_common.messaging.envelope import (
     default_registry,
     message_schema,
 )
+from bbp_common.messaging.publisher import BatchPublisher, Outgoing, Publisher, PublishFailed
 from bbp_common.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
@@ -30,9 +31,13 @@ __all__ = [
     "EXCHANGE",
     "QUEUES",
     "Backoff",
+    "BatchPublisher",
     "Envelope",
     "InvalidMessage",
     "MessageRegistry",
+    "Outgoing",
+    "PublishFailed",
+    "Publisher",
     "QueueSpec",
     "TopologyMismatch",
     "backoff_delay",
