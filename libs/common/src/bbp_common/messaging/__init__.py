@@ -1,10 +1,11 @@
-"""RabbitMQ plumbing: envelope and schemas, topology, confirmed publisher.
+"""RabbitMQ plumbing: envelope and schemas, topology, confirmed publisher, consumer runner.
 
 ``docs/messages.md`` is the contract (exchanges, queues, routing keys, schemas); this package
 is how the services speak it. Nothing here connects at import time.
 """
 
 from bbp_common.messaging.backoff import Backoff, backoff_delay
+from bbp_common.messaging.consumer import Consumer, ConsumerMetrics, Handler, Reject, Retry
 from bbp_common.messaging.envelope import (
     Envelope,
     InvalidMessage,
@@ -32,13 +33,18 @@ __all__ = [
     "QUEUES",
     "Backoff",
     "BatchPublisher",
+    "Consumer",
+    "ConsumerMetrics",
     "Envelope",
+    "Handler",
     "InvalidMessage",
     "MessageRegistry",
     "Outgoing",
     "PublishFailed",
     "Publisher",
     "QueueSpec",
+    "Reject",
+    "Retry",
     "TopologyMismatch",
     "backoff_delay",
     "build",
