@@ -142,7 +142,6 @@ class Publisher:
         self._thread = threading.Thread(target=self._run_loop, name=name, daemon=True)
         self._started = False
         self._closing = False
-        self._closed = threading.Event()
         self._ready = threading.Event()
         self._blocked = False
         # Everything below is touched on the I/O thread only.
@@ -182,7 +181,7 @@ class Publisher:
     @property
     def ready(self) -> bool:
         """Connected, confirm mode on, and not blocked by a broker resource alarm."""
-        return self._ready.is_set() and not self._blocked
+        return self._ready.is_set() and not self._blocked and self._thread.is_alive()
 
     def publish(self, message: Outgoing, *, timeout: float | None = None) -> None:
         self.publish_batch([message], timeout=timeout)
@@ -207,7 +206,7 @@ class Publisher:
         batch = _Batch(items)
         if not items:
             return
-        if not self._started or self._closing:
+        if not self._started or self._closing or not self._thread.is_alive():
             batch.fail_all("publisher is not running")
             raise PublishFailed(batch.failures)
         self._ioloop.add_callback_threadsafe(functools.partial(self._publish, batch))
@@ -236,9 +235,11 @@ class Publisher:
     def _run_loop(self) -> None:
         try:
             self._ioloop.start()
+        except BaseException:
+            log.exception("amqp_publisher_io_thread_died", name=self.name)
+            raise
         finally:
             self._ready.clear()
-            self._closed.set()
             self._ioloop.close()
 
     def _connect(self) -> None:
