@@ -328,3 +328,16 @@ ENQUIRY_NOT_FOUND = {
     "errorUserMsg": "No data found",
     "httpErrorCode": "404",
 }
+
+# decisions.md / the sandbox: a refused bearer token, OAuth2 fields plus the common envelope.
+UNAUTHORIZED_ENVELOPE = {
+    "error": "invalid_token",
+    "error_description": "Access token expired",
+    "txnStatus": "TF",
+    "status": "FAILED",
+    "errors": [{"code": "AUTH_TOKEN_EXPIRED", "message": "Access token expired"}],
+    "errorCode": "Authen04",
+    "traceId": "0f9e8d7c-0000-4000-8000-000000000401",
+    "errorUserMsg": "Unauthorized",
+    "httpErrorCode": "401",
+}

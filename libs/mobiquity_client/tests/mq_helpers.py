@@ -6,12 +6,17 @@ from decimal import Decimal
 from typing import Any
 
 import mq_doc
+
 from mobiquity_client import BillPayment
 
 BASE = "http://mobiquity.test"
 CLIENT_ID = "bbp-client"
 CLIENT_SECRET = "client-secret-XYZ"
 MPIN = "97531"
+
+#: contract tests: the sandbox's slow faults sleep SLOW_SECONDS, past the READ_TIMEOUT
+SLOW_SECONDS = 3
+READ_TIMEOUT = 1.0
 
 
 class SleepRecorder:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from sandbox.testing import RunningSandbox, run_sandbox
 
 RECEIVERS = {"DSCO": "01788880001", "DESCO": "01788880002", "JGDCL": "01788880003"}

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
 from sandbox.testing import RunningSandbox, run_sandbox
 
 from .conftest import Mobiquity

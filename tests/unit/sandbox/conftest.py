@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
 from sandbox.mobiquity import create_app
 from sandbox.mobiquity.settings import Settings
-from werkzeug.test import TestResponse
 
 PATH_TOKEN = "/mobiquitypay/oauth/token"
 PATH_LOGIN = "/mobiquitypay/ums/v3/user/auth/web/login"

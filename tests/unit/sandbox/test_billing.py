@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from sandbox.mobiquity.bills import make_bill
 from sandbox.mobiquity.catalogue import by_utility
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+
 from sandbox.mobiquity import catalogue
 from sandbox.mobiquity.bills import bill_count, bills_for, find_bill, make_bill
 

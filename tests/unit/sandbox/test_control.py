@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 import sandbox.__main__ as cli
 from sandbox.mobiquity import catalogue
 from sandbox.mobiquity.settings import RuntimeConfig, Settings

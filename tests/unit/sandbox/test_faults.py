@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+
 from sandbox.mobiquity.http import ConnectionDropped
 
 from .conftest import PATH_LOGIN, Api, login_body

@@ -222,8 +222,8 @@ def _is_documented_failure(answer: _Answer) -> bool:
 
 
 def _token_refused(answer: _Answer) -> bool:
-    """401 that is not a documented FAILED answer of the service itself."""
-    return answer.status == 401 and not _is_documented_failure(answer)
+    """HTTP 401 (or 401 in the body): the bearer token was refused, whatever the body says."""
+    return answer.status == 401
 
 
 def _mentions(answer: _Answer, *needles: str) -> bool:
@@ -535,16 +535,15 @@ class MobiquityClient:
         if details["user_message"]:
             summary += f": {details['user_message']}"
         kw = {**details, "endpoint": endpoint.value}
-        if not documented:
-            if answer.status == 401 or answer.status == 403:
-                return TokenRejected(summary, **kw)
-            if not all_codes:
-                return UnexpectedResponse(
-                    f"{endpoint}: HTTP {answer.status} without Mobiquity's error envelope"
-                    + (f" ({answer.parse_error})" if answer.parse_error else ""),
-                    field="$",
-                    **kw,
-                )
+        if answer.status == 401 or (answer.status == 403 and not documented):
+            return TokenRejected(summary, **kw)
+        if not all_codes:
+            return UnexpectedResponse(
+                f"{endpoint}: HTTP {answer.status} without Mobiquity's error envelope"
+                + (f" ({answer.parse_error})" if answer.parse_error else ""),
+                field="$",
+                **kw,
+            )
         resume_gone = "Generic05" in all_codes or any(
             "resume" in c and "not.found" in c for c in all_codes
         )

@@ -137,7 +137,10 @@ def load(
     """Validate ``data`` with ``schema``; raise ``UnexpectedResponse`` naming the bad field."""
     if not isinstance(data, Mapping):
         raise UnexpectedResponse(
-            f"{what}: the answer is not a JSON object", field="$", http_status=http_status
+            f"{what}: field $: the answer is not a JSON object",
+            field="$",
+            http_status=http_status,
+            endpoint=what,
         )
     try:
         result = schema().load(data)

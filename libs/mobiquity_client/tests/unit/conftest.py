@@ -8,8 +8,9 @@ from typing import Any
 import mq_doc
 import pytest
 import responses
-from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, MPIN, SleepRecorder
+
+from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from typing import Any
 import mq_doc
 import pytest
 import responses
+from mq_helpers import BASE, MPIN, calls_to, payment
+
 from mobiquity_client import (
     Accepted,
     AuthPolicy,
@@ -23,7 +25,6 @@ from mobiquity_client import (
     RetryPolicy,
     Unknown,
 )
-from mq_helpers import BASE, MPIN, calls_to, payment
 
 pytestmark = pytest.mark.unit
 

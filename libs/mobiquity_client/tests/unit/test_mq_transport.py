@@ -15,18 +15,6 @@ import mq_doc
 import pytest
 import requests
 import responses
-from mobiquity_client import (
-    AuthPolicy,
-    EnquiryUnknown,
-    MobiquityClient,
-    MobiquityUnavailable,
-    NotSent,
-    RetryPolicy,
-    Timeouts,
-    Unknown,
-    classify_exception,
-)
-from mobiquity_client.transport import make_session
 from mq_helpers import BASE, calls_to, payment
 from mq_sockets import FullBacklog, MisbehavingServer, unused_port
 from urllib3.connection import HTTPConnection
@@ -40,6 +28,19 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+
+from mobiquity_client import (
+    AuthPolicy,
+    EnquiryUnknown,
+    MobiquityClient,
+    MobiquityUnavailable,
+    NotSent,
+    RetryPolicy,
+    Timeouts,
+    Unknown,
+    classify_exception,
+)
+from mobiquity_client.transport import make_session
 
 pytestmark = pytest.mark.unit
 
