@@ -452,7 +452,7 @@ class LogCapture:
         self._level = root.level
 
         class Keep(logging.Handler):
-            def emit(inner, record: logging.LogRecord) -> None:  # noqa: N805
+            def emit(inner, record: logging.LogRecord) -> None:
                 self.records.append(record)
 
         self.keeper = Keep()
