@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from bbp_portal import registry
@@ -39,8 +39,10 @@ class UserForm(FlaskForm):
         validators=[Optional(), _mobile],
         render_kw={"inputmode": "tel", "placeholder": "01712345678"},
     )
-    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
-    language = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()]
+    )
 
 
 class NewUserForm(UserForm):
