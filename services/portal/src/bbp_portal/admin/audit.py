@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,20 @@ from bbp_portal.context import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
+
+
+@bp.app_template_filter("audit_details")
+def audit_details(raw: str | None) -> str:
+    """``{"reason": "disabled", "n": 3}`` → ``reason=disabled, n=3`` for the page."""
+    if not raw:
+        return ""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(data, dict):
+        return raw
+    return ", ".join(f"{k}={v}" for k, v in data.items())
 
 
 def _day(value: str | None) -> date | None:
