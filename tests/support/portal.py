@@ -405,6 +405,16 @@ def register(
     store.set_active(login_id, active)
 
 
+def unregister(app: Flask, login_id: str) -> None:
+    """Remove ``login_id`` from the registry (tests that need a stranger to Mobiquity's users)."""
+    import sqlalchemy as sa
+
+    from bbp_common.db.tables import users
+
+    with app.extensions["bbp.engine"].begin() as conn:
+        conn.execute(sa.delete(users).where(users.c.login_id == login_id))
+
+
 def sign_in_through_pages(
     client: FlaskClient, sandbox: Any, login_id: str, password: str | None = None
 ) -> Any:

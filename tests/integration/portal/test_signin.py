@@ -18,6 +18,7 @@ from tests.support.portal import (
     post_form,
     register,
     sign_in_through_pages,
+    unregister,
 )
 
 GENERIC = "The login ID or password is not correct, or this login ID may not use the portal."
@@ -71,6 +72,7 @@ def test_wrong_password(portal_app, portal_client, sandbox):
 
 def test_unregistered_login_id_gets_the_same_answer(portal_app, portal_client, sandbox):
     # Aman01 exists in Mobiquity (the sandbox) with this password, but not in our registry.
+    unregister(portal_app, "Aman01")
     answer = login(portal_client, "Aman01", "Com@1357")
     assert flashes(answer) == [GENERIC]
     assert sandbox.calls(endpoint="login") == []  # Mobiquity never asked
