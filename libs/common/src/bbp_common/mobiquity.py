@@ -2,13 +2,15 @@
 
 The portal (sign-in, passwords) and the communicator (bills, payments, enquiries) build
 their clients here, so both read the same variables and the same open-point decisions.
+Only services that depend on ``mobiquity-client`` themselves import this module, so
+``bbp-common`` does not (the scheduler and the migration image do without it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from bbp_common.settings import Seconds, _Base
 from mobiquity_client import (
@@ -58,6 +60,14 @@ class MobiquitySettings(_Base):
     mobiquity_token_renew_margin: Seconds = Field(
         30, description="Renew the cached system token this long before it expires"
     )
+
+
+    @field_validator("mobiquity_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
 
 
 class PayerSettings(_Base):
