@@ -1,5 +1,6 @@
 import random
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -34,13 +35,39 @@ def test_bursty_demand_after_idle_does_not_exceed_the_rate():
     assert max_in_any_window(used) <= 100
 
 
-def test_a_new_leader_continues_from_the_last_recorded_slot():
+def test_a_new_leader_continues_from_the_last_recorded_slots():
     first = Pacer(10)
     slots = first.plan(T0, 1.0, 100)
     first.commit(slots)
-    successor = Pacer(10, last_slot=slots[-1])
+    successor = Pacer(10, recent=slots)
     later = successor.plan(T0 + timedelta(seconds=0.5), 1.0, 100)
+    successor.commit(later)
+    later += successor.plan(T0 + timedelta(seconds=1.5), 1.0, 100)
     assert max_in_any_window(slots + later) <= 10
+
+
+def test_steady_demand_is_evenly_spaced():
+    used = simulate(50, ticks=100)
+    gaps = {(b - a).total_seconds() for a, b in pairwise(used[10:])}
+    assert gaps == {0.02}
+
+
+def test_a_stall_loses_its_slots_rather_than_bursting_afterwards():
+    pacer = Pacer(100)
+    first = pacer.plan(T0, 0.05, 1000)
+    pacer.commit(first)
+    after = pacer.plan(T0 + timedelta(seconds=0.5), 0.05, 1000)
+    assert after[0] == T0 + timedelta(seconds=0.5)
+    gaps = {(b - a).total_seconds() for a, b in pairwise(after)}
+    assert gaps == {0.01}
+
+
+def test_the_window_holds_even_when_recent_slots_were_bunched():
+    bunched = [T0 + timedelta(milliseconds=i) for i in range(10)]
+    pacer = Pacer(10, recent=bunched)
+    later = pacer.plan(T0 + timedelta(milliseconds=20), 2.0, 100)
+    assert later[0] >= T0 + timedelta(seconds=1)
+    assert max_in_any_window(bunched + later) <= 10
 
 
 def test_no_cap_gives_every_slot_now():

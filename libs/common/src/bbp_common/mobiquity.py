@@ -61,7 +61,6 @@ class MobiquitySettings(_Base):
         30, description="Renew the cached system token this long before it expires"
     )
 
-
     @field_validator("mobiquity_base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:

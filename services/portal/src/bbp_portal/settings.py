@@ -87,4 +87,3 @@ class PortalSettings(
             "ingress; 0 trusts none)"
         ),
     )
-

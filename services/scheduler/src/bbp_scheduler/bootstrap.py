@@ -111,6 +111,7 @@ class SchedulerService:
         self.engine = make_engine(
             settings,
             pool_size=max(settings.db_pool_size, settings.scheduler_result_workers + 4),
+            lock_wait_timeout=5,
         )
         self.lease = Lease(self.engine, settings.scheduler_id, settings.lease_ttl)
         self.db = LeaderDb(self.engine, self.lease)

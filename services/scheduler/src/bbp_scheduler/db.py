@@ -1,8 +1,8 @@
-"""Transactions of the active scheduler: lease-checked first, retried on deadlock.
+"""Transactions of the active scheduler: lease-checked at start and before commit.
 
-The lease check is the first statement of every transaction, so a transaction takes the
-lease row's shared lock before any other lock: the leader's own renewal can then never
-close a deadlock cycle with its other transactions.
+A transaction that finds the lease gone at either check rolls back (``LostLease``). Lock
+waits are short (``lock_wait_timeout`` on the engine), and a deadlock or a lock wait that
+timed out runs the whole transaction again, checks included.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class LeaderDb:
             try:
                 with self.engine.begin() as conn:
                     token = self.lease.check(conn)
-                    return work(conn, token)
+                    result = work(conn, token)
+                    self.lease.check(conn)  # still ours at the last moment before COMMIT
+                    return result
             except OperationalError as exc:
                 code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
                 if code not in RETRYABLE or attempt == self.attempts:

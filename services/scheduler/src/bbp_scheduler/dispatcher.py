@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
 from bbp_common.db import utcnow
@@ -54,6 +54,7 @@ class Command:
 class DispatcherMetrics:
     dispatched: Counter
     in_flight: Gauge
+    plan_seconds: Histogram
 
     @classmethod
     def create(cls, registry: Any) -> DispatcherMetrics:
@@ -68,6 +69,12 @@ class DispatcherMetrics:
                 "bbp_scheduler_in_flight",
                 "Commands dispatched and not yet answered",
                 registry=registry,
+            ),
+            plan_seconds=Histogram(
+                "bbp_scheduler_plan_seconds",
+                "Time to plan and record one batch of dispatches",
+                registry=registry,
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             ),
         )
 
@@ -94,30 +101,68 @@ class Dispatcher:
     # ------------------------------------------------------------------ term
 
     def begin_term(self) -> None:
-        """A new leader continues the pace from the last recorded dispatch."""
-        last = self.db.read(
-            lambda conn: conn.execute(select(func.max(dispatches.c.dispatched_at))).scalar()
+        """A new leader continues the pace from the last second of recorded dispatches."""
+        recent = self.db.read(
+            lambda conn: (
+                conn.execute(
+                    select(dispatches.c.dispatched_at).where(
+                        dispatches.c.dispatched_at
+                        > func.date_sub(func.utc_timestamp(6), text("INTERVAL 2 SECOND"))
+                    )
+                )
+                .scalars()
+                .all()
+            )
         )
-        self.pacer = Pacer(self.settings.mobiquity_rate_limit or None, last_slot=last)
+        self.pacer = Pacer(self.settings.mobiquity_rate_limit or None, recent=recent)
         self.buffers.clear()
         self.active = []
         self.active_checked = 0.0
 
     def run(self, stop: threading.Event) -> None:
+        """Plan a little ahead, release each command at its slot, plan again when short.
+
+        Planning (a transaction) and releasing are interleaved in this one thread. A
+        command leaves at or after its slot, never before, and releases are themselves
+        spaced one interval apart: when a slow transaction made commands late, they leave
+        at the pace, not in a bunch — Mobiquity sees the cap, not only our records.
+        """
         tick = self.settings.dispatch_tick
-        while not stop.is_set():
-            sent = self.tick()
-            if sent == 0:
-                # Nothing to do (or no capacity): look again next tick, or sooner when woken.
-                self.wake.wait(tick)
-                self.wake.clear()
+        gap = self.pacer.interval
+        pending: deque[tuple[datetime, Command]] = deque()
+        next_release = utcnow()
+        try:
+            while not stop.is_set():
+                if not pending or pending[-1][0] < utcnow() + timedelta(seconds=tick):
+                    pending.extend(self.plan(horizon=2 * tick))
+                due: list[Command] = []
+                now = utcnow()
+                while pending and max(pending[0][0], next_release) <= now:
+                    next_release = max(pending[0][0], next_release) + gap
+                    due.append(pending.popleft()[1])
+                if due:
+                    self._publish(due)
+                    continue
+                release_at = max(pending[0][0], next_release) if pending else None
+                wait = (release_at - utcnow()).total_seconds() if release_at else tick
+                if wait > 0 and self.wake.wait(min(wait, tick)):
+                    self.wake.clear()
+        finally:
+            if pending:
+                # Planned but never released: give them back (the sweeper would, later).
+                self._revert([command for _, command in pending])
 
-    # ------------------------------------------------------------------ one tick
+    # ------------------------------------------------------------------ planning
 
-    def tick(self) -> int:
+    def plan(self, horizon: float) -> list[tuple[datetime, Command]]:
+        """Mark the next commands dispatched at their slots; returns (release time, command).
+
+        Release times are on this process's clock (the slots are on the database's).
+        """
         planned: list[tuple[Command, datetime]] = []
 
         def work(conn: Connection, token: int) -> float:
+            planned.clear()
             now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
             offset = (now - utcnow()).total_seconds()
             in_flight = count_in_flight(conn)
@@ -125,23 +170,20 @@ class Dispatcher:
             capacity = self.settings.mobiquity_max_in_flight - in_flight
             if capacity <= 0:
                 return offset
-            slots = self.pacer.plan(now, self.settings.dispatch_tick, capacity)
+            slots = self.pacer.plan(now, horizon, capacity)
             if not slots:
                 return offset
             picks = self._pick(conn, now, len(slots))
             if not picks:
                 return offset
             allowed = self._requests_still_running(conn, {k[1] for k, _ in picks if k != ENQUIRIES})
-            used: list[datetime] = []
             for (key, row), slot in zip(picks, slots, strict=False):
                 if key != ENQUIRIES and key[1] not in allowed:
                     continue
                 command = self._mark(conn, key, row, slot)
-                if command is None:
-                    continue
-                planned.append((command, slot))
-                used.append(slot)
-            if used:
+                if command is not None:
+                    planned.append((command, slot))
+            if planned:
                 conn.execute(
                     insert(dispatches),
                     [
@@ -156,22 +198,29 @@ class Dispatcher:
                     ],
                 )
                 self._start_requests(conn, {c.request_id for c, _ in planned if c.request_id})
-            # Slots are assigned in order, so the ones used are a prefix in time only if no
-            # pick was skipped; commit the pace up to the last slot actually used.
-            self._used = used
             return offset
 
-        self._used: list[datetime] = []
+        started = time.monotonic()
         offset = self.db.write(work)
+        took = time.monotonic() - started
+        self.metrics.plan_seconds.observe(took)
+        if took > 0.2:
+            log.warning("dispatch_planning_slow", seconds=round(took, 3), planned=len(planned))
         if not planned:
-            return 0
-        self.pacer.commit(self._used)
-        # Release no earlier than the last slot: the records are never later than the sends.
-        release_at = planned[-1][1] - timedelta(seconds=offset)
-        delay = (release_at - utcnow()).total_seconds()
-        if delay > 0:
-            time.sleep(delay)
-        self._publish([c for c, _ in planned])
+            return []
+        # Slots are handed out in time order; skipped picks leave gaps, never overlaps.
+        self.pacer.commit([slot for _, slot in planned])
+        shift = timedelta(seconds=offset)
+        return [(slot - shift, command) for command, slot in planned]
+
+    def tick(self) -> int:
+        """Plan one horizon and release it at once, slot by slot (tests and benchmarks)."""
+        planned = self.plan(horizon=self.settings.dispatch_tick)
+        for release_at, command in planned:
+            delay = (release_at - utcnow()).total_seconds()
+            if delay > 0:
+                time.sleep(delay)
+            self._publish([command])
         return len(planned)
 
     def _publish(self, commands: Sequence[Command]) -> None:

@@ -3,10 +3,14 @@
 Two scheduler replicas run; the one holding the ``scheduler`` lease is active. The lease
 is a row (holder, fencing token, expiry) rather than a lock tied to one connection: a
 pooled reconnect would silently drop ``GET_LOCK``, and a dead node would hold it until
-``wait_timeout``. Expiry is judged by the database's clock. Every write the leader makes
-first reads the lease row ``LOCK IN SHARE MODE`` in the same transaction and goes on only
-if it still holds it — so a paused old leader cannot write after a new one took over (the
-takeover's UPDATE waits for the shared lock, and the old leader's next check fails).
+``wait_timeout``. Expiry is judged by the database's clock.
+
+Every transaction of the leader checks the lease at its start and again just before its
+COMMIT (``LeaderDb.write``), with plain reads: a leader paused anywhere in a transaction
+finds, on waking, that a new leader took over, and rolls back. The reads take no lock on
+purpose — a shared lock held by a frozen leader would stop the standby's takeover until
+the frozen process woke up. What remains is the instant between the last check and the
+COMMIT itself.
 """
 
 from __future__ import annotations
@@ -54,7 +58,6 @@ _CHECK = text(
     SELECT fencing_token FROM leases
      WHERE name = :name AND holder = :holder AND fencing_token = :token
        AND expires_at > UTC_TIMESTAMP(6)
-     LOCK IN SHARE MODE
     """
 )
 

@@ -39,7 +39,7 @@ class SchedulerSettings(
         description="Most calls per second toward Mobiquity, all kinds and replicas (0 = no cap)",
     )
     mobiquity_max_in_flight: int = Field(
-        32, ge=1, description="Most commands dispatched and not yet answered, all kinds"
+        64, ge=1, description="Most commands dispatched and not yet answered, all kinds"
     )
     dispatch_tick: Seconds = Field(
         0.05, description="How far ahead the dispatcher plans slots (and how often it looks)"
