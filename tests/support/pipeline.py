@@ -324,3 +324,59 @@ def new_vhost(rabbitmqctl: str, user: str, amqp_url_for: Callable[[str], str]) -
 
 def quote_vhost(vhost: str) -> str:
     return quote(vhost, safe="")
+
+
+def seed_fetched_bills(
+    pipe: Pipeline, accounts: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[int]]:
+    """Store the sandbox's pending bills of ``accounts`` as a finished fetch would have.
+
+    Returns the bill ids per (utility, consumer id). Saves a fetch round trip in payment tests.
+    """
+    from bbp_common.db.tables import bills, fetch_items
+    from sandbox.mobiquity.bills import bills_for
+    from sandbox.mobiquity.catalogue import by_utility
+
+    account_ids = pipe.add_accounts(accounts)
+    found: dict[tuple[str, str], list[int]] = {}
+    with pipe.engine.begin() as conn:
+        now = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+        request_id = conn.execute(
+            sa.insert(bulk_requests).values(
+                kind="fetch", state="finished", created_by="seed", total_items=len(accounts)
+            )
+        ).inserted_primary_key[0]
+        for (utility, consumer), account_id in zip(accounts, account_ids, strict=True):
+            pending = bills_for(by_utility(utility), consumer)
+            item_id = conn.execute(
+                sa.insert(fetch_items).values(
+                    request_id=request_id,
+                    bill_account_id=account_id,
+                    utility_code=utility,
+                    consumer_id=consumer,
+                    mobile="01711000000",
+                    state="done",
+                    outcome="bills" if pending else "no_bills",
+                    attempts=1,
+                    completed_at=now,
+                    bill_count=len(pending),
+                )
+            ).inserted_primary_key[0]
+            found[(utility, consumer)] = [
+                conn.execute(
+                    sa.insert(bills).values(
+                        fetch_item_id=item_id,
+                        bill_account_id=account_id,
+                        utility_code=utility,
+                        consumer_id=consumer,
+                        bill_number=b.bill_number,
+                        due_date=b.due_date,
+                        amount=b.amount,
+                        service_charge=b.service_charge,
+                        detail=json.dumps(b.detail) if b.detail else None,
+                        fetched_at=now,
+                    )
+                ).inserted_primary_key[0]
+                for b in pending
+            ]
+    return found

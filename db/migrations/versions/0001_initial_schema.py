@@ -265,13 +265,15 @@ def upgrade() -> None:
     op.create_table(
         "wallet_breaker",
         sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("state", sa.String(length=8), server_default="closed", nullable=False),
+        sa.Column("state", sa.String(length=8), server_default="probing", nullable=False),
         sa.Column("opened_at", mysql.DATETIME(fsp=6), nullable=True),
         sa.Column("opened_reason", sa.String(length=255), nullable=True),
         sa.Column("opened_by_reference", sa.String(length=20), nullable=True),
         sa.Column("closed_by", sa.String(length=64), nullable=True),
         sa.Column("closed_at", mysql.DATETIME(fsp=6), nullable=True),
-        sa.CheckConstraint("state IN ('open','closed')", name=op.f("ck_wallet_breaker_state")),
+        sa.CheckConstraint(
+            "state IN ('open','closed','probing')", name=op.f("ck_wallet_breaker_state")
+        ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_wallet_breaker")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_unicode_ci",
@@ -632,7 +634,7 @@ def upgrade() -> None:
             "FOR EACH ROW SIGNAL SQLSTATE '45000' "
             "SET MESSAGE_TEXT = 'audit_log is append-only'"
         )
-    op.execute("INSERT INTO wallet_breaker (name, state) VALUES ('payer', 'closed')")
+    op.execute("INSERT INTO wallet_breaker (name, state) VALUES ('payer', 'probing')")
     op.execute("INSERT INTO leases (name, fencing_token) VALUES ('scheduler', 0)")
 
 

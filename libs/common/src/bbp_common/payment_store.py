@@ -180,38 +180,46 @@ def claim(
 
     One conditional UPDATE decides, with the database's clock: the payment is still
     ``dispatched`` for this very dispatch (``attempt``), its deadline has not passed, and
-    the wallet breaker is closed. The caller commits before making the HTTP call.
+    the wallet breaker lets it through. While the breaker is *probing*, claims take the
+    breaker row's lock and go only when no other payment is being sent: one at a time, so
+    a wrong MPIN costs one failed attempt, not as many as were in flight. The caller
+    commits before making the HTTP call.
     """
-    breaker_closed = (
-        select(literal(1))
-        .select_from(wallet_breaker)
-        .where(wallet_breaker.c.name == BREAKER, wallet_breaker.c.state == "closed")
-        .exists()
-    )
-    result = conn.execute(
-        update(payments)
-        .where(
-            payments.c.id == payment_id,
-            payments.c.state == S.DISPATCHED.value,
-            payments.c.attempt == attempt,
-            payments.c.deadline_at > func.utc_timestamp(6),
-            breaker_closed,
+    state = breaker_state(conn)
+    if state == "probing":
+        state = conn.execute(
+            select(wallet_breaker.c.state).where(wallet_breaker.c.name == BREAKER).with_for_update()
+        ).scalar_one()
+        if state == "probing" and _anything_sending(conn):
+            state = "busy"
+    result = None
+    if state in ("closed", "probing"):
+        breaker_lets_through = (
+            select(literal(1))
+            .select_from(wallet_breaker)
+            .where(
+                wallet_breaker.c.name == BREAKER,
+                wallet_breaker.c.state.in_(["closed", "probing"]),
+            )
+            .exists()
         )
-        .values(state=S.SENDING.value, sending_at=func.utc_timestamp(6), sent_by=actor[:128])
-    )
+        result = conn.execute(
+            update(payments)
+            .where(
+                payments.c.id == payment_id,
+                payments.c.state == S.DISPATCHED.value,
+                payments.c.attempt == attempt,
+                payments.c.deadline_at > func.utc_timestamp(6),
+                breaker_lets_through,
+            )
+            .values(state=S.SENDING.value, sending_at=func.utc_timestamp(6), sent_by=actor[:128])
+        )
     payment = load(conn, payment_id, lock=True)
     if payment is None:
         return ClaimResult.NOT_FOUND
-    if result.rowcount == 1:
-        record_event(
-            conn,
-            payment.id,
-            payment.reference_id,
-            S.DISPATCHED,
-            S.SENDING,
-            "claimed for billpay",
-            actor,
-        )
+    if result is not None and result.rowcount == 1:
+        cause = "claimed for billpay" + (" (probing the wallet)" if state == "probing" else "")
+        record_event(conn, payment.id, payment.reference_id, S.DISPATCHED, S.SENDING, cause, actor)
         return ClaimResult.CLAIMED
     # The claim failed: find out why, and act only through conditional updates.
     if payment.state is S.SENDING:
@@ -240,7 +248,7 @@ def claim(
         conn,
         payment,
         S.QUEUED,
-        cause="wallet breaker open",
+        cause="wallet breaker open" if state == "open" else "wallet being probed",
         actor=actor,
         values={"dispatched_at": None, "deadline_at": None},
         extra_where=payments.c.attempt == attempt,
@@ -248,18 +256,28 @@ def claim(
     return ClaimResult.BREAKER_OPEN
 
 
-def breaker_is_open(conn: Connection) -> bool:
+def _anything_sending(conn: Connection) -> bool:
+    sending = select(payments.c.id).where(payments.c.state == S.SENDING.value).limit(1)
+    return conn.execute(sending).first() is not None
+
+
+def breaker_state(conn: Connection) -> str:
+    """``closed``, ``probing`` or ``open`` (see ``wallet_breaker``)."""
     state = conn.execute(
         select(wallet_breaker.c.state).where(wallet_breaker.c.name == BREAKER)
     ).scalar()
-    return state == "open"
+    return str(state or "probing")
+
+
+def breaker_is_open(conn: Connection) -> bool:
+    return breaker_state(conn) == "open"
 
 
 def open_breaker(conn: Connection, *, reason: str, reference_id: str | None) -> bool:
     """Open the paying wallet's breaker (idempotent). True if this call opened it."""
     result = conn.execute(
         update(wallet_breaker)
-        .where(wallet_breaker.c.name == BREAKER, wallet_breaker.c.state == "closed")
+        .where(wallet_breaker.c.name == BREAKER, wallet_breaker.c.state != "open")
         .values(
             state="open",
             opened_at=func.utc_timestamp(6),
@@ -273,10 +291,21 @@ def open_breaker(conn: Connection, *, reason: str, reference_id: str | None) -> 
 
 
 def close_breaker(conn: Connection, *, by: str) -> bool:
+    """A person closes it: payments resume one at a time until one proves the wallet."""
     result = conn.execute(
         update(wallet_breaker)
         .where(wallet_breaker.c.name == BREAKER, wallet_breaker.c.state == "open")
-        .values(state="closed", closed_by=by[:64], closed_at=func.utc_timestamp(6))
+        .values(state="probing", closed_by=by[:64], closed_at=func.utc_timestamp(6))
+    )
+    return result.rowcount == 1
+
+
+def confirm_wallet(conn: Connection) -> bool:
+    """An answer proved the wallet authenticates: ``probing → closed`` (full speed)."""
+    result = conn.execute(
+        update(wallet_breaker)
+        .where(wallet_breaker.c.name == BREAKER, wallet_breaker.c.state == "probing")
+        .values(state="closed")
     )
     return result.rowcount == 1
 

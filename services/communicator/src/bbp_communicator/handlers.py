@@ -28,7 +28,7 @@ from bbp_common.messages import (
     MessageKind,
 )
 from bbp_common.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
-from bbp_common.payment_store import ClaimResult, claim, open_breaker
+from bbp_common.payment_store import ClaimResult, claim, confirm_wallet, open_breaker
 from mobiquity_client import (
     Accepted,
     BillPayment,
@@ -244,17 +244,7 @@ class Communicator:
             )
             return
         result = {**base, **_pay_result_fields(outcome)}
-        if isinstance(outcome, Rejected) and is_wallet_auth_failure(
-            outcome.error_code, outcome.error_codes[0] if outcome.error_codes else None
-        ):
-            # Stop before harm: no further claim may succeed until a person closes it.
-            with self.engine.begin() as conn:
-                if open_breaker(
-                    conn,
-                    reason=f"wallet authentication failed ({outcome.error_code})",
-                    reference_id=details["reference_id"],
-                ):
-                    log.error("wallet_breaker_opened", reference_id=details["reference_id"])
+        self._mind_the_wallet(outcome, details["reference_id"])
         log.info(
             "pay_done",
             payment_id=payment_id,
@@ -264,6 +254,27 @@ class Communicator:
             service_request_id=result.get("service_request_id"),
         )
         self.report(PAY_RESULT, result, message.correlation_id)
+
+    def _mind_the_wallet(self, outcome: Any, reference_id: str) -> None:
+        """Stop before harm: a wallet-authentication failure opens the breaker at once; any
+        other answer from Mobiquity's order service proves the wallet authenticates."""
+        if isinstance(outcome, Rejected):
+            detail = outcome.error_codes[0] if outcome.error_codes else None
+            if is_wallet_auth_failure(outcome.error_code, detail):
+                with self.engine.begin() as conn:
+                    if open_breaker(
+                        conn,
+                        reason=f"wallet authentication failed ({outcome.error_code}/{detail})",
+                        reference_id=reference_id,
+                    ):
+                        log.error("wallet_breaker_opened", reference_id=reference_id)
+                return
+            if outcome.http_status in (401, 403):
+                return  # our token was refused: says nothing about the wallet
+        if isinstance(outcome, Accepted | Rejected):
+            with self.engine.begin() as conn:
+                if confirm_wallet(conn):
+                    log.info("wallet_confirmed", reference_id=reference_id)
 
     # ------------------------------------------------------------------ enquiry
 

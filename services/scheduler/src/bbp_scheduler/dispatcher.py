@@ -28,7 +28,7 @@ from bbp_common.domain.payments import PaymentState
 from bbp_common.logging import get_logger
 from bbp_common.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
 from bbp_common.messaging import EXCHANGE, Outgoing, PublishFailed, build
-from bbp_common.payment_store import PaymentRow, breaker_is_open, bump_tallies, transition
+from bbp_common.payment_store import PaymentRow, breaker_state, bump_tallies, transition
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.pacing import Pacer, round_robin
 from bbp_scheduler.settings import SchedulerSettings
@@ -315,7 +315,9 @@ class Dispatcher:
 
     def _pick(self, conn: Connection, now: datetime, limit: int) -> list[tuple[Key, Any]]:
         self._refresh_active(conn)
-        payments_blocked = breaker_is_open(conn)
+        breaker = breaker_state(conn)
+        # Open: no payment leaves. Probing: one payment at a time, none while one is out.
+        payments_blocked = breaker == "open" or (breaker == "probing" and _payments_out(conn))
         queues: dict[Key, list[Any]] = {}
         enquiries = self._fill(conn, ENQUIRIES, now, limit)
         if enquiries:
@@ -327,6 +329,9 @@ class Dispatcher:
             if buffered:
                 queues[key] = list(buffered)
         picks = round_robin(queues, limit, start_after=self.last_key)
+        if breaker == "probing":
+            payment_picks = [p for p in picks if p[0][0] == "payment"][:1]
+            picks = [p for p in picks if p[0][0] != "payment"] + payment_picks
         for key, _row in picks:
             self.buffers[key].popleft()
         if picks:
@@ -500,6 +505,11 @@ class Dispatcher:
                 "reference_id": row.reference_id,
             },
         )
+
+
+def _payments_out(conn: Connection) -> bool:
+    out = select(payments.c.id).where(payments.c.state.in_(["dispatched", "sending"])).limit(1)
+    return conn.execute(out).first() is not None
 
 
 def count_in_flight(conn: Connection) -> int:

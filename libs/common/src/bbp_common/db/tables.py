@@ -436,18 +436,20 @@ wallet_breaker = Table(
     "wallet_breaker",
     metadata,
     Column("name", String(32), primary_key=True),
-    Column("state", String(8), nullable=False, server_default="closed"),
+    Column("state", String(8), nullable=False, server_default="probing"),
     Column("opened_at", Timestamp()),
     Column("opened_reason", String(255)),
     Column("opened_by_reference", String(20)),
     Column("closed_by", String(64)),
     Column("closed_at", Timestamp()),
-    CheckConstraint("state IN ('open','closed')", name="state"),
+    CheckConstraint("state IN ('open','closed','probing')", name="state"),
     **TABLE_ARGS,
 )
-"""The paying wallet's breaker: open = no payment may be claimed.
+"""The paying wallet's breaker: a wrong MPIN must not lock the wallet.
 
-A wrong MPIN must not lock the wallet: the first authentication failure opens it."""
+``open``: no payment may be claimed (the first wallet-authentication failure opens it; only
+a superadmin closes it). ``probing``: one payment at a time, until one answer proves the
+wallet authenticates (a new deployment and a closed breaker start here). ``closed``: free."""
 
 dispatches = Table(
     "dispatches",
