@@ -14,12 +14,20 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from bbp_portal.errors import ServiceError
+
 Direction = Literal["after", "before", "last"]
 KeyValue = int | str
 
 
-class InvalidCursor(ValueError):
-    """The cursor was not made by us for this list (or the sort changed since)."""
+class InvalidCursor(ServiceError):
+    """The cursor was not made by us for this list (or the sort changed since): HTTP 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_cursor", message, "cursor")
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
