@@ -26,7 +26,6 @@ from bbp_common.db.tables import (
     account_upload_errors,
     account_upload_rows,
     account_uploads,
-    bill_account_groups,
     bill_accounts,
     billers,
 )
@@ -153,35 +152,40 @@ def validate_upload(
 
 
 def _stage(conn: Connection, upload_id: int, result: Validation) -> None:
+    """Write the rows and problems with the driver's multi-row INSERT.
+
+    Plain tuples through ``exec_driver_sql`` skip SQLAlchemy's per-row compilation, which
+    is most of the time of staging 50 000 rows.
+    """
     rows = [
-        {
-            "upload_id": upload_id,
-            "line": r.line,
-            "valid": r.valid,
-            "utility_code": r.utility_code,
-            "consumer_id": r.consumer_id[:64],
-            "mobile": r.mobile[:15],
-            "label": r.label[:120],
-            "group_ids": ",".join(str(g) for g in r.group_ids),
-        }
+        (
+            upload_id,
+            r.line,
+            r.valid,
+            r.utility_code,
+            r.consumer_id[:64],
+            r.mobile[:15],
+            r.label[:120],
+            ",".join(str(g) for g in r.group_ids),
+        )
         for r in result.rows
     ]
+    sql = (
+        "INSERT INTO account_upload_rows (upload_id, line, valid, utility_code, consumer_id,"
+        " mobile, label, group_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
     for start in range(0, len(rows), CHUNK):
-        conn.execute(insert(account_upload_rows), rows[start : start + CHUNK])
+        conn.exec_driver_sql(sql, rows[start : start + CHUNK])
     problems = [
-        {
-            "upload_id": upload_id,
-            "line": p.line,
-            "column_letter": p.letter,
-            "column_name": p.column,
-            "code": p.code,
-            "message": p.message[:255],
-            "value": p.value[:255],
-        }
+        (upload_id, p.line, p.letter, p.column, p.code, p.message[:255], p.value[:255])
         for p in result.problems
     ]
+    sql = (
+        "INSERT INTO account_upload_errors (upload_id, line, column_letter, column_name,"
+        " code, message, value) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    )
     for start in range(0, len(problems), CHUNK):
-        conn.execute(insert(account_upload_errors), problems[start : start + CHUNK])
+        conn.exec_driver_sql(sql, problems[start : start + CHUNK])
 
 
 def get_upload(
@@ -335,7 +339,7 @@ def import_upload(conn: Connection, actor: Actor, upload_id: int) -> UploadSumma
                 )
             ).rowcount
             memberships = [
-                {"bill_account_id": account_id, "group_id": int(g)}
+                (account_id, int(g))
                 for account_id, text in conn.execute(
                     select(bill_accounts.c.id, R.group_ids)
                     .join(
@@ -350,7 +354,10 @@ def import_upload(conn: Connection, actor: Actor, upload_id: int) -> UploadSumma
                 for g in text.split(",")
             ]
             for start in range(0, len(memberships), CHUNK):
-                conn.execute(insert(bill_account_groups), memberships[start : start + CHUNK])
+                conn.exec_driver_sql(
+                    "INSERT INTO bill_account_groups (bill_account_id, group_id) VALUES (%s, %s)",
+                    memberships[start : start + CHUNK],
+                )
     except IntegrityError:
         _stale(conn, actor, summary, ["an account was added by someone else meanwhile"])
     if imported != summary.valid_rows:  # the checks above make this impossible; be sure
