@@ -277,7 +277,11 @@ def finish(upload_id: int, *, do_import: bool) -> uploads.UploadSummary:
 
 @api.get("/uploads/template")
 @endpoint(
-    "Download the upload template", query=TemplateQuery, tags=["uploads"], content_type="text/csv"
+    "Download the upload template",
+    query=TemplateQuery,
+    tags=["uploads"],
+    content_type="text/csv",
+    roles=OPERATORS,
 )
 def upload_template(query: dict[str, Any]) -> Any:
     if query["format"] == "xlsx":

@@ -243,7 +243,7 @@ def upload_post() -> Any:
 
 
 @bp.get("/template.<any(csv, xlsx):fmt>")
-@login_required
+@role_required(*OPERATORS)
 def template(fmt: str) -> Any:
     from flask import Response
 
