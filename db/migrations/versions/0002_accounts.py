@@ -1,6 +1,6 @@
 """Accounts: keyset-pagination indexes on bill_accounts, the bulk-upload staging tables.
 
-Each list order of bill accounts is (column, id) and has its own index, with and without
+Each list order of bill accounts is a unique key and has its own index, with and without
 the utility filter; uploads are staged (rows and per-cell errors) between validate and import.
 
 Revision ID: 0002_accounts
@@ -116,9 +116,9 @@ def upgrade() -> None:
         op.f("ix_bill_accounts_active_id"), "bill_accounts", ["active", "id"], unique=False
     )
     op.create_index(
-        op.f("ix_bill_accounts_consumer_id_id"),
+        op.f("ix_bill_accounts_consumer_id_utility_code"),
         "bill_accounts",
-        ["consumer_id", "id"],
+        ["consumer_id", "utility_code"],
         unique=False,
     )
     op.create_index(
@@ -144,7 +144,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_bill_accounts_utility_code_label_id"), table_name="bill_accounts")
     op.drop_index(op.f("ix_bill_accounts_utility_code_id"), table_name="bill_accounts")
     op.drop_index(op.f("ix_bill_accounts_label_id"), table_name="bill_accounts")
-    op.drop_index(op.f("ix_bill_accounts_consumer_id_id"), table_name="bill_accounts")
+    op.drop_index(op.f("ix_bill_accounts_consumer_id_utility_code"), table_name="bill_accounts")
     op.drop_index(op.f("ix_bill_accounts_active_id"), table_name="bill_accounts")
     op.create_index(op.f("ix_bill_accounts_label"), "bill_accounts", ["label"], unique=False)
     op.create_index(

@@ -221,7 +221,7 @@ class _Catalogue(BaseHTTPRequestHandler):
         }
     ).encode()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200 if self.path == "/__sandbox__/billers" else 404)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

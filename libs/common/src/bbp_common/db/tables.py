@@ -203,9 +203,10 @@ bill_accounts = Table(
     _created(),
     _updated(),
     UniqueConstraint("utility_code", "consumer_id"),
-    # Keyset pagination: every sort order is (column, id), every one has its index, with and
-    # without the utility filter, so each page is an index range scan however deep it lies.
-    Index(None, "consumer_id", "id"),
+    # Keyset pagination: every sort order is a unique key — (label, id), (consumer_id,
+    # utility_code), (utility_code, consumer_id), id — and has its index, with and without the
+    # utility filter, so each page is an index range scan however deep it lies.
+    Index(None, "consumer_id", "utility_code"),
     Index(None, "label", "id"),
     Index(None, "utility_code", "id"),
     Index(None, "utility_code", "label", "id"),

@@ -23,9 +23,11 @@ from sqlalchemy import (
     Select,
     and_,
     exists,
+    false,
     func,
     or_,
     select,
+    true,
 )
 
 from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts
@@ -33,19 +35,34 @@ from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
 
 A = bill_accounts.c
 
-#: Sort name → the columns of its key (each ends with ``id`` so the order is total).
+#: Sort name → the columns of its key. Each key is unique, so the order is total and a
+#: cursor names exactly one position.
 SORTS: dict[str, tuple[Any, ...]] = {
     "id": (A.id,),
-    "consumer_id": (A.consumer_id, A.id),
+    "consumer_id": (A.consumer_id, A.utility_code),
     "label": (A.label, A.id),
-    "utility": (A.utility_code, A.consumer_id, A.id),
+    "utility": (A.utility_code, A.consumer_id),
 }
 KEY_TYPES: dict[str, tuple[type, ...]] = {
     "id": (int,),
-    "consumer_id": (str, int),
+    "consumer_id": (str, str),
     "label": (str, int),
-    "utility": (str, str, int),
+    "utility": (str, str),
 }
+#: (sort, filtered by utility?) → the index that serves that order (migration 0002_accounts).
+SORT_INDEXES: dict[tuple[str, bool], str] = {
+    ("id", False): "PRIMARY",
+    ("id", True): "ix_bill_accounts_utility_code_id",
+    ("consumer_id", False): "ix_bill_accounts_consumer_id_utility_code",
+    ("consumer_id", True): "uq_bill_accounts_utility_code_consumer_id",
+    ("label", False): "ix_bill_accounts_label_id",
+    ("label", True): "ix_bill_accounts_utility_code_label_id",
+    ("utility", False): "uq_bill_accounts_utility_code_consumer_id",
+    ("utility", True): "uq_bill_accounts_utility_code_consumer_id",
+}
+#: A group with fewer members is "selective": its members are read and sorted instead of
+#: walking the sort index (which would pass over most of the table to find them).
+SMALL_GROUP = 2000
 Status = Literal["active", "inactive", "all"]
 MAX_PAGE = 200
 
@@ -81,9 +98,9 @@ class AccountFilter:
                 )
             )
         if self.status == "active":
-            where.append(A.active.is_(True))
+            where.append(A.active == true())
         elif self.status == "inactive":
-            where.append(A.active.is_(False))
+            where.append(A.active == false())
         return where
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,7 +147,7 @@ def selection_query(selection: AccountSelection, *, active_only: bool = True) ->
     elif selection.filter is not None:
         query = query.where(*selection.filter.conditions())
     if active_only:
-        query = query.where(A.active.is_(True))
+        query = query.where(A.active == true())
     return query
 
 
@@ -177,14 +194,15 @@ def _escape_like(text: str) -> str:
 
 
 def _beyond(columns: Sequence[Any], key: Sequence[Any], greater: bool) -> ColumnElement[bool]:
-    """Row comparison ``(c1, c2, …) > (k1, k2, …)`` written out, so both MySQL and MariaDB
-    turn it into an index range: ``c1 >= k1 AND (c1 > k1 OR (c2, …) > (k2, …))``."""
+    """Row comparison ``(c1, c2) > (k1, k2)`` written out as
+    ``c1 > k1 OR (c1 = k1 AND c2 > k2)``: the form MySQL's and MariaDB's range optimizers
+    both turn into tight ranges on the ``(c1, c2)`` index (they do not for a row
+    constructor, nor for ``c1 >= k1 AND (c1 > k1 OR c2 > k2)``)."""
     column, value = columns[0], key[0]
     strict = column > value if greater else column < value
     if len(columns) == 1:
         return strict
-    loose = column >= value if greater else column <= value
-    return and_(loose, or_(strict, _beyond(columns[1:], key[1:], greater)))
+    return or_(strict, and_(column == value, _beyond(columns[1:], key[1:], greater)))
 
 
 def parse_cursor(token: str | None) -> Cursor | None:
@@ -214,36 +232,55 @@ def list_accounts(
     if order not in ("asc", "desc"):
         raise InvalidCursor("The order is asc or desc.")
     columns = SORTS[sort]
+    # A column the filter fixes (utility = X) is left out of ORDER BY and of the key
+    # comparison: it changes nothing in the order, but MariaDB then no longer sees that the
+    # index already delivers the order, and sorts.
+    walk = [
+        i for i, c in enumerate(columns) if not (account_filter.utility and c is A.utility_code)
+    ]
+    walk_columns = [columns[i] for i in walk]
+
+    def walk_key(key: Sequence[Any]) -> list[Any]:
+        return [key[i] for i in walk]
+
     ascending = order == "asc"
-    where = account_filter.conditions()
+    where, hint = _plan(conn, account_filter, sort)
 
     def fetch(extra: list[ColumnElement[bool]], forward: bool, n: int) -> list[Any]:
         going_up = ascending == forward
-        order_by = [c.asc() if going_up else c.desc() for c in columns]
+        order_by = [c.asc() if going_up else c.desc() for c in walk_columns]
         query = (
             select(A.id, A.utility_code, A.consumer_id, A.mobile, A.label, A.active)
             .where(*where, *extra)
             .order_by(*order_by)
             .limit(n)
         )
-        return list(conn.execute(query))
+        return list(conn.execute(_hinted(query, hint)))
 
     def key_of(row: Any) -> tuple[Any, ...]:
         return tuple(getattr(row, c.name) for c in columns)
 
     direction = position.direction if position else "first"
     if direction in ("first", "after"):
-        extra = [] if position is None else [_beyond(columns, position.key, ascending)]
+        extra = (
+            [] if position is None else [_beyond(walk_columns, walk_key(position.key), ascending)]
+        )
         rows = fetch(extra, True, limit + 1)
         has_more, rows = len(rows) > limit, rows[:limit]
         has_next = has_more
         has_prev = (
             bool(rows)
             and position is not None
-            and _any_beyond(conn, where, columns, key_of(rows[0]), not ascending)
+            and _any_beyond(
+                conn, where, walk_columns, walk_key(key_of(rows[0])), not ascending, hint
+            )
         )
     else:  # "before" or "last": read backwards, then turn the page around
-        extra = [] if direction == "last" else [_beyond(columns, position.key, not ascending)]
+        extra = (
+            []
+            if direction == "last"
+            else [_beyond(walk_columns, walk_key(position.key), not ascending)]
+        )
         rows = fetch(extra, False, limit + 1)
         has_more, rows = len(rows) > limit, rows[:limit]
         rows.reverse()
@@ -251,7 +288,7 @@ def list_accounts(
         has_next = (
             bool(rows)
             and direction != "last"
-            and _any_beyond(conn, where, columns, key_of(rows[-1]), ascending)
+            and _any_beyond(conn, where, walk_columns, walk_key(key_of(rows[-1])), ascending, hint)
         )
     items = [
         AccountRow(r.id, r.utility_code, r.consumer_id, r.mobile, r.label, bool(r.active))
@@ -279,25 +316,97 @@ def _any_beyond(
     columns: Sequence[Any],
     key: Sequence[Any],
     greater: bool,
+    hint: str | None,
 ) -> bool:
-    """Is there a row beyond ``key`` (one index probe, LIMIT 1)?"""
-    query = select(A.id).where(*where, _beyond(columns, key, greater)).limit(1)
-    return conn.execute(query).first() is not None
+    """Is there a row beyond ``key``? Walks the sort index away from ``key`` (ORDER BY …
+    LIMIT 1), so the answer is the nearest neighbour, not a scan from the far end."""
+    order_by = [c.asc() if greater else c.desc() for c in columns]
+    query = select(A.id).where(*where, _beyond(columns, key, greater)).order_by(*order_by)
+    query = query.limit(1)
+    return conn.execute(_hinted(query, hint)).first() is not None
+
+
+def _plan(
+    conn: Connection, account_filter: AccountFilter, sort: str
+) -> tuple[list[ColumnElement[bool]], str | None]:
+    """The conditions of the page query and the index to walk, chosen per filter.
+
+    Keyset pages are fast only if the database walks the sort order's index and stops after
+    a page; left alone, MySQL and MariaDB sometimes prefer a filter's index and sort
+    hundreds of thousands of rows, or walk the primary key past rows that a search skips.
+    So: a *selective* filter (a group or a search with fewer than ``SMALL_GROUP`` matches,
+    found with bounded probes) reads its matches and sorts them; otherwise the sort index is
+    walked (``FORCE INDEX``, the same in both databases).
+    """
+    where = account_filter.conditions()
+    selective = account_filter.status == "inactive"  # rare: (active, id) finds them
+    q = account_filter.q.strip()
+    if q:
+        pattern = _escape_like(q) + "%"
+        matches: set[int] = set()
+        for column in (A.consumer_id, A.label):
+            found = (
+                conn.execute(
+                    select(A.id).where(column.like(pattern, escape="!")).limit(SMALL_GROUP)
+                )
+                .scalars()
+                .all()
+            )
+            matches.update(found)
+            if len(found) >= SMALL_GROUP:
+                break
+        else:
+            # Few matches: the search condition becomes "id IN (those)", served by the key.
+            where = AccountFilter(**{**account_filter.as_dict(), "q": ""}).conditions()
+            where.append(A.id.in_(sorted(matches)) if matches else false())
+            selective = True
+    if account_filter.group_id is not None and not selective:
+        M = bill_account_groups.c
+        members = conn.execute(
+            select(func.count()).select_from(
+                select(M.bill_account_id)
+                .where(M.group_id == account_filter.group_id)
+                .limit(SMALL_GROUP)
+                .subquery()
+            )
+        ).scalar_one()
+        selective = members < SMALL_GROUP
+    hint = None if selective else SORT_INDEXES[(sort, bool(account_filter.utility))]
+    return where, hint
+
+
+def _hinted(query: Select[Any], index: str | None) -> Select[Any]:
+    if index is None:
+        return query
+    return query.with_hint(bill_accounts, f"FORCE INDEX ({index})")
 
 
 def _with_groups(conn: Connection, items: list[AccountRow]) -> list[AccountRow]:
+    """Attach group names: memberships by primary key, then the (few) names.
+
+    Two plain queries rather than a join: joined, the optimizer may start from the groups and
+    read every membership of a large group instead of the page's fifty.
+    """
     if not items:
         return items
-    ids = [i.id for i in items]
-    names: dict[int, list[tuple[int, str]]] = {}
-    query = (
-        select(bill_account_groups.c.bill_account_id, account_groups.c.id, account_groups.c.name)
-        .join(account_groups, account_groups.c.id == bill_account_groups.c.group_id)
-        .where(bill_account_groups.c.bill_account_id.in_(ids))
-        .order_by(account_groups.c.name)
+    M = bill_account_groups.c
+    pairs = conn.execute(
+        select(M.bill_account_id, M.group_id).where(M.bill_account_id.in_([i.id for i in items]))
+    ).all()
+    names = (
+        dict(
+            conn.execute(
+                select(account_groups.c.id, account_groups.c.name).where(
+                    account_groups.c.id.in_({g for _, g in pairs})
+                )
+            ).all()
+        )
+        if pairs
+        else {}
     )
-    for account_id, group_id, name in conn.execute(query):
-        names.setdefault(account_id, []).append((group_id, name))
+    by_account: dict[int, list[tuple[int, str]]] = {}
+    for account_id, group_id in pairs:
+        by_account.setdefault(account_id, []).append((group_id, names.get(group_id, "?")))
     return [
         AccountRow(
             i.id,
@@ -306,7 +415,7 @@ def _with_groups(conn: Connection, items: list[AccountRow]) -> list[AccountRow]:
             i.mobile,
             i.label,
             i.active,
-            tuple(names.get(i.id, ())),
+            tuple(sorted(by_account.get(i.id, ()), key=lambda g: g[1].casefold())),
         )
         for i in items
     ]
