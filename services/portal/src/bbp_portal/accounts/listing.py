@@ -247,15 +247,29 @@ def list_accounts(
     where, hint = _plan(conn, account_filter, sort)
 
     def fetch(extra: list[ColumnElement[bool]], forward: bool, n: int) -> list[Any]:
+        """The page's rows in two steps: the ids by walking the index alone (the sort index
+        holds the key, the group check needs only the id), then those rows by primary key.
+        Fetching whole rows while walking would read every skipped row from the table."""
         going_up = ascending == forward
         order_by = [c.asc() if going_up else c.desc() for c in walk_columns]
-        query = (
-            select(A.id, A.utility_code, A.consumer_id, A.mobile, A.label, A.active)
-            .where(*where, *extra)
-            .order_by(*order_by)
-            .limit(n)
+        ids = (
+            conn.execute(
+                _hinted(select(A.id).where(*where, *extra).order_by(*order_by).limit(n), hint)
+            )
+            .scalars()
+            .all()
         )
-        return list(conn.execute(_hinted(query, hint)))
+        if not ids:
+            return []
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                select(A.id, A.utility_code, A.consumer_id, A.mobile, A.label, A.active).where(
+                    A.id.in_(ids)
+                )
+            )
+        }
+        return [rows[i] for i in ids if i in rows]
 
     def key_of(row: Any) -> tuple[Any, ...]:
         return tuple(getattr(row, c.name) for c in columns)
