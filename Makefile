@@ -41,6 +41,7 @@ migrate: dev-db  ## apply the database migrations (BBP_DATABASE_URL, default fro
 	@$(DEV_ENV); $(BIN)/alembic -c db/alembic.ini upgrade head
 
 run: migrate  ## start the sandbox and every service (portal on http://localhost:8000); Ctrl-C stops all
+	@$(DEV_ENV); $(BIN)/python scripts/seed_demo.py
 	@$(DEV_ENV); PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
 test: setup services browser  ## run every test tier (what CI runs)

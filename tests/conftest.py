@@ -21,6 +21,9 @@ from urllib.parse import quote
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Fixtures other features reuse: the sandbox, the portal app, a signed-in client (see the module).
+pytest_plugins = ["tests.support.portal"]
 TIERS = ("unit", "integration", "e2e")
 
 

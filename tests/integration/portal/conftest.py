@@ -1,22 +1,27 @@
-"""Portal integration fixtures: the real app on the run's MariaDB/MySQL database.
+"""Accounts integration fixtures: the real app on the run's MariaDB/MySQL and Redis.
 
-Sign-in is not merged yet on this branch: tests sign in by writing the session the way the
-sign-in views do (``session["user"]``). CSRF is off in ``app`` (its own tests turn it on).
+Most tests sign in by writing the session as the sign-in views do (``session["user"]`` and
+``session["auth"]``) for a user registered in ``users`` — fast, and the role is the test's
+choice; the real sign-in flow (sandbox, OTP) is covered by the sign-in tests and used by the
+accounts browser test. CSRF is off in ``app`` (its own tests turn it on).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pydantic import SecretStr
+from sqlalchemy import insert, update
 
+from bbp_common.db.tables import users
 from bbp_portal import create_app
 from bbp_portal.audit_trail import SYSTEM
 from bbp_portal.billers.service import BillerInput, seed_billers, set_biller_active
 from bbp_portal.settings import PortalSettings
+from tests.support.portal import base_settings
 
 BILLERS = [
     BillerInput("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO"),
@@ -27,20 +32,20 @@ BILLERS = [
 ]
 
 
-def make_settings(database_url: str, **overrides: object) -> PortalSettings:
-    return PortalSettings(
-        database_url=SecretStr(database_url),
-        amqp_url=SecretStr("amqp://guest:guest@127.0.0.1:5672/%2F"),
-        log_format="console",
-        **overrides,  # type: ignore[arg-type]
+def make_settings(database_url: str, redis_url: str, **overrides: object) -> PortalSettings:
+    """The sign-in tests' base settings on the run's database and Redis (no Mobiquity)."""
+    return base_settings(database_url=database_url, redis_url=redis_url, **overrides)
+
+
+def build_app(database_url: str, redis_url: str, **settings: object) -> Flask:
+    return create_app(
+        make_settings(database_url, redis_url, **settings), TESTING=True, WTF_CSRF_ENABLED=False
     )
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
-    application = create_app(
-        make_settings(database_url), SECRET_KEY="test-secret", TESTING=True, WTF_CSRF_ENABLED=False
-    )
+def app(database_url: str, redis_url: str) -> Iterator[Flask]:
+    application = build_app(database_url, redis_url)
     engine = application.extensions["bbp.engine"]
     with engine.begin() as conn:
         seed_billers(conn, SYSTEM, BILLERS)
@@ -50,8 +55,26 @@ def app(database_url: str) -> Iterator[Flask]:
 
 
 def sign_in(client: FlaskClient, role: str, login_id: str | None = None) -> FlaskClient:
+    """Register ``login_id`` with ``role`` and give ``client`` a signed-in session."""
+    login_id = login_id or f"acc-{role}"
+    engine = client.application.extensions["bbp.engine"]
+    with engine.begin() as conn:
+        updated = conn.execute(
+            update(users).where(users.c.login_id == login_id).values(role=role, active=True)
+        ).rowcount
+        if not updated:
+            conn.execute(
+                insert(users).values(
+                    login_id=login_id,
+                    email=f"{login_id}@example.com",
+                    role=role,
+                    created_by="tests",
+                )
+            )
+    now = time.time()
     with client.session_transaction() as session:
-        session["user"] = {"login_id": login_id or f"{role}1", "role": role, "language": "en"}
+        session["user"] = {"login_id": login_id, "role": role, "language": "en"}
+        session["auth"] = {"at": now, "seen": now}
     return client
 
 

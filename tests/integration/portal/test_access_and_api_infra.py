@@ -144,8 +144,8 @@ def test_superadmins_manage_billers(client_as):
     assert su.get("/api/v1/billers/PDB").json["supports_fetch"] is True
 
 
-def test_csrf_is_required_on_api_mutations(database_url):
-    app = create_app(make_settings(database_url), SECRET_KEY="csrf-test", TESTING=True)
+def test_csrf_is_required_on_api_mutations(database_url, redis_url):
+    app = create_app(make_settings(database_url, redis_url), TESTING=True)
     client = sign_in(app.test_client(), "admin")
     answer = client.post("/api/v1/groups", json={"name": "csrf group"})
     assert answer.status_code == 400

@@ -18,8 +18,7 @@ from bbp_common.db.tables import (
     bill_account_groups,
     bill_accounts,
 )
-from bbp_portal import create_app
-from tests.integration.portal.conftest import make_settings, sign_in
+from tests.integration.portal.conftest import build_app, sign_in
 from tests.support.accounts import unique
 
 HEADER = "utility,consumer_id,mobile,label,groups"
@@ -255,13 +254,8 @@ def test_refused_files_are_explained_and_audited(admin, engine):
     assert codes == ["unsupported_format", "missing_column"]
 
 
-def test_limits_are_settings(database_url):
-    small = create_app(
-        make_settings(database_url, upload_max_rows=3, upload_max_bytes=2048),
-        SECRET_KEY="x",
-        TESTING=True,
-        WTF_CSRF_ENABLED=False,
-    )
+def test_limits_are_settings(database_url, redis_url):
+    small = build_app(database_url, redis_url, upload_max_rows=3, upload_max_bytes=2048)
     client = sign_in(small.test_client(), "admin")
     rows = "".join(f"DSCO,{n},01712345678,,\n" for n in range(4))
     answer = upload(client, HEADER + "\n" + rows)

@@ -9,24 +9,71 @@ from flask import Flask, jsonify, render_template
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
 from bbp_common.settings import load_settings
-from bbp_portal.auth import login_required, public
+from bbp_portal.audit import AuditStore, SqlAuditStore
+from bbp_portal.auth import install_guard, login_required, public
+from bbp_portal.context import Services
+from bbp_portal.directory import SqlUserStore, UserStore
+from bbp_portal.errors import register_error_handlers
+from bbp_portal.i18n import init_i18n
+from bbp_portal.mobiquity import SignInApi, make_client
+from bbp_portal.nav import init_nav
+from bbp_portal.security import apply_rate_limits, init_security
 from bbp_portal.settings import PortalSettings
+from bbp_portal.timing import FailureTiming
+from bbp_portal.tokens import TokenVault
 
 
-def create_app(settings: PortalSettings | None = None, **overrides: Any) -> Flask:
-    """Build the portal. Tests pass ``settings``; gunicorn loads them from the environment."""
+def create_app(
+    settings: PortalSettings | None = None,
+    *,
+    mobiquity: SignInApi | None = None,
+    users: UserStore | None = None,
+    audit: AuditStore | None = None,
+    **overrides: Any,
+) -> Flask:
+    """Build the portal. Tests pass ``settings`` (and fakes); gunicorn loads the environment.
+
+    ``overrides`` go into ``app.config`` before the extensions read it.
+    """
     settings = settings or load_settings(PortalSettings)
     configure_logging("portal", settings.log_level, settings.log_format)
     app = Flask(__name__)
-    app.config.from_prefixed_env("FLASK")  # FLASK_SECRET_KEY until sign-in owns the secret
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     app.config.update(overrides)
     app.extensions["bbp.settings"] = settings
     engine = make_engine(settings)
     app.extensions["bbp.engine"] = engine
+    app.extensions["bbp.services"] = Services(
+        settings=settings,
+        users=users or SqlUserStore(engine),
+        audit=audit or SqlAuditStore(engine),
+        mobiquity=mobiquity or make_client(settings),
+        vault=TokenVault(settings.session_encryption_key.get_secret_value()),
+        timing=FailureTiming(settings.signin_failure_min_duration),
+        reset_timing=FailureTiming(settings.signin_failure_min_duration),
+    )
 
+    # Order matters: expired sessions end, then the guard refuses anonymous requests, before
+    # CSRF protection or any view sees them.
+    from bbp_portal.auth import sessions
+
+    sessions.install(app)
+    install_guard(app)
+    limiter = init_security(app, settings)
+    init_i18n(app)
+    init_nav(app)
+    register_error_handlers(app)
+
+    from bbp_portal.admin.audit import bp as audit_bp
+    from bbp_portal.admin.users import bp as users_bp
     from bbp_portal.auth.views import bp as auth_bp
+    from bbp_portal.cli import users_cli
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(audit_bp)
+    app.cli.add_command(users_cli)
     _register_accounts(app, settings)
 
     @app.get("/healthz")
@@ -43,21 +90,28 @@ def create_app(settings: PortalSettings | None = None, **overrides: Any) -> Flas
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"failing: {type(exc).__name__}"
+        store = app.config.get("SESSION_REDIS")
+        if store is not None:
+            try:
+                store.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"failing: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
         return jsonify(status="ok" if ok else "unready", **checks), (200 if ok else 503)
 
     @app.get("/")
     @login_required
     def home() -> Any:
-        return render_template("base.html")
+        return render_template("dashboard.html")
 
+    # Last: wraps the finished view functions of every blueprint.
+    apply_rate_limits(app, limiter, settings)
     return app
 
 
 def _register_accounts(app: Flask, settings: PortalSettings) -> None:
-    """Billers, bill accounts, groups, uploads: pages, the /api/v1 API, CSRF, the CLI."""
-    from flask_wtf.csrf import CSRFProtect
-
+    """Billers, bill accounts, groups, uploads: pages, the /api/v1 API, the billers CLI."""
     import bbp_portal.accounts.api
     import bbp_portal.billers.api  # noqa: F401  (routes register on import)
     from bbp_portal.accounts.views import bp as accounts_bp
@@ -67,8 +121,6 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
 
     # The body limit: the upload limit plus room for the multipart envelope.
     app.config.setdefault("MAX_CONTENT_LENGTH", settings.upload_max_bytes + 64 * 1024)
-    if "csrf" not in app.extensions:
-        CSRFProtect(app)  # forms (csrf_token field) and JSON mutations (X-CSRFToken header)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billers_bp)
     register_api(app)

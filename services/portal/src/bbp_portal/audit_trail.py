@@ -1,8 +1,10 @@
 """Writing the audit log from the portal's services: who did what, to what, from where.
 
 Services take an :class:`Actor` (not the Flask request), so they stay callable from the
-API, the pages, the CLI and tests alike. ``details`` is JSON and never holds file contents
-or secrets — counts, names and ids only.
+API, the pages, the CLI and tests alike, and the entry is written in the service's own
+transaction: it commits with the change or not at all (``bbp_portal.context.record`` writes
+through the audit store in a transaction of its own, which suits sign-in events).
+``details`` is JSON and never holds file contents or secrets — counts, names and ids only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Actor:
     login_id: str
     role: str = "admin"
     ip: str | None = None
+    device_id: str | None = None
 
 
 SYSTEM = Actor("system", "superadmin")
@@ -47,6 +50,7 @@ def record(
             target_type=target_type,
             target_id=None if target_id is None else str(target_id)[:64],
             ip=actor.ip,
+            device_id=actor.device_id,
             details=json.dumps(details, default=str, ensure_ascii=False) if details else None,
         )
     )

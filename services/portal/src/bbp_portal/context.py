@@ -1,26 +1,67 @@
-"""What a view needs from the request: the engine, the settings and the acting user."""
+"""What the views share, built once per application by ``create_app``."""
 
 from __future__ import annotations
 
-from flask import current_app, request
-from sqlalchemy import Engine
+from dataclasses import dataclass
+from typing import Any
 
-from bbp_portal.audit_trail import Actor
-from bbp_portal.auth import current_user
+from flask import current_app, has_request_context
+
+from bbp_common.logging import get_logger
+from bbp_portal.audit import AuditEvent, AuditStore
+from bbp_portal.device import client_ip, device_id
+from bbp_portal.directory import UserStore
+from bbp_portal.mobiquity import SignInApi
 from bbp_portal.settings import PortalSettings
+from bbp_portal.timing import FailureTiming
+from bbp_portal.tokens import TokenVault
+
+log = get_logger(__name__)
 
 
-def engine() -> Engine:
-    return current_app.extensions["bbp.engine"]  # type: ignore[no-any-return]
+@dataclass
+class Services:
+    settings: PortalSettings
+    users: UserStore
+    audit: AuditStore
+    mobiquity: SignInApi
+    vault: TokenVault
+    timing: FailureTiming
+    reset_timing: FailureTiming
 
 
-def settings() -> PortalSettings:
-    return current_app.extensions["bbp.settings"]  # type: ignore[no-any-return]
+def services() -> Services:
+    return current_app.extensions["bbp.services"]  # type: ignore[no-any-return]
 
 
-def actor() -> Actor:
-    """The signed-in user as the services' :class:`Actor` (views are guarded: one exists)."""
-    user = current_user()
-    if user is None:  # pragma: no cover - every caller is behind login_required
-        raise RuntimeError("no signed-in user")
-    return Actor(user.login_id, user.role, request.remote_addr)
+def record(
+    action: str,
+    *,
+    actor: str | None,
+    outcome: str = "ok",
+    target_type: str | None = None,
+    target_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Write an audit entry with this request's IP and device id, and log it (no secrets)."""
+    in_request = has_request_context()
+    event = AuditEvent(
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        target_type=target_type,
+        target_id=target_id,
+        ip=client_ip() if in_request else None,
+        device_id=device_id() if in_request else None,
+        details={k: v for k, v in details.items() if v is not None},
+    )
+    services().audit.write(event)
+    log.info(
+        "audit",
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        target_id=target_id,
+        ip=event.ip,
+        **event.details,
+    )

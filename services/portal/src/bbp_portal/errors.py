@@ -1,38 +1,70 @@
-"""Errors the portal's services raise; pages show them as messages, the API as JSON.
-
-Each carries a stable ``code`` (API clients and tests rely on it), a message for a person
-and, for a bad value, the ``field``.
-"""
+"""Error answers: a page for people, JSON under ``/api/``; never a stack trace."""
 
 from __future__ import annotations
 
+from typing import Any
 
-class ServiceError(Exception):
-    """Base: something the user can act on (never a bug: those are 500s)."""
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-    status = 400
+from bbp_common.logging import get_logger
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-class ValidationFailed(ServiceError):
-    """A value breaks a rule (422)."""
-
-    status = 422
+log = get_logger(__name__)
 
 
-class NotFound(ServiceError):
-    status = 404
+def _texts() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Bad request"), _("The request could not be understood.")),
+        401: (_("Sign in first"), _("Please sign in to continue.")),
+        403: (_("Not allowed"), _("Your role may not open this page.")),
+        404: (_("Not found"), _("There is no such page.")),
+        405: (_("Not allowed"), _("This page does not accept that kind of request.")),
+        429: (
+            _("Too many attempts"),
+            _("Too many attempts in a short time. Please wait a minute and try again."),
+        ),
+        500: (_("Something went wrong"), _("The portal could not complete the request.")),
+    }
 
-    def __init__(self, message: str = "Not found.", code: str = "not_found") -> None:
-        super().__init__(code, message)
+
+def _answer(status: int, code: str, message: str | None = None) -> Any:
+    title, text = _texts().get(status, _texts()[500])
+    text = message or text
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": code, "message": text}), status
+    return render_template("errors/error.html", status=status, title=title, text=text), status
 
 
-class Conflict(ServiceError):
-    """The request collides with stored state: duplicate, stale upload, already done (409)."""
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        log.warning("csrf_refused", path=request.path, reason=exc.description)
+        return _answer(
+            400,
+            "csrf_failed",
+            _("The form had expired or was not sent by this portal. Please go back and try again."),
+        )
 
-    status = 409
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if status == 429:
+            log.warning("rate_limited", path=request.path, limit=str(exc.description))
+        code = {
+            400: "bad_request",
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            429: "rate_limited",
+        }.get(status, "error")
+        return _answer(status, code)
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        log.exception("unhandled_error", path=request.path)
+        return _answer(InternalServerError.code, "internal_error")

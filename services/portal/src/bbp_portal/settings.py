@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from bbp_common.settings import (
     AmqpSettings,
@@ -20,6 +20,94 @@ class PortalSettings(DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSett
         le=65535,
         description="Port of the portal's /metrics (not exposed by the ingress)",
     )
+
+    # --- secrets ------------------------------------------------------------------------
+    portal_secret_key: SecretStr = Field(
+        description="Flask's signing key (CSRF tokens, flashes); long and random, a Secret",
+    )
+    session_encryption_key: SecretStr = Field(
+        description=(
+            "Fernet key(s) that encrypt Mobiquity tokens inside the session store; "
+            "comma-separated, the first encrypts, all decrypt (rotation). A Secret"
+        ),
+    )
+
+    # --- Redis: sessions and rate limits ----------------------------------------------------
+    redis_url: SecretStr = Field(
+        description="Redis URL shared by every portal worker and replica (sessions, rate limits)",
+    )
+    redis_key_prefix: str = Field(
+        "bbp:portal:",
+        description="Prefix of every Redis key the portal writes (lets deployments share a Redis)",
+    )
+
+    # --- sessions ---------------------------------------------------------------------------
+    session_idle_timeout: Seconds = Field(
+        900, gt=0, description="A session ends after this long without a request (default 15m)"
+    )
+    session_absolute_lifetime: Seconds = Field(
+        43200, gt=0, description="A session ends this long after sign-in, busy or not (12h)"
+    )
+    session_cookie_secure: bool = Field(
+        True,
+        description="Send the session and device cookies over HTTPS only (off only for http://localhost)",
+    )
+    signin_step_timeout: Seconds = Field(
+        300, gt=0, description="How long an OTP or forgot-password step stays open"
+    )
+    signin_failure_min_duration: Seconds = Field(
+        1.0,
+        ge=0,
+        description=(
+            "Every failed sign-in answers after at least this long (and no sooner than a "
+            "Mobiquity refusal): timing does not tell which login ids exist"
+        ),
+    )
+
+    # --- rate limits (Flask-Limiter notation, ';' separates several) ---------------------------
+    rate_limit_per_ip: str = Field(
+        "20/minute;200/hour",
+        description="Sign-in, OTP and forgot-password submissions allowed per client IP, per step",
+    )
+    rate_limit_per_login_id: str = Field(
+        "5/minute;30/hour",
+        description="Sign-in, OTP and forgot-password submissions allowed per login id, per step",
+    )
+
+    # --- network ----------------------------------------------------------------------------
+    trusted_proxy_count: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description=(
+            "Proxies in front of the portal that set X-Forwarded-For/-Proto/-Host (1 behind the "
+            "ingress; 0 trusts none)"
+        ),
+    )
+
+    # --- Mobiquity --------------------------------------------------------------------------
+    mobiquity_base_url: str = Field(
+        description="Mobiquity's base URL, e.g. https://mfsbaastest.grameenphone.com",
+    )
+    mobiquity_client_id: str = Field(description="OAuth client id for Mobiquity's system token")
+    mobiquity_client_secret: SecretStr = Field(
+        description="OAuth client secret for Mobiquity's system token (a Secret)"
+    )
+    mobiquity_connect_timeout: Seconds = Field(
+        3, gt=0, description="Seconds to connect to Mobiquity"
+    )
+    mobiquity_read_timeout: Seconds = Field(
+        15, gt=0, description="Seconds to wait for each read of Mobiquity's answer"
+    )
+
+    @field_validator("mobiquity_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    # --- bulk upload of bill accounts -------------------------------------------------------
     upload_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest bulk-upload file accepted (bytes)"
     )

@@ -30,8 +30,8 @@ from bbp_portal.accounts.upload.parse import Limits
 from bbp_portal.accounts.upload.template import template_csv, template_xlsx
 from bbp_portal.api import api, endpoint, page_of
 from bbp_portal.audit_trail import record
-from bbp_portal.context import actor, engine, settings
-from bbp_portal.errors import ServiceError, ValidationFailed
+from bbp_portal.service_errors import ServiceError, ValidationFailed
+from bbp_portal.view_context import actor, engine, settings
 
 OPERATORS = ("admin", "superadmin")
 

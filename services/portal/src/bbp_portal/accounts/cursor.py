@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from bbp_portal.errors import ServiceError
+from bbp_portal.service_errors import ServiceError
 
 Direction = Literal["after", "before", "last"]
 KeyValue = int | str

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bbp_common.db.tables import account_groups, bill_account_groups
 from bbp_portal.accounts import rules
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.errors import Conflict, NotFound, ValidationFailed
+from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
 G = account_groups.c
 

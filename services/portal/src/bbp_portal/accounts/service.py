@@ -27,7 +27,7 @@ from bbp_common.db.tables import (
 from bbp_portal.accounts import rules
 from bbp_portal.accounts.groups import resolve_group_ids
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.errors import Conflict, NotFound, ValidationFailed
+from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
 A = bill_accounts.c
 

@@ -18,8 +18,8 @@ from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.accounts.upload.template import template_csv, template_xlsx
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.context import actor, engine, settings
-from bbp_portal.errors import ServiceError
+from bbp_portal.service_errors import ServiceError
+from bbp_portal.view_context import actor, engine, settings
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 OPERATORS = ("admin", "superadmin")

@@ -7,7 +7,6 @@ access decorators and CSRF, and it keeps pages and API on the same session and r
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,30 +17,14 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import Schema, ValidationError, fields
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
 from bbp_portal.auth import current_user, login_required, public, role_required
-from bbp_portal.errors import ServiceError
-
-log = logging.getLogger(__name__)
+from bbp_portal.service_errors import ServiceError
 
 PREFIX = "/api/v1"
 api = Blueprint("api_v1", __name__, url_prefix=PREFIX)
-
-#: HTTP status → stable code, for errors raised by Flask/Werkzeug themselves.
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "file_too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "too_many_requests",
-}
 
 
 def error_response(
@@ -155,6 +138,9 @@ def _wants_json() -> bool:
 
 
 def _install_error_handlers(app: Flask) -> None:
+    """What the portal's generic handlers (``bbp_portal.errors``) do not know: service errors
+    (code, message, field), marshmallow's validation errors, and a too-large upload."""
+
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
         if _wants_json():
@@ -169,42 +155,17 @@ def _install_error_handlers(app: Flask) -> None:
             inner, problem = next(iter(problem.items()))
             name = f"{name}.{inner}"
         text = problem[0] if isinstance(problem, list) and problem else str(problem)
-        return error_response(
-            422, "invalid", f"{name}: {text}", None if name == "_" else name, messages
-        )
+        field_name = None if name == "_" else name
+        return error_response(422, "invalid", f"{name}: {text}", field_name, messages)
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Any:
-        if not _wants_json():
-            return exc
-        status = exc.code or 500
-        code = _HTTP_CODES.get(status, "http_error")
-        message = exc.description or exc.name
-        if isinstance(exc, RequestEntityTooLarge):
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
-            message = f"The request is larger than {limit:,} bytes; split the file."
-        if getattr(exc, "__class__", None).__name__ == "CSRFError":
-            code, message = (
-                "csrf_failed",
-                (
-                    "The CSRF token is missing or wrong: send the X-CSRFToken header "
-                    "(GET /api/v1/session gives the token)."
-                ),
-            )
-        return error_response(status, code, message)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
         if _wants_json():
-            return error_response(
-                500,
-                "internal",
-                "Something went wrong on our side; it is logged. Try again, or tell the operators.",
-            )
-        return Response(
-            "Something went wrong on our side; it is logged.", 500, mimetype="text/plain"
-        )
+            return error_response(413, "file_too_large", message, "file")
+        error = ServiceError("file_too_large", message, "file")
+        return render_template("service_error.html", error=error), 413
 
 
 # --------------------------------------------------------------------------- OpenAPI

@@ -1,4 +1,9 @@
-"""Access decorators: the one place that decides who may call a view."""
+"""Access decorators: the one place that decides who may call a view.
+
+Deny by default: :func:`install_guard` refuses every request to a view that is not marked
+:func:`public` unless someone is signed in, so a new route is protected even if its author
+forgot :func:`login_required`. The decorators stay for readability and for role checks.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import abort, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, jsonify, redirect, request, session, url_for
 
 ROLES = ("admin", "superadmin", "auditor")
 
@@ -29,6 +35,11 @@ class SignedInUser:
         """Fetch, pay and approve: admins and superadmins; auditors only read."""
         return self.role in ("admin", "superadmin")
 
+    @property
+    def can_read_audit(self) -> bool:
+        """The audit log: superadmins and auditors."""
+        return self.role in ("superadmin", "auditor")
+
 
 def current_user() -> SignedInUser | None:
     data = session.get("user")
@@ -41,16 +52,35 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else ``None`` (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
 def _refuse_anonymous() -> Any:
     if _wants_json():
         return jsonify(error={"code": "unauthenticated", "message": "Sign in first."}), 401
-    return redirect(url_for("auth.login", next=request.full_path))
+    target = request.full_path if request.method == "GET" else None
+    if target and target.endswith("?"):
+        target = target[:-1]
+    return redirect(url_for("auth.login", next=target if target and target != "/" else None))
 
 
 def public(view: F) -> F:
     """Mark a view as reachable without a session (login, forgot password, health)."""
     view.__bbp_public__ = True  # type: ignore[attr-defined]
     return view
+
+
+def is_public(view: Callable[..., Any] | None) -> bool:
+    return bool(view is not None and getattr(view, "__bbp_public__", False))
 
 
 def login_required(view: F) -> F:
@@ -86,3 +116,17 @@ def role_required(*roles: str) -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def install_guard(app: Flask) -> None:
+    """Refuse anonymous requests to every view not marked :func:`public` (deny by default)."""
+
+    @app.before_request
+    def _require_session() -> Any:
+        if request.endpoint is None:  # 404/405: the error handlers answer
+            return None
+        if request.endpoint == "static" or is_public(app.view_functions.get(request.endpoint)):
+            return None
+        if current_user() is None:
+            return _refuse_anonymous()
+        return None

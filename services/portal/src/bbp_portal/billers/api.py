@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from bbp_portal.api import api, endpoint
 from bbp_portal.billers import service
-from bbp_portal.context import actor, engine
+from bbp_portal.view_context import actor, engine
 
 
 class BillerSchema(Schema):

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bbp_common.db.tables import billers
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.errors import Conflict, NotFound, ValidationFailed
+from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
 _UTILITY = re.compile(r"^[A-Z0-9_]{2,16}$")
 _WALLET = re.compile(r"^\d{8,15}$")

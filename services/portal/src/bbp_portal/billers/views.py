@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from bbp_portal.auth import role_required
 from bbp_portal.billers import service
-from bbp_portal.context import actor, engine
-from bbp_portal.errors import ServiceError
+from bbp_portal.service_errors import ServiceError
+from bbp_portal.view_context import actor, engine
 
 bp = Blueprint("billers", __name__, url_prefix="/billers")
 

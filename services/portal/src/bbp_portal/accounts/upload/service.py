@@ -34,7 +34,7 @@ from bbp_portal.accounts.upload.parse import Limits, UploadRefused, parse_upload
 from bbp_portal.accounts.upload.validate import Catalogue, Problem, Validation, validate
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.billers.service import active_billers
-from bbp_portal.errors import Conflict, NotFound
+from bbp_portal.service_errors import Conflict, NotFound
 
 U = account_uploads.c
 R = account_upload_rows.c

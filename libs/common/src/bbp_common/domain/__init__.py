@@ -1,0 +1,1 @@
+"""The money domain, free of I/O: states, transitions and the rules that decide them."""

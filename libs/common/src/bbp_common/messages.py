@@ -1,0 +1,140 @@
+"""The messages the services exchange: routing keys, types, versions and body schemas.
+
+This module is the contract ``docs/messages.md`` describes. Commands carry identifiers,
+not money: the communicator reads what to pay from MySQL after claiming the payment, so a
+message can never change an amount. Amounts travel as decimal strings, never floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import Schema, fields, validate
+
+from bbp_common.domain.payments import REFERENCE_LENGTH, EnquiryOutcome, PayOutcome
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """Where a message goes and what it is."""
+
+    type: str
+    version: int
+    routing_key: str
+    schema: type[Schema]
+
+
+class _Strict(Schema):
+    class Meta:
+        # Unknown fields are an error: a message of another shape is another version.
+        unknown = "raise"
+
+
+class RequestSubmittedBody(_Strict):
+    request_id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["fetch", "payment"]))
+
+
+class RequestChangedBody(_Strict):
+    """A person paused, resumed, cancelled or approved a request: the scheduler re-reads it."""
+
+    request_id = fields.Integer(required=True)
+    change = fields.String(required=True)
+
+
+class FetchCommandBody(_Strict):
+    item_id = fields.Integer(required=True)
+    request_id = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    utility = fields.String(required=True)
+    consumer_id = fields.String(required=True)
+    mobile = fields.String(required=True)
+    expires_at = fields.NaiveDateTime(required=True)
+
+
+class BillBody(_Strict):
+    bill_number = fields.String(required=True)
+    due_date = fields.Date(allow_none=True, load_default=None)
+    amount = fields.Decimal(required=True, as_string=True, places=2)
+    service_charge = fields.Decimal(required=True, as_string=True, places=2)
+    detail = fields.Dict(allow_none=True, load_default=None)
+
+
+class FetchResultBody(_Strict):
+    item_id = fields.Integer(required=True)
+    request_id = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["bills", "no_bills", "failed", "expired"])
+    )
+    retryable = fields.Boolean(load_default=False)
+    bills = fields.List(fields.Nested(BillBody), load_default=list)
+    error_code = fields.String(allow_none=True, load_default=None)
+    error_message = fields.String(allow_none=True, load_default=None)
+    service_request_id = fields.String(allow_none=True, load_default=None)
+
+
+class PayCommandBody(_Strict):
+    payment_id = fields.Integer(required=True)
+    request_id = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    reference_id = fields.String(required=True, validate=validate.Length(equal=REFERENCE_LENGTH))
+
+
+class PayResultBody(_Strict):
+    payment_id = fields.Integer(required=True)
+    request_id = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    reference_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in PayOutcome]))
+    order_id = fields.String(allow_none=True, load_default=None)
+    order_status = fields.String(allow_none=True, load_default=None)
+    service_request_id = fields.String(allow_none=True, load_default=None)
+    trace_id = fields.String(allow_none=True, load_default=None)
+    error_code = fields.String(allow_none=True, load_default=None)
+    error_detail_code = fields.String(allow_none=True, load_default=None)
+    error_message = fields.String(allow_none=True, load_default=None)
+    http_status = fields.Integer(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+
+
+class EnquiryCommandBody(_Strict):
+    payment_id = fields.Integer(required=True)
+    reference_id = fields.String(required=True)
+    enquiry_number = fields.Integer(required=True)
+    expires_at = fields.NaiveDateTime(required=True)
+
+
+class EnquiryResultBody(_Strict):
+    payment_id = fields.Integer(required=True)
+    reference_id = fields.String(required=True)
+    enquiry_number = fields.Integer(required=True)
+    outcome = fields.String(
+        required=True, validate=validate.OneOf([o.value for o in EnquiryOutcome])
+    )
+    order_id = fields.String(allow_none=True, load_default=None)
+    order_status = fields.String(allow_none=True, load_default=None)
+    error_code = fields.String(allow_none=True, load_default=None)
+    error_message = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+
+
+REQUEST_SUBMITTED = MessageKind("request.submitted", 1, "request.submitted", RequestSubmittedBody)
+REQUEST_CHANGED = MessageKind("request.changed", 1, "request.changed", RequestChangedBody)
+FETCH_COMMAND = MessageKind("fetch.command", 1, "command.fetch", FetchCommandBody)
+FETCH_RESULT = MessageKind("fetch.result", 1, "result.fetch", FetchResultBody)
+PAY_COMMAND = MessageKind("pay.command", 1, "command.pay", PayCommandBody)
+PAY_RESULT = MessageKind("pay.result", 1, "result.pay", PayResultBody)
+ENQUIRY_COMMAND = MessageKind("enquiry.command", 1, "command.enquiry", EnquiryCommandBody)
+ENQUIRY_RESULT = MessageKind("enquiry.result", 1, "result.enquiry", EnquiryResultBody)
+
+ALL_KINDS = (
+    REQUEST_SUBMITTED,
+    REQUEST_CHANGED,
+    FETCH_COMMAND,
+    FETCH_RESULT,
+    PAY_COMMAND,
+    PAY_RESULT,
+    ENQUIRY_COMMAND,
+    ENQUIRY_RESULT,
+)

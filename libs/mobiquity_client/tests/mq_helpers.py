@@ -1,0 +1,49 @@
+"""Helpers shared by the unit and contract tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import mq_doc
+
+from mobiquity_client import BillPayment
+
+BASE = "http://mobiquity.test"
+CLIENT_ID = "bbp-client"
+CLIENT_SECRET = "client-secret-XYZ"
+MPIN = "97531"
+
+#: contract tests: the sandbox's slow faults sleep SLOW_SECONDS, past the READ_TIMEOUT
+SLOW_SECONDS = 3
+READ_TIMEOUT = 1.0
+
+
+class SleepRecorder:
+    """Stands in for time.sleep in RetryPolicy: records the waits, never sleeps."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def payment(reference: str = mq_doc.REFERENCE, **kw: Any) -> BillPayment:
+    values: dict[str, Any] = {
+        "reference": reference,
+        "biller_code": "DSCO",
+        "biller_name": "DSCO",
+        "consumer_id": "17021270",
+        "bill_number": "012331291314",
+        "amount": Decimal("110.00"),
+        "receiver_wallet": "01788886666",
+        "receiver_product_id": 12,
+    }
+    values.update(kw)
+    return BillPayment(**values)
+
+
+def calls_to(rsps: Any, path: str) -> list[Any]:
+    """The calls a ``responses`` mock received for a path."""
+    return [c for c in rsps.calls if c.request.url.split("?")[0].endswith(path)]

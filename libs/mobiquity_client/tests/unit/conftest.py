@@ -1,0 +1,51 @@
+"""Fixtures of the unit tests: HTTP faked at the transport level with ``responses``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import mq_doc
+import pytest
+import responses
+from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, MPIN, SleepRecorder
+
+from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def token_ok(rsps: responses.RequestsMock) -> responses.BaseResponse:
+    return rsps.post(BASE + "/mobiquitypay/oauth/token", json=mq_doc.TOKEN)
+
+
+@pytest.fixture
+def make_client(sleeps: SleepRecorder) -> Iterator[Callable[..., MobiquityClient]]:
+    made: list[MobiquityClient] = []
+
+    def make(base_url: str = BASE, **kw: Any) -> MobiquityClient:
+        kw.setdefault("sender", PayerWallet("01755555555", MPIN))
+        kw.setdefault("retries", RetryPolicy(attempts=3, sleep=sleeps))
+        kw.setdefault("timeouts", Timeouts(connect=1, read=2))
+        client = MobiquityClient(base_url, CLIENT_ID, CLIENT_SECRET, **kw)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., MobiquityClient]) -> MobiquityClient:
+    return make_client()

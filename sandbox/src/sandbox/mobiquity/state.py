@@ -1,0 +1,273 @@
+"""The sandbox's in-memory state, shared by every request thread of the one worker process.
+
+One lock guards everything: every critical section is a few dictionary operations, so a
+single lock costs nothing measurable and makes "check the bill is pending, then record the
+payment" atomic — 50 parallel payments of one bill give exactly one acceptance.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.mobiquity import faults as faults_mod
+from sandbox.mobiquity.envelopes import new_id, now_precise
+from sandbox.mobiquity.settings import RuntimeConfig, Settings
+from sandbox.mobiquity.users import User, demo_users
+
+SYSTEM = "system"
+USER = "user"
+
+
+@dataclass
+class Token:
+    """An issued access token; the value is JWT-shaped but only looked up, never parsed."""
+
+    value: str
+    kind: str
+    seq: int
+    expires_at: float
+    login_id: str | None = None
+
+    def expired(self, now: float) -> bool:
+        """Past its `expires_in`."""
+        return now >= self.expires_at
+
+
+@dataclass
+class Otp:
+    """An OTP bound to one paused service request; usable once, until it expires."""
+
+    login_id: str
+    code: str
+    purpose: str
+    service_request_id: str
+    created_at: str
+    created_mono: float
+    used: bool = False
+
+    def to_json(self, ttl_seconds: int) -> dict[str, Any]:
+        """`GET /__sandbox__/otps/<login_id>`."""
+        return {
+            "login_id": self.login_id,
+            "otp": self.code,
+            "purpose": self.purpose,
+            "created_at": self.created_at,
+            "service_request_id": self.service_request_id,
+            "used": self.used,
+            "expired": time.monotonic() - self.created_mono > ttl_seconds,
+        }
+
+
+@dataclass
+class ServiceRequest:
+    """A paused flow waiting for `resumeServiceRequestId`: an OTP or a new password."""
+
+    id: str
+    flow: str
+    """"login_otp" | "reset_otp" | "reset_new_value"."""
+    login_id: str
+    original_id: str
+    otp: Otp | None = None
+    done: bool = False
+
+
+@dataclass
+class Call:
+    """One Mobiquity call received, for `GET /__sandbox__/calls` (pacing checks)."""
+
+    seq: int
+    endpoint: str
+    method: str
+    path: str
+    received_at: str
+    ts: float
+    consumer_id: str | None = None
+    reference: str | None = None
+    status: int | None = None
+    answered: str | None = None
+    duration_ms: float | None = None
+    fault_ids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The call as listed; `status` is null while unanswered or when dropped."""
+        return {
+            "seq": self.seq,
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "path": self.path,
+            "received_at": self.received_at,
+            "ts": self.ts,
+            "consumer_id": self.consumer_id,
+            "reference": self.reference,
+            "status": self.status,
+            "answered": self.answered,
+            "duration_ms": self.duration_ms,
+            "fault_ids": list(self.fault_ids),
+        }
+
+
+class State:
+    """Users, tokens, OTPs, paused flows, the ledger, the calls, faults and config."""
+
+    def __init__(self, settings: Settings, *, seed: int | None = None) -> None:
+        self.settings = settings
+        self.lock = threading.Lock()
+        self._signing_key = secrets.token_bytes(32)
+        self._rng = random.Random(seed)
+        self.race_probe: Callable[[], None] | None = None
+        """Test seam: called between "is the bill still pending?" and "mark it paid"."""
+        self.reset()
+
+    def reset(self, *, keep_tokens: bool = False) -> None:
+        """Forget everything and restore the demo users and the start-up config."""
+        with self.lock:
+            self.config: RuntimeConfig = self.settings.config
+            self.users: dict[str, User] = demo_users()
+            if not keep_tokens:
+                self.tokens: dict[str, Token] = {}
+                self.token_seq = 0
+            self.service_requests: dict[str, ServiceRequest] = {}
+            self.latest_otp: dict[str, Otp] = {}
+            self.ledger: list[dict[str, Any]] = []
+            self.ledger_by_reference: dict[str, list[dict[str, Any]]] = {}
+            self.paid: dict[tuple[str, str, str], int] = {}
+            self.accepted_refs: dict[str, int] = {}
+            self.calls: list[Call] = []
+            self.faults: dict[int, faults_mod.Fault] = {}
+            self.fault_seq = 0
+            self.order_seq = 0
+
+    # ---- tokens --------------------------------------------------------------------------
+
+    def issue_token(self, kind: str, login_id: str | None = None) -> Token:
+        """A new access token (system or user) valid for `token_ttl_seconds`."""
+        with self.lock:
+            self.token_seq += 1
+            seq = self.token_seq
+            ttl = self.config.token_ttl_seconds
+            now = time.monotonic()
+            if len(self.tokens) > 10_000:
+                self.tokens = {k: t for k, t in self.tokens.items() if not t.expired(now)}
+        claims = {
+            "jti": new_id(),
+            "client_id": self.settings.client_id,
+            "token_kind": kind,
+            "user_name": login_id,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + ttl,
+        }
+        value = self._jwt(claims)
+        token = Token(value, kind, seq, now + ttl, login_id)
+        with self.lock:
+            self.tokens[value] = token
+        return token
+
+    def refresh_token(self, login_id: str) -> str:
+        """A refresh token for the login answer; never accepted anywhere (decision 5)."""
+        return self._jwt(
+            {
+                "jti": new_id(),
+                "token_kind": "refresh",
+                "user_name": login_id,
+                "iat": int(time.time()),
+            }
+        )
+
+    def _jwt(self, claims: dict[str, Any]) -> str:
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "sandbox"}).encode())
+        payload = b64(json.dumps(claims).encode())
+        signature = hmac.new(self._signing_key, f"{header}.{payload}".encode(), "sha256")
+        return f"{header}.{payload}.{b64(signature.digest())}"
+
+    def lookup_token(self, value: str | None) -> Token | None:
+        """The token behind an Authorization header value, or None."""
+        if not value:
+            return None
+        with self.lock:
+            return self.tokens.get(value)
+
+    # ---- OTPs and paused flows -----------------------------------------------------------
+
+    def pause(
+        self,
+        flow: str,
+        login_id: str,
+        *,
+        original_id: str | None = None,
+        purpose: str | None = None,
+    ) -> ServiceRequest:
+        """A new paused service request; with `purpose`, a fresh OTP bound to it."""
+        request_id = new_id()
+        otp = None
+        if purpose is not None:
+            otp = Otp(
+                login_id,
+                f"{secrets.randbelow(10**6):06d}",
+                purpose,
+                request_id,
+                now_precise(),
+                time.monotonic(),
+            )
+        paused = ServiceRequest(request_id, flow, login_id, original_id or request_id, otp)
+        with self.lock:
+            self.service_requests[request_id] = paused
+            if otp is not None:
+                self.latest_otp[login_id] = otp
+        return paused
+
+    # ---- faults --------------------------------------------------------------------------
+
+    def add_fault(self, body: dict[str, Any]) -> faults_mod.Fault:
+        """Validate and activate a fault (raises FaultError)."""
+        with self.lock:
+            fault = faults_mod.parse_fault(body, self.fault_seq + 1, self.token_seq)
+            self.fault_seq += 1
+            self.faults[fault.id] = fault
+            return fault
+
+    def plan(
+        self, endpoint: str, consumer_id: str | None, reference: str | None, token: Token | None
+    ) -> faults_mod.Plan:
+        """Match a call against the active faults and the magic ids (counts `times` down)."""
+        with self.lock:
+            plan, exhausted = faults_mod.plan_call(
+                list(self.faults.values()),
+                endpoint,
+                consumer_id,
+                reference,
+                token.seq if token else None,
+                self.config.slow_seconds,
+                self._rng,
+            )
+            for fault in exhausted:
+                self.faults.pop(fault.id, None)
+            return plan
+
+    # ---- calls ---------------------------------------------------------------------------
+
+    def record_call(self, endpoint: str, method: str, path: str) -> Call:
+        """Append a call as it arrives; the view fills in scope and outcome."""
+        with self.lock:
+            call = Call(len(self.calls) + 1, endpoint, method, path, now_precise(), time.time())
+            self.calls.append(call)
+            return call
+
+    def next_order_id(self) -> str:
+        """An orderId shaped like the document's "169647-825021-446643" (unique per run)."""
+        self.order_seq += 1
+        return (
+            f"{int(time.time()) // 10_000 % 10**6:06d}-{self.order_seq % 10**6:06d}-"
+            f"{secrets.randbelow(10**6):06d}"
+        )

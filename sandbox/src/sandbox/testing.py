@@ -1,0 +1,165 @@
+"""Start the sandbox for tests: `run_sandbox()` spawns `python -m sandbox` on a free port.
+
+Only tests (and benchmarks) import this. The control helpers use the standard library's
+urllib so that the sandbox package needs no HTTP client.
+
+    with run_sandbox() as sb:
+        sb.reset()
+        sb.add_fault(endpoint="billpay", fault="drop_after_process", times=1)
+        ... point the client at sb.base_url ...
+        assert len(sb.ledger(reference=ref)) == 1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.mobiquity.settings import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_PAYER_MPIN,
+    DEMO_PAYER_MSISDN,
+)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningSandbox:
+    """A started sandbox: its address, its log file, and the control API."""
+
+    base_url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    client_id: str = DEMO_CLIENT_ID
+    client_secret: str = DEMO_CLIENT_SECRET
+    payer_msisdn: str = DEMO_PAYER_MSISDN
+    payer_mpin: str = DEMO_PAYER_MPIN
+
+    def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        """Call `/__sandbox__/<path>`; returns the decoded JSON (raises HTTPError on 4xx/5xx)."""
+        params = {k: v for k, v in query.items() if v is not None}
+        url = f"{self.base_url}/__sandbox__/{path.lstrip('/')}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            return json.loads(resp.read() or b"null")
+
+    def reset(self, *, keep_tokens: bool = False) -> None:
+        """Forget ledger, calls, OTPs, faults (and tokens unless kept); restore users/config."""
+        self.control("POST", "reset", keep_tokens=1 if keep_tokens else None)
+
+    def add_fault(self, **fault: Any) -> int:
+        """Add a fault (see the README); returns its id."""
+        return int(self.control("POST", "faults", fault)["id"])
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self.control("DELETE", "faults")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """PATCH the runtime config; returns the whole config."""
+        return dict(self.control("PATCH", "config", changes))
+
+    def ledger(self, **filters: Any) -> list[dict[str, Any]]:
+        """Billpay calls processed (filters: reference, consumer_id, bill_number, outcome)."""
+        return list(self.control("GET", "ledger", **filters))
+
+    def calls(self, endpoint: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
+        """Mobiquity calls received."""
+        return list(self.control("GET", "calls", endpoint=endpoint, since=since))
+
+    def otp(self, login_id: str) -> str:
+        """The latest OTP issued to `login_id`."""
+        return str(self.control("GET", f"otps/{urllib.parse.quote(login_id)}")["otp"])
+
+    def billers(self) -> list[dict[str, Any]]:
+        """The biller catalogue."""
+        return list(self.control("GET", "billers"))
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/__sandbox__/health", timeout=1) as resp:  # noqa: S310
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def run_sandbox(
+    port: int | None = None,
+    *,
+    host: str = "127.0.0.1",
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[RunningSandbox]:
+    """Spawn `python -m sandbox mobiquity` on `port` (default: a free one) and wait for health.
+
+    `env` adds SANDBOX_* variables (e.g. {"SANDBOX_STATUS_IN_BODY_ONLY": "1"}). The process
+    is terminated on exit; its output is in `log_path` (shown if start-up fails; removed on
+    exit unless SANDBOX_KEEP_LOGS is set).
+    """
+    port = port or free_port(host)
+    base_url = f"http://{host}:{port}"
+    child_env = {**os.environ, **(env or {}), "SANDBOX_HOST": host, "SANDBOX_PORT": str(port)}
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        prefix=f"sandbox-{port}-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "mobiquity"],
+        env=child_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    running = RunningSandbox(
+        base_url,
+        port,
+        process,
+        Path(log_file.name),
+        client_id=child_env.get("SANDBOX_CLIENT_ID", DEMO_CLIENT_ID),
+        client_secret=child_env.get("SANDBOX_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+        payer_msisdn=child_env.get("SANDBOX_PAYER_MSISDN", DEMO_PAYER_MSISDN),
+        payer_mpin=child_env.get("SANDBOX_PAYER_MPIN", DEMO_PAYER_MPIN),
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _healthy(base_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log_tail = Path(log_file.name).read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"sandbox did not start on {base_url}:\n{log_tail}")
+            time.sleep(0.1)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()
+        if not os.environ.get("SANDBOX_KEEP_LOGS"):
+            Path(log_file.name).unlink(missing_ok=True)

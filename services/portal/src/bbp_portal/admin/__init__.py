@@ -1,0 +1,1 @@
+"""Pages for superadmins and auditors: the user registry and the audit log."""

@@ -1,0 +1,45 @@
+// The portal's only script (no inline script: the CSP forbids it).
+(function () {
+  "use strict";
+
+  // The CSRF token for JSON calls: send it as X-CSRFToken with every mutation.
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // fetch() with the CSRF header and same-origin cookies; for the /api/ pages.
+  window.bbpFetch = function (url, options) {
+    options = options || {};
+    var headers = new Headers(options.headers || {});
+    var method = (options.method || "GET").toUpperCase();
+    if (["GET", "HEAD", "OPTIONS"].indexOf(method) < 0) {
+      headers.set("X-CSRFToken", csrfToken());
+    }
+    options.headers = headers;
+    options.credentials = "same-origin";
+    return fetch(url, options);
+  };
+
+  // Forms that destroy something ask first: <form data-bbp-confirm="Delete this?">.
+  document.addEventListener("submit", function (event) {
+    var text = event.target.getAttribute && event.target.getAttribute("data-bbp-confirm");
+    if (text && !window.confirm(text)) { event.preventDefault(); }
+  });
+
+  // New and confirmed password must match: say so before the form is sent.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-bbp-password-pair]").forEach(function (form) {
+      var first = form.querySelector('input[name="new_password"]');
+      var second = form.querySelector('input[name="confirm_password"]');
+      if (!first || !second) { return; }
+      var check = function () {
+        second.setCustomValidity(second.value && first.value !== second.value
+          ? (document.documentElement.lang === "bn" ? "দুটি নতুন পাসওয়ার্ড মেলেনি।" : "The two new passwords differ.")
+          : "");
+      };
+      first.addEventListener("input", check);
+      second.addEventListener("input", check);
+    });
+  });
+})();

@@ -1,0 +1,1 @@
+"""The scheduler: paces work toward Mobiquity, tracks enquiries and finishes requests."""

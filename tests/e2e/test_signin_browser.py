@@ -1,0 +1,166 @@
+"""A person signs in with an OTP in a real browser: sandbox + portal under gunicorn + Chromium.
+
+Debian's Chromium (``/usr/bin/chromium``) driven by Playwright for Python (pinned in
+constraints.txt); never a downloaded browser. Screenshots of the login and OTP pages are
+saved under ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bbp_portal.app import create_app
+from tests.support.portal import base_settings, register
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture
+def portal_server(database_url: str, redis_url: str, sandbox, tmp_path: Path) -> Iterator[str]:
+    """The portal under real gunicorn (two workers) on a free port, pointed at the sandbox."""
+    from sandbox.testing import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "BBP_DATABASE_URL": database_url,
+        "BBP_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+        "BBP_REDIS_URL": redis_url,
+        "BBP_REDIS_KEY_PREFIX": f"bbp:e2e:{port}:",
+        "BBP_PORTAL_SECRET_KEY": "e2e-" + Fernet.generate_key().decode(),
+        "BBP_SESSION_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "BBP_SESSION_COOKIE_SECURE": "false",
+        "BBP_MOBIQUITY_BASE_URL": sandbox.base_url,
+        "BBP_MOBIQUITY_CLIENT_ID": sandbox.client_id,
+        "BBP_MOBIQUITY_CLIENT_SECRET": sandbox.client_secret,
+        "BBP_SIGNIN_FAILURE_MIN_DURATION": "0.2",
+        "BBP_PORTAL_HOST": "127.0.0.1",
+        "BBP_PORTAL_PORT": str(port),
+        "BBP_PORTAL_WORKERS": "2",
+    }
+    # The demo superadmin must be registered with us (as `make run` does).
+    app = create_app(base_settings(database_url=database_url, redis_url=redis_url))
+    register(app, "superadmin", "superadmin")
+    log = tmp_path / "portal.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--config",
+                str(ROOT / "services/portal/gunicorn.conf.py"),
+                "bbp_portal.wsgi:create_app()",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(f"{base}/readyz", process, log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_sign_in_with_otp_reaches_the_dashboard(portal_server: str, sandbox) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(portal_server + "/")
+            expect(page).to_have_url(portal_server + "/login")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            expect(page.locator(".navbar-brand")).to_contain_text(
+                "GrameenPhone · Bulk Bill Payment"
+            )
+            page.get_by_label("Login ID").fill("superadmin")
+            page.get_by_label("Password").fill("Super@123")
+            page.screenshot(path=str(SHOTS / "login.png"), full_page=True)
+            page.get_by_role("button", name="Sign in").click()
+
+            expect(page.get_by_role("heading", name="Enter your one-time password")).to_be_visible()
+            otp = sandbox.otp("superadmin")
+            page.get_by_label("One-time password (OTP)").fill(otp)
+            page.screenshot(path=str(SHOTS / "otp.png"), full_page=True)
+            page.get_by_role("button", name="Continue").click()
+
+            expect(page).to_have_url(portal_server + "/")
+            expect(page.get_by_test_id("role")).to_have_text("You are signed in as superadmin.")
+            expect(page.get_by_role("link", name="Users")).to_be_visible()
+            expect(page.get_by_role("link", name="Audit log").first).to_be_visible()
+            page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone
+            expect(page.get_by_role("button", name="Menu")).to_be_visible()
+            page.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.set_viewport_size({"width": 1280, "height": 800})
+
+            # The cookie holds only an id, and JavaScript cannot read it.
+            cookies = {c["name"]: c for c in page.context.cookies()}
+            assert cookies["bbp_session"]["httpOnly"] is True
+            assert cookies["bbp_session"]["sameSite"] == "Lax"
+            assert page.evaluate("document.cookie") == ""
+            # The strict CSP did not block anything the page needs.
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+
+            page.get_by_test_id("user-menu").click()
+            page.get_by_role("button", name="Sign out").click()
+            expect(page).to_have_url(portal_server + "/login")
+            expect(page.get_by_text("You have signed out.")).to_be_visible()
+
+            page.get_by_role("link", name="বাংলা").click()
+            expect(page.get_by_role("heading", name="সাইন ইন")).to_be_visible()
+            page.evaluate("document.fonts.ready.then(() => true)")  # our Bengali font
+            assert page.evaluate("document.fonts.check('16px \"BBP Bengali\"', 'সাইন')")
+            page.screenshot(path=str(SHOTS / "login-bn.png"), full_page=True)
+            # no horizontal scrolling on a phone
+            page.set_viewport_size({"width": 390, "height": 844})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        finally:
+            browser.close()
+    assert (SHOTS / "login.png").stat().st_size > 5000
+    assert (SHOTS / "otp.png").stat().st_size > 5000

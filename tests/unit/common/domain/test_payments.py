@@ -1,0 +1,177 @@
+from datetime import datetime, timedelta
+
+import pytest
+
+from bbp_common.domain.payments import (
+    FINAL_STATES,
+    TRANSITIONS,
+    EnquiryOutcome,
+    EnquiryPolicy,
+    IllegalTransition,
+    PayOutcome,
+    check_transition,
+    decide_enquiry_result,
+    decide_pay_result,
+    is_reference_id,
+    is_wallet_auth_failure,
+    live_bill_key,
+    live_key_for,
+    new_reference_id,
+    same_failure_streak,
+    sources_of,
+)
+from bbp_common.domain.payments import (
+    PaymentState as S,
+)
+
+NOW = datetime(2026, 11, 25, 12, 0, 0)
+
+
+def test_reference_ids_are_20_uppercase_alphanumerics_and_unique():
+    refs = {new_reference_id() for _ in range(10_000)}
+    assert len(refs) == 10_000
+    assert all(is_reference_id(r) for r in refs)
+    assert not is_reference_id("abc")
+    assert not is_reference_id("a" * 20)
+
+
+def test_only_the_claim_leads_to_sending():
+    assert sources_of(S.SENDING) == {S.DISPATCHED}
+
+
+def test_a_sent_payment_can_never_be_queued_or_dispatched_again():
+    for state in (S.SENDING, S.POSTED, S.SUCCEEDED, S.AMBIGUOUS, S.UNCLEARED, S.FAILED):
+        assert S.QUEUED not in TRANSITIONS[state]
+        assert S.DISPATCHED not in TRANSITIONS[state]
+    assert sources_of(S.QUEUED) == {S.DISPATCHED}
+    assert sources_of(S.DISPATCHED) == {S.QUEUED}
+
+
+def test_final_states_only_move_by_a_person():
+    for state in FINAL_STATES - {S.UNCLEARED}:
+        assert TRANSITIONS[state] == frozenset()
+    with pytest.raises(IllegalTransition):
+        check_transition(S.POSTED, S.FAILED)
+    with pytest.raises(IllegalTransition):
+        check_transition(S.FAILED, S.QUEUED)
+
+
+def test_only_failed_and_cancelled_free_the_bill():
+    key = live_bill_key("DSCO", "17021270", "012331291314")
+    assert key == "DSCO|17021270|012331291314"
+    for state in S:
+        expected = None if state in (S.FAILED, S.CANCELLED) else key
+        assert live_key_for(state, key) == expected
+
+
+@pytest.mark.parametrize(
+    ("outcome", "target"),
+    [
+        (PayOutcome.ACCEPTED, S.POSTED),
+        (PayOutcome.REJECTED, S.FAILED),
+        (PayOutcome.NOT_SENT, S.FAILED),
+        (PayOutcome.UNKNOWN, S.AMBIGUOUS),
+        (PayOutcome.SENDER_DIED, S.AMBIGUOUS),
+    ],
+)
+def test_billpay_results_move_a_sending_payment(outcome, target):
+    decision = decide_pay_result(S.SENDING, outcome)
+    assert decision.target is target
+    assert not decision.anomaly
+
+
+def test_unknown_never_fails_a_payment():
+    """No answer means maybe processed: enquire, never mark failed (which frees the bill)."""
+    for current in (S.SENDING, S.AMBIGUOUS):
+        assert decide_pay_result(current, PayOutcome.UNKNOWN).target in (S.AMBIGUOUS, None)
+
+
+def test_a_late_real_answer_settles_an_ambiguous_payment():
+    assert decide_pay_result(S.AMBIGUOUS, PayOutcome.ACCEPTED).target is S.POSTED
+    assert decide_pay_result(S.AMBIGUOUS, PayOutcome.REJECTED).target is S.FAILED
+    assert decide_pay_result(S.AMBIGUOUS, PayOutcome.UNKNOWN).target is None
+
+
+@pytest.mark.parametrize(
+    ("current", "outcome"),
+    [
+        (S.FAILED, PayOutcome.ACCEPTED),
+        (S.SUCCEEDED, PayOutcome.REJECTED),
+        (S.CANCELLED, PayOutcome.ACCEPTED),
+        (S.QUEUED, PayOutcome.ACCEPTED),
+        (S.POSTED, PayOutcome.REJECTED),
+    ],
+)
+def test_a_result_disagreeing_with_a_final_state_is_an_anomaly(current, outcome):
+    decision = decide_pay_result(current, outcome)
+    assert decision.target is None
+    assert decision.anomaly
+
+
+def test_a_duplicate_agreeing_result_is_quietly_ignored():
+    decision = decide_pay_result(S.POSTED, PayOutcome.ACCEPTED)
+    assert decision.target is None and not decision.anomaly
+
+
+def test_wallet_auth_failures_are_recognised():
+    assert is_wallet_auth_failure("Authen01", "AUTH03")
+    assert is_wallet_auth_failure("Authen01", None)
+    assert not is_wallet_auth_failure("TXN01", "INSUFFICIENT_BALANCE")
+    assert not is_wallet_auth_failure("Authen01", "AUTH_06")
+
+
+POLICY = EnquiryPolicy(delays=(60, 300, 900))
+
+
+def enquiry(
+    outcome, done=1, current=S.AMBIGUOUS, policy=POLICY, sent_at=NOW - timedelta(minutes=1), now=NOW
+):
+    return decide_enquiry_result(
+        current, outcome, enquiries_done=done, policy=policy, sent_at=sent_at, now=now
+    )
+
+
+def test_enquiry_answers_clear_an_ambiguous_payment():
+    assert enquiry(EnquiryOutcome.SUCCEEDED).target is S.SUCCEEDED
+    assert enquiry(EnquiryOutcome.FAILED).target is S.FAILED
+    assert enquiry(EnquiryOutcome.PENDING).target is S.POSTED
+
+
+def test_no_answer_waits_for_the_next_enquiry_then_leaves_the_payment_uncleared():
+    assert enquiry(EnquiryOutcome.UNKNOWN, done=1).target is None
+    assert enquiry(EnquiryOutcome.UNKNOWN, done=2).target is None
+    assert enquiry(EnquiryOutcome.UNKNOWN, done=3).target is S.UNCLEARED
+
+
+def test_not_found_is_no_answer_by_default():
+    assert enquiry(EnquiryOutcome.NOT_FOUND, done=1, sent_at=NOW - timedelta(days=1)).target is None
+    assert enquiry(EnquiryOutcome.NOT_FOUND, done=3).target is S.UNCLEARED
+
+
+def test_not_found_is_believed_only_when_configured_and_after_the_grace_period():
+    believing = EnquiryPolicy(delays=(60, 300), believe_not_found=True, not_found_grace=120)
+    young = enquiry(EnquiryOutcome.NOT_FOUND, policy=believing, sent_at=NOW - timedelta(seconds=60))
+    old = enquiry(EnquiryOutcome.NOT_FOUND, policy=believing, sent_at=NOW - timedelta(seconds=121))
+    assert young.target is None
+    assert old.target is S.FAILED
+
+
+def test_enquiry_result_disagreeing_with_a_final_state_is_an_anomaly():
+    assert enquiry(EnquiryOutcome.SUCCEEDED, current=S.FAILED).anomaly
+    assert enquiry(EnquiryOutcome.FAILED, current=S.POSTED).anomaly
+    assert not enquiry(EnquiryOutcome.SUCCEEDED, current=S.POSTED).anomaly
+
+
+def test_enquiry_schedule():
+    assert POLICY.due_at(NOW, 0) == NOW + timedelta(seconds=60)
+    assert POLICY.due_at(NOW, 2) == NOW + timedelta(seconds=900)
+    assert POLICY.due_at(NOW, 3) is None
+
+
+def test_failure_streaks():
+    same = ("TXN01", "INSUFFICIENT_BALANCE")
+    assert same_failure_streak([same, same, same], 3) == same
+    assert same_failure_streak([same, same], 3) is None
+    assert same_failure_streak([same, ("TXN01", "OTHER"), same], 3) is None
+    assert same_failure_streak([same, (None, None), same], 3) is None
+    assert same_failure_streak([same, same, same, ("X", "Y")], 3) == same
