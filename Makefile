@@ -13,7 +13,7 @@ PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 # `make run` and `make migrate` read dev.env unless the variable is already set.
 DEV_ENV := set -a; . ./dev.env; set +a
 
-.PHONY: help setup browser dev-db services test test-unit test-integration test-e2e lint fmt run migrate bench clean
+.PHONY: help setup browser dev-db sandbox services test test-unit test-integration test-e2e lint fmt run migrate bench clean deploy-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -54,9 +54,19 @@ lint: setup  ## ruff and the architecture's import contracts
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+deploy-check: setup  ## lint the Dockerfiles, render and validate the Kubernetes overlays offline, tests/deploy
+	$(BIN)/python deploy/tools/deploy_check.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
+
 fmt: setup  ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+sandbox: setup  ## start only the Mobiquity sandbox (SANDBOX_PORT, default 8090)
+	$(BIN)/python -m sandbox
+
+bench: setup services  ## run every benchmark under bench/ (not part of CI; prints figures)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -104,7 +104,8 @@ class RunningSandbox:
 def _healthy(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/__sandbox__/health", timeout=1) as resp:  # noqa: S310
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except (urllib.error.URLError, OSError):
         return False
 

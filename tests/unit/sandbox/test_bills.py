@@ -110,6 +110,8 @@ def test_find_bill() -> None:
     assert find_bill(DSCO, "17021275", bill.bill_number) == bill
     assert find_bill(DSCO, "17021276", bill.bill_number) is None
     assert find_bill(DSCO, "17021275", "000000000000") is None
+    assert find_bill(DSCO, "17021275", "AB0000000000") is None
+    assert find_bill(DSCO, "17021275", "04" + bill.bill_number[2:]) is None
 
 
 # ---- the fetch endpoint: the document's five cases ---------------------------------------

@@ -21,12 +21,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sandbox.mobiquity.catalogue import Biller
 
-CENT = Decimal("0.01")
 SERVICE_CHARGES = (Decimal("5.00"), Decimal("10.00"), Decimal("15.00"))
 
 
@@ -81,33 +80,43 @@ def bill_count(consumer_id: str) -> int:
     return digit % 3 + 1
 
 
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _months_back(today: date, months: int, day: int) -> date:
     total = today.year * 12 + (today.month - 1) - months
     return date(total // 12, total % 12 + 1, day)
 
 
-def _number_text(value: Decimal) -> str:
-    """Detail figures as the document writes them ("100.0"): strings, not numbers."""
-    return str(float(value))
+def _dmy(day: date) -> str:
+    return f"{day.day:02d}-{day.month:02d}-{day.year}"
+
+
+def _decimal(paisa: int) -> Decimal:
+    return Decimal(paisa).scaleb(-2)
+
+
+def _number_text(paisa: int) -> str:
+    """Detail figures as the document writes them ("100.0"): strings, like Java's Double."""
+    return repr(paisa / 100)
 
 
 def make_bill(biller: Biller, consumer_id: str, index: int, today: date | None = None) -> Bill:
-    """Bill `index` of an account; the same inputs give the same bill number and amounts."""
-    today = today or datetime.now(UTC).date()
+    """Bill `index` of an account; the same inputs give the same bill number and amounts.
+
+    Integer paisa throughout (cheap: fetch is the sandbox's hottest call).
+    """
     h = _digest(biller.code, consumer_id, index)
-    total = Decimal(10_000 + _int(h[0:4]) % 490_001) / 100
-    vat = _money(total * 5 / 105)
+    total = 10_000 + _int(h[0:4]) % 490_001
+    vat = (total * 5 * 2 + 105) // (105 * 2)  # total * 5 / 105, rounded half up
     principal = total - vat
-    lpc = _money(principal * Decimal("0.02")) if h[4] % 3 == 0 else Decimal("0.00")
+    lpc = (principal * 2 + 50) // 100 if h[4] % 3 == 0 else 0
     service_charge = SERVICE_CHARGES[h[6] % 3] if h[5] % 3 == 0 else Decimal("0.00")
     tail_digits = biller.bill_number_digits - 2
     bill_number = f"{index + 1:02d}{_int(h[8:16]) % 10**tail_digits:0{tail_digits}d}"
+    amount = _decimal(total)
     if bill_count(consumer_id) == 1:
-        return Bill(biller.code, consumer_id, index, bill_number, total, service_charge, None, None)
+        return Bill(
+            biller.code, consumer_id, index, bill_number, amount, service_charge, None, None
+        )
+    today = today or datetime.now(UTC).date()
     issue = _months_back(today, index + 1, 1 + h[21] % 28)
     due = issue + timedelta(days=20 + h[22] % 11)
     month = f"{issue.month:02d}" if h[23] % 2 == 0 else str(issue.month)
@@ -121,21 +130,29 @@ def make_bill(biller: Biller, consumer_id: str, index: int, today: date | None =
         "amount": _number_text(principal),
         "lpc": _number_text(lpc),
         "vat": _number_text(vat),
-        "issueDate": issue.strftime("%d-%m-%Y"),
-        "dueDate": due.strftime("%d-%m-%Y"),
+        "issueDate": _dmy(issue),
+        "dueDate": _dmy(due),
         "paymentStatus": "UNPAID",
     }
-    return Bill(biller.code, consumer_id, index, bill_number, total, service_charge, due, detail)
+    return Bill(biller.code, consumer_id, index, bill_number, amount, service_charge, due, detail)
 
 
 def bills_for(biller: Biller, consumer_id: str, today: date | None = None) -> list[Bill]:
     """Every bill of the account, paid or not, newest first."""
+    today = today or datetime.now(UTC).date()
     return [make_bill(biller, consumer_id, i, today) for i in range(bill_count(consumer_id))]
 
 
 def find_bill(biller: Biller, consumer_id: str, bill_number: str) -> Bill | None:
-    """The account's bill with that number, or None."""
-    for bill in bills_for(biller, consumer_id):
-        if bill.bill_number == bill_number:
-            return bill
-    return None
+    """The account's bill with that number, or None.
+
+    A bill number starts with its index + 1 ("01", "02", …), so only that bill is built.
+    """
+    prefix = bill_number[:2]
+    if not (prefix.isascii() and prefix.isdigit()):
+        return None
+    index = int(prefix) - 1
+    if not 0 <= index < bill_count(consumer_id):
+        return None
+    bill = make_bill(biller, consumer_id, index)
+    return bill if bill.bill_number == bill_number else None

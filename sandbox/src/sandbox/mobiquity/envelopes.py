@@ -75,6 +75,11 @@ def now_precise() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+def utc_text(ts: float) -> str:
+    """An epoch time as naive UTC ISO text with microseconds."""
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
 def new_id() -> str:
     """A 36-character `serviceRequestId` / `traceId`."""
     return str(uuid.uuid4())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.mobiquity import faults as faults_mod
-from sandbox.mobiquity.envelopes import new_id, now_precise
+from sandbox.mobiquity.envelopes import new_id, now_precise, utc_text
 from sandbox.mobiquity.settings import RuntimeConfig, Settings
 from sandbox.mobiquity.users import User, demo_users
 
@@ -88,7 +88,6 @@ class Call:
     endpoint: str
     method: str
     path: str
-    received_at: str
     ts: float
     consumer_id: str | None = None
     reference: str | None = None
@@ -104,7 +103,7 @@ class Call:
             "endpoint": self.endpoint,
             "method": self.method,
             "path": self.path,
-            "received_at": self.received_at,
+            "received_at": utc_text(self.ts),
             "ts": self.ts,
             "consumer_id": self.consumer_id,
             "reference": self.reference,
@@ -241,6 +240,12 @@ class State:
         self, endpoint: str, consumer_id: str | None, reference: str | None, token: Token | None
     ) -> faults_mod.Plan:
         """Match a call against the active faults and the magic ids (counts `times` down)."""
+        if not self.faults:  # the common case: only the magic ids can apply
+            plan = faults_mod.Plan()
+            magic = faults_mod.magic_effect(endpoint, consumer_id)
+            if magic is not None:
+                plan.add(magic, seconds=self.config.slow_seconds)
+            return plan
         with self.lock:
             plan, exhausted = faults_mod.plan_call(
                 list(self.faults.values()),
@@ -260,7 +265,7 @@ class State:
     def record_call(self, endpoint: str, method: str, path: str) -> Call:
         """Append a call as it arrives; the view fills in scope and outcome."""
         with self.lock:
-            call = Call(len(self.calls) + 1, endpoint, method, path, now_precise(), time.time())
+            call = Call(len(self.calls) + 1, endpoint, method, path, time.time())
             self.calls.append(call)
             return call
 
