@@ -181,14 +181,15 @@ def active_billers(conn: Connection) -> dict[str, bool]:
 
 # --------------------------------------------------------------------------- seeding
 
+#: Our field → the sandbox catalogue's spellings (``GET /__sandbox__/billers``), first wins.
 _KEYS = {
     "utility_code": ("utility_code", "utility", "code"),
     "name": ("name", "biller_name", "billerName"),
-    "receiver_wallet": ("receiver_wallet", "receiverWallet", "receiver", "wallet"),
+    "receiver_wallet": ("receiver_wallet", "receiver_msisdn", "receiverWallet", "receiver"),
     "product_id": ("product_id", "productId"),
     "biller_code": ("biller_code", "billerCode"),
-    "pays_service_charge": ("pays_service_charge", "service_charge_with_bill", "paysServiceCharge"),
-    "supports_fetch": ("supports_fetch", "supportsFetch", "fetch"),
+    "pays_service_charge": ("pays_service_charge", "add_service_charge", "paysServiceCharge"),
+    "supports_fetch": ("supports_fetch", "fetchable", "supportsFetch"),
 }
 
 
