@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,15 +46,14 @@ def make_app():  # type: ignore[no-untyped-def]
     from bbp_portal import create_app
     from bbp_portal.audit_trail import SYSTEM
     from bbp_portal.billers.service import BillerInput, seed_billers
-    from bbp_portal.settings import PortalSettings
+    from tests.support.portal import base_settings
 
-    settings = PortalSettings(
-        database_url=SecretStr(prepare()),
-        amqp_url=SecretStr("amqp://guest:guest@127.0.0.1/%2F"),
-        log_format="console",
+    settings = base_settings(
+        database_url=prepare(),
+        redis_url=os.environ.get("BBP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
         log_level="WARNING",
     )
-    app = create_app(settings, SECRET_KEY="bench", TESTING=True, WTF_CSRF_ENABLED=False)
+    app = create_app(settings, TESTING=True, WTF_CSRF_ENABLED=False)
     with app.extensions["bbp.engine"].begin() as conn:
         seed_billers(
             conn,
@@ -69,10 +67,9 @@ def make_app():  # type: ignore[no-untyped-def]
 
 
 def signed_in(app, role: str = "admin"):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["user"] = {"login_id": "bench", "role": role, "language": "en"}
-    return client
+    from tests.support.accounts import sign_in
+
+    return sign_in(app.test_client(), role, f"bench-{role}")
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
-from sqlalchemy import Connection, text
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, insert, text, update
+
+from bbp_common.db.tables import users
 
 
 def unique(prefix: str = "") -> str:
@@ -76,3 +80,28 @@ def rows_read(conn: Connection) -> int:
             "Handler_read_rnd_next",
         )
     )
+
+
+def sign_in(client: FlaskClient, role: str, login_id: str | None = None) -> FlaskClient:
+    """Register ``login_id`` with ``role`` and give ``client`` a signed-in session, as the
+    sign-in views leave it (``user`` and ``auth`` times), without Mobiquity."""
+    login_id = login_id or f"acc-{role}"
+    engine = client.application.extensions["bbp.engine"]
+    with engine.begin() as conn:
+        updated = conn.execute(
+            update(users).where(users.c.login_id == login_id).values(role=role, active=True)
+        ).rowcount
+        if not updated:
+            conn.execute(
+                insert(users).values(
+                    login_id=login_id,
+                    email=f"{login_id}@example.com",
+                    role=role,
+                    created_by="tests",
+                )
+            )
+    now = time.time()
+    with client.session_transaction() as session:
+        session["user"] = {"login_id": login_id, "role": role, "language": "en"}
+        session["auth"] = {"at": now, "seen": now}
+    return client

@@ -8,20 +8,20 @@ accounts browser test. CSRF is off in ``app`` (its own tests turn it on).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert, update
 
-from bbp_common.db.tables import users
 from bbp_portal import create_app
 from bbp_portal.audit_trail import SYSTEM
 from bbp_portal.billers.service import BillerInput, seed_billers, set_biller_active
 from bbp_portal.settings import PortalSettings
+from tests.support.accounts import sign_in
 from tests.support.portal import base_settings
+
+__all__ = ["sign_in"]
 
 BILLERS = [
     BillerInput("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO"),
@@ -52,30 +52,6 @@ def app(database_url: str, redis_url: str) -> Iterator[Flask]:
         set_biller_active(conn, SYSTEM, "OLDCO", False)
     yield application
     engine.dispose()
-
-
-def sign_in(client: FlaskClient, role: str, login_id: str | None = None) -> FlaskClient:
-    """Register ``login_id`` with ``role`` and give ``client`` a signed-in session."""
-    login_id = login_id or f"acc-{role}"
-    engine = client.application.extensions["bbp.engine"]
-    with engine.begin() as conn:
-        updated = conn.execute(
-            update(users).where(users.c.login_id == login_id).values(role=role, active=True)
-        ).rowcount
-        if not updated:
-            conn.execute(
-                insert(users).values(
-                    login_id=login_id,
-                    email=f"{login_id}@example.com",
-                    role=role,
-                    created_by="tests",
-                )
-            )
-    now = time.time()
-    with client.session_transaction() as session:
-        session["user"] = {"login_id": login_id, "role": role, "language": "en"}
-        session["auth"] = {"at": now, "seen": now}
-    return client
 
 
 @pytest.fixture()
