@@ -483,6 +483,7 @@ def upgrade() -> None:
         ),
         sa.Column("total", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column("state", sa.String(length=12), server_default="queued", nullable=False),
+        sa.Column("dispatch_order", sa.Integer(), server_default="0", nullable=False),
         sa.Column("live_bill_key", sa.String(length=200, collation="utf8mb4_bin"), nullable=True),
         sa.Column("attempt", sa.Integer(), server_default="0", nullable=False),
         sa.Column("dispatched_at", mysql.DATETIME(fsp=6), nullable=True),
@@ -540,9 +541,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_payments_consumer_id"), "payments", ["consumer_id"], unique=False)
     op.create_index(op.f("ix_payments_order_id"), "payments", ["order_id"], unique=False)
     op.create_index(
-        op.f("ix_payments_request_id_state_id"),
+        op.f("ix_payments_request_id_state_dispatch_order"),
         "payments",
-        ["request_id", "state", "id"],
+        ["request_id", "state", "dispatch_order"],
         unique=False,
     )
     op.create_index(

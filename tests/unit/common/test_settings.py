@@ -59,3 +59,19 @@ def test_every_setting_is_described():
     for name, _default, description in describe(DatabaseSettings):
         assert name.startswith("BBP_")
         assert description, f"{name} has no description"
+
+
+def test_a_schedule_is_read_from_the_environment(monkeypatch):
+    from pydantic import Field
+
+    from bbp_common.settings import Schedule, _Base
+
+    class WithSchedule(_Base):
+        enquiry_schedule: Schedule = Field("1m,5m")
+
+    monkeypatch.setenv("BBP_ENQUIRY_SCHEDULE", "1s,2s,3s")
+    assert load_settings(WithSchedule).enquiry_schedule == (1.0, 2.0, 3.0)
+    monkeypatch.setenv("BBP_ENQUIRY_SCHEDULE", "1s,later")
+    with pytest.raises(SettingsError) as err:
+        load_settings(WithSchedule)
+    assert "BBP_ENQUIRY_SCHEDULE" in str(err.value)

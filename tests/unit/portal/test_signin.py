@@ -400,3 +400,12 @@ def _every_flow(p, client):
     post_form(
         other, "/forgot-password/new", {"new_password": "Fresh@99", "confirm_password": "Fresh@99"}
     )
+
+
+def test_change_password_is_rate_limited_too():
+    p = portal(rate_limit_per_login_id="2/minute")
+    client = p.client()
+    login(client, "admin01", "Admin@123")
+    form = {"old_password": "Bad@1234", "new_password": "Next@123", "confirm_password": "Next@123"}
+    statuses = [post_form(client, "/account/password", form).status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from marshmallow import Schema, fields, validate
 
 from bbp_common.domain.payments import REFERENCE_LENGTH, EnquiryOutcome, PayOutcome
+from bbp_common.messaging.envelope import MessageRegistry, default_registry
 
 
 @dataclass(frozen=True)
@@ -138,3 +139,17 @@ ALL_KINDS = (
     ENQUIRY_COMMAND,
     ENQUIRY_RESULT,
 )
+
+
+def register(registry: MessageRegistry | None = None) -> MessageRegistry:
+    """Register every body schema (idempotent); services call it in ``bootstrap()``."""
+    target = registry or default_registry
+    known = set(target.known())
+    for kind in ALL_KINDS:
+        if (kind.type, kind.version) not in known:
+            target.register(kind.type, kind.version, kind.schema)
+    return target
+
+
+# Importing this module is enough to publish or consume any of these messages.
+register()

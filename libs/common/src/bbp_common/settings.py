@@ -13,7 +13,8 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 ENV_PREFIX = "BBP_"
 
@@ -41,7 +42,7 @@ def parse_durations(value: Any) -> tuple[float, ...]:
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
-Schedule = Annotated[tuple[float, ...], BeforeValidator(parse_durations)]
+Schedule = Annotated[tuple[float, ...], NoDecode, BeforeValidator(parse_durations)]
 
 
 class SettingsError(Exception):
@@ -116,6 +117,9 @@ def load_settings(cls: type[T], **overrides: Any) -> T:
     """Load ``cls`` from the environment, or raise ``SettingsError`` naming every bad variable."""
     try:
         return cls(**overrides)
+    except SourceError as exc:
+        # pydantic-settings could not even read a value (e.g. a malformed complex value).
+        raise SettingsError(f"{cls.__name__}: {ENV_PREFIX}… {exc}") from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

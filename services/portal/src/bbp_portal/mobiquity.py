@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from bbp_common import mobiquity
 from bbp_portal.settings import PortalSettings
 from mobiquity_client import (
     DeviceInfo,
@@ -17,7 +18,6 @@ from mobiquity_client import (
     MobiquityClient,
     OtpRequired,
     ResetStep,
-    Timeouts,
     TokenRejected,
 )
 
@@ -46,14 +46,7 @@ class SignInApi(Protocol):
 
 def make_client(settings: PortalSettings) -> MobiquityClient:
     """The process's Mobiquity client (thread-safe; caches the system token)."""
-    return MobiquityClient(
-        settings.mobiquity_base_url,
-        settings.mobiquity_client_id,
-        settings.mobiquity_client_secret.get_secret_value(),
-        timeouts=Timeouts(
-            connect=settings.mobiquity_connect_timeout, read=settings.mobiquity_read_timeout
-        ),
-    )
+    return mobiquity.make_client(settings)
 
 
 def with_system_token(call: Callable[[], T]) -> T:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
+from bbp_common.mobiquity import MobiquitySettings
 from bbp_common.settings import (
     AmqpSettings,
     DatabaseSettings,
@@ -13,7 +14,9 @@ from bbp_common.settings import (
 )
 
 
-class PortalSettings(DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSettings):
+class PortalSettings(
+    DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSettings, MobiquitySettings
+):
     portal_metrics_port: int = Field(
         9100,
         ge=0,
@@ -84,28 +87,6 @@ class PortalSettings(DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSett
             "ingress; 0 trusts none)"
         ),
     )
-
-    # --- Mobiquity --------------------------------------------------------------------------
-    mobiquity_base_url: str = Field(
-        description="Mobiquity's base URL, e.g. https://mfsbaastest.grameenphone.com",
-    )
-    mobiquity_client_id: str = Field(description="OAuth client id for Mobiquity's system token")
-    mobiquity_client_secret: SecretStr = Field(
-        description="OAuth client secret for Mobiquity's system token (a Secret)"
-    )
-    mobiquity_connect_timeout: Seconds = Field(
-        3, gt=0, description="Seconds to connect to Mobiquity"
-    )
-    mobiquity_read_timeout: Seconds = Field(
-        15, gt=0, description="Seconds to wait for each read of Mobiquity's answer"
-    )
-
-    @field_validator("mobiquity_base_url")
-    @classmethod
-    def _absolute_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an absolute http(s) URL")
-        return value.rstrip("/")
 
     # --- bulk upload of bill accounts -------------------------------------------------------
     upload_max_bytes: int = Field(

@@ -58,7 +58,7 @@ def index() -> Any:
     entries, next_before = services().audit.search(
         filters, before_id=_int(args.get("before")), limit=size
     )
-    kept = {k: v for k, v in args.items() if k not in ("before",) and v}
+    kept: dict[str, Any] = {k: v for k, v in args.items() if k != "before" and v}
     next_url = url_for("audit.index", **kept, before=next_before) if next_before else None
     first_url = url_for("audit.index", **kept) if args.get("before") else None
     return render_template(

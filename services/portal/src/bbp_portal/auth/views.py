@@ -375,6 +375,7 @@ def _token_refused(exc: MobiquityError) -> bool:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@rate_limited  # it may sign in to Mobiquity with the typed password: no guessing from here
 def change_password() -> Any:
     form = ChangePasswordForm()
     if not form.validate_on_submit():

@@ -1,0 +1,392 @@
+"""What the communicator does with each command: call Mobiquity once, report the result.
+
+The communicator keeps no state of its own. For payments it claims each one in MySQL
+before sending (``payment_store.claim``), so a command that arrives twice — redelivered or
+not, from a relay that published again or a stale scheduler — is sent at most once.
+Amounts and wallets come from MySQL after the claim, never from the message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import Engine, select
+
+from bbp_common.db import utcnow
+from bbp_common.db.tables import billers, payments
+from bbp_common.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
+from bbp_common.logging import get_logger
+from bbp_common.messages import (
+    ENQUIRY_RESULT,
+    FETCH_RESULT,
+    PAY_RESULT,
+    MessageKind,
+)
+from bbp_common.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
+from bbp_common.payment_store import ClaimResult, claim, open_breaker
+from mobiquity_client import (
+    Accepted,
+    BillPayment,
+    ClientCredentialsRejected,
+    EnquiryFailed,
+    EnquiryNotFound,
+    EnquiryPending,
+    EnquirySucceeded,
+    MobiquityClient,
+    MobiquityError,
+    NotSent,
+    PendingBill,
+    Rejected,
+    RequestRefused,
+    TokenRejected,
+    Unknown,
+)
+
+log = get_logger(__name__)
+
+
+class Publisher:
+    """What the handlers need to report a result (the real one publishes with confirms)."""
+
+    def publish(self, message: Outgoing, *, timeout: float | None = None) -> None: ...
+
+
+@dataclass
+class Metrics:
+    results: Counter
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry | None) -> Metrics:
+        kwargs: dict[str, Any] = {"registry": registry} if registry is not None else {}
+        return cls(
+            results=Counter(
+                "bbp_communicator_results_total",
+                "Results reported, by command and outcome",
+                ["command", "outcome"],
+                **kwargs,
+            )
+        )
+
+
+@dataclass
+class Communicator:
+    """The command handlers, with their ports."""
+
+    engine: Engine
+    client: MobiquityClient
+    publisher: Publisher
+    name: str
+    publish_timeout: float = 60.0
+    metrics: Metrics | None = None
+
+    # ------------------------------------------------------------------ reporting
+
+    def report(self, kind: MessageKind, body: Mapping[str, Any], correlation_id: str) -> None:
+        """Publish a result, retrying while the broker is away, for ``publish_timeout`` at most.
+
+        If it still cannot be published the command goes back to the queue (``Retry``): for a
+        payment the redelivery finds it ``sending`` and reports it for enquiry, never resends.
+        """
+        envelope = build(kind.type, body, version=kind.version, correlation_id=correlation_id)
+        message = Outgoing(EXCHANGE, kind.routing_key, envelope)
+        deadline = time.monotonic() + self.publish_timeout
+        delay = 0.2
+        while True:
+            try:
+                self.publisher.publish(message, timeout=min(15.0, self.publish_timeout))
+                if self.metrics:
+                    self.metrics.results.labels(kind.type, str(body.get("outcome"))).inc()
+                return
+            except PublishFailed as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error("result_not_published", type=kind.type, error=str(exc))
+                    raise Retry(f"could not publish {kind.type}") from exc
+                log.warning("result_publish_retry", type=kind.type, error=str(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ------------------------------------------------------------------ fetch
+
+    def handle_fetch(self, message: Envelope, redelivered: bool) -> None:
+        cmd = message.body
+        base = {
+            "item_id": cmd["item_id"],
+            "request_id": cmd["request_id"],
+            "attempt": cmd["attempt"],
+        }
+        if cmd["expires_at"] < utcnow():
+            # Late (a backlog after an outage): the scheduler re-dispatches it through its pace.
+            self.report(
+                FETCH_RESULT,
+                {**base, "outcome": "expired", "retryable": True},
+                message.correlation_id,
+            )
+            return
+        try:
+            found = self.client.fetch_pending_bills(
+                cmd["utility"], cmd["consumer_id"], cmd["mobile"]
+            )
+        except (TokenRejected, ClientCredentialsRejected) as exc:
+            result = self._fetch_failure(base, exc, retryable=True)
+        except RequestRefused as exc:
+            # Mobiquity answered and refused (consumer id missing, utility not applicable…).
+            result = self._fetch_failure(base, exc, retryable=False)
+        except MobiquityError as exc:
+            # No usable answer (unavailable, unexpected shape): try again through the pace.
+            result = self._fetch_failure(base, exc, retryable=True)
+        else:
+            result = {
+                **base,
+                "outcome": "bills" if found else "no_bills",
+                "bills": [_bill_body(bill) for bill in found],
+            }
+        log.info(
+            "fetch_done",
+            item_id=cmd["item_id"],
+            request_id=cmd["request_id"],
+            outcome=result["outcome"],
+            bills=len(result.get("bills", [])),
+        )
+        self.report(FETCH_RESULT, result, message.correlation_id)
+
+    @staticmethod
+    def _fetch_failure(
+        base: dict[str, Any], exc: MobiquityError, *, retryable: bool
+    ) -> dict[str, Any]:
+        code = exc.error_code or (str(exc.code) if exc.code else None) or type(exc).__name__
+        return {
+            **base,
+            "outcome": "failed",
+            "retryable": retryable,
+            "error_code": str(code)[:64],
+            "error_message": (exc.user_message or str(exc))[:500],
+            "service_request_id": exc.service_request_id,
+        }
+
+    # ------------------------------------------------------------------ pay
+
+    def handle_pay(self, message: Envelope, redelivered: bool) -> None:
+        cmd = message.body
+        payment_id, attempt = cmd["payment_id"], cmd["attempt"]
+        with self.engine.begin() as conn:
+            claimed = claim(conn, payment_id, attempt, actor=self.name, redelivered=redelivered)
+            details = _load_for_send(conn, payment_id) if claimed is ClaimResult.CLAIMED else None
+        # Committed: from here on the payment is `sending` and this replica alone may send it.
+        log.info(
+            "pay_claim",
+            payment_id=payment_id,
+            reference_id=cmd["reference_id"],
+            attempt=attempt,
+            claim=claimed.value,
+            redelivered=redelivered,
+        )
+        base = {
+            "payment_id": payment_id,
+            "request_id": cmd["request_id"],
+            "attempt": attempt,
+            "reference_id": cmd["reference_id"],
+        }
+        if claimed is ClaimResult.SENDER_DIED:
+            # Its sender died mid-call: it may have been processed, so it is only enquired.
+            self.report(
+                PAY_RESULT,
+                {
+                    **base,
+                    "outcome": PayOutcome.SENDER_DIED.value,
+                    "reason": "command redelivered while sending",
+                },
+                message.correlation_id,
+            )
+            return
+        if claimed is not ClaimResult.CLAIMED:
+            return  # duplicate, superseded, expired or breaker open: nothing to send
+        assert details is not None
+        try:
+            payment = BillPayment(
+                reference=details["reference_id"],
+                biller_code=details["biller_code"],
+                consumer_id=details["consumer_id"],
+                bill_number=details["bill_number"],
+                amount=Decimal(details["total"]),
+                receiver_wallet=details["receiver_wallet"],
+                receiver_product_id=details["product_id"],
+                biller_name=details["biller_name"],
+            )
+        except Exception as exc:  # never reached Mobiquity: provably not sent
+            log.error("pay_not_built", payment_id=payment_id, error=str(exc))
+            self.report(
+                PAY_RESULT,
+                {
+                    **base,
+                    "outcome": PayOutcome.NOT_SENT.value,
+                    "reason": f"payment could not be built: {exc}"[:255],
+                },
+                message.correlation_id,
+            )
+            return
+        try:
+            outcome = self.client.pay_bill(payment)
+        except Exception as exc:  # a bug after the claim: the call may have left; enquire
+            log.exception("pay_bill_raised", payment_id=payment_id)
+            self.report(
+                PAY_RESULT,
+                {
+                    **base,
+                    "outcome": PayOutcome.UNKNOWN.value,
+                    "reason": f"client error: {type(exc).__name__}",
+                },
+                message.correlation_id,
+            )
+            return
+        result = {**base, **_pay_result_fields(outcome)}
+        if isinstance(outcome, Rejected) and is_wallet_auth_failure(
+            outcome.error_code, outcome.error_codes[0] if outcome.error_codes else None
+        ):
+            # Stop before harm: no further claim may succeed until a person closes it.
+            with self.engine.begin() as conn:
+                if open_breaker(
+                    conn,
+                    reason=f"wallet authentication failed ({outcome.error_code})",
+                    reference_id=details["reference_id"],
+                ):
+                    log.error("wallet_breaker_opened", reference_id=details["reference_id"])
+        log.info(
+            "pay_done",
+            payment_id=payment_id,
+            reference_id=details["reference_id"],
+            outcome=result["outcome"],
+            order_id=result.get("order_id"),
+            service_request_id=result.get("service_request_id"),
+        )
+        self.report(PAY_RESULT, result, message.correlation_id)
+
+    # ------------------------------------------------------------------ enquiry
+
+    def handle_enquiry(self, message: Envelope, redelivered: bool) -> None:
+        cmd = message.body
+        base = {
+            "payment_id": cmd["payment_id"],
+            "reference_id": cmd["reference_id"],
+            "enquiry_number": cmd["enquiry_number"],
+        }
+        if cmd["expires_at"] < utcnow():
+            self.report(
+                ENQUIRY_RESULT,
+                {
+                    **base,
+                    "outcome": EnquiryOutcome.UNKNOWN.value,
+                    "reason": "expired before it was sent",
+                },
+                message.correlation_id,
+            )
+            return
+        answer = self.client.enquire_payment(cmd["reference_id"])
+        result = {**base, **_enquiry_result_fields(answer)}
+        log.info(
+            "enquiry_done",
+            payment_id=cmd["payment_id"],
+            reference_id=cmd["reference_id"],
+            enquiry_number=cmd["enquiry_number"],
+            outcome=result["outcome"],
+        )
+        self.report(ENQUIRY_RESULT, result, message.correlation_id)
+
+
+def _load_for_send(conn: Any, payment_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        select(
+            payments.c.reference_id,
+            payments.c.consumer_id,
+            payments.c.bill_number,
+            payments.c.total,
+            billers.c.biller_code,
+            billers.c.receiver_wallet,
+            billers.c.product_id,
+            billers.c.name.label("biller_name"),
+        )
+        .select_from(payments.join(billers, billers.c.utility_code == payments.c.utility_code))
+        .where(payments.c.id == payment_id)
+    ).one()
+    return dict(row._mapping)
+
+
+def _bill_body(bill: PendingBill) -> dict[str, Any]:
+    detail = bill.raw.get("detail") if bill.detail is not None else None
+    return {
+        "bill_number": bill.bill_number,
+        "due_date": bill.due_date,
+        "amount": bill.amount,
+        "service_charge": bill.service_charge,
+        "detail": dict(detail) if isinstance(detail, Mapping) else None,
+    }
+
+
+def _pay_result_fields(outcome: Any) -> dict[str, Any]:
+    if isinstance(outcome, Accepted):
+        return {
+            "outcome": PayOutcome.ACCEPTED.value,
+            "order_id": outcome.order_id,
+            "order_status": outcome.order_status,
+            "service_request_id": outcome.service_request_id,
+            "http_status": outcome.http_status,
+        }
+    if isinstance(outcome, Rejected):
+        return {
+            "outcome": PayOutcome.REJECTED.value,
+            "order_id": outcome.order_id,
+            "order_status": outcome.order_status,
+            "service_request_id": outcome.service_request_id,
+            "trace_id": outcome.trace_id,
+            "error_code": outcome.error_code,
+            "error_detail_code": outcome.error_codes[0] if outcome.error_codes else None,
+            "error_message": (outcome.user_message or outcome.reason or "")[:500] or None,
+            "http_status": outcome.http_status,
+            "reason": outcome.reason[:255] if outcome.reason else None,
+        }
+    if isinstance(outcome, NotSent):
+        return {"outcome": PayOutcome.NOT_SENT.value, "reason": f"not sent ({outcome.kind})"}
+    if isinstance(outcome, Unknown):
+        return {
+            "outcome": PayOutcome.UNKNOWN.value,
+            "reason": f"{outcome.kind}: {outcome.reason}"[:255],
+            "http_status": outcome.http_status,
+            "order_id": outcome.order_id,
+            "trace_id": outcome.trace_id,
+            "service_request_id": outcome.service_request_id,
+        }
+    return {
+        "outcome": PayOutcome.UNKNOWN.value,
+        "reason": f"unexpected outcome {type(outcome).__name__}",
+    }
+
+
+def _enquiry_result_fields(answer: Any) -> dict[str, Any]:
+    if isinstance(answer, EnquirySucceeded):
+        return {
+            "outcome": EnquiryOutcome.SUCCEEDED.value,
+            "order_id": answer.order_id,
+            "order_status": answer.order_status,
+        }
+    if isinstance(answer, EnquiryFailed):
+        return {
+            "outcome": EnquiryOutcome.FAILED.value,
+            "order_id": answer.order_id,
+            "order_status": answer.order_status,
+            "error_code": answer.error_code,
+            "error_message": (answer.user_message or "")[:500] or None,
+        }
+    if isinstance(answer, EnquiryPending):
+        return {
+            "outcome": EnquiryOutcome.PENDING.value,
+            "order_id": answer.order_id,
+            "order_status": answer.order_status,
+        }
+    if isinstance(answer, EnquiryNotFound):
+        return {"outcome": EnquiryOutcome.NOT_FOUND.value, "error_code": answer.error_code}
+    reason = getattr(answer, "reason", None) or type(answer).__name__
+    return {"outcome": EnquiryOutcome.UNKNOWN.value, "reason": str(reason)[:255]}

@@ -1,0 +1,48 @@
+"""The communicator's settings (see the README's settings table)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+
+from bbp_common.mobiquity import MobiquitySettings, PayerSettings
+from bbp_common.settings import (
+    AmqpSettings,
+    DatabaseSettings,
+    HealthSettings,
+    LoggingSettings,
+    Seconds,
+)
+
+
+def _default_name() -> str:
+    return f"communicator@{socket.gethostname()}:{os.getpid()}"
+
+
+class CommunicatorSettings(
+    DatabaseSettings,
+    AmqpSettings,
+    LoggingSettings,
+    HealthSettings,
+    MobiquitySettings,
+    PayerSettings,
+):
+    communicator_name: str = Field(
+        default_factory=_default_name,
+        description="This replica's name in claims and logs (default host:pid)",
+    )
+    communicator_fetch_workers: int = Field(
+        32, ge=1, description="Fetch-bill calls one replica makes at once"
+    )
+    communicator_pay_workers: int = Field(
+        32, ge=1, description="Billpay calls one replica makes at once"
+    )
+    communicator_enquiry_workers: int = Field(
+        8, ge=1, description="Enquiry calls one replica makes at once"
+    )
+    communicator_result_publish_timeout: Seconds = Field(
+        60,
+        description="How long to keep trying to publish a result before handing the command back",
+    )

@@ -1,0 +1,1 @@
+"""Bulk fetch and payment requests: creating, cancelling, reading."""

@@ -1,0 +1,444 @@
+"""Creating and cancelling bulk requests: the portal's whole part in the pipeline.
+
+The portal never calls Mobiquity's bill endpoints. It writes a request, its items (fetch
+items or payments) and their tallies in one transaction together with an outbox row, and
+relays that row right after the commit; the scheduler takes it from there. What a payment
+pays comes from our database — the bill's amount (plus its service charge where the
+biller says so) — never from the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bbp_common import outbox
+from bbp_common.db.tables import (
+    bill_accounts,
+    billers,
+    bills,
+    bulk_requests,
+    fetch_items,
+    payment_events,
+    payments,
+)
+from bbp_common.domain.payments import PaymentState, live_bill_key, new_reference_id
+from bbp_common.logging import get_logger
+from bbp_common.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
+from bbp_common.messaging import EXCHANGE
+from bbp_common.payment_store import bump_tallies
+
+log = get_logger(__name__)
+
+CHUNK = 5000
+LIVE = [s.value for s in PaymentState if s not in (PaymentState.FAILED, PaymentState.CANCELLED)]
+
+Relay = Callable[[Sequence[str]], object]
+"""Publishes just-committed outbox rows (``OutboxRelay.relay_ids``); best effort."""
+
+
+class RequestError(Exception):
+    """A request that cannot be created as asked; the message is for the admin."""
+
+    code = "invalid_request"
+
+
+class NothingSelected(RequestError):
+    code = "nothing_selected"
+
+
+class BillsUnavailable(RequestError):
+    """Some bills cannot be paid now: unknown, stale, already in a live payment, biller off."""
+
+    code = "bills_unavailable"
+
+    def __init__(self, message: str, problems: dict[int, str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Created:
+    request_id: int
+    items: int
+    total_amount: Decimal | None = None
+    existing: bool = False
+
+
+def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _submit(conn: Connection, request_id: int, kind: str) -> str:
+    return outbox.add(
+        conn,
+        EXCHANGE,
+        REQUEST_SUBMITTED.routing_key,
+        REQUEST_SUBMITTED.type,
+        {"request_id": request_id, "kind": kind},
+        version=REQUEST_SUBMITTED.version,
+    )
+
+
+def _relay(relay: Relay | None, message_ids: Sequence[str]) -> None:
+    if relay is None:
+        return
+    try:
+        relay(message_ids)
+    except Exception:  # the scheduler's relay publishes whatever is left
+        log.warning("outbox_relay_after_commit_failed", exc_info=True)
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def create_fetch_request(
+    engine: Engine,
+    created_by: str,
+    account_ids: Sequence[int],
+    *,
+    selection: str = "",
+    relay: Relay | None = None,
+) -> Created:
+    """One fetch request with one item per active account, in one transaction."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        raise NothingSelected("Select at least one bill account.")
+    with engine.begin() as conn:
+        request_id = conn.execute(
+            insert(bulk_requests).values(
+                kind="fetch", state="queued", created_by=created_by, selection=selection[:500]
+            )
+        ).inserted_primary_key[0]
+        count = 0
+        for chunk in _chunks(ids):
+            source = select(
+                literal(request_id),
+                bill_accounts.c.id,
+                bill_accounts.c.utility_code,
+                bill_accounts.c.consumer_id,
+                bill_accounts.c.mobile,
+            ).where(bill_accounts.c.id.in_(chunk), bill_accounts.c.active.is_(True))
+            count += conn.execute(
+                insert(fetch_items).from_select(
+                    ["request_id", "bill_account_id", "utility_code", "consumer_id", "mobile"],
+                    source,
+                )
+            ).rowcount
+        if count == 0:
+            raise NothingSelected("None of the selected bill accounts is active.")
+        conn.execute(
+            update(bulk_requests).where(bulk_requests.c.id == request_id).values(total_items=count)
+        )
+        bump_tallies(conn, request_id, {"queued": (count, Decimal("0"))})
+        message_id = _submit(conn, request_id, "fetch")
+    _relay(relay, [message_id])
+    log.info("fetch_request_created", request_id=request_id, items=count, created_by=created_by)
+    return Created(request_id, count)
+
+
+# --------------------------------------------------------------------------- payments
+
+
+def _order(due: date | None, bill_id: int) -> tuple[int, date, int]:
+    """Oldest due date first, bills without a due date last."""
+    return (1, date.max, bill_id) if due is None else (0, due, bill_id)
+
+
+def create_payment_request(
+    engine: Engine,
+    created_by: str,
+    bill_ids: Sequence[int],
+    *,
+    idempotency_key: str | None = None,
+    max_bill_age: timedelta | None = None,
+    approval_threshold: Decimal | None = None,
+    selection: str = "",
+    relay: Relay | None = None,
+) -> Created:
+    """One payment request with one payment (and its own reference id) per bill.
+
+    Refuses the whole request, naming each problem bill, when a bill is unknown, fetched
+    longer ago than ``max_bill_age``, of an inactive biller, or already in a live payment —
+    the unique index on ``live_bill_key`` settles any race with another request. The same
+    ``idempotency_key`` returns the request it already created (a double-clicked confirm).
+    """
+    ids = sorted(set(bill_ids))
+    if not ids:
+        raise NothingSelected("Select at least one bill to pay.")
+    try:
+        return _create_payment_request(
+            engine,
+            created_by,
+            ids,
+            idempotency_key,
+            max_bill_age,
+            approval_threshold,
+            selection,
+            relay,
+        )
+    except IntegrityError as exc:
+        if idempotency_key and "idempotency_key" in str(exc.orig):
+            return _existing(engine, idempotency_key)
+        if "live_bill_key" in str(exc.orig):
+            raise BillsUnavailable(
+                "Another payment of one of these bills started meanwhile; review and try again.",
+                {},
+            ) from None
+        raise
+
+
+def _existing(engine: Engine, key: str) -> Created:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                bulk_requests.c.id, bulk_requests.c.total_items, bulk_requests.c.total_amount
+            ).where(bulk_requests.c.idempotency_key == key)
+        ).one()
+    return Created(row.id, row.total_items, row.total_amount, existing=True)
+
+
+def _create_payment_request(
+    engine: Engine,
+    created_by: str,
+    ids: list[int],
+    idempotency_key: str | None,
+    max_bill_age: timedelta | None,
+    approval_threshold: Decimal | None,
+    selection: str,
+    relay: Relay | None,
+) -> Created:
+    with engine.begin() as conn:
+        if idempotency_key:
+            found = conn.execute(
+                select(bulk_requests.c.id).where(bulk_requests.c.idempotency_key == idempotency_key)
+            ).scalar()
+            if found is not None:
+                return _existing(engine, idempotency_key)
+        now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
+        rows: list[Any] = []
+        for chunk in _chunks(ids):
+            rows.extend(
+                conn.execute(
+                    select(
+                        bills.c.id,
+                        bills.c.bill_account_id,
+                        bills.c.utility_code,
+                        bills.c.consumer_id,
+                        bills.c.bill_number,
+                        bills.c.due_date,
+                        bills.c.amount,
+                        bills.c.service_charge,
+                        bills.c.fetched_at,
+                        billers.c.pays_service_charge,
+                        billers.c.active.label("biller_active"),
+                    )
+                    .select_from(
+                        bills.join(billers, billers.c.utility_code == bills.c.utility_code)
+                    )
+                    .where(bills.c.id.in_(chunk))
+                ).all()
+            )
+        problems: dict[int, str] = {}
+        found_ids = {row.id for row in rows}
+        for bill_id in ids:
+            if bill_id not in found_ids:
+                problems[bill_id] = "unknown bill"
+        for row in rows:
+            if not row.biller_active:
+                problems[row.id] = f"biller {row.utility_code} is inactive"
+            elif max_bill_age is not None and row.fetched_at < now - max_bill_age:
+                problems[row.id] = "fetched too long ago: fetch it again"
+        keys = {
+            row.id: live_bill_key(row.utility_code, row.consumer_id, row.bill_number)
+            for row in rows
+        }
+        for chunk in _chunks(list(keys.values())):
+            for taken in conn.execute(
+                select(payments.c.live_bill_key, payments.c.reference_id).where(
+                    payments.c.live_bill_key.in_(chunk)
+                )
+            ):
+                for bill_id, key in keys.items():
+                    if key == taken.live_bill_key:
+                        problems[bill_id] = f"already in live payment {taken.reference_id}"
+        if len({keys[row.id] for row in rows}) != len(rows):
+            seen: set[str] = set()
+            for row in rows:
+                if keys[row.id] in seen:
+                    problems[row.id] = "the same bill is selected twice"
+                seen.add(keys[row.id])
+        if problems:
+            raise BillsUnavailable(
+                f"{len(problems)} of the selected bills cannot be paid now.", problems
+            )
+
+        totals = {
+            row.id: row.amount + (row.service_charge if row.pays_service_charge else Decimal("0"))
+            for row in rows
+        }
+        total_amount = sum(totals.values(), Decimal("0"))
+        needs_approval = approval_threshold is not None and total_amount > approval_threshold
+        request_id = conn.execute(
+            insert(bulk_requests).values(
+                kind="payment",
+                state="awaiting_approval" if needs_approval else "queued",
+                created_by=created_by,
+                selection=selection[:500],
+                idempotency_key=idempotency_key,
+                total_items=len(rows),
+                total_amount=total_amount,
+            )
+        ).inserted_primary_key[0]
+        ordered = sorted(rows, key=lambda r: _order(r.due_date, r.id))
+        conn.execute(
+            insert(payments),
+            [
+                {
+                    "request_id": request_id,
+                    "bill_id": row.id,
+                    "reference_id": new_reference_id(),
+                    "bill_account_id": row.bill_account_id,
+                    "utility_code": row.utility_code,
+                    "consumer_id": row.consumer_id,
+                    "bill_number": row.bill_number,
+                    "due_date": row.due_date,
+                    "amount": row.amount,
+                    "service_charge": row.service_charge
+                    if row.pays_service_charge
+                    else Decimal("0"),
+                    "total": totals[row.id],
+                    "state": PaymentState.QUEUED.value,
+                    "dispatch_order": position,
+                    "live_bill_key": keys[row.id],
+                }
+                for position, row in enumerate(ordered)
+            ],
+        )
+        conn.execute(
+            insert(payment_events).from_select(
+                [
+                    "payment_id",
+                    "reference_id",
+                    "from_state",
+                    "to_state",
+                    "cause",
+                    "actor",
+                    "occurred_at",
+                ],
+                select(
+                    payments.c.id,
+                    payments.c.reference_id,
+                    literal(None),
+                    literal("queued"),
+                    literal("payment request created"),
+                    literal(f"portal:{created_by}"),
+                    func.utc_timestamp(6),
+                ).where(payments.c.request_id == request_id),
+            )
+        )
+        bump_tallies(conn, request_id, {"queued": (len(rows), total_amount)})
+        message_id = None if needs_approval else _submit(conn, request_id, "payment")
+    if message_id:
+        _relay(relay, [message_id])
+    log.info(
+        "payment_request_created",
+        request_id=request_id,
+        payments=len(rows),
+        total=str(total_amount),
+        created_by=created_by,
+        awaiting_approval=needs_approval,
+    )
+    return Created(request_id, len(rows), total_amount)
+
+
+# --------------------------------------------------------------------------- cancel
+
+
+def cancel_request(engine: Engine, request_id: int, by: str, *, relay: Relay | None = None) -> int:
+    """Cancel what is not yet dispatched; what is in flight finishes. Returns items cancelled."""
+    with engine.begin() as conn:
+        request = conn.execute(
+            select(bulk_requests.c.kind, bulk_requests.c.state)
+            .where(bulk_requests.c.id == request_id)
+            .with_for_update()
+        ).first()
+        if request is None:
+            raise RequestError("No such request.")
+        if request.state not in ("queued", "running", "paused", "awaiting_approval"):
+            raise RequestError(f"A {request.state} request cannot be cancelled.")
+        if request.kind == "fetch":
+            cancelled = conn.execute(
+                update(fetch_items)
+                .where(fetch_items.c.request_id == request_id, fetch_items.c.state == "queued")
+                .values(state="cancelled", completed_at=func.utc_timestamp(6))
+            ).rowcount
+            amount = Decimal("0")
+        else:
+            victims = conn.execute(
+                select(payments.c.id, payments.c.total)
+                .where(payments.c.request_id == request_id, payments.c.state == "queued")
+                .with_for_update()
+            ).all()
+            victim_ids = [v.id for v in victims]
+            cancelled = 0
+            for chunk in _chunks(victim_ids):
+                cancelled += conn.execute(
+                    update(payments)
+                    .where(payments.c.id.in_(chunk), payments.c.state == "queued")
+                    .values(
+                        state="cancelled", live_bill_key=None, reason=f"cancelled by {by}"[:255]
+                    )
+                ).rowcount
+                conn.execute(
+                    insert(payment_events).from_select(
+                        [
+                            "payment_id",
+                            "reference_id",
+                            "from_state",
+                            "to_state",
+                            "cause",
+                            "actor",
+                            "occurred_at",
+                        ],
+                        select(
+                            payments.c.id,
+                            payments.c.reference_id,
+                            literal("queued"),
+                            literal("cancelled"),
+                            literal("request cancelled"),
+                            literal(f"portal:{by}"),
+                            func.utc_timestamp(6),
+                        ).where(and_(payments.c.id.in_(chunk), payments.c.state == "cancelled")),
+                    )
+                )
+            amount = sum((v.total for v in victims), Decimal("0"))
+        if cancelled:
+            bump_tallies(
+                conn,
+                request_id,
+                {"queued": (-cancelled, -amount), "cancelled": (cancelled, amount)},
+            )
+        conn.execute(
+            update(bulk_requests)
+            .where(bulk_requests.c.id == request_id)
+            .values(state="cancelled", cancelled_by=by, finished_at=func.utc_timestamp(6))
+        )
+        message_id = outbox.add(
+            conn,
+            EXCHANGE,
+            REQUEST_CHANGED.routing_key,
+            REQUEST_CHANGED.type,
+            {"request_id": request_id, "change": "cancelled"},
+            version=REQUEST_CHANGED.version,
+        )
+    _relay(relay, [message_id])
+    log.info("request_cancelled", request_id=request_id, cancelled=cancelled, by=by)
+    return cancelled

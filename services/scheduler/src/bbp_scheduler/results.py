@@ -1,0 +1,469 @@
+"""Applying the communicators' results: the scheduler writes item progress.
+
+Every result is applied in one lease-checked transaction and only if it still fits: a
+fetch result must match the item's attempt, an enquiry result the enquiry number, and a
+payment result goes through the state machine (``decide_pay_result``) — so a result that
+arrives twice, late or from a stale dispatch changes nothing, and one that disagrees with
+a payment's final state is kept for a person, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import Connection, func, insert, select, text, update
+
+from bbp_common.db.tables import (
+    audit_log,
+    bills,
+    bulk_requests,
+    fetch_items,
+    payments,
+    request_tallies,
+)
+from bbp_common.domain.payments import (
+    Decision,
+    EnquiryOutcome,
+    EnquiryPolicy,
+    PaymentState,
+    PayOutcome,
+    decide_enquiry_result,
+    decide_pay_result,
+    is_wallet_auth_failure,
+    same_failure_streak,
+)
+from bbp_common.logging import get_logger
+from bbp_common.messaging import Envelope, Reject, Retry
+from bbp_common.payment_store import (
+    PaymentRow,
+    bump_tallies,
+    open_breaker,
+    record_anomaly,
+    transition,
+)
+from bbp_scheduler.db import LeaderDb
+from bbp_scheduler.lease import LostLease
+from bbp_scheduler.settings import SchedulerSettings
+
+log = get_logger(__name__)
+S = PaymentState
+
+_PAYMENT_COLUMNS = (
+    payments.c.id,
+    payments.c.request_id,
+    payments.c.reference_id,
+    payments.c.state,
+    payments.c.total,
+    payments.c.attempt,
+    payments.c.enquiry_count,
+    payments.c.enquiry_sent_at,
+    payments.c.sending_at,
+    payments.c.answered_at,
+)
+
+
+def _now(conn: Connection) -> datetime:
+    return conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+
+
+class Results:
+    def __init__(self, db: LeaderDb, settings: SchedulerSettings, registry: Any) -> None:
+        self.db = db
+        self.settings = settings
+        self.policy = EnquiryPolicy(
+            delays=settings.enquiry_schedule,
+            believe_not_found=settings.enquiry_believe_not_found,
+            not_found_grace=settings.enquiry_not_found_grace,
+        )
+        self.applied = Counter(
+            "bbp_scheduler_results_total",
+            "Results applied, by kind and outcome",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.lag = Counter(
+            "bbp_scheduler_stale_results_total",
+            "Results that changed nothing (stale or duplicate)",
+            ["kind"],
+            registry=registry,
+        )
+
+    @property
+    def actor(self) -> str:
+        return f"scheduler:{self.db.lease.holder}"
+
+    # ------------------------------------------------------------------ consumer entry
+
+    def handle(self, message: Envelope, redelivered: bool) -> None:
+        """The ``scheduler.results`` consumer: apply, or hand back if we are not the leader."""
+        appliers = {
+            "fetch.result": self.apply_fetch,
+            "pay.result": self.apply_pay,
+            "enquiry.result": self.apply_enquiry,
+        }
+        apply = appliers.get(message.type)
+        if apply is None:
+            raise Reject(f"unexpected message type {message.type}")
+        try:
+            self.db.write(lambda conn, _token: apply(conn, message.body))
+        except LostLease as exc:
+            raise Retry("not the active scheduler") from exc
+
+    # ------------------------------------------------------------------ fetch
+
+    def apply_fetch(self, conn: Connection, body: dict[str, Any]) -> None:
+        item = conn.execute(
+            select(fetch_items).where(fetch_items.c.id == body["item_id"]).with_for_update()
+        ).first()
+        if item is None or item.state != "dispatched" or item.attempts != body["attempt"]:
+            self.lag.labels("fetch").inc()
+            return
+        now = _now(conn)
+        outcome = body["outcome"]
+        values: dict[str, Any]
+        if outcome in ("bills", "no_bills"):
+            found = body.get("bills") or []
+            if found:
+                conn.execute(
+                    insert(bills),
+                    [
+                        {
+                            "fetch_item_id": item.id,
+                            "bill_account_id": item.bill_account_id,
+                            "utility_code": item.utility_code,
+                            "consumer_id": item.consumer_id,
+                            "bill_number": bill["bill_number"],
+                            "due_date": bill.get("due_date"),
+                            "amount": bill["amount"],
+                            "service_charge": bill.get("service_charge") or Decimal("0"),
+                            "detail": json.dumps(bill["detail"]) if bill.get("detail") else None,
+                            "fetched_at": now,
+                        }
+                        for bill in found
+                    ],
+                )
+            total = sum((Decimal(bill["amount"]) for bill in found), Decimal("0"))
+            values = {
+                "state": "done",
+                "outcome": outcome,
+                "completed_at": now,
+                "bill_count": len(found),
+                "bills_amount": total,
+                "error_code": None,
+                "error_message": None,
+            }
+            bucket, amount = outcome, total
+        elif outcome == "expired":
+            # Never sent: give the attempt back and dispatch again through the pace.
+            values = {"state": "queued", "attempts": item.attempts - 1, "next_attempt_at": now}
+            bucket, amount = "queued", Decimal("0")
+        elif body.get("retryable") and item.attempts < self.settings.fetch_max_attempts:
+            wait = self.settings.fetch_retry_backoff * 2 ** (item.attempts - 1)
+            values = {
+                "state": "queued",
+                "next_attempt_at": now + timedelta(seconds=wait),
+                "error_code": body.get("error_code"),
+                "error_message": body.get("error_message"),
+            }
+            bucket, amount = "queued", Decimal("0")
+        else:
+            values = {
+                "state": "done",
+                "outcome": "failed",
+                "completed_at": now,
+                "error_code": (body.get("error_code") or "")[:64] or None,
+                "error_message": (body.get("error_message") or "")[:500] or None,
+            }
+            bucket, amount = "failed", Decimal("0")
+        conn.execute(update(fetch_items).where(fetch_items.c.id == item.id).values(**values))
+        bump_tallies(conn, item.request_id, {"in_flight": (-1, Decimal("0")), bucket: (1, amount)})
+        self.applied.labels("fetch", outcome).inc()
+        if bucket != "queued":
+            finish_if_done(conn, item.request_id)
+
+    # ------------------------------------------------------------------ pay
+
+    def _load_payment(self, conn: Connection, payment_id: int) -> Any:
+        return conn.execute(
+            select(*_PAYMENT_COLUMNS).where(payments.c.id == payment_id).with_for_update()
+        ).first()
+
+    def apply_pay(self, conn: Connection, body: dict[str, Any]) -> None:
+        row = self._load_payment(conn, body["payment_id"])
+        if row is None:
+            raise Reject(f"payment {body['payment_id']} does not exist")
+        payment = PaymentRow.of(row)
+        outcome = PayOutcome(body["outcome"])
+        decision = decide_pay_result(payment.state, outcome)
+        self._keep_if_anomalous(conn, payment, decision, f"pay.{outcome.value}", body)
+        now = _now(conn)
+        if decision.target is not None:
+            values: dict[str, Any] = {
+                "answered_at": now,
+                "order_id": body.get("order_id"),
+                "service_request_id": body.get("service_request_id"),
+                "order_status": body.get("order_status"),
+                "error_code": body.get("error_code"),
+                "error_detail_code": body.get("error_detail_code"),
+                "error_message": body.get("error_message"),
+                "reason": (body.get("reason") or decision.cause)[:255],
+            }
+            if decision.target is S.AMBIGUOUS:
+                values.update(
+                    enquiry_count=0, enquiry_sent_at=None, enquiry_due_at=self.policy.due_at(now, 0)
+                )
+            transition(
+                conn,
+                payment,
+                decision.target,
+                cause=decision.cause,
+                actor=self.actor,
+                values=values,
+            )
+            if decision.target is S.AMBIGUOUS and not self.policy.delays:
+                # No enquiries configured: straight to a person.
+                transition(
+                    conn,
+                    PaymentRow(
+                        payment.id,
+                        payment.request_id,
+                        payment.reference_id,
+                        S.AMBIGUOUS,
+                        payment.total,
+                        payment.attempt,
+                    ),
+                    S.UNCLEARED,
+                    cause="no enquiries configured",
+                    actor=self.actor,
+                )
+            self.applied.labels("pay", outcome.value).inc()
+        else:
+            self.lag.labels("pay").inc()
+        if outcome is PayOutcome.REJECTED:
+            if is_wallet_auth_failure(body.get("error_code"), body.get("error_detail_code")):
+                if open_breaker(
+                    conn,
+                    reason=f"wallet authentication failed ({body.get('error_code')})",
+                    reference_id=payment.reference_id,
+                ):
+                    log.error("wallet_breaker_opened", reference_id=payment.reference_id)
+                _audit(
+                    conn,
+                    "wallet_breaker.opened",
+                    "system",
+                    "payment",
+                    payment.reference_id,
+                    {
+                        "error_code": body.get("error_code"),
+                        "detail_code": body.get("error_detail_code"),
+                    },
+                )
+            if decision.target is not None:
+                self._pause_on_failure_streak(conn, payment.request_id)
+        if decision.target is not None and decision.target in (S.POSTED, S.FAILED, S.UNCLEARED):
+            finish_if_done(conn, payment.request_id)
+
+    def _pause_on_failure_streak(self, conn: Connection, request_id: int) -> None:
+        n = self.settings.auto_pause_after
+        if n <= 0:
+            return
+        rows = conn.execute(
+            select(
+                payments.c.state,
+                payments.c.error_code,
+                payments.c.error_detail_code,
+                payments.c.reason,
+            )
+            .where(payments.c.request_id == request_id, payments.c.answered_at.is_not(None))
+            .order_by(payments.c.answered_at.desc(), payments.c.id.desc())
+            .limit(n)
+        ).all()
+        failures = [
+            ((r.error_code, r.error_detail_code) if r.error_code else (None, r.reason))
+            if r.state == S.FAILED.value
+            else (None, None)
+            for r in rows
+        ]
+        streak = same_failure_streak(failures, n)
+        if streak is None:
+            return
+        reason = (
+            f"auto-paused: the last {n} payments failed with {streak[0] or ''}/{streak[1] or ''}"
+        )
+        paused = conn.execute(
+            update(bulk_requests)
+            .where(
+                bulk_requests.c.id == request_id, bulk_requests.c.state.in_(["queued", "running"])
+            )
+            .values(state="paused", paused_reason=reason[:255], paused_by="system")
+        ).rowcount
+        if paused:
+            log.warning("request_auto_paused", request_id=request_id, reason=reason)
+            _audit(
+                conn,
+                "request.auto_paused",
+                "system",
+                "request",
+                str(request_id),
+                {"reason": reason},
+            )
+
+    # ------------------------------------------------------------------ enquiry
+
+    def apply_enquiry(self, conn: Connection, body: dict[str, Any]) -> None:
+        row = self._load_payment(conn, body["payment_id"])
+        if row is None:
+            raise Reject(f"payment {body['payment_id']} does not exist")
+        outcome = EnquiryOutcome(body["outcome"])
+        payment = PaymentRow.of(row)
+        now = _now(conn)
+        if payment.state is not S.AMBIGUOUS:
+            decision = decide_enquiry_result(
+                payment.state,
+                outcome,
+                enquiries_done=row.enquiry_count,
+                policy=self.policy,
+                sent_at=row.sending_at,
+                now=now,
+            )
+            self._keep_if_anomalous(conn, payment, decision, f"enquiry.{outcome.value}", body)
+            self.lag.labels("enquiry").inc()
+            return
+        if row.enquiry_sent_at is None or body["enquiry_number"] != row.enquiry_count + 1:
+            self.lag.labels("enquiry").inc()  # late answer to an enquiry already counted
+            return
+        self.count_enquiry(conn, row, outcome, body, now)
+
+    def count_enquiry(
+        self,
+        conn: Connection,
+        row: Any,
+        outcome: EnquiryOutcome,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """One enquiry answered (or timed out): settle, schedule the next, or leave uncleared."""
+        done = row.enquiry_count + 1
+        decision = decide_enquiry_result(
+            S.AMBIGUOUS,
+            outcome,
+            enquiries_done=done,
+            policy=self.policy,
+            sent_at=row.sending_at,
+            now=now,
+        )
+        if decision.target is not None:
+            values: dict[str, Any] = {
+                "enquiry_count": done,
+                "enquiry_sent_at": None,
+                "enquiry_due_at": None,
+                "reason": decision.cause[:255],
+            }
+            if body.get("order_id"):
+                values["order_id"] = body["order_id"]
+            if body.get("order_status"):
+                values["order_status"] = body["order_status"]
+            if body.get("error_code"):
+                values["error_code"] = body["error_code"]
+            if body.get("error_message"):
+                values["error_message"] = body["error_message"]
+            transition(
+                conn,
+                PaymentRow.of(row),
+                decision.target,
+                cause=decision.cause,
+                actor=self.actor,
+                values=values,
+                extra_where=payments.c.enquiry_count == row.enquiry_count,
+            )
+            self.applied.labels("enquiry", outcome.value).inc()
+            finish_if_done(conn, row.request_id)
+        else:
+            base = row.answered_at or now
+            conn.execute(
+                update(payments)
+                .where(
+                    payments.c.id == row.id,
+                    payments.c.state == S.AMBIGUOUS.value,
+                    payments.c.enquiry_count == row.enquiry_count,
+                )
+                .values(
+                    enquiry_count=done,
+                    enquiry_sent_at=None,
+                    enquiry_due_at=self.policy.due_at(base, done),
+                )
+            )
+            self.applied.labels("enquiry", outcome.value).inc()
+            log.info(
+                "enquiry_no_answer",
+                reference_id=row.reference_id,
+                enquiry=done,
+                outcome=outcome.value,
+            )
+
+    # ------------------------------------------------------------------ anomalies
+
+    def _keep_if_anomalous(
+        self,
+        conn: Connection,
+        payment: PaymentRow,
+        decision: Decision,
+        kind: str,
+        body: dict[str, Any],
+    ) -> None:
+        if decision.anomaly:
+            record_anomaly(conn, payment, kind, json.dumps(body, default=str))
+            log.error(
+                "payment_result_disagrees",
+                reference_id=payment.reference_id,
+                state=payment.state.value,
+                result=kind,
+                cause=decision.cause,
+            )
+
+
+def finish_if_done(conn: Connection, request_id: int) -> bool:
+    """Finish the request when nothing of it is queued, in flight or ambiguous any more."""
+    open_items = conn.execute(
+        select(func.coalesce(func.sum(request_tallies.c.item_count), 0)).where(
+            request_tallies.c.request_id == request_id,
+            request_tallies.c.bucket.in_(["queued", "in_flight", "ambiguous"]),
+        )
+    ).scalar_one()
+    if open_items:
+        return False
+    finished = conn.execute(
+        update(bulk_requests)
+        .where(
+            bulk_requests.c.id == request_id,
+            bulk_requests.c.state.in_(["queued", "running", "paused"]),
+        )
+        .values(state="finished", finished_at=func.utc_timestamp(6))
+    ).rowcount
+    if finished:
+        log.info("request_finished", request_id=request_id)
+    return bool(finished)
+
+
+def _audit(
+    conn: Connection,
+    action: str,
+    actor: str,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any],
+) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=json.dumps(details, default=str),
+            occurred_at=func.utc_timestamp(6),
+        )
+    )
