@@ -87,3 +87,14 @@ class PortalSettings(
             "ingress; 0 trusts none)"
         ),
     )
+
+    # --- bulk upload of bill accounts -------------------------------------------------------
+    upload_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest bulk-upload file accepted (bytes)"
+    )
+    upload_max_rows: int = Field(
+        50_000, ge=1, description="Most data rows one bulk upload may have"
+    )
+    upload_ttl: Seconds = Field(
+        3600, description="How long a validated upload waits for its import before it expires"
+    )
