@@ -525,7 +525,6 @@ class Notifier:
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = make_msgid(idstring=row.notification_id, domain="bbp.notify")
         email["X-BBP-Notification-Id"] = row.notification_id
-        email["Content-Language"] = row.language
         email.set_content(rendered.text)
         if rendered.html:
             email.add_alternative(rendered.html, subtype="html")
@@ -533,6 +532,8 @@ class Notifier:
         if attachment is not None:
             name, data = attachment
             email.add_attachment(data, maintype="text", subtype="csv", filename=name)
+        # After the body: making the message multipart moves Content-* headers into a part.
+        email["Content-Language"] = row.language
         return Prepared("email", recipient, email=email)
 
     def send(self, prepared: Prepared, notification_id: str) -> None:

@@ -18,7 +18,13 @@ from bbp_common.settings import Seconds, _Base
 
 #: The SSL Wireless-style default: most Bangladeshi gateways take these fields.
 DEFAULT_SMS_FIELDS = json.dumps(
-    {"msisdn": "{to}", "sms": "{text}", "sid": "{sender}", "csms_id": "{id}"}
+    {
+        "api_token": "{token}",
+        "sid": "{sender}",
+        "msisdn": "{to}",
+        "sms": "{text}",
+        "csms_id": "{id}",
+    }
 )
 
 
