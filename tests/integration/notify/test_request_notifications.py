@@ -146,14 +146,15 @@ def test_payment_notifications_submitted_sms_uncleared_and_auto_paused(
         "admin01",
         [b for c, found in by_consumer.items() if c.startswith("9907") for b in found],
     )
-    pipe.wait_for(lambda: pipe.request_state(paused.request_id) == "paused", 60, "auto-pause")
+    # All four were dispatched at once: the pause comes after three, the fourth still ends.
+    pipe.wait_for(lambda: rows(pipe, kind="request_paused"), 60, "auto-pause")
     pipe.wait_for(
         lambda: len(rows(pipe, kind="payments_attention", state="sent")) == 2, 60, "attention"
     )
     pipe.wait_for(
         lambda: len(rows(pipe, kind="request_paused", state="sent")) == 2, 60, "paused mails"
     )
-    wait_sent(pipe, 2, request_id=paying.request_id, kind="request_finished")
+    wait_sent(pipe, 1, request_id=paying.request_id, kind="request_finished")
     settle()
 
     with pipe.engine.connect() as conn:
@@ -211,11 +212,11 @@ def test_payment_notifications_submitted_sms_uncleared_and_auto_paused(
         assert len(mails) == 1, to
         assert mails[0]["subject"] == f"Request #{paused.request_id} was paused automatically"
         assert "auto-paused: the last 3 payments failed" in mails[0]["text"]
-        for ref in failed_refs:
-            assert ref in mails[0]["text"]
+        assert sum(ref in mails[0]["text"] for ref in failed_refs) >= 3
 
     # The payment request's finished e-mail: by outcome, results CSV with reference ids.
-    mails = [m for m in sinks.mails(to=starter) if "finished" in m["subject"]]
+    finished = f"Request #{paying.request_id} (payment) finished"
+    mails = [m for m in sinks.mails(to=starter) if m["subject"] == finished]
     assert len(mails) == 1
     assert "submitted (posted): 2" in mails[0]["text"]
     assert "uncleared (needs a person): 1" in mails[0]["text"]
