@@ -132,15 +132,16 @@ class NotifyCommandBody(_Strict):
 class NotifyResultBody(_Strict):
     """What became of one delivery of a notification command (the scheduler records it).
 
-    ``attempts`` is the notification's total of send tries so far (the row's count when the
-    communicator read it plus this delivery's tries): applying a result twice changes nothing.
+    ``tries`` are this delivery's send tries (added to the row's ``attempts``); ``report_id``
+    is unique per report, so a report that arrives twice is applied once (the inbox).
     """
 
     notification_id = fields.String(required=True, validate=validate.Length(equal=36))
+    report_id = fields.String(required=True, validate=validate.Length(equal=36))
     outcome = fields.String(
         required=True, validate=validate.OneOf(["sent", "retrying", "failed", "dead"])
     )
-    attempts = fields.Integer(required=True, validate=validate.Range(min=0))
+    tries = fields.Integer(required=True, validate=validate.Range(min=0))
     error = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 

@@ -30,6 +30,7 @@ import json
 import re
 import smtplib
 import ssl
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -387,11 +388,11 @@ class Notifier:
             )
             return
         delivery = delivery_count() + 1
-        base = {"notification_id": notification_id}
+        base = {"notification_id": notification_id, "report_id": str(uuid.uuid4())}
         try:
             prepared = self.prepare(row)
         except Permanent as exc:
-            self._give_up(message, row, "failed", str(exc), row.attempts, delivery)
+            self._give_up(message, row, "failed", str(exc), 0, delivery)
             raise Reject(f"notification {notification_id}: {exc}") from None
         tries = 0
 
@@ -416,12 +417,12 @@ class Notifier:
                 with try_:
                     attempt()
         except Permanent as exc:
-            self._give_up(message, row, "failed", str(exc), row.attempts + tries, delivery)
+            self._give_up(message, row, "failed", str(exc), tries, delivery)
             raise Reject(f"notification {notification_id}: {exc}") from None
         except (Transient, RetryError) as exc:
             error = _error_text(exc)
             if delivery >= self.max_deliveries:
-                self._give_up(message, row, "dead", error, row.attempts + tries, delivery)
+                self._give_up(message, row, "dead", error, tries, delivery)
                 raise Reject(f"notification {notification_id} gave up: {error}") from None
             self.metrics.sent.labels(row.channel, "retrying").inc()
             log.warning(
@@ -435,12 +436,7 @@ class Notifier:
             )
             self.report(
                 NOTIFY_RESULT,
-                {
-                    **base,
-                    "outcome": "retrying",
-                    "attempts": row.attempts + tries,
-                    "error": error,
-                },
+                {**base, "outcome": "retrying", "tries": tries, "error": error},
                 message.correlation_id,
             )
             raise Retry(f"notification {notification_id}: {error}") from None
@@ -456,7 +452,7 @@ class Notifier:
         )
         self.report(
             NOTIFY_RESULT,
-            {**base, "outcome": "sent", "attempts": row.attempts + tries, "error": None},
+            {**base, "outcome": "sent", "tries": tries, "error": None},
             message.correlation_id,
         )
 
@@ -466,7 +462,7 @@ class Notifier:
         row: Any,
         outcome: str,
         error: str,
-        attempts: int,
+        tries: int,
         delivery: int,
     ) -> None:
         error = mask_text(error)[:ERROR_MAX]
@@ -484,8 +480,9 @@ class Notifier:
             NOTIFY_RESULT,
             {
                 "notification_id": row.notification_id,
+                "report_id": str(uuid.uuid4()),
                 "outcome": outcome,
-                "attempts": attempts,
+                "tries": tries,
                 "error": error,
             },
             message.correlation_id,

@@ -38,6 +38,7 @@ from bbp_common.db.tables import (
     payments,
     request_tallies,
 )
+from bbp_common.inbox import first_time
 from bbp_common.logging import get_logger
 from bbp_common.notifications import (
     NotifyProducerSettings,
@@ -62,6 +63,7 @@ OPEN_BUCKETS = ("queued", "in_flight", "ambiguous")
 SUBMITTED_STATES = ("posted", "succeeded")
 ATTENTION_BATCH = 500
 PAUSED_LISTED = 20
+INBOX = "scheduler.notify"
 
 _settings: NotifyProducerSettings | None = None
 
@@ -317,13 +319,15 @@ def payment_submitted(conn: Connection, payment_id: int) -> Queued | None:
 
 
 def apply_result(conn: Connection, body: dict[str, Any]) -> None:
-    """Record one delivery result of a notification (idempotent, order-tolerant).
+    """Record one delivery result of a notification (once per report, order-tolerant).
 
     ``sent`` always wins (a notification once sent stays sent; a late ``retrying`` or
-    ``dead`` of an earlier delivery does not undo it); attempts only grow.
+    ``dead`` of an earlier delivery does not undo it); each report adds its tries.
     """
     notification_id = body["notification_id"]
     outcome = body["outcome"]
+    if not first_time(conn, INBOX, body["report_id"]):
+        return
     row = conn.execute(
         select(notifications.c.state, notifications.c.attempts)
         .where(notifications.c.notification_id == notification_id)
@@ -332,7 +336,7 @@ def apply_result(conn: Connection, body: dict[str, Any]) -> None:
     if row is None:
         log.warning("notify_result_unknown_notification", notification_id=notification_id)
         return
-    attempts = max(int(row.attempts), int(body["attempts"]))
+    attempts = int(row.attempts) + int(body["tries"])
     error = (body.get("error") or "")[:500] or None
     values: dict[str, Any]
     if outcome == "sent":
