@@ -311,9 +311,14 @@ class SmsSender:
                 f"{self._said(response)}"
             )
 
-    @staticmethod
-    def _said(response: requests.Response) -> str:
-        return mask_text(" ".join(response.text.split()))[:200]
+    def _said(self, response: requests.Response) -> str:
+        """What the gateway answered, for the error: masked, and never our own credential
+        (a gateway may echo the request back)."""
+        text = " ".join(response.text.split())
+        token = self.settings.sms_gateway_token.get_secret_value()
+        if token:
+            text = text.replace(token, "***")
+        return mask_text(text)[:200]
 
 
 # --------------------------------------------------------------------------- the handler
