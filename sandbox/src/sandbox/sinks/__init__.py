@@ -31,6 +31,7 @@ class SinkSettings:
     smtp_tls_key: str = ""
     smtp_user: str = ""
     smtp_password: str = ""
+    smtp_implicit_tls: bool = False
 
     @classmethod
     def from_env(cls) -> SinkSettings:
@@ -44,6 +45,7 @@ class SinkSettings:
             smtp_tls_key=env("SANDBOX_SMTP_TLS_KEY", ""),
             smtp_user=env("SANDBOX_SMTP_USER", ""),
             smtp_password=env("SANDBOX_SMTP_PASSWORD", ""),
+            smtp_implicit_tls=env("SANDBOX_SMTP_IMPLICIT_TLS", "0") in ("1", "true", "yes"),
         )
 
 
@@ -61,6 +63,7 @@ def run(settings: SinkSettings) -> int:
         tls_key=settings.smtp_tls_key,
         user=settings.smtp_user,
         password=settings.smtp_password,
+        implicit_tls=settings.smtp_implicit_tls,
     )
     server = make_server(
         settings.host,

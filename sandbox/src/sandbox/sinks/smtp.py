@@ -1,7 +1,8 @@
 """The SMTP sink: an aiosmtpd server that keeps every message it accepts, parsed.
 
 Plain SMTP by default (what ``make run`` uses); STARTTLS when ``SANDBOX_SMTP_TLS_CERT`` and
-``SANDBOX_SMTP_TLS_KEY`` name a certificate, and AUTH LOGIN/PLAIN when
+``SANDBOX_SMTP_TLS_KEY`` name a certificate (implicit TLS instead when
+``SANDBOX_SMTP_IMPLICIT_TLS=1``), and AUTH LOGIN/PLAIN when
 ``SANDBOX_SMTP_USER``/``SANDBOX_SMTP_PASSWORD`` are set (any other login is refused).
 """
 
@@ -120,16 +121,18 @@ def start_smtp(
     tls_key: str = "",
     user: str = "",
     password: str = "",
+    implicit_tls: bool = False,
 ) -> Controller:
     """Start the SMTP sink in a thread of its own; returns the controller (``.stop()``)."""
     kwargs: dict[str, Any] = {"decode_data": False, "enable_SMTPUTF8": True}
     if tls_cert and tls_key:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls_cert, tls_key)
-        kwargs["tls_context"] = context
+        kwargs["ssl_context" if implicit_tls else "tls_context"] = context
     if user:
         kwargs["authenticator"] = Authenticator(user, password)
-        kwargs["auth_require_tls"] = bool(tls_cert)
+        # With implicit TLS every byte is already encrypted (aiosmtpd only knows STARTTLS).
+        kwargs["auth_require_tls"] = bool(tls_cert) and not implicit_tls
     else:
         kwargs["auth_require_tls"] = False
     controller = Controller(Handler(state), hostname=host, port=port, **kwargs)
