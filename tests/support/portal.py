@@ -15,8 +15,8 @@ Integration and e2e tests (real MariaDB, Redis and the sandbox):
 * ``csrf_token(client, page="/")`` and ``post_form(client, url, data, page=None)`` – helpers.
 
 Unit tests (no database, Redis or network): ``unit_app(**settings_overrides)`` builds the app
-on in-memory stores (``MemoryUsers``, ``MemoryAudit``), an in-process session store and a
-``FakeMobiquity``.
+on in-memory stores (``MemoryUsers``, ``MemoryAudit``, ``MemoryNotices``), an in-process
+session store and a ``FakeMobiquity``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from flask.testing import FlaskClient
 from bbp_portal.app import create_app
 from bbp_portal.audit import AuditEntry, AuditEvent, AuditFilter
 from bbp_portal.directory import DuplicateUser, SqlUserStore, UnknownUser, UserRecord
+from bbp_portal.notices import Notice, NotResendable
 from bbp_portal.settings import PortalSettings
 from mobiquity_client import (
     DeviceInfo,
@@ -289,12 +290,43 @@ class MemoryAudit:
         return [(e.action, e.actor, e.outcome) for e in self.events]
 
 
+class MemoryNotices:
+    """``NoticeStore`` in lists: what the portal asked for, and rows to list and resend."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+        self.rows: list[Notice] = []
+        self.resent: list[tuple[str, str]] = []
+
+    def password_changed(self, login_id: str, how: str) -> None:
+        self.asked.append((login_id, how))
+
+    def undelivered(self, *, before_id: int | None, limit: int) -> tuple[list[Notice], int | None]:
+        rows = sorted(
+            (r for r in self.rows if r.state in ("failed", "dead")),
+            key=lambda r: r.id,
+            reverse=True,
+        )
+        rows = [r for r in rows if before_id is None or r.id < before_id]
+        page = rows[:limit]
+        return page, (page[-1].id if len(rows) > limit else None)
+
+    def resend(self, notification_id: str, by: str) -> None:
+        for i, row in enumerate(self.rows):
+            if row.notification_id == notification_id and row.state in ("failed", "dead"):
+                self.rows[i] = replace(row, state="pending", resent_by=by)
+                self.resent.append((notification_id, by))
+                return
+        raise NotResendable(notification_id)
+
+
 @dataclass
 class UnitPortal:
     app: Flask
     mobiquity: FakeMobiquity
     users: MemoryUsers
     audit: MemoryAudit
+    notices: MemoryNotices
 
     def client(self) -> FlaskClient:
         return self.app.test_client()
@@ -309,17 +341,19 @@ def make_unit_portal(
     mobiquity = FakeMobiquity(accounts=dict(accounts or {}))
     store = MemoryUsers(*(users or []))
     audit = MemoryAudit()
+    notices = MemoryNotices()
     app = create_app(
         base_settings(**settings_overrides),
         mobiquity=mobiquity,
         users=store,
         audit=audit,
+        notices=notices,
         TESTING=True,
         SESSION_TYPE="cachelib",
         SESSION_CACHELIB=SimpleCache(),
         RATELIMIT_STORAGE_URI="memory://",
     )
-    return UnitPortal(app, mobiquity, store, audit)
+    return UnitPortal(app, mobiquity, store, audit, notices)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """`python -m sandbox [service] [options]`: start a stand-in (default: `mobiquity`).
 
-Each service is a subcommand so that the SMTP sink (`mail`) and the SMS gateway sink (`sms`)
-can be added next to `mobiquity` without changing how the existing one is started.
+Each service is a subcommand: `mobiquity` (the Mobiquity stand-in) and `sinks` (the SMTP sink
+and the SMS-gateway sink in one process, sharing their faults and read-back).
 """
 
 from __future__ import annotations
@@ -51,9 +51,40 @@ def _mobiquity_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=_run_mobiquity)
 
 
+def _run_sinks(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sandbox.sinks import SinkSettings, run
+
+    settings = SinkSettings.from_env()
+    overrides = {
+        k: v
+        for k, v in (
+            ("host", args.host),
+            ("smtp_port", args.smtp_port),
+            ("http_port", args.sms_port),
+        )
+        if v is not None
+    }
+    return run(replace(settings, **overrides))
+
+
+def _sinks_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "sinks",
+        help="the SMTP sink and the SMS-gateway sink (SANDBOX_SMTP_PORT 8025, "
+        "SANDBOX_SMS_PORT 8091: gateway, read-back and the inbox page)",
+    )
+    parser.add_argument("--host", help="listen address (default SANDBOX_HOST or 127.0.0.1)")
+    parser.add_argument("--smtp-port", type=int, help="SMTP port (default 8025)")
+    parser.add_argument("--sms-port", type=int, help="HTTP port (default 8091)")
+    parser.set_defaults(run=_run_sinks)
+
+
 # Add a service: a function that adds its subparser, setting `run` to its entry point.
 SERVICES: dict[str, Callable[[argparse._SubParsersAction], None]] = {  # type: ignore[type-arg]
     "mobiquity": _mobiquity_parser,
+    "sinks": _sinks_parser,
 }
 
 

@@ -164,3 +164,121 @@ def run_sandbox(
         log_file.close()
         if not os.environ.get("SANDBOX_KEEP_LOGS"):
             Path(log_file.name).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- mail and SMS sinks
+
+
+@dataclass
+class RunningSinks:
+    """Started sinks (``python -m sandbox sinks``): where they listen, and their read-back."""
+
+    host: str
+    smtp_port: int
+    http_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    sms_token: str
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def sms_url(self) -> str:
+        return f"{self.base_url}/sms/send"
+
+    def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        params = {k: v for k, v in query.items() if v is not None}
+        url = f"{self.base_url}/__sandbox__/{path.lstrip('/')}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            return json.loads(resp.read() or b"null")
+
+    def reset(self) -> None:
+        """Forget every message, refusal and fault."""
+        self.control("POST", "reset")
+
+    def mails(self, to: str | None = None) -> list[dict[str, Any]]:
+        """E-mails kept, oldest first (``to``: a part of a recipient address)."""
+        return list(self.control("GET", "mail", to=to))
+
+    def sms(self, to: str | None = None) -> list[dict[str, Any]]:
+        """SMS kept, oldest first (``to``: a part of the number)."""
+        return list(self.control("GET", "sms", to=to))
+
+    def refused(self) -> list[dict[str, Any]]:
+        """Messages a fault refused (outage, permanent), oldest first."""
+        return list(self.control("GET", "refused"))
+
+    def add_fault(self, **fault: Any) -> int:
+        """``add_fault(channel="sms", fault="outage", times=3, to=None, seconds=None)``."""
+        return int(self.control("POST", "faults", fault)["id"])
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "faults")
+
+
+@contextmanager
+def run_sinks(
+    *,
+    host: str = "127.0.0.1",
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[RunningSinks]:
+    """Spawn ``python -m sandbox sinks`` on free ports and wait until both answer."""
+    smtp_port, http_port = free_port(host), free_port(host)
+    child_env = {
+        **os.environ,
+        **(env or {}),
+        "SANDBOX_HOST": host,
+        "SANDBOX_SMTP_PORT": str(smtp_port),
+        "SANDBOX_SMS_PORT": str(http_port),
+    }
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        prefix=f"sinks-{http_port}-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "sinks"],
+        env=child_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    running = RunningSinks(
+        host,
+        smtp_port,
+        http_port,
+        process,
+        Path(log_file.name),
+        child_env.get("SANDBOX_SMS_TOKEN", "sandbox-sms-token"),
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not (_healthy(running.base_url) and _listening(host, smtp_port)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log_tail = Path(log_file.name).read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"sinks did not start:\n{log_tail}")
+            time.sleep(0.1)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()
+        if not os.environ.get("SANDBOX_KEEP_LOGS"):
+            Path(log_file.name).unlink(missing_ok=True)
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -19,6 +19,23 @@ HERE = Path(__file__).resolve().parent.parent
 CATALOGUE = HERE / "src/bbp_portal/translations/bn/LC_MESSAGES"
 
 BANGLA = {
+    "Notifications": "বিজ্ঞপ্তি",
+    "Notifications not delivered": "যে বিজ্ঞপ্তি পৌঁছায়নি",
+    "E-mails and SMS that failed for good (a bad address, a broken template, a refusal) or that kept failing until their attempts ran out. Fix the cause, then send them again.": "যে ই-মেইল ও এসএমএস স্থায়ীভাবে ব্যর্থ হয়েছে (ভুল ঠিকানা, ত্রুটিপূর্ণ টেমপ্লেট, প্রত্যাখ্যান) বা সব চেষ্টা শেষ হওয়া পর্যন্ত ব্যর্থ হয়েছে। কারণ ঠিক করে আবার পাঠান।",
+    "Notifications not delivered, newest first": "যে বিজ্ঞপ্তি পৌঁছায়নি, নতুনগুলো আগে",
+    "Created (UTC)": "তৈরি (UTC)",
+    "Kind": "ধরন",
+    "Channel": "মাধ্যম",
+    "Recipient": "প্রাপক",
+    "Request": "অনুরোধ",
+    "State": "অবস্থা",
+    "Attempts": "চেষ্টা",
+    "Last error": "শেষ ত্রুটি",
+    "Sent again by": "আবার পাঠিয়েছেন",
+    "Send again": "আবার পাঠান",
+    "Every notification was delivered.": "সব বিজ্ঞপ্তি পৌঁছেছে।",
+    "That notification is not failed or dead (any more).": "এই বিজ্ঞপ্তিটি (আর) ব্যর্থ অবস্থায় নেই।",
+    "The notification will be sent again.": "বিজ্ঞপ্তিটি আবার পাঠানো হবে।",
     "Bad request": "ভুল অনুরোধ",
     "The request could not be understood.": "অনুরোধটি বোঝা যায়নি।",
     "Sign in first": "আগে সাইন ইন করুন",

@@ -120,6 +120,31 @@ class EnquiryResultBody(_Strict):
     reason = fields.String(allow_none=True, load_default=None)
 
 
+class NotifyCommandBody(_Strict):
+    """Send one notification. The row (``notifications``) is the authority on recipient,
+    language, template and params: the communicator reads it, so a resend is the same id."""
+
+    notification_id = fields.String(required=True, validate=validate.Length(equal=36))
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "sms"]))
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class NotifyResultBody(_Strict):
+    """What became of one delivery of a notification command (the scheduler records it).
+
+    ``tries`` are this delivery's send tries (added to the row's ``attempts``); ``report_id``
+    is unique per report, so a report that arrives twice is applied once (the inbox).
+    """
+
+    notification_id = fields.String(required=True, validate=validate.Length(equal=36))
+    report_id = fields.String(required=True, validate=validate.Length(equal=36))
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["sent", "retrying", "failed", "dead"])
+    )
+    tries = fields.Integer(required=True, validate=validate.Range(min=0))
+    error = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
 REQUEST_SUBMITTED = MessageKind("request.submitted", 1, "request.submitted", RequestSubmittedBody)
 REQUEST_CHANGED = MessageKind("request.changed", 1, "request.changed", RequestChangedBody)
 FETCH_COMMAND = MessageKind("fetch.command", 1, "command.fetch", FetchCommandBody)
@@ -128,6 +153,8 @@ PAY_COMMAND = MessageKind("pay.command", 1, "command.pay", PayCommandBody)
 PAY_RESULT = MessageKind("pay.result", 1, "result.pay", PayResultBody)
 ENQUIRY_COMMAND = MessageKind("enquiry.command", 1, "command.enquiry", EnquiryCommandBody)
 ENQUIRY_RESULT = MessageKind("enquiry.result", 1, "result.enquiry", EnquiryResultBody)
+NOTIFY_COMMAND = MessageKind("notify.command", 1, "command.notify", NotifyCommandBody)
+NOTIFY_RESULT = MessageKind("notify.result", 1, "result.notify", NotifyResultBody)
 
 ALL_KINDS = (
     REQUEST_SUBMITTED,
@@ -138,6 +165,8 @@ ALL_KINDS = (
     PAY_RESULT,
     ENQUIRY_COMMAND,
     ENQUIRY_RESULT,
+    NOTIFY_COMMAND,
+    NOTIFY_RESULT,
 )
 
 

@@ -15,12 +15,18 @@ from bbp_common.mobiquity import make_client, payer_wallet
 from bbp_common.runtime import install_stop_signals, run_until_stopped
 from bbp_common.settings import load_settings
 from bbp_communicator.handlers import Communicator, Metrics
+from bbp_communicator.notify import Notifier
 from bbp_communicator.settings import CommunicatorSettings
 from mobiquity_client import RetryPolicy
 
 log = get_logger(__name__)
 
-QUEUES = ("communicator.fetch", "communicator.pay", "communicator.enquiry")
+QUEUES = (
+    "communicator.fetch",
+    "communicator.pay",
+    "communicator.enquiry",
+    "communicator.notify",
+)
 
 
 class CommunicatorService:
@@ -69,6 +75,13 @@ class CommunicatorService:
             publish_timeout=settings.communicator_result_publish_timeout,
             metrics=Metrics.for_registry(self.registry),
         )
+        self.notifier = Notifier(
+            engine=self.engine,
+            settings=settings,
+            report=self.handlers.report,
+            delivery_limit=settings.amqp_delivery_limit,
+            registry=self.registry,
+        )
         per_queue = {
             "communicator.fetch": (self.handlers.handle_fetch, settings.communicator_fetch_workers),
             "communicator.pay": (self.handlers.handle_pay, settings.communicator_pay_workers),
@@ -76,6 +89,7 @@ class CommunicatorService:
                 self.handlers.handle_enquiry,
                 settings.communicator_enquiry_workers,
             ),
+            "communicator.notify": (self.notifier.handle, settings.communicator_notify_workers),
         }
         # prefetch = workers: what a replica holds is what it is working on; the rest waits
         # in the queue, where another replica (or this one, later) can take it.

@@ -15,6 +15,7 @@ from bbp_common.settings import (
     LoggingSettings,
     Seconds,
 )
+from bbp_communicator.notify_settings import NotifySenderSettings
 
 
 def _default_name() -> str:
@@ -28,6 +29,7 @@ class CommunicatorSettings(
     HealthSettings,
     MobiquitySettings,
     PayerSettings,
+    NotifySenderSettings,
 ):
     communicator_name: str = Field(
         default_factory=_default_name,

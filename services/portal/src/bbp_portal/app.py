@@ -17,6 +17,7 @@ from bbp_portal.errors import register_error_handlers
 from bbp_portal.i18n import init_i18n
 from bbp_portal.mobiquity import SignInApi, make_client
 from bbp_portal.nav import init_nav
+from bbp_portal.notices import NoticeStore, SqlNotices
 from bbp_portal.security import apply_rate_limits, init_security
 from bbp_portal.settings import PortalSettings
 from bbp_portal.timing import FailureTiming
@@ -29,6 +30,7 @@ def create_app(
     mobiquity: SignInApi | None = None,
     users: UserStore | None = None,
     audit: AuditStore | None = None,
+    notices: NoticeStore | None = None,
     **overrides: Any,
 ) -> Flask:
     """Build the portal. Tests pass ``settings`` (and fakes); gunicorn loads the environment.
@@ -52,6 +54,7 @@ def create_app(
         vault=TokenVault(settings.session_encryption_key.get_secret_value()),
         timing=FailureTiming(settings.signin_failure_min_duration),
         reset_timing=FailureTiming(settings.signin_failure_min_duration),
+        notices=notices or SqlNotices(engine),
     )
 
     # Order matters: expired sessions end, then the guard refuses anonymous requests, before
@@ -66,6 +69,7 @@ def create_app(
     register_error_handlers(app)
 
     from bbp_portal.admin.audit import bp as audit_bp
+    from bbp_portal.admin.notifications import bp as notifications_bp
     from bbp_portal.admin.users import bp as users_bp
     from bbp_portal.auth.views import bp as auth_bp
     from bbp_portal.cli import users_cli
@@ -73,6 +77,7 @@ def create_app(
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(notifications_bp)
     app.cli.add_command(users_cli)
     _register_accounts(app, settings)
 

@@ -30,6 +30,7 @@ ACTIONS = (
     "user_update",
     "user_enable",
     "user_disable",
+    "notification_resend",
 )
 OUTCOMES = ("ok", "otp_sent", "failed", "denied")
 

@@ -12,6 +12,7 @@ from bbp_portal.audit import AuditEvent, AuditStore
 from bbp_portal.device import client_ip, device_id
 from bbp_portal.directory import UserStore
 from bbp_portal.mobiquity import SignInApi
+from bbp_portal.notices import NoticeStore
 from bbp_portal.settings import PortalSettings
 from bbp_portal.timing import FailureTiming
 from bbp_portal.tokens import TokenVault
@@ -28,6 +29,7 @@ class Services:
     vault: TokenVault
     timing: FailureTiming
     reset_timing: FailureTiming
+    notices: NoticeStore
 
 
 def services() -> Services:

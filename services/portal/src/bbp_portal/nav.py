@@ -28,6 +28,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Requests"), None, ("admin", "superadmin", "auditor")),
     NavItem(_l("Users"), "users.index", ("superadmin",)),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor")),
+    NavItem(_l("Notifications"), "notifications.index", ("superadmin",)),
 ]
 
 

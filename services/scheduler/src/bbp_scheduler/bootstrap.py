@@ -21,6 +21,7 @@ from bbp_common.messaging import Consumer, Envelope, Publisher, setup_topology
 from bbp_common.outbox import OutboxRelay
 from bbp_common.runtime import install_stop_signals
 from bbp_common.settings import load_settings
+from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.dispatcher import Dispatcher, DispatcherMetrics
 from bbp_scheduler.lease import Lease, LostLease
@@ -108,6 +109,7 @@ class SchedulerService:
         self.settings = settings
         self.registry = registry or REGISTRY
         messages.register()
+        notifications.configure(settings)
         self.engine = make_engine(
             settings,
             pool_size=max(settings.db_pool_size, settings.scheduler_result_workers + 4),

@@ -45,6 +45,7 @@ from bbp_common.payment_store import (
     record_anomaly,
     transition,
 )
+from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.lease import LostLease
 from bbp_scheduler.settings import SchedulerSettings
@@ -104,6 +105,7 @@ class Results:
             "fetch.result": self.apply_fetch,
             "pay.result": self.apply_pay,
             "enquiry.result": self.apply_enquiry,
+            "notify.result": notifications.apply_result,
         }
         apply = appliers.get(message.type)
         if apply is None:
@@ -240,6 +242,8 @@ class Results:
                     cause="no enquiries configured",
                     actor=self.actor,
                 )
+            if decision.target in (S.POSTED, S.SUCCEEDED):
+                notifications.payment_submitted(conn, payment.id)
             self.applied.labels("pay", outcome.value).inc()
         else:
             self.lag.labels("pay").inc()
@@ -311,6 +315,7 @@ class Results:
                 str(request_id),
                 {"reason": reason},
             )
+            notifications.request_auto_paused(conn, request_id, reason)
 
     # ------------------------------------------------------------------ enquiry
 
@@ -380,6 +385,8 @@ class Results:
                 values=values,
                 extra_where=payments.c.enquiry_count == row.enquiry_count,
             )
+            if decision.target in (S.POSTED, S.SUCCEEDED):
+                notifications.payment_submitted(conn, row.id)
             self.applied.labels("enquiry", outcome.value).inc()
             finish_if_done(conn, row.request_id)
         else:
@@ -446,6 +453,7 @@ def finish_if_done(conn: Connection, request_id: int) -> bool:
     ).rowcount
     if finished:
         log.info("request_finished", request_id=request_id)
+        notifications.request_finished(conn, request_id)
     return bool(finished)
 
 

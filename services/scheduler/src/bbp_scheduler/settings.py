@@ -7,6 +7,7 @@ import socket
 
 from pydantic import Field, model_validator
 
+from bbp_common.notifications import NotifyProducerSettings
 from bbp_common.settings import (
     AmqpSettings,
     DatabaseSettings,
@@ -23,7 +24,12 @@ def _default_id() -> str:
 
 
 class SchedulerSettings(
-    DatabaseSettings, AmqpSettings, LoggingSettings, HealthSettings, OutboxSettings
+    DatabaseSettings,
+    AmqpSettings,
+    LoggingSettings,
+    HealthSettings,
+    OutboxSettings,
+    NotifyProducerSettings,
 ):
     scheduler_id: str = Field(
         default_factory=_default_id,

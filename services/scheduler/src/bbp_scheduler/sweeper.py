@@ -21,6 +21,7 @@ from bbp_common.db.tables import bulk_requests, fetch_items, payments
 from bbp_common.domain.payments import EnquiryOutcome, PaymentState
 from bbp_common.logging import get_logger
 from bbp_common.payment_store import PaymentRow, bump_tallies, transition
+from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.results import _PAYMENT_COLUMNS, Results, finish_if_done
 from bbp_scheduler.settings import SchedulerSettings
@@ -47,6 +48,7 @@ class Sweeper:
             "fetches_redispatched": self.db.write(self._lost_fetches),
             "enquiries_unanswered": self.db.write(self._unanswered_enquiries),
             "requests_finished": self.db.write(self._finish_requests),
+            "uncleared_reported": self.db.write(notifications.uncleared_notices),
         }
         if any(counts.values()):
             log.info("sweep", **counts)

@@ -538,3 +538,52 @@ dispatches = Table(
     **TABLE_ARGS,
 )
 """Every command the scheduler sent toward Mobiquity (fetch, pay, enquiry): the pacing record."""
+
+# --------------------------------------------------------------------------- notifications
+
+NOTIFICATION_STATES = ("pending", "sent", "failed", "dead")
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("notification_id", String(36), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("language", String(2), nullable=False, server_default="en"),
+    Column("template", String(64), nullable=False),
+    Column("params", MEDIUMTEXT, nullable=False),
+    Column("request_id", BigInteger),
+    Column("state", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(500)),
+    _created(),
+    Column("sent_at", Timestamp()),
+    Column("resent_by", String(64)),
+    Column("resent_at", Timestamp()),
+    _updated(),
+    CheckConstraint("channel IN ('email','sms')", name="channel"),
+    CheckConstraint("language IN ('en','bn')", name="language"),
+    CheckConstraint("state IN ('" + "','".join(NOTIFICATION_STATES) + "')", name="state"),
+    Index(None, "state", "id"),
+    Index(None, "request_id"),
+    **TABLE_ARGS,
+)
+"""One e-mail or SMS to one recipient (``bbp_common.notifications``): written with its
+``command.notify`` outbox row in the business change's transaction; the scheduler records
+each delivery result the communicator reports. ``params`` is a JSON object of what the
+template shows — never a secret."""
+
+notified_payments = Table(
+    "notified_payments",
+    metadata,
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), primary_key=True),
+    Column("purpose", String(16), primary_key=True),
+    Column("notification_id", String(36)),
+    _created(),
+    **TABLE_ARGS,
+)
+"""Which payments a notification already told about (``attention``: uncleared; ``submitted``:
+the payment-submitted SMS), so each payment is reported once and uncleared ones are batched
+per request."""

@@ -5,7 +5,14 @@ is how the services speak it. Nothing here connects at import time.
 """
 
 from bbp_common.messaging.backoff import Backoff, backoff_delay
-from bbp_common.messaging.consumer import Consumer, ConsumerMetrics, Handler, Reject, Retry
+from bbp_common.messaging.consumer import (
+    Consumer,
+    ConsumerMetrics,
+    Handler,
+    Reject,
+    Retry,
+    delivery_count,
+)
 from bbp_common.messaging.envelope import (
     Envelope,
     InvalidMessage,
@@ -51,6 +58,7 @@ __all__ = [
     "declare_topology",
     "decode",
     "default_registry",
+    "delivery_count",
     "message_schema",
     "queue_spec",
     "setup_topology",

@@ -27,6 +27,7 @@ nacks (requeues) whatever is still running, and closes.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import queue
 import threading
@@ -54,6 +55,30 @@ log = get_logger(__name__)
 Handler = Callable[[Envelope, bool], None]
 """``handler(message, redelivered)``: return = ack; :class:`Retry`/other = requeue;
 :class:`Reject`/:class:`InvalidMessage` = dead-letter now."""
+
+
+_DELIVERY_COUNT: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "bbp_delivery_count", default=0
+)
+
+
+def delivery_count() -> int:
+    """How often the message in hand went back to its queue before (quorum queues'
+    ``x-delivery-count``; 0 on the first delivery), while a handler runs.
+
+    For handlers that give up on their own before the queue's delivery limit (and record
+    why) rather than let the broker dead-letter the message silently; the broker's count is
+    the only one that survives a consumer's crash.
+    """
+    return _DELIVERY_COUNT.get()
+
+
+def _header_count(properties: pika.BasicProperties) -> int:
+    value = (properties.headers or {}).get("x-delivery-count", 0)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 class Retry(Exception):
@@ -346,7 +371,13 @@ class Consumer:
         session.in_flight[delivery_tag] = envelope.message_id
         pool.submit(
             functools.partial(
-                self._work, session, channel, delivery_tag, envelope, bool(method.redelivered)
+                self._work,
+                session,
+                channel,
+                delivery_tag,
+                envelope,
+                bool(method.redelivered),
+                _header_count(properties),
             )
         )
 
@@ -357,6 +388,7 @@ class Consumer:
         delivery_tag: int,
         envelope: Envelope,
         redelivered: bool,
+        returns: int = 0,
     ) -> None:
         """Runs on a worker thread."""
         if session.closed:
@@ -371,6 +403,7 @@ class Consumer:
             message_type=envelope.type,
             queue=self.queue,
         ):
+            token = _DELIVERY_COUNT.set(returns)
             try:
                 self.handler(envelope, redelivered)
                 outcome = ACKED
@@ -388,6 +421,7 @@ class Consumer:
                 log.exception("message_handler_failed", redelivered=redelivered)
                 outcome = REQUEUED
             finally:
+                _DELIVERY_COUNT.reset(token)
                 self.metrics.seconds.labels(self.queue).observe(time.monotonic() - started)
         self._settle(session, channel, delivery_tag, outcome)
 

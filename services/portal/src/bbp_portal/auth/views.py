@@ -360,6 +360,7 @@ def forgot_password_new() -> Any:
             return render_template("auth/forgot_new.html", form=form), 503
         session.pop("pending_reset", None)
         record("password_reset", actor=step["login_id"])
+        _tell_password_changed(step["login_id"], "reset")
         flash(_("Your password has been changed. Sign in with the new password."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot_new.html", form=form)
@@ -450,8 +451,21 @@ def change_password() -> Any:
     except MobiquityError as exc:
         return _change_unavailable(user.login_id, exc, form)
     record("password_change", actor=user.login_id)
+    _tell_password_changed(user.login_id, "changed")
     flash(_("Your password has been changed."), "success")
     return redirect(url_for("home"))
+
+
+def _tell_password_changed(login_id: str, how: str) -> None:
+    """Ask for the "your password was changed" e-mail (``how``: changed or reset).
+
+    The password already changed at Mobiquity: failing to queue the e-mail must not turn
+    that into an error page, so a failure is logged (loudly) and the person carries on.
+    """
+    try:
+        services().notices.password_changed(login_id, how)
+    except Exception:
+        log.exception("password_changed_notice_failed", login_id=login_id, how=how)
 
 
 def _change_unavailable(actor: str, exc: MobiquityError, form: Any) -> tuple[str, int]:

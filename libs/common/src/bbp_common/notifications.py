@@ -1,0 +1,389 @@
+"""Asking for an e-mail or SMS: one ``notifications`` row and its ``command.notify`` outbox
+message, written in the caller's open transaction.
+
+Why in the caller's transaction: the notification belongs to the business change (a request
+finished, a password changed). Commit and both the row and the command exist — the outbox
+relay publishes the command however often a service restarts; roll back and neither does.
+The communicator renders and sends, and reports each delivery; the scheduler records it on
+the row (:mod:`bbp_scheduler.notifications`).
+
+Producers call :func:`enqueue` (any recipient) or :func:`enqueue_for_user` (a portal user:
+their e-mail/mobile and preferred language come from ``users``). The portal's producers are
+here too, so it needs no code of the scheduler's:
+
+* :func:`password_changed` — after a password change or reset succeeded;
+* :func:`approval_needed` — a payment request waits for approval (maker-checker, issue 8):
+  an e-mail to every active admin and superadmin except the maker;
+* :func:`request_approved` / :func:`request_rejected` — an e-mail to the maker;
+* :func:`resend` — the superadmin page's "send again" on a failed or dead notification.
+
+Rules every producer gets from :func:`enqueue`: ``params`` pass through the secret masker
+(nothing secret can reach a template); a recipient that cannot work (an invalid mobile
+number or e-mail address) gets no command — the row is written ``failed`` with the reason,
+and the reason is logged, so the page shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import Connection, func, insert, select, update
+
+from bbp_common import outbox
+from bbp_common.contacts import InvalidRecipient, mask_mobile, normalise
+from bbp_common.db.tables import bulk_requests, notifications, users
+from bbp_common.logging import get_logger
+from bbp_common.masking import mask
+from bbp_common.messages import NOTIFY_COMMAND
+from bbp_common.messaging.topology import EXCHANGE
+from bbp_common.settings import Seconds, _Base
+
+log = get_logger(__name__)
+
+CHANNELS = ("email", "sms")
+LANGUAGES = ("en", "bn")
+#: Every kind of notification; each is a template of the same name (per channel and language).
+KINDS = (
+    "request_finished",
+    "payments_attention",
+    "request_paused",
+    "approval_needed",
+    "request_approved",
+    "request_rejected",
+    "payment_submitted",
+    "password_changed",
+)
+#: Who may approve a payment request (maker-checker): everyone who may operate.
+APPROVER_ROLES = ("admin", "superadmin")
+RESENDABLE = ("failed", "dead")
+LAST_ERROR_MAX = 500
+
+
+class NotifyProducerSettings(_Base):
+    """What the scheduler's producers need (the communicator has its own sender settings)."""
+
+    notify_ops_email: str = Field(
+        "",
+        description="Operations mailbox that also gets 'payments need attention' e-mails "
+        "('' = only the request's starter)",
+    )
+    notify_ops_language: str = Field(
+        "en", pattern="^(en|bn)$", description="Language of the operations mailbox's e-mails"
+    )
+    notify_request_sms: bool = Field(
+        True, description="SMS the starter a one-line summary when their request finishes"
+    )
+    notify_payment_sms: bool = Field(
+        False,
+        description="SMS the bill account's mobile when its payment is posted or succeeded",
+    )
+    notify_payment_sms_language: str = Field(
+        "en", pattern="^(en|bn)$", description="Language of SMS to bill accounts' mobiles"
+    )
+    notify_attention_delay: Seconds = Field(
+        30,
+        description="Uncleared payments are reported this long after they became uncleared, "
+        "in one e-mail per request (the ones that came meanwhile are batched)",
+    )
+
+
+class NotResendable(Exception):
+    """Only a failed or dead notification can be sent again."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What :func:`enqueue` wrote: the notification's id and its outbox message (None if the
+    recipient was invalid and the row was recorded failed)."""
+
+    notification_id: str
+    message_id: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.message_id is not None
+
+
+def _params_json(params: Mapping[str, Any]) -> str:
+    return json.dumps(mask(dict(params)), default=str, ensure_ascii=False, sort_keys=True)
+
+
+def _describe(channel: str, recipient: str) -> str:
+    return mask_mobile(recipient) if channel == "sms" else recipient
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    kind: str,
+    channel: str,
+    recipient: str | None,
+    language: str,
+    params: Mapping[str, Any],
+    request_id: int | None = None,
+    template: str | None = None,
+) -> Queued:
+    """Write one notification and its ``command.notify`` in ``conn``'s transaction.
+
+    The recipient is normalised (``01XXXXXXXXX`` for SMS); an invalid one is recorded
+    ``failed`` with the reason and gets no command. Unknown kinds, channels or languages are a
+    bug in the caller and raise ``ValueError`` (its transaction should fail).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}")
+    notification_id = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "notification_id": notification_id,
+        "kind": kind,
+        "channel": channel,
+        "language": language,
+        "template": template or kind,
+        "params": _params_json(params),
+        "request_id": request_id,
+    }
+    try:
+        address = normalise(channel, recipient)
+    except InvalidRecipient as exc:
+        reason = str(exc)[:LAST_ERROR_MAX]
+        conn.execute(
+            insert(notifications).values(
+                **values, recipient=(recipient or "")[:254], state="failed", last_error=reason
+            )
+        )
+        log.warning(
+            "notification_not_sent_invalid_recipient",
+            notification_id=notification_id,
+            kind=kind,
+            channel=channel,
+            request_id=request_id,
+            reason=reason,
+        )
+        return Queued(notification_id, None)
+    conn.execute(insert(notifications).values(**values, recipient=address))
+    message_id = _command(conn, notification_id, channel, kind)
+    log.info(
+        "notification_queued",
+        notification_id=notification_id,
+        kind=kind,
+        channel=channel,
+        recipient=_describe(channel, address),
+        request_id=request_id,
+    )
+    return Queued(notification_id, message_id)
+
+
+def _command(conn: Connection, notification_id: str, channel: str, kind: str) -> str:
+    return outbox.add(
+        conn,
+        EXCHANGE,
+        NOTIFY_COMMAND.routing_key,
+        NOTIFY_COMMAND.type,
+        {"notification_id": notification_id, "channel": channel, "kind": kind},
+        version=NOTIFY_COMMAND.version,
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A portal user as a recipient."""
+
+    login_id: str
+    email: str
+    mobile: str | None
+    language: str
+
+
+def user_contact(conn: Connection, login_id: str) -> Contact | None:
+    """The active user ``login_id`` (case-insensitive), or None."""
+    row = conn.execute(
+        select(users.c.login_id, users.c.email, users.c.mobile, users.c.language).where(
+            users.c.login_id == login_id, users.c.active.is_(True)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Contact(row.login_id, row.email, row.mobile, row.language or "en")
+
+
+def enqueue_for_user(
+    conn: Connection,
+    login_id: str,
+    kind: str,
+    params: Mapping[str, Any],
+    *,
+    channels: Iterable[str] = ("email",),
+    request_id: int | None = None,
+) -> list[Queued]:
+    """Notify a portal user on ``channels`` in their language.
+
+    Nothing for an unknown or disabled user, and no SMS for a user without a mobile number
+    (both logged): the user chose not to have one, which is not a failure.
+    """
+    contact = user_contact(conn, login_id)
+    if contact is None:
+        log.info("notification_skipped_no_user", kind=kind, login_id=login_id)
+        return []
+    queued = []
+    for channel in channels:
+        address = contact.email if channel == "email" else contact.mobile
+        if channel == "sms" and not address:
+            log.info("notification_skipped_no_mobile", kind=kind, login_id=contact.login_id)
+            continue
+        queued.append(
+            enqueue(
+                conn,
+                kind=kind,
+                channel=channel,
+                recipient=address,
+                language=contact.language,
+                params={"login_id": contact.login_id, **params},
+                request_id=request_id,
+            )
+        )
+    return queued
+
+
+# --------------------------------------------------------------------------- portal producers
+
+
+def password_changed(conn: Connection, login_id: str, *, how: str = "changed") -> list[Queued]:
+    """E-mail the user that their password was changed (``how``: ``changed`` or ``reset``).
+
+    Call it where the change succeeded. The message says when and tells the user to contact
+    an administrator if it was not them; it never holds a password.
+    """
+    now = conn.execute(select(func.utc_timestamp())).scalar_one()
+    return enqueue_for_user(
+        conn, login_id, "password_changed", {"how": how, "changed_at": f"{now:%Y-%m-%d %H:%M} UTC"}
+    )
+
+
+def _request(conn: Connection, request_id: int) -> Any:
+    row = conn.execute(
+        select(
+            bulk_requests.c.id,
+            bulk_requests.c.kind,
+            bulk_requests.c.state,
+            bulk_requests.c.created_by,
+            bulk_requests.c.total_items,
+            bulk_requests.c.total_amount,
+            bulk_requests.c.approved_by,
+            bulk_requests.c.approval_comment,
+        ).where(bulk_requests.c.id == request_id)
+    ).first()
+    if row is None:
+        raise ValueError(f"no request {request_id}")
+    return row
+
+
+def _request_params(row: Any) -> dict[str, Any]:
+    return {
+        "request_id": row.id,
+        "request_kind": row.kind,
+        "created_by": row.created_by,
+        "total_items": row.total_items,
+        "total_amount": str(row.total_amount) if row.total_amount is not None else None,
+    }
+
+
+def approval_needed(conn: Connection, request_id: int) -> list[Queued]:
+    """E-mail every active admin and superadmin but the maker: a request waits for approval."""
+    request = _request(conn, request_id)
+    approvers = (
+        conn.execute(
+            select(users.c.login_id).where(
+                users.c.active.is_(True),
+                users.c.role.in_(APPROVER_ROLES),
+                users.c.login_id != request.created_by,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    queued: list[Queued] = []
+    for login_id in approvers:
+        queued += enqueue_for_user(
+            conn, login_id, "approval_needed", _request_params(request), request_id=request_id
+        )
+    return queued
+
+
+def request_approved(conn: Connection, request_id: int) -> list[Queued]:
+    """E-mail the maker that their request was approved (by ``bulk_requests.approved_by``)."""
+    request = _request(conn, request_id)
+    params = {**_request_params(request), "decided_by": request.approved_by}
+    return enqueue_for_user(
+        conn, request.created_by, "request_approved", params, request_id=request_id
+    )
+
+
+def request_rejected(conn: Connection, request_id: int) -> list[Queued]:
+    """E-mail the maker that their request was rejected, with the checker's comment."""
+    request = _request(conn, request_id)
+    params = {
+        **_request_params(request),
+        "decided_by": request.approved_by,
+        "comment": request.approval_comment,
+    }
+    return enqueue_for_user(
+        conn, request.created_by, "request_rejected", params, request_id=request_id
+    )
+
+
+# --------------------------------------------------------------------------- sending again
+
+
+def resend(conn: Connection, notification_id: str, by: str) -> str:
+    """Send a failed or dead notification again: back to ``pending``, a new command.
+
+    The row keeps its recipient, template and params (what was asked is what is sent) and its
+    attempt count; ``resent_by``/``resent_at`` say who asked. Returns the outbox message id.
+    Raises :class:`NotResendable` when the row is missing, pending or already sent.
+    """
+    changed = conn.execute(
+        update(notifications)
+        .where(
+            notifications.c.notification_id == notification_id,
+            notifications.c.state.in_(RESENDABLE),
+        )
+        .values(state="pending", resent_by=by[:64], resent_at=func.utc_timestamp(6))
+    ).rowcount
+    if changed != 1:
+        raise NotResendable(notification_id)
+    row = conn.execute(
+        select(notifications.c.channel, notifications.c.kind).where(
+            notifications.c.notification_id == notification_id
+        )
+    ).one()
+    message_id = _command(conn, notification_id, row.channel, row.kind)
+    log.info("notification_resend", notification_id=notification_id, by=by)
+    return message_id
+
+
+__all__ = [
+    "APPROVER_ROLES",
+    "CHANNELS",
+    "KINDS",
+    "LANGUAGES",
+    "Contact",
+    "NotResendable",
+    "NotifyProducerSettings",
+    "Queued",
+    "approval_needed",
+    "enqueue",
+    "enqueue_for_user",
+    "password_changed",
+    "request_approved",
+    "request_rejected",
+    "resend",
+    "user_contact",
+]

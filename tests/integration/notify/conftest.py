@@ -1,0 +1,119 @@
+"""Fixtures of the notification tests: the real pipeline (scheduler and communicator
+processes, a database and vhost of their own) with the sandbox's Mobiquity and its mail and
+SMS sinks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from bbp_common.db.tables import notifications, users
+from sandbox.testing import RunningSandbox, RunningSinks, run_sandbox, run_sinks
+from tests.conftest import Servers
+from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
+
+OPS = "ops@bbp.example"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with run_sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def sinks() -> Iterator[RunningSinks]:
+    with run_sinks() as running:
+        yield running
+
+
+def sink_env(sinks: RunningSinks) -> dict[str, str]:
+    """The communicator pointed at the sinks; the scheduler's producers for these tests."""
+    return {
+        "BBP_SMTP_HOST": sinks.host,
+        "BBP_SMTP_PORT": str(sinks.smtp_port),
+        "BBP_SMTP_SECURITY": "none",
+        "BBP_SMTP_FROM": "BBP <no-reply@bbp.example>",
+        "BBP_SMS_GATEWAY_URL": sinks.sms_url,
+        "BBP_SMS_GATEWAY_TOKEN": sinks.sms_token,
+        "BBP_SMS_SENDER": "GP BillPay",
+        "BBP_NOTIFY_TRIES": "3",
+        "BBP_NOTIFY_RETRY_WAIT": "0.2",
+        "BBP_NOTIFY_MAX_DELIVERIES": "3",
+        "BBP_PORTAL_BASE_URL": "https://bbp.example.com",
+        "BBP_NOTIFY_OPS_EMAIL": OPS,
+        "BBP_NOTIFY_ATTENTION_DELAY": "1",
+    }
+
+
+@pytest.fixture()
+def pipe(servers: Servers, sandbox: RunningSandbox, sinks: RunningSinks) -> Iterator[Pipeline]:
+    if not servers.rabbitmqctl:
+        pytest.skip("pipeline tests need rabbitmqctl to make a vhost of their own")
+    sandbox.reset()
+    sandbox.configure(slow_seconds=4)
+    sinks.reset()
+    name = f"bbp_notify_{uuid.uuid4().hex[:10]}"
+    url = create_database(servers.db_url(), name)
+    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
+        pipeline = Pipeline(url, amqp_url, sandbox, env_overrides=sink_env(sinks))
+        pipeline.seed_billers()
+        try:
+            yield pipeline
+        finally:
+            pipeline.stop_all()
+            pipeline.engine.dispose()
+    drop_database(servers.db_url(), name)
+
+
+def add_user(
+    pipeline: Pipeline,
+    login_id: str,
+    *,
+    language: str = "en",
+    mobile: str | None = None,
+    role: str = "admin",
+) -> str:
+    email = f"{login_id.lower()}@bbp.example"
+    with pipeline.engine.begin() as conn:
+        conn.execute(
+            sa.insert(users).values(
+                login_id=login_id, email=email, mobile=mobile, language=language, role=role
+            )
+        )
+    return email
+
+
+def rows(pipeline: Pipeline, **where: Any) -> list[Any]:
+    query = sa.select(notifications).order_by(notifications.c.id)
+    for key, value in where.items():
+        query = query.where(getattr(notifications.c, key) == value)
+    with pipeline.engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def dead_letters(pipeline: Pipeline, queue: str = "communicator.notify.dead") -> list[dict]:
+    """Peek at the dead letters of ``queue`` (read, then put back)."""
+    import json
+
+    connection = pika.BlockingConnection(pika.URLParameters(pipeline.amqp_url))
+    found = []
+    try:
+        channel = connection.channel()
+        tags = []
+        while True:
+            method, _props, body = channel.basic_get(queue, auto_ack=False)
+            if method is None:
+                break
+            tags.append(method.delivery_tag)
+            found.append(json.loads(body))
+        for tag in tags:
+            channel.basic_nack(tag, requeue=True)
+    finally:
+        connection.close()
+    return found
