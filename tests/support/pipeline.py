@@ -28,8 +28,9 @@ import pika
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from bbp_common import tallies
 from bbp_common.db import make_engine
-from bbp_common.db.tables import bill_accounts, billers, bulk_requests, request_tallies
+from bbp_common.db.tables import bill_accounts, billers, bulk_requests
 from bbp_common.messaging import QUEUES
 from bbp_common.settings import DatabaseSettings
 from sandbox.testing import RunningSandbox, free_port
@@ -242,12 +243,7 @@ class Pipeline:
 
     def tallies(self, request_id: int) -> dict[str, tuple[int, Decimal]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    request_tallies.c.bucket, request_tallies.c.item_count, request_tallies.c.amount
-                ).where(request_tallies.c.request_id == request_id)
-            ).all()
-        return {r.bucket: (r.item_count, r.amount) for r in rows if r.item_count}
+            return tallies.read(conn, request_id)
 
     def wait_for(
         self, condition: Callable[[], Any], timeout: float = 60, what: str = "condition"

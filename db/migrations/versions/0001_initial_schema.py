@@ -321,6 +321,7 @@ def upgrade() -> None:
         "request_tallies",
         sa.Column("request_id", sa.BigInteger(), nullable=False),
         sa.Column("bucket", sa.String(length=16), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("item_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("amount", sa.Numeric(precision=16, scale=2), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
@@ -328,7 +329,7 @@ def upgrade() -> None:
             ["bulk_requests.id"],
             name=op.f("fk_request_tallies_request_id_bulk_requests"),
         ),
-        sa.PrimaryKeyConstraint("request_id", "bucket", name=op.f("pk_request_tallies")),
+        sa.PrimaryKeyConstraint("request_id", "bucket", "shard", name=op.f("pk_request_tallies")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_unicode_ci",
         mysql_engine="InnoDB",

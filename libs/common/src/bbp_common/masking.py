@@ -57,8 +57,17 @@ def is_secret_key(key: str) -> bool:
     return key.lower() not in _SAFE_KEYS and bool(_SECRET_KEY.search(key))
 
 
+# Every text pattern needs one of these words (or a JWT's "eyJ", or a URL's "://"): text
+# without any of them cannot hold a secret we recognise, and most log values are such text.
+_MAY_HOLD_SECRET = re.compile(
+    r"(?i)bearer|basic|eyJ|pass|otp|pin|secret|token|authenticationvalue|://"
+)
+
+
 def mask_text(text: str) -> str:
     """``text`` with every recognisable secret replaced by ``***``."""
+    if not _MAY_HOLD_SECRET.search(text):
+        return text
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

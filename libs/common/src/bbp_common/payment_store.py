@@ -16,13 +16,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, literal, select, text, update
-from sqlalchemy.dialects import mysql
 
 from bbp_common.db.tables import (
     payment_anomalies,
     payment_events,
     payments,
-    request_tallies,
     wallet_breaker,
 )
 from bbp_common.domain.payments import (
@@ -30,6 +28,7 @@ from bbp_common.domain.payments import (
     PaymentState,
     check_transition,
 )
+from bbp_common.tallies import bump as bump_tallies
 
 S = PaymentState
 BREAKER = "payer"
@@ -49,34 +48,14 @@ BUCKET = {
 }
 
 
-def bump_tallies(
-    conn: Connection, request_id: int, changes: Mapping[str, tuple[int, Decimal]]
-) -> None:
-    """Add ``(count, amount)`` to each bucket of a request (negative to take away).
-
-    Buckets are written in sorted order so that two transactions touching the same request
-    lock its tally rows in the same order (no deadlock between them).
-    """
-    for bucket in sorted(changes):
-        count, amount = changes[bucket]
-        if count == 0 and amount == 0:
-            continue
-        stmt = mysql.insert(request_tallies).values(
-            request_id=request_id, bucket=bucket, item_count=count, amount=amount
-        )
-        conn.execute(
-            stmt.on_duplicate_key_update(
-                item_count=request_tallies.c.item_count + stmt.inserted.item_count,
-                amount=request_tallies.c.amount + stmt.inserted.amount,
-            )
-        )
-
-
 def _move_tally(
     conn: Connection, request_id: int, old: PaymentState, new: PaymentState, total: Decimal
 ) -> None:
     if BUCKET[old] != BUCKET[new]:
         bump_tallies(conn, request_id, {BUCKET[old]: (-1, -total), BUCKET[new]: (1, total)})
+
+
+_EVENT = insert(payment_events).values(occurred_at=func.utc_timestamp(6))
 
 
 def record_event(
@@ -89,15 +68,15 @@ def record_event(
     actor: str,
 ) -> None:
     conn.execute(
-        insert(payment_events).values(
-            payment_id=payment_id,
-            reference_id=reference_id,
-            from_state=old.value if old else None,
-            to_state=new.value,
-            cause=cause[:255],
-            actor=actor[:128],
-            occurred_at=func.utc_timestamp(6),
-        )
+        _EVENT,
+        {
+            "payment_id": payment_id,
+            "reference_id": reference_id,
+            "from_state": old.value if old else None,
+            "to_state": new.value,
+            "cause": cause[:255],
+            "actor": actor[:128],
+        },
     )
 
 
@@ -140,11 +119,14 @@ def transition(
     expect: Iterable[PaymentState] | None = None,
     extra_where: Any = None,
     values: Mapping[str, Any] | None = None,
+    later: Deferred | None = None,
 ) -> bool:
     """Move ``payment`` to ``target`` if it is still in ``expect`` (default: its seen state).
 
     Returns False, changing nothing, when someone else moved it first. The live-bill key is
-    cleared on failed/cancelled so the bill can be paid again.
+    cleared on failed/cancelled so the bill can be paid again. With ``later``, the event
+    and the tally move are collected there and written by ``later.flush`` in the same
+    transaction (a batch of results writes them in two statements instead of many).
     """
     check_transition(payment.state, target)
     allowed = [s.value for s in (expect or [payment.state])]
@@ -158,9 +140,58 @@ def transition(
     result = conn.execute(update(payments).where(condition).values(**new_values))
     if result.rowcount != 1:
         return False
+    if later is not None:
+        later.event(payment, target, cause, actor)
+        later.move(payment.request_id, payment.state, target, payment.total)
+        return True
     record_event(conn, payment.id, payment.reference_id, payment.state, target, cause, actor)
     _move_tally(conn, payment.request_id, payment.state, target, payment.total)
     return True
+
+
+class Deferred:
+    """Events and tally moves of one transaction, written together at its end."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.changes: dict[int, dict[str, list[Any]]] = {}
+
+    @property
+    def requests(self) -> set[int]:
+        return set(self.changes)
+
+    def event(self, payment: PaymentRow, target: PaymentState, cause: str, actor: str) -> None:
+        self.events.append(
+            {
+                "payment_id": payment.id,
+                "reference_id": payment.reference_id,
+                "from_state": payment.state.value,
+                "to_state": target.value,
+                "cause": cause[:255],
+                "actor": actor[:128],
+            }
+        )
+
+    def bump(self, request_id: int, changes: Mapping[str, tuple[int, Any]]) -> None:
+        buckets = self.changes.setdefault(request_id, {})
+        for bucket, (count, amount) in changes.items():
+            entry = buckets.setdefault(bucket, [0, Decimal("0")])
+            entry[0] += count
+            entry[1] += amount
+
+    def move(self, request_id: int, old: PaymentState, new: PaymentState, total: Decimal) -> None:
+        if BUCKET[old] != BUCKET[new]:
+            self.bump(request_id, {BUCKET[old]: (-1, -total), BUCKET[new]: (1, total)})
+
+    def flush(self, conn: Connection) -> None:
+        if self.events:
+            conn.execute(_EVENT, self.events)
+        for request_id in sorted(self.changes):
+            bump_tallies(
+                conn, request_id, {b: (c, a) for b, (c, a) in self.changes[request_id].items()}
+            )
+        self.events = []
+        self.changes = {}
 
 
 class ClaimResult(StrEnum):
@@ -214,13 +245,35 @@ def claim(
             )
             .values(state=S.SENDING.value, sending_at=func.utc_timestamp(6), sent_by=actor[:128])
         )
+    if result is not None and result.rowcount == 1:
+        # Ours, and locked by our UPDATE: record it in one statement and go.
+        cause = "claimed for billpay" + (" (probing the wallet)" if state == "probing" else "")
+        conn.execute(
+            insert(payment_events).from_select(
+                [
+                    "payment_id",
+                    "reference_id",
+                    "from_state",
+                    "to_state",
+                    "cause",
+                    "actor",
+                    "occurred_at",
+                ],
+                select(
+                    payments.c.id,
+                    payments.c.reference_id,
+                    literal(S.DISPATCHED.value),
+                    literal(S.SENDING.value),
+                    literal(cause[:255]),
+                    literal(actor[:128]),
+                    func.utc_timestamp(6),
+                ).where(payments.c.id == payment_id),
+            )
+        )
+        return ClaimResult.CLAIMED
     payment = load(conn, payment_id, lock=True)
     if payment is None:
         return ClaimResult.NOT_FOUND
-    if result is not None and result.rowcount == 1:
-        cause = "claimed for billpay" + (" (probing the wallet)" if state == "probing" else "")
-        record_event(conn, payment.id, payment.reference_id, S.DISPATCHED, S.SENDING, cause, actor)
-        return ClaimResult.CLAIMED
     # The claim failed: find out why, and act only through conditional updates.
     if payment.state is S.SENDING:
         return ClaimResult.SENDER_DIED if redelivered else ClaimResult.DUPLICATE

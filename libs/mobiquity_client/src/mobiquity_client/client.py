@@ -305,7 +305,7 @@ class MobiquityClient:
         self._clock = clock
         self._owns_session = session is None
         if session is None:
-            self._session = make_session(pool_size)
+            self._session = make_session(pool_size, base_url)
         else:
             self._session = session
             session.mount(self._base_url + "/", make_adapter(pool_size))

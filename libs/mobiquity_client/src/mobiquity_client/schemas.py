@@ -131,6 +131,18 @@ def _first_error(messages: Any, path: str = "") -> tuple[str, str]:
     return path or "$", str(messages)
 
 
+_INSTANCES: dict[type[Schema], Schema] = {}
+
+
+def _instance(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building a marshmallow schema costs more than a load,
+    and ``load`` keeps no state in the instance, so threads can share it."""
+    found = _INSTANCES.get(schema)
+    if found is None:
+        found = _INSTANCES.setdefault(schema, schema())
+    return found
+
+
 def load(
     schema: type[Schema], data: Any, *, what: str, http_status: int | None = None
 ) -> dict[str, Any]:
@@ -143,7 +155,7 @@ def load(
             endpoint=what,
         )
     try:
-        result = schema().load(data)
+        result = _instance(schema).load(data)
     except ValidationError as exc:
         field, message = _first_error(exc.messages)
         raise UnexpectedResponse(

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, select
 
 from bbp_common.db import utcnow
-from bbp_common.db.tables import billers, payments
+from bbp_common.db.tables import billers, payments, wallet_breaker
 from bbp_common.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
 from bbp_common.logging import get_logger
 from bbp_common.messages import (
@@ -28,7 +28,13 @@ from bbp_common.messages import (
     MessageKind,
 )
 from bbp_common.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
-from bbp_common.payment_store import ClaimResult, claim, confirm_wallet, open_breaker
+from bbp_common.payment_store import (
+    BREAKER,
+    ClaimResult,
+    claim,
+    confirm_wallet,
+    open_breaker,
+)
 from mobiquity_client import (
     Accepted,
     BillPayment,
@@ -176,8 +182,9 @@ class Communicator:
         with self.engine.begin() as conn:
             claimed = claim(conn, payment_id, attempt, actor=self.name, redelivered=redelivered)
             details = _load_for_send(conn, payment_id) if claimed is ClaimResult.CLAIMED else None
+            probing = details is not None and details["breaker"] == "probing"
         # Committed: from here on the payment is `sending` and this replica alone may send it.
-        log.info(
+        (log.debug if claimed is ClaimResult.CLAIMED else log.info)(
             "pay_claim",
             payment_id=payment_id,
             reference_id=cmd["reference_id"],
@@ -244,8 +251,8 @@ class Communicator:
             )
             return
         result = {**base, **_pay_result_fields(outcome)}
-        self._mind_the_wallet(outcome, details["reference_id"])
-        log.info(
+        self._mind_the_wallet(outcome, details["reference_id"], probing=probing)
+        log.debug(  # the client logs the call itself: reference, order id, serviceRequestId
             "pay_done",
             payment_id=payment_id,
             reference_id=details["reference_id"],
@@ -255,9 +262,9 @@ class Communicator:
         )
         self.report(PAY_RESULT, result, message.correlation_id)
 
-    def _mind_the_wallet(self, outcome: Any, reference_id: str) -> None:
-        """Stop before harm: a wallet-authentication failure opens the breaker at once; any
-        other answer from Mobiquity's order service proves the wallet authenticates."""
+    def _mind_the_wallet(self, outcome: Any, reference_id: str, *, probing: bool) -> None:
+        """Stop before harm: a wallet-authentication failure opens the breaker at once; while
+        probing, any other answer from the order service proves the wallet authenticates."""
         if isinstance(outcome, Rejected):
             detail = outcome.error_codes[0] if outcome.error_codes else None
             if is_wallet_auth_failure(outcome.error_code, detail):
@@ -271,7 +278,7 @@ class Communicator:
                 return
             if outcome.http_status in (401, 403):
                 return  # our token was refused: says nothing about the wallet
-        if isinstance(outcome, Accepted | Rejected):
+        if probing and isinstance(outcome, Accepted | Rejected):
             with self.engine.begin() as conn:
                 if confirm_wallet(conn):
                     log.info("wallet_confirmed", reference_id=reference_id)
@@ -319,8 +326,13 @@ def _load_for_send(conn: Any, payment_id: int) -> dict[str, Any]:
             billers.c.receiver_wallet,
             billers.c.product_id,
             billers.c.name.label("biller_name"),
+            wallet_breaker.c.state.label("breaker"),
         )
-        .select_from(payments.join(billers, billers.c.utility_code == payments.c.utility_code))
+        .select_from(
+            payments.join(billers, billers.c.utility_code == payments.c.utility_code).join(
+                wallet_breaker, wallet_breaker.c.name == BREAKER
+            )
+        )
         .where(payments.c.id == payment_id)
     ).one()
     return dict(row._mapping)

@@ -52,7 +52,9 @@ class Term:
                 s.settings,
                 "scheduler.results",
                 s.results.handle,
-                prefetch=s.settings.scheduler_result_workers * 8,
+                # The workers only wait for the batch applier: as many as the prefetch, so a
+                # batch can hold everything the broker handed over.
+                prefetch=s.settings.scheduler_result_workers,
                 workers=s.settings.scheduler_result_workers,
                 metrics_registry=s.registry,
                 name=f"{s.settings.scheduler_id}-results",
@@ -98,6 +100,7 @@ class Term:
             consumer.stop()
         for consumer in self.consumers:
             consumer.join(60)
+        self.service.results.batcher.stop()
         for thread in self.threads:
             thread.join(30)
 
@@ -112,7 +115,7 @@ class SchedulerService:
         notifications.configure(settings)
         self.engine = make_engine(
             settings,
-            pool_size=max(settings.db_pool_size, settings.scheduler_result_workers + 4),
+            pool_size=max(settings.db_pool_size, 8),
             lock_wait_timeout=5,
         )
         self.lease = Lease(self.engine, settings.scheduler_id, settings.lease_ttl)

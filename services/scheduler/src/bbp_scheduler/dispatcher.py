@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, case, func, insert, or_, select, text, update
 
 from bbp_common.db import utcnow
-from bbp_common.db.tables import bulk_requests, dispatches, fetch_items, payments
+from bbp_common.db.tables import bulk_requests, dispatches, fetch_items, payment_events, payments
 from bbp_common.domain.payments import PaymentState
 from bbp_common.logging import get_logger
 from bbp_common.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
@@ -133,8 +133,10 @@ class Dispatcher:
         next_release = utcnow()
         try:
             while not stop.is_set():
-                if not pending or pending[-1][0] < utcnow() + timedelta(seconds=tick):
-                    pending.extend(self.plan(horizon=2 * tick))
+                # Plan about four ticks ahead, in batches: one transaction per batch, not per
+                # command, is what keeps the dispatcher cheap at a few hundred per second.
+                if not pending or pending[-1][0] < utcnow() + timedelta(seconds=2 * tick):
+                    pending.extend(self.plan(horizon=4 * tick))
                 due: list[Command] = []
                 now = utcnow()
                 while pending and max(pending[0][0], next_release) <= now:
@@ -177,12 +179,12 @@ class Dispatcher:
             if not picks:
                 return offset
             allowed = self._requests_still_running(conn, {k[1] for k, _ in picks if k != ENQUIRIES})
-            for (key, row), slot in zip(picks, slots, strict=False):
-                if key != ENQUIRIES and key[1] not in allowed:
-                    continue
-                command = self._mark(conn, key, row, slot)
-                if command is not None:
-                    planned.append((command, slot))
+            chosen = [
+                (key, row, slot)
+                for (key, row), slot in zip(picks, slots, strict=False)
+                if key == ENQUIRIES or key[1] in allowed
+            ]
+            planned.extend(self._mark(conn, chosen))
             if planned:
                 conn.execute(
                     insert(dispatches),
@@ -424,85 +426,179 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ marking
 
-    def _mark(self, conn: Connection, key: Key, row: Any, slot: datetime) -> Command | None:
-        s = self.settings
-        if key == ENQUIRIES:
-            number = row.enquiry_count + 1
-            done = conn.execute(
-                update(payments)
-                .where(
-                    payments.c.id == row.id,
-                    payments.c.state == PaymentState.AMBIGUOUS.value,
-                    payments.c.enquiry_sent_at.is_(None),
-                    payments.c.enquiry_count == row.enquiry_count,
+    def _mark(
+        self, conn: Connection, chosen: Sequence[tuple[Key, Any, datetime]]
+    ) -> list[tuple[Command, datetime]]:
+        """Mark the chosen items dispatched at their slots, a few statements per batch.
+
+        Each UPDATE is conditional (still queued), so an item cancelled meanwhile is left out;
+        the rows that did move are read back within the same transaction.
+        """
+        marked: list[tuple[Command, datetime]] = []
+        fetches = [(row, slot) for key, row, slot in chosen if key[0] == "fetch"]
+        pays = [(row, slot) for key, row, slot in chosen if key[0] == "payment"]
+        enquiries = [(row, slot) for key, row, slot in chosen if key == ENQUIRIES]
+        if fetches:
+            marked += self._mark_fetches(conn, fetches)
+        if pays:
+            marked += self._mark_payments(conn, pays)
+        for row, slot in enquiries:
+            command = self._mark_enquiry(conn, row, slot)
+            if command is not None:
+                marked.append((command, slot))
+        marked.sort(key=lambda pair: pair[1])
+        return marked
+
+    def _mark_fetches(
+        self, conn: Connection, chosen: Sequence[tuple[Any, datetime]]
+    ) -> list[tuple[Command, datetime]]:
+        slot_of = {row.id: slot for row, slot in chosen}
+        conn.execute(
+            update(fetch_items)
+            .where(fetch_items.c.id.in_(list(slot_of)), fetch_items.c.state == "queued")
+            .values(
+                state="dispatched",
+                attempts=fetch_items.c.attempts + 1,
+                dispatched_at=case(slot_of, value=fetch_items.c.id),
+            )
+        )
+        expected = {row.id: row.attempts + 1 for row, _ in chosen}
+        moved = [
+            r
+            for r in conn.execute(
+                select(fetch_items.c.id, fetch_items.c.attempts).where(
+                    fetch_items.c.id.in_(list(slot_of)), fetch_items.c.state == "dispatched"
                 )
-                .values(enquiry_sent_at=slot)
-            ).rowcount
-            if done != 1:
-                return None
-            return Command(
-                ENQUIRY_COMMAND,
-                "enquiry",
-                row.id,
-                row.request_id,
+            )
+            if expected[r.id] == r.attempts
+        ]
+        moved_ids = {r.id for r in moved}
+        ttl = timedelta(seconds=self.settings.fetch_command_ttl)
+        per_request: dict[int, int] = {}
+        marked = []
+        for row, slot in chosen:
+            if row.id not in moved_ids:
+                continue
+            per_request[row.request_id] = per_request.get(row.request_id, 0) + 1
+            marked.append(
+                (
+                    Command(
+                        FETCH_COMMAND,
+                        "fetch",
+                        row.id,
+                        row.request_id,
+                        {
+                            "item_id": row.id,
+                            "request_id": row.request_id,
+                            "attempt": row.attempts + 1,
+                            "utility": row.utility_code,
+                            "consumer_id": row.consumer_id,
+                            "mobile": row.mobile,
+                            "expires_at": slot + ttl,
+                        },
+                    ),
+                    slot,
+                )
+            )
+        for request_id, count in per_request.items():
+            bump_tallies(conn, request_id, {"queued": (-count, 0), "in_flight": (count, 0)})
+        return marked
+
+    def _mark_payments(
+        self, conn: Connection, chosen: Sequence[tuple[Any, datetime]]
+    ) -> list[tuple[Command, datetime]]:
+        slot_of = {row.id: slot for row, slot in chosen}
+        ttl = timedelta(seconds=self.settings.pay_command_ttl)
+        conn.execute(
+            update(payments)
+            .where(payments.c.id.in_(list(slot_of)), payments.c.state == PaymentState.QUEUED.value)
+            .values(
+                state=PaymentState.DISPATCHED.value,
+                attempt=payments.c.attempt + 1,
+                dispatched_at=case(slot_of, value=payments.c.id),
+                deadline_at=case({k: v + ttl for k, v in slot_of.items()}, value=payments.c.id),
+            )
+        )
+        expected = {row.id: row.attempt + 1 for row, _ in chosen}
+        moved_ids = {
+            r.id
+            for r in conn.execute(
+                select(payments.c.id, payments.c.attempt).where(
+                    payments.c.id.in_(list(slot_of)),
+                    payments.c.state == PaymentState.DISPATCHED.value,
+                )
+            )
+            if expected[r.id] == r.attempt
+        }
+        moved = [(row, slot) for row, slot in chosen if row.id in moved_ids]
+        if not moved:
+            return []
+        actor = self.db.lease.holder
+        conn.execute(
+            insert(payment_events),
+            [
                 {
                     "payment_id": row.id,
                     "reference_id": row.reference_id,
-                    "enquiry_number": number,
-                    "expires_at": slot + timedelta(seconds=s.enquiry_command_ttl),
-                },
-            )
-        if key[0] == "fetch":
-            attempt = row.attempts + 1
-            done = conn.execute(
-                update(fetch_items)
-                .where(fetch_items.c.id == row.id, fetch_items.c.state == "queued")
-                .values(state="dispatched", attempts=attempt, dispatched_at=slot)
-            ).rowcount
-            if done != 1:
-                return None
-            bump_tallies(conn, row.request_id, {"queued": (-1, 0), "in_flight": (1, 0)})
-            return Command(
-                FETCH_COMMAND,
-                "fetch",
-                row.id,
-                row.request_id,
-                {
-                    "item_id": row.id,
-                    "request_id": row.request_id,
-                    "attempt": attempt,
-                    "utility": row.utility_code,
-                    "consumer_id": row.consumer_id,
-                    "mobile": row.mobile,
-                    "expires_at": slot + timedelta(seconds=s.fetch_command_ttl),
-                },
-            )
-        attempt = row.attempt + 1
-        moved = transition(
-            conn,
-            PaymentRow.of(row),
-            PaymentState.DISPATCHED,
-            cause=f"dispatched (attempt {attempt})",
-            actor=self.db.lease.holder,
-            extra_where=and_(payments.c.attempt == row.attempt),
-            values={
-                "attempt": attempt,
-                "dispatched_at": slot,
-                "deadline_at": slot + timedelta(seconds=s.pay_command_ttl),
-            },
+                    "from_state": PaymentState.QUEUED.value,
+                    "to_state": PaymentState.DISPATCHED.value,
+                    "cause": f"dispatched (attempt {row.attempt + 1})",
+                    "actor": actor,
+                    "occurred_at": slot,
+                }
+                for row, slot in moved
+            ],
         )
-        if not moved:
+        per_request: dict[int, tuple[int, Any]] = {}
+        for row, _ in moved:
+            count, amount = per_request.get(row.request_id, (0, 0))
+            per_request[row.request_id] = (count + 1, amount + row.total)
+        for request_id, (count, amount) in per_request.items():
+            bump_tallies(
+                conn, request_id, {"queued": (-count, -amount), "in_flight": (count, amount)}
+            )
+        return [
+            (
+                Command(
+                    PAY_COMMAND,
+                    "pay",
+                    row.id,
+                    row.request_id,
+                    {
+                        "payment_id": row.id,
+                        "request_id": row.request_id,
+                        "attempt": row.attempt + 1,
+                        "reference_id": row.reference_id,
+                    },
+                ),
+                slot,
+            )
+            for row, slot in moved
+        ]
+
+    def _mark_enquiry(self, conn: Connection, row: Any, slot: datetime) -> Command | None:
+        done = conn.execute(
+            update(payments)
+            .where(
+                payments.c.id == row.id,
+                payments.c.state == PaymentState.AMBIGUOUS.value,
+                payments.c.enquiry_sent_at.is_(None),
+                payments.c.enquiry_count == row.enquiry_count,
+            )
+            .values(enquiry_sent_at=slot)
+        ).rowcount
+        if done != 1:
             return None
         return Command(
-            PAY_COMMAND,
-            "pay",
+            ENQUIRY_COMMAND,
+            "enquiry",
             row.id,
             row.request_id,
             {
                 "payment_id": row.id,
-                "request_id": row.request_id,
-                "attempt": attempt,
                 "reference_id": row.reference_id,
+                "enquiry_number": row.enquiry_count + 1,
+                "expires_at": slot + timedelta(seconds=self.settings.enquiry_command_ttl),
             },
         )
 

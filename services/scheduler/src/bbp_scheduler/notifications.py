@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text, update
 
+from bbp_common import tallies
 from bbp_common.db.tables import (
     bill_accounts,
     billers,
@@ -36,7 +37,6 @@ from bbp_common.db.tables import (
     notifications,
     notified_payments,
     payments,
-    request_tallies,
 )
 from bbp_common.inbox import first_time
 from bbp_common.logging import get_logger
@@ -136,15 +136,13 @@ def request_finished(conn: Connection, request_id: int) -> list[Queued]:
     request = _request(conn, request_id)
     if request is None:
         return []
-    tallies = conn.execute(
-        select(request_tallies.c.bucket, request_tallies.c.item_count, request_tallies.c.amount)
-        .where(request_tallies.c.request_id == request_id, request_tallies.c.item_count != 0)
-        .where(request_tallies.c.bucket.not_in(OPEN_BUCKETS))
-    ).all()
+    counted = {b: t for b, t in tallies.read(conn, request_id).items() if b not in OPEN_BUCKETS}
     rank = {name: i for i, name in enumerate(OUTCOME_ORDER)}
     outcomes = [
-        {"outcome": t.bucket, "count": int(t.item_count), "amount": f"{t.amount:.2f}"}
-        for t in sorted(tallies, key=lambda t: (rank.get(t.bucket, 99), t.bucket))
+        {"outcome": bucket, "count": count, "amount": f"{amount:.2f}"}
+        for bucket, (count, amount) in sorted(
+            counted.items(), key=lambda item: (rank.get(item[0], 99), item[0])
+        )
     ]
     params = {**_base_params(request), "outcomes": outcomes, "finished_at": _now_text(conn)}
     channels = ("email", "sms") if settings().notify_request_sms else ("email",)

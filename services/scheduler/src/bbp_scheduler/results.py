@@ -10,6 +10,7 @@ a payment's final state is kept for a person, never dropped.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,13 +18,13 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Connection, func, insert, select, text, update
 
+from bbp_common import tallies
 from bbp_common.db.tables import (
     audit_log,
     bills,
     bulk_requests,
     fetch_items,
     payments,
-    request_tallies,
 )
 from bbp_common.domain.payments import (
     Decision,
@@ -39,13 +40,14 @@ from bbp_common.domain.payments import (
 from bbp_common.logging import get_logger
 from bbp_common.messaging import Envelope, Reject, Retry
 from bbp_common.payment_store import (
+    Deferred,
     PaymentRow,
-    bump_tallies,
     open_breaker,
     record_anomaly,
     transition,
 )
 from bbp_scheduler import notifications
+from bbp_scheduler.batching import BatchApplier
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.lease import LostLease
 from bbp_scheduler.settings import SchedulerSettings
@@ -67,6 +69,21 @@ _PAYMENT_COLUMNS = (
 )
 
 
+@dataclass
+class Batch:
+    """What one transaction of results shares: the time, deferred writes, requests to check."""
+
+    now: datetime
+    later: Deferred = field(default_factory=Deferred)
+    finish: set[int] = field(default_factory=set)
+
+    def done(self, conn: Connection) -> None:
+        """Write the deferred events and tallies, then finish the requests that may be done."""
+        self.later.flush(conn)
+        for request_id in sorted(self.finish):
+            finish_if_done(conn, request_id)
+
+
 def _now(conn: Connection) -> datetime:
     return conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
 
@@ -74,6 +91,7 @@ def _now(conn: Connection) -> datetime:
 class Results:
     def __init__(self, db: LeaderDb, settings: SchedulerSettings, registry: Any) -> None:
         self.db = db
+        self.batcher = BatchApplier(db, self.apply_all)
         self.settings = settings
         self.policy = EnquiryPolicy(
             delays=settings.enquiry_schedule,
@@ -99,32 +117,45 @@ class Results:
 
     # ------------------------------------------------------------------ consumer entry
 
+    KINDS = ("fetch.result", "pay.result", "enquiry.result", "notify.result")
+
     def handle(self, message: Envelope, redelivered: bool) -> None:
-        """The ``scheduler.results`` consumer: apply, or hand back if we are not the leader."""
-        appliers = {
-            "fetch.result": self.apply_fetch,
-            "pay.result": self.apply_pay,
-            "enquiry.result": self.apply_enquiry,
-            "notify.result": notifications.apply_result,
-        }
-        apply = appliers.get(message.type)
-        if apply is None:
+        """The ``scheduler.results`` consumer: apply (in a batch), or hand back if we lost
+        the lease. Returns once the result is committed — then the message is acknowledged."""
+        if message.type not in self.KINDS:
             raise Reject(f"unexpected message type {message.type}")
         try:
-            self.db.write(lambda conn, _token: apply(conn, message.body))
+            self.batcher.submit(message)
         except LostLease as exc:
             raise Retry("not the active scheduler") from exc
 
+    def apply_all(self, conn: Connection, messages: list[Envelope]) -> None:
+        """Apply results in one transaction: events and tallies written once at the end."""
+        batch = Batch(now=_now(conn))
+        for message in messages:
+            self.apply(conn, message, batch)
+        batch.done(conn)
+
+    def apply(self, conn: Connection, message: Envelope, batch: Batch) -> None:
+        if message.type == "fetch.result":
+            self.apply_fetch(conn, message.body, batch)
+        elif message.type == "pay.result":
+            self.apply_pay(conn, message.body, batch)
+        elif message.type == "enquiry.result":
+            self.apply_enquiry(conn, message.body, batch)
+        else:
+            notifications.apply_result(conn, message.body)
+
     # ------------------------------------------------------------------ fetch
 
-    def apply_fetch(self, conn: Connection, body: dict[str, Any]) -> None:
+    def apply_fetch(self, conn: Connection, body: dict[str, Any], batch: Batch) -> None:
         item = conn.execute(
             select(fetch_items).where(fetch_items.c.id == body["item_id"]).with_for_update()
         ).first()
         if item is None or item.state != "dispatched" or item.attempts != body["attempt"]:
             self.lag.labels("fetch").inc()
             return
-        now = _now(conn)
+        now = batch.now
         outcome = body["outcome"]
         values: dict[str, Any]
         if outcome in ("bills", "no_bills"):
@@ -182,10 +213,10 @@ class Results:
             }
             bucket, amount = "failed", Decimal("0")
         conn.execute(update(fetch_items).where(fetch_items.c.id == item.id).values(**values))
-        bump_tallies(conn, item.request_id, {"in_flight": (-1, Decimal("0")), bucket: (1, amount)})
+        batch.later.bump(item.request_id, {"in_flight": (-1, Decimal("0")), bucket: (1, amount)})
         self.applied.labels("fetch", outcome).inc()
         if bucket != "queued":
-            finish_if_done(conn, item.request_id)
+            batch.finish.add(item.request_id)
 
     # ------------------------------------------------------------------ pay
 
@@ -194,7 +225,7 @@ class Results:
             select(*_PAYMENT_COLUMNS).where(payments.c.id == payment_id).with_for_update()
         ).first()
 
-    def apply_pay(self, conn: Connection, body: dict[str, Any]) -> None:
+    def apply_pay(self, conn: Connection, body: dict[str, Any], batch: Batch) -> None:
         row = self._load_payment(conn, body["payment_id"])
         if row is None:
             raise Reject(f"payment {body['payment_id']} does not exist")
@@ -202,7 +233,7 @@ class Results:
         outcome = PayOutcome(body["outcome"])
         decision = decide_pay_result(payment.state, outcome)
         self._keep_if_anomalous(conn, payment, decision, f"pay.{outcome.value}", body)
-        now = _now(conn)
+        now = batch.now
         if decision.target is not None:
             values: dict[str, Any] = {
                 "answered_at": now,
@@ -225,6 +256,7 @@ class Results:
                 cause=decision.cause,
                 actor=self.actor,
                 values=values,
+                later=batch.later,
             )
             if decision.target is S.AMBIGUOUS and not self.policy.delays:
                 # No enquiries configured: straight to a person.
@@ -241,6 +273,7 @@ class Results:
                     S.UNCLEARED,
                     cause="no enquiries configured",
                     actor=self.actor,
+                    later=batch.later,
                 )
             if decision.target in (S.POSTED, S.SUCCEEDED):
                 notifications.payment_submitted(conn, payment.id)
@@ -269,7 +302,7 @@ class Results:
             if decision.target is not None:
                 self._pause_on_failure_streak(conn, payment.request_id)
         if decision.target is not None and decision.target in (S.POSTED, S.FAILED, S.UNCLEARED):
-            finish_if_done(conn, payment.request_id)
+            batch.finish.add(payment.request_id)
 
     def _pause_on_failure_streak(self, conn: Connection, request_id: int) -> None:
         n = self.settings.auto_pause_after
@@ -319,13 +352,13 @@ class Results:
 
     # ------------------------------------------------------------------ enquiry
 
-    def apply_enquiry(self, conn: Connection, body: dict[str, Any]) -> None:
+    def apply_enquiry(self, conn: Connection, body: dict[str, Any], batch: Batch) -> None:
         row = self._load_payment(conn, body["payment_id"])
         if row is None:
             raise Reject(f"payment {body['payment_id']} does not exist")
         outcome = EnquiryOutcome(body["outcome"])
         payment = PaymentRow.of(row)
-        now = _now(conn)
+        now = batch.now
         if payment.state is not S.AMBIGUOUS:
             decision = decide_enquiry_result(
                 payment.state,
@@ -341,7 +374,7 @@ class Results:
         if row.enquiry_sent_at is None or body["enquiry_number"] != row.enquiry_count + 1:
             self.lag.labels("enquiry").inc()  # late answer to an enquiry already counted
             return
-        self.count_enquiry(conn, row, outcome, body, now)
+        self.count_enquiry(conn, row, outcome, body, batch)
 
     def count_enquiry(
         self,
@@ -349,10 +382,11 @@ class Results:
         row: Any,
         outcome: EnquiryOutcome,
         body: dict[str, Any],
-        now: datetime,
+        batch: Batch,
     ) -> None:
         """One enquiry answered (or timed out): settle, schedule the next, or leave uncleared."""
         done = row.enquiry_count + 1
+        now = batch.now
         decision = decide_enquiry_result(
             S.AMBIGUOUS,
             outcome,
@@ -384,11 +418,12 @@ class Results:
                 actor=self.actor,
                 values=values,
                 extra_where=payments.c.enquiry_count == row.enquiry_count,
+                later=batch.later,
             )
             if decision.target in (S.POSTED, S.SUCCEEDED):
                 notifications.payment_submitted(conn, row.id)
             self.applied.labels("enquiry", outcome.value).inc()
-            finish_if_done(conn, row.request_id)
+            batch.finish.add(row.request_id)
         else:
             base = row.answered_at or now
             conn.execute(
@@ -435,13 +470,7 @@ class Results:
 
 def finish_if_done(conn: Connection, request_id: int) -> bool:
     """Finish the request when nothing of it is queued, in flight or ambiguous any more."""
-    open_items = conn.execute(
-        select(func.coalesce(func.sum(request_tallies.c.item_count), 0)).where(
-            request_tallies.c.request_id == request_id,
-            request_tallies.c.bucket.in_(["queued", "in_flight", "ambiguous"]),
-        )
-    ).scalar_one()
-    if open_items:
+    if tallies.open_items(conn, request_id, ["queued", "in_flight", "ambiguous"]):
         return False
     finished = conn.execute(
         update(bulk_requests)

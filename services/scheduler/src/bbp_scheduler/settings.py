@@ -45,7 +45,7 @@ class SchedulerSettings(
         description="Most calls per second toward Mobiquity, all kinds and replicas (0 = no cap)",
     )
     mobiquity_max_in_flight: int = Field(
-        64, ge=1, description="Most commands dispatched and not yet answered, all kinds"
+        100, ge=1, description="Most commands dispatched and not yet answered, all kinds"
     )
     dispatch_tick: Seconds = Field(
         0.05, description="How far ahead the dispatcher plans slots (and how often it looks)"
@@ -100,7 +100,7 @@ class SchedulerSettings(
         2, description="How often lost, stuck and overdue work is looked for"
     )
     scheduler_result_workers: int = Field(
-        8, ge=1, description="Threads applying results from the communicators"
+        64, ge=1, description="Results taken from the broker at once (applied in batches)"
     )
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from bbp_common.logging import get_logger
 from bbp_common.payment_store import PaymentRow, bump_tallies, transition
 from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
-from bbp_scheduler.results import _PAYMENT_COLUMNS, Results, finish_if_done
+from bbp_scheduler.results import _PAYMENT_COLUMNS, Batch, Results, finish_if_done
 from bbp_scheduler.settings import SchedulerSettings
 
 log = get_logger(__name__)
@@ -161,10 +161,12 @@ class Sweeper:
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         ).all()
+        batch = Batch(now=now)
         for row in rows:
             self.results.count_enquiry(
-                conn, row, EnquiryOutcome.UNKNOWN, {"reason": "no answer in time"}, now
+                conn, row, EnquiryOutcome.UNKNOWN, {"reason": "no answer in time"}, batch
             )
+        batch.done(conn)
         return len(rows)
 
     def _finish_requests(self, conn: Connection, _token: int) -> int:

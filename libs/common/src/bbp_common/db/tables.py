@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -342,12 +343,13 @@ request_tallies = Table(
     metadata,
     Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), primary_key=True),
     Column("bucket", String(16), primary_key=True),
+    Column("shard", SmallInteger, primary_key=True, server_default="0"),
     Column("item_count", Integer, nullable=False, server_default="0"),
     Column("amount", Numeric(16, 2), nullable=False, server_default="0"),
     **TABLE_ARGS,
 )
 """Items (and amounts) per state of a request, kept in the same transaction as each change,
-so the request page never counts a million rows."""
+so the request page never counts a million rows; sharded (see ``bbp_common.tallies``)."""
 
 fetch_items = Table(
     "fetch_items",
