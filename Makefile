@@ -42,6 +42,8 @@ migrate: dev-db  ## apply the database migrations (BBP_DATABASE_URL, default fro
 
 run: migrate  ## start the sandbox and every service (portal on http://localhost:8000); Ctrl-C stops all
 	@$(DEV_ENV); $(BIN)/python scripts/seed_demo.py
+	@# The biller catalogue comes from the sandbox once it answers (idempotent: adds only what is missing).
+	@$(DEV_ENV); ($(BIN)/flask --app 'bbp_portal.wsgi:create_app()' billers seed-from "http://127.0.0.1:$${SANDBOX_PORT:-8090}" --wait 60 &)
 	@$(DEV_ENV); PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
 test: setup services browser  ## run every test tier (what CI runs)

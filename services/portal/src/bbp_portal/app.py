@@ -74,6 +74,7 @@ def create_app(
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.cli.add_command(users_cli)
+    _register_accounts(app, settings)
 
     @app.get("/healthz")
     @public
@@ -107,3 +108,20 @@ def create_app(
     # Last: wraps the finished view functions of every blueprint.
     apply_rate_limits(app, limiter, settings)
     return app
+
+
+def _register_accounts(app: Flask, settings: PortalSettings) -> None:
+    """Billers, bill accounts, groups, uploads: pages, the /api/v1 API, the billers CLI."""
+    import bbp_portal.accounts.api
+    import bbp_portal.billers.api  # noqa: F401  (routes register on import)
+    from bbp_portal.accounts.views import bp as accounts_bp
+    from bbp_portal.api import register_api
+    from bbp_portal.billers.cli import billers_cli
+    from bbp_portal.billers.views import bp as billers_bp
+
+    # The body limit: the upload limit plus room for the multipart envelope.
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings.upload_max_bytes + 64 * 1024)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(billers_bp)
+    register_api(app)
+    app.cli.add_command(billers_cli)

@@ -23,8 +23,8 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem(_l("Dashboard"), "home"),
-    NavItem(_l("Bill accounts"), None, ("admin", "superadmin", "auditor")),
-    NavItem(_l("Billers"), None, ("admin", "superadmin", "auditor")),
+    NavItem(_l("Bill accounts"), "accounts.index", ("admin", "superadmin", "auditor")),
+    NavItem(_l("Billers"), "billers.index", ("superadmin",)),
     NavItem(_l("Requests"), None, ("admin", "superadmin", "auditor")),
     NavItem(_l("Users"), "users.index", ("superadmin",)),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor")),

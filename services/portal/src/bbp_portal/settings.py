@@ -88,3 +88,13 @@ class PortalSettings(
         ),
     )
 
+    # --- bulk upload of bill accounts -------------------------------------------------------
+    upload_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest bulk-upload file accepted (bytes)"
+    )
+    upload_max_rows: int = Field(
+        50_000, ge=1, description="Most data rows one bulk upload may have"
+    )
+    upload_ttl: Seconds = Field(
+        3600, description="How long a validated upload waits for its import before it expires"
+    )

@@ -203,13 +203,20 @@ bill_accounts = Table(
     _created(),
     _updated(),
     UniqueConstraint("utility_code", "consumer_id"),
-    Index(None, "consumer_id"),
-    Index(None, "label"),
+    # Keyset pagination: every sort order is a unique key — (label, id), (consumer_id,
+    # utility_code), (utility_code, consumer_id), id — and has its index, with and without the
+    # utility filter, so each page is an index range scan however deep it lies.
+    Index(None, "consumer_id", "utility_code"),
+    Index(None, "label", "id"),
+    Index(None, "utility_code", "id"),
+    Index(None, "utility_code", "label", "id"),
+    Index(None, "active", "id"),
     **TABLE_ARGS,
 )
 """A utility account whose bills we fetch and pay.
 
-``consumer_id`` is what Mobiquity takes (and echoes as ``account_no``)."""
+``consumer_id`` is what Mobiquity takes (and echoes as ``account_no``). Unique per utility,
+compared case-insensitively (the collation), as the bulk upload's duplicate check does."""
 
 bill_account_groups = Table(
     "bill_account_groups",
@@ -226,6 +233,73 @@ bill_account_groups = Table(
     Index(None, "group_id", "bill_account_id"),
     **TABLE_ARGS,
 )
+
+account_uploads = Table(
+    "account_uploads",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("created_by", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_format", String(4), nullable=False),
+    Column("file_size", Integer, nullable=False),
+    Column("state", String(10), nullable=False, server_default="validated"),
+    Column("total_rows", Integer, nullable=False, server_default="0"),
+    Column("valid_rows", Integer, nullable=False, server_default="0"),
+    Column("error_rows", Integer, nullable=False, server_default="0"),
+    Column("error_count", Integer, nullable=False, server_default="0"),
+    Column("imported_rows", Integer),
+    _created(),
+    Column("expires_at", Timestamp(), nullable=False),
+    Column("finished_at", Timestamp()),
+    CheckConstraint("file_format IN ('csv','xlsx')", name="file_format"),
+    CheckConstraint("state IN ('validated','imported','discarded')", name="state"),
+    Index(None, "created_by", "id"),
+    Index(None, "expires_at"),
+    **TABLE_ARGS,
+)
+"""A bulk upload of bill accounts between "validate" and "import": the report the admin saw
+is exactly what the import stores. Bound to its uploader; dropped after ``expires_at``."""
+
+account_upload_rows = Table(
+    "account_upload_rows",
+    metadata,
+    Column(
+        "upload_id",
+        BigInteger,
+        ForeignKey("account_uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("line", Integer, primary_key=True, autoincrement=False),
+    Column("valid", Boolean, nullable=False),
+    Column("utility_code", String(16), nullable=False, server_default=""),
+    Column("consumer_id", String(64), nullable=False, server_default=""),
+    Column("mobile", String(15), nullable=False, server_default=""),
+    Column("label", String(120), nullable=False, server_default=""),
+    Column("group_ids", String(500), nullable=False, server_default=""),
+    **TABLE_ARGS,
+)
+"""One data row of an upload, normalised (``group_ids``: comma-separated ids)."""
+
+account_upload_errors = Table(
+    "account_upload_errors",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "upload_id",
+        BigInteger,
+        ForeignKey("account_uploads.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("line", Integer, nullable=False),
+    Column("column_letter", String(3), nullable=False, server_default=""),
+    Column("column_name", String(32), nullable=False, server_default=""),
+    Column("code", String(32), nullable=False),
+    Column("message", String(255), nullable=False),
+    Column("value", String(255), nullable=False, server_default=""),
+    Index(None, "upload_id", "line", "id"),
+    **TABLE_ARGS,
+)
+"""Every problem an upload's validation found, by line and column (the per-row report)."""
 
 # --------------------------------------------------------------------------- requests
 

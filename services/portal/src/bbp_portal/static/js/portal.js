@@ -21,6 +21,12 @@
     return fetch(url, options);
   };
 
+  // Forms that destroy something ask first: <form data-bbp-confirm="Delete this?">.
+  document.addEventListener("submit", function (event) {
+    var text = event.target.getAttribute && event.target.getAttribute("data-bbp-confirm");
+    if (text && !window.confirm(text)) { event.preventDefault(); }
+  });
+
   // New and confirmed password must match: say so before the form is sent.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-bbp-password-pair]").forEach(function (form) {

@@ -1,0 +1,388 @@
+"""``/api/v1`` accounts, groups and uploads: thin views over the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, request, stream_with_context
+
+from bbp_portal.accounts import groups as group_service
+from bbp_portal.accounts import listing
+from bbp_portal.accounts import service as account_service
+from bbp_portal.accounts.schemas import (
+    AccountInSchema,
+    AccountListQuery,
+    AccountPatchSchema,
+    AccountSchema,
+    DeleteOutcomeSchema,
+    GroupListQuery,
+    GroupSchema,
+    ProblemPageSchema,
+    ProblemQuery,
+    SelectionCountSchema,
+    SelectionSchema,
+    TemplateQuery,
+    UploadSchema,
+)
+from bbp_portal.accounts.upload import service as uploads
+from bbp_portal.accounts.upload.parse import Limits
+from bbp_portal.accounts.upload.template import template_csv, template_xlsx
+from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.audit_trail import record
+from bbp_portal.service_errors import ServiceError, ValidationFailed
+from bbp_portal.view_context import actor, engine, settings
+
+OPERATORS = ("admin", "superadmin")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+@api.get("/accounts")
+@endpoint(
+    "List bill accounts (search, filters, sorting, keyset pages)",
+    query=AccountListQuery,
+    response=page_of(AccountSchema),
+    tags=["accounts"],
+)
+def list_accounts(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        page = listing.list_accounts(
+            conn,
+            query["filter"],
+            sort=query["sort"],
+            order=query["order"],
+            cursor=query["cursor"],
+            limit=query["limit"],
+        )
+    return {
+        "items": page.items,
+        "page": {
+            "limit": query["limit"],
+            "sort": page.sort,
+            "order": page.order,
+            "next": page.next,
+            "prev": page.prev,
+            "last": page.last,
+        },
+    }
+
+
+@api.post("/accounts/selection/count")
+@endpoint(
+    "Count the active accounts a selection holds (capped at 10 000)",
+    body=SelectionSchema,
+    response=SelectionCountSchema,
+    tags=["accounts"],
+)
+def count_selection(body: listing.AccountSelection) -> Any:
+    cap = 10_000
+    with engine().connect() as conn:
+        if body.ids:
+            count = len(listing.resolve_selection(conn, body))
+        else:
+            active = listing.AccountFilter(
+                **{**(body.filter or listing.AccountFilter()).as_dict(), "status": "active"}
+            )
+            count = listing.count_capped(conn, active, cap)
+    return {"count": min(count, cap), "capped": count > cap, "description": body.describe()}
+
+
+@api.get("/accounts/<int:account_id>")
+@endpoint("Read one bill account", response=AccountSchema, tags=["accounts"])
+def get_account(account_id: int) -> Any:
+    with engine().connect() as conn:
+        return account_service.get_account(conn, account_id)
+
+
+@api.post("/accounts")
+@endpoint(
+    "Add a bill account",
+    body=AccountInSchema,
+    response=AccountSchema,
+    status=201,
+    tags=["accounts"],
+    roles=OPERATORS,
+)
+def create_account(body: account_service.AccountInput) -> Any:
+    with engine().begin() as conn:
+        return account_service.create_account(conn, actor(), body)
+
+
+@api.patch("/accounts/<int:account_id>")
+@endpoint(
+    "Change, deactivate (active=false) or reactivate a bill account",
+    body=AccountPatchSchema,
+    response=AccountSchema,
+    tags=["accounts"],
+    roles=OPERATORS,
+)
+def update_account(account_id: int, body: dict[str, Any]) -> Any:
+    who = actor()
+    with engine().begin() as conn:
+        current = account_service.get_account(conn, account_id)
+        active = body.pop("active", None)
+        if body:
+            values = {
+                "utility_code": current.utility_code,
+                "consumer_id": current.consumer_id,
+                "mobile": current.mobile,
+                "label": current.label,
+                "group_ids": [g[0] for g in current.groups],
+            }
+            values.update(body)
+            current = account_service.update_account(
+                conn, who, account_id, account_service.AccountInput(**values)
+            )
+        if active is not None:
+            current = account_service.set_account_active(conn, who, account_id, active)
+        return current
+
+
+@api.delete("/accounts/<int:account_id>")
+@endpoint(
+    "Delete a bill account (deactivated instead when fetches or payments refer to it)",
+    response=DeleteOutcomeSchema,
+    tags=["accounts"],
+    roles=OPERATORS,
+)
+def delete_account(account_id: int) -> Any:
+    with engine().begin() as conn:
+        outcome = account_service.delete_account(conn, actor(), account_id)
+        account = (
+            account_service.get_account(conn, account_id) if outcome == "deactivated" else None
+        )
+    return {"outcome": outcome, "account": account}
+
+
+# --------------------------------------------------------------------------- groups
+
+
+@api.get("/groups")
+@endpoint(
+    "List account groups", query=GroupListQuery, response=GroupSchema, many=True, tags=["groups"]
+)
+def list_groups(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        return group_service.list_groups(conn, with_counts=query["counts"])
+
+
+@api.post("/groups")
+@endpoint(
+    "Add a group",
+    body=GroupSchema,
+    response=GroupSchema,
+    status=201,
+    tags=["groups"],
+    roles=OPERATORS,
+)
+def create_group(body: dict[str, Any]) -> Any:
+    with engine().begin() as conn:
+        return group_service.create_group(conn, actor(), body["name"])
+
+
+@api.patch("/groups/<int:group_id>")
+@endpoint(
+    "Rename a group", body=GroupSchema, response=GroupSchema, tags=["groups"], roles=OPERATORS
+)
+def rename_group(group_id: int, body: dict[str, Any]) -> Any:
+    with engine().begin() as conn:
+        return group_service.rename_group(conn, actor(), group_id, body["name"])
+
+
+@api.delete("/groups/<int:group_id>")
+@endpoint("Delete a group (its accounts stay)", status=204, tags=["groups"], roles=OPERATORS)
+def delete_group(group_id: int) -> Any:
+    with engine().begin() as conn:
+        group_service.delete_group(conn, actor(), group_id)
+    return Response(status=204)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def _limits() -> Limits:
+    s = settings()
+    return Limits(max_bytes=s.upload_max_bytes, max_rows=s.upload_max_rows)
+
+
+def read_upload_file() -> tuple[str, bytes]:
+    """The ``file`` part of a multipart request, read up to the size limit (+1 byte)."""
+    storage = request.files.get("file")
+    if storage is None or not storage.filename:
+        raise ValidationFailed("missing", "Choose a CSV or XLSX file to upload.", "file")
+    data = storage.stream.read(settings().upload_max_bytes + 1)
+    return storage.filename, data
+
+
+def stage(file_name: str, data: bytes) -> uploads.UploadSummary:
+    """Validate and stage an upload; a refused file is audited and answered 422."""
+    who = actor()
+    try:
+        with engine().begin() as conn:
+            return uploads.validate_upload(
+                conn,
+                who,
+                file_name,
+                data,
+                limits=_limits(),
+                ttl=timedelta(seconds=settings().upload_ttl),
+            )
+    except uploads.UploadRefused as exc:
+        with engine().begin() as conn:
+            record(
+                conn,
+                who,
+                "accounts.upload.validate",
+                target_type="upload",
+                outcome="refused",
+                file_name=file_name[:255],
+                size=len(data),
+                code=exc.code,
+            )
+        status = 413 if exc.code in ("file_too_large", "too_many_rows") else 422
+        raise _Refused(exc.code, exc.message, "file", status) from None
+
+
+class _Refused(ServiceError):
+    def __init__(self, code: str, message: str, field: str, status: int) -> None:
+        super().__init__(code, message, field)
+        self.status = status
+
+
+def finish(upload_id: int, *, do_import: bool) -> uploads.UploadSummary:
+    """Import or discard; a refusal (stale, already done) is audited too."""
+    who = actor()
+    action = "accounts.upload.import" if do_import else "accounts.upload.discard"
+    try:
+        with engine().begin() as conn:
+            if do_import:
+                return uploads.import_upload(conn, who, upload_id)
+            return uploads.discard_upload(conn, who, upload_id)
+    except ServiceError as exc:
+        with engine().begin() as conn:
+            record(
+                conn,
+                who,
+                action,
+                target_type="upload",
+                target_id=upload_id,
+                outcome="refused",
+                code=exc.code,
+                reason=exc.message,
+            )
+        raise
+
+
+@api.get("/uploads/template")
+@endpoint(
+    "Download the upload template",
+    query=TemplateQuery,
+    tags=["uploads"],
+    content_type="text/csv",
+    roles=OPERATORS,
+)
+def upload_template(query: dict[str, Any]) -> Any:
+    if query["format"] == "xlsx":
+        return Response(
+            template_xlsx(),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": "attachment; filename=accounts-template.xlsx"},
+        )
+    return Response(
+        template_csv(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=accounts-template.csv"},
+    )
+
+
+@api.post("/uploads")
+@endpoint(
+    "Validate a CSV or XLSX file of accounts; nothing is stored until import",
+    response=UploadSchema,
+    status=201,
+    tags=["uploads"],
+    roles=OPERATORS,
+    multipart={"file": "binary"},
+)
+def create_upload() -> Any:
+    return stage(*read_upload_file())
+
+
+@api.get("/uploads")
+@endpoint(
+    "My recent uploads (not expired)",
+    response=UploadSchema,
+    many=True,
+    tags=["uploads"],
+    roles=OPERATORS,
+)
+def list_uploads() -> Any:
+    with engine().connect() as conn:
+        return uploads.list_uploads(conn, actor())
+
+
+@api.get("/uploads/<int:upload_id>")
+@endpoint("One of my uploads", response=UploadSchema, tags=["uploads"], roles=OPERATORS)
+def get_upload(upload_id: int) -> Any:
+    with engine().connect() as conn:
+        return uploads.get_upload(conn, actor(), upload_id)
+
+
+@api.get("/uploads/<int:upload_id>/problems")
+@endpoint(
+    "The report: every problem by line and column",
+    query=ProblemQuery,
+    response=ProblemPageSchema,
+    tags=["uploads"],
+    roles=OPERATORS,
+)
+def upload_problems(upload_id: int, query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        items, next_after = uploads.upload_problems(
+            conn, actor(), upload_id, after=query["after"], limit=query["limit"]
+        )
+    return {"items": items, "next_after": next_after}
+
+
+@api.get("/uploads/<int:upload_id>/report.csv")
+@endpoint("The report as CSV", tags=["uploads"], roles=OPERATORS, content_type="text/csv")
+def upload_report(upload_id: int) -> Any:
+    return report_response(upload_id)
+
+
+def report_response(upload_id: int) -> Response:
+    who = actor()
+    with engine().connect() as conn:
+        summary = uploads.get_upload(conn, who, upload_id)  # 404 before streaming starts
+
+    def lines() -> Any:
+        with engine().connect() as conn:
+            yield from uploads.report_csv(conn, who, upload_id)
+
+    stem = summary.file_name.rsplit(".", 1)[0].replace('"', "")[:80] or "upload"
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{stem}-report.csv"'},
+    )
+
+
+@api.post("/uploads/<int:upload_id>/import")
+@endpoint(
+    "Import the valid rows (all of them, or none if anything changed since)",
+    response=UploadSchema,
+    tags=["uploads"],
+    roles=OPERATORS,
+)
+def import_upload(upload_id: int) -> Any:
+    return finish(upload_id, do_import=True)
+
+
+@api.post("/uploads/<int:upload_id>/discard")
+@endpoint(
+    "Import none: discard the upload", response=UploadSchema, tags=["uploads"], roles=OPERATORS
+)
+def discard_upload(upload_id: int) -> Any:
+    return finish(upload_id, do_import=False)

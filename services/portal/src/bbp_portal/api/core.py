@@ -1,0 +1,303 @@
+"""API infrastructure: the blueprint, :func:`endpoint`, the error handlers, the OpenAPI build.
+
+Why a home-made decorator rather than a framework (flask-smorest, APIFlask): it is ~100
+lines over marshmallow and apispec, which we use anyway, it composes with the portal's own
+access decorators and CSRF, and it keeps pages and API on the same session and rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
+from bbp_portal.auth import current_user, login_required, public, role_required
+from bbp_portal.service_errors import ServiceError
+
+PREFIX = "/api/v1"
+api = Blueprint("api_v1", __name__, url_prefix=PREFIX)
+
+
+def error_response(
+    status: int, code: str, message: str, field_name: str | None = None, details: Any = None
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field_name:
+        body["field"] = field_name
+    if details:
+        body["details"] = details
+    return jsonify(error=body), status
+
+
+@dataclass
+class Operation:
+    """What :func:`endpoint` knows about a view, for the OpenAPI document."""
+
+    summary: str
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    response: type[Schema] | None = None
+    many: bool = False
+    status: int = 200
+    tags: Sequence[str] = ()
+    roles: Sequence[str] = ()
+    content_type: str | None = None
+    multipart: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def endpoint(
+    summary: str,
+    *,
+    query: type[Schema] | None = None,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    many: bool = False,
+    status: int = 200,
+    tags: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    content_type: str | None = None,
+    multipart: dict[str, str] | None = None,
+    description: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make a view an API operation.
+
+    The view receives ``query=`` (the loaded query string) and/or ``body=`` (the loaded JSON
+    body) when those schemas are given; it returns an object to dump with ``response`` (or a
+    ``Response`` as is). ``roles`` limits who may call it (default: anyone signed in).
+    """
+    op = Operation(
+        summary,
+        query,
+        body,
+        response,
+        many,
+        status,
+        tags,
+        tuple(roles),
+        content_type,
+        dict(multipart or {}),
+        description,
+    )
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if query is not None:
+                kwargs["query"] = query().load(request.args.to_dict(flat=True))
+            if body is not None:
+                data = request.get_json(silent=True)
+                if not isinstance(data, dict):
+                    raise ServiceError("invalid_json", "Send a JSON object as the body.")
+                kwargs["body"] = body().load(data)
+            result = view(*args, **kwargs)
+            if isinstance(result, Response):
+                return result
+            payload = response(many=many).dump(result) if response is not None else result
+            return jsonify(payload), status
+
+        guarded = role_required(*roles)(run) if roles else login_required(run)
+        guarded.__api_operation__ = op  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+_PAGE_SCHEMAS: dict[type[Schema], type[Schema]] = {}
+
+
+def page_of(item: type[Schema]) -> type[Schema]:
+    """The page envelope ``{"items": [...], "page": {...cursors}}`` of an item schema."""
+    if item not in _PAGE_SCHEMAS:
+        name = item.__name__.removesuffix("Schema") + "PageSchema"
+        _PAGE_SCHEMAS[item] = type(
+            name,
+            (Schema,),
+            {
+                "items": fields.List(fields.Nested(item), required=True),
+                "page": fields.Nested(PageInfoSchema, required=True),
+            },
+        )
+    return _PAGE_SCHEMAS[item]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _wants_json() -> bool:
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+def _install_error_handlers(app: Flask) -> None:
+    """What the portal's generic handlers (``bbp_portal.errors``) do not know: service errors
+    (code, message, field), marshmallow's validation errors, and a too-large upload."""
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Any:
+        if _wants_json():
+            return error_response(exc.status, exc.code, exc.message, exc.field)
+        return render_template("service_error.html", error=exc), exc.status
+
+    @app.errorhandler(ValidationError)
+    def invalid(exc: ValidationError) -> Any:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        name, problem = next(iter(messages.items()))
+        while isinstance(problem, dict):  # nested: {"filter": {"group_id": [...]}}
+            inner, problem = next(iter(problem.items()))
+            name = f"{name}.{inner}"
+        text = problem[0] if isinstance(problem, list) and problem else str(problem)
+        field_name = None if name == "_" else name
+        return error_response(422, "invalid", f"{name}: {text}", field_name, messages)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
+        if _wants_json():
+            return error_response(413, "file_too_large", message, "file")
+        error = ServiceError("file_too_large", message, "file")
+        return render_template("service_error.html", error=error), 413
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3 document of every :func:`endpoint` under ``/api/v1``."""
+    spec = APISpec(
+        title="Bulk bill payment — portal API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": (
+                "Session-authenticated (sign in on the portal; the session cookie goes along). "
+                "Mutations need the X-CSRFToken header (GET /api/v1/session). Errors are "
+                '{"error": {"code", "message", "field"?}}. Lists are keyset-paginated: pass '
+                "page.next / page.prev / page.last back as `cursor`."
+            )
+        },
+    )
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.security_scheme(
+        "session", {"type": "apiKey", "in": "cookie", "name": "session"}
+    )
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(PREFIX):
+            continue
+        op: Operation | None = getattr(app.view_functions[rule.endpoint], "__api_operation__", None)
+        if op is None:
+            continue
+        path = _PARAM.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+        parameters: list[dict[str, Any]] = [
+            {
+                "in": "path",
+                "name": m["name"],
+                "required": True,
+                "schema": {"type": "integer" if m["conv"] == "int" else "string"},
+            }
+            for m in _PARAM.finditer(rule.rule)
+        ]
+        if op.query is not None:
+            parameters.append({"in": "query", "schema": op.query})
+        responses: dict[str, Any] = {}
+        if op.content_type:
+            responses[str(op.status)] = {
+                "description": "the file",
+                "content": {op.content_type: {}},
+            }
+        elif op.response is not None:
+            schema: Any = op.response
+            if op.many:
+                schema = {"type": "array", "items": op.response}
+            responses[str(op.status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": schema}},
+            }
+        else:
+            responses[str(op.status)] = {"description": "OK"}
+        for status, what in ((401, "Not signed in"), (403, "Role may not"), (422, "Invalid input")):
+            responses[str(status)] = {
+                "description": what,
+                "content": {"application/json": {"schema": "Error"}},
+            }
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": list(op.tags),
+            "parameters": parameters,
+            "responses": responses,
+            "security": [{"session": []}],
+        }
+        if op.description or op.roles:
+            roles = f"Roles: {', '.join(op.roles)}." if op.roles else "Any signed-in role."
+            operation["description"] = (op.description + " " + roles).strip()
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": op.body}},
+            }
+        if op.multipart:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                name: {"type": "string", "format": fmt}
+                                for name, fmt in op.multipart.items()
+                            },
+                        }
+                    }
+                },
+            }
+        methods = sorted(m for m in (rule.methods or ()) if m not in ("HEAD", "OPTIONS"))
+        spec.path(path=path, operations={m.lower(): operation for m in methods})
+    return spec.to_dict()
+
+
+@api.get("/openapi.json")
+@login_required
+def openapi() -> Any:
+    """The OpenAPI document. Signed-in only: the portal shows nothing to anonymous users but
+    sign-in and health, and the document is built once per process."""
+    app = current_app
+    if "bbp.openapi" not in app.extensions:
+        app.extensions["bbp.openapi"] = build_spec(app)  # type: ignore[attr-defined]
+    return jsonify(app.extensions["bbp.openapi"])
+
+
+@api.get("/session")
+@endpoint("Who is signed in, and the CSRF token for mutations", tags=["session"])
+def session_info() -> Any:
+    from flask_wtf.csrf import generate_csrf
+
+    user = current_user()
+    assert user is not None
+    return {
+        "login_id": user.login_id,
+        "role": user.role,
+        "language": user.language,
+        "csrf_token": generate_csrf(),
+    }
+
+
+def register_api(app: Flask) -> None:
+    """Mount ``/api/v1`` and its JSON errors. Import the features' API modules first (their
+    routes are added to :data:`api` at import)."""
+    app.register_blueprint(api)
+    _install_error_handlers(app)
+
+
+__all__ = ["api", "build_spec", "endpoint", "error_response", "page_of", "public", "register_api"]

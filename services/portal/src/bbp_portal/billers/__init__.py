@@ -1,0 +1,1 @@
+"""The biller catalogue: utilities we fetch and pay, with each biller's payment coordinates."""

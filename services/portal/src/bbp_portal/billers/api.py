@@ -1,0 +1,114 @@
+"""``/api/v1/billers``: read by every role, changed by superadmins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
+
+from bbp_portal.api import api, endpoint
+from bbp_portal.billers import service
+from bbp_portal.view_context import actor, engine
+
+
+class BillerSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    utility_code = fields.String(
+        required=True, validate=validate.Length(2, 16), metadata={"example": "DSCO"}
+    )
+    name = fields.String(required=True, validate=validate.Length(1, 120))
+    receiver_wallet = fields.String(
+        required=True,
+        validate=validate.Length(8, 20),
+        metadata={"description": "The biller's wallet (MSISDN)"},
+    )
+    product_id = fields.Integer(required=True, metadata={"description": "billpay productId"})
+    biller_code = fields.String(required=True, validate=validate.Length(1, 32))
+    pays_service_charge = fields.Boolean(
+        load_default=False, metadata={"description": "Pay the bill's service_charge with it"}
+    )
+    supports_fetch = fields.Boolean(load_default=True)
+    active = fields.Boolean(load_default=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> service.BillerInput:
+        return service.BillerInput(**data)
+
+
+class BillerPatchSchema(Schema):
+    name = fields.String(validate=validate.Length(1, 120))
+    receiver_wallet = fields.String(validate=validate.Length(8, 20))
+    product_id = fields.Integer()
+    biller_code = fields.String(validate=validate.Length(1, 32))
+    pays_service_charge = fields.Boolean()
+    supports_fetch = fields.Boolean()
+    active = fields.Boolean()
+
+
+class BillerListQuery(Schema):
+    active = fields.Boolean(metadata={"description": "Only active (true) or inactive (false)"})
+
+
+@api.get("/billers")
+@endpoint(
+    "List the biller catalogue",
+    query=BillerListQuery,
+    response=BillerSchema,
+    many=True,
+    tags=["billers"],
+)
+def list_billers(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        found = service.list_billers(conn)
+    if "active" in query:
+        found = [b for b in found if b.active == query["active"]]
+    return found
+
+
+@api.get("/billers/<utility_code>")
+@endpoint("Read one biller", response=BillerSchema, tags=["billers"])
+def get_biller(utility_code: str) -> Any:
+    with engine().connect() as conn:
+        return service.get_biller(conn, utility_code)
+
+
+@api.post("/billers")
+@endpoint(
+    "Add a biller",
+    body=BillerSchema,
+    response=BillerSchema,
+    status=201,
+    tags=["billers"],
+    roles=("superadmin",),
+)
+def create_biller(body: service.BillerInput) -> Any:
+    with engine().begin() as conn:
+        return service.create_biller(conn, actor(), body)
+
+
+@api.patch("/billers/<utility_code>")
+@endpoint(
+    "Change a biller (its utility code stays); active=false deactivates it",
+    body=BillerPatchSchema,
+    response=BillerSchema,
+    tags=["billers"],
+    roles=("superadmin",),
+)
+def update_biller(utility_code: str, body: dict[str, Any]) -> Any:
+    with engine().begin() as conn:
+        current = service.get_biller(conn, utility_code)
+        values = {
+            k: getattr(current, k)
+            for k in (
+                "utility_code",
+                "name",
+                "receiver_wallet",
+                "product_id",
+                "biller_code",
+                "pays_service_charge",
+                "supports_fetch",
+                "active",
+            )
+        }
+        values.update(body)
+        return service.update_biller(conn, actor(), utility_code, service.BillerInput(**values))

@@ -1,0 +1,38 @@
+"""Errors the portal's services raise; pages show them as messages, the API as JSON.
+
+Each carries a stable ``code`` (API clients and tests rely on it), a message for a person
+and, for a bad value, the ``field``.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base: something the user can act on (never a bug: those are 500s)."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class ValidationFailed(ServiceError):
+    """A value breaks a rule (422)."""
+
+    status = 422
+
+
+class NotFound(ServiceError):
+    status = 404
+
+    def __init__(self, message: str = "Not found.", code: str = "not_found") -> None:
+        super().__init__(code, message)
+
+
+class Conflict(ServiceError):
+    """The request collides with stored state: duplicate, stale upload, already done (409)."""
+
+    status = 409

@@ -1,0 +1,27 @@
+"""What the accounts and billers views need: the engine, the settings, the acting user."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from bbp_portal.audit_trail import Actor
+from bbp_portal.auth import current_user
+from bbp_portal.device import client_ip, device_id
+from bbp_portal.settings import PortalSettings
+
+
+def engine() -> Engine:
+    return current_app.extensions["bbp.engine"]  # type: ignore[no-any-return]
+
+
+def settings() -> PortalSettings:
+    return current_app.extensions["bbp.settings"]  # type: ignore[no-any-return]
+
+
+def actor() -> Actor:
+    """The signed-in user as the services' :class:`Actor` (views are guarded: one exists)."""
+    user = current_user()
+    if user is None:  # pragma: no cover - every caller is behind login_required
+        raise RuntimeError("no signed-in user")
+    return Actor(user.login_id, user.role, client_ip(), device_id())
