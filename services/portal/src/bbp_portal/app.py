@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template
+from sqlalchemy import Engine
 
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
@@ -75,6 +76,10 @@ def create_app(
     app.register_blueprint(audit_bp)
     app.cli.add_command(users_cli)
     _register_accounts(app, settings)
+    _register_requests(app, settings, engine)
+    from bbp_portal.api import register_api
+
+    register_api(app)  # after every feature added its /api/v1 routes
 
     @app.get("/healthz")
     @public
@@ -115,7 +120,6 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
     import bbp_portal.accounts.api
     import bbp_portal.billers.api  # noqa: F401  (routes register on import)
     from bbp_portal.accounts.views import bp as accounts_bp
-    from bbp_portal.api import register_api
     from bbp_portal.billers.cli import billers_cli
     from bbp_portal.billers.views import bp as billers_bp
 
@@ -123,5 +127,15 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
     app.config.setdefault("MAX_CONTENT_LENGTH", settings.upload_max_bytes + 64 * 1024)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billers_bp)
-    register_api(app)
     app.cli.add_command(billers_cli)
+
+
+def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> None:
+    """Bulk requests: pages, and the after-commit relay (it connects on first use, in the
+    worker process that uses it: a connection made before a fork would be dead in the child)."""
+    import bbp_portal.requests.api  # noqa: F401  (routes register on import)
+    from bbp_portal.requests.publishing import AfterCommitRelay
+    from bbp_portal.requests.views import bp as requests_bp
+
+    app.extensions["bbp.relay"] = AfterCommitRelay(settings, engine)
+    app.register_blueprint(requests_bp)
