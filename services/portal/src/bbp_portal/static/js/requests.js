@@ -22,7 +22,7 @@
     var bar = document.getElementById("progress-bar");
     if (bar) { bar.value = p.percent; }
     var set = function (id, text) { var el = document.getElementById(id); if (el) { el.textContent = text; } };
-    set("progress-percent", String(p.percent));
+    set("progress-percent", Number(p.percent).toFixed(1));
     set("progress-done", number(p.done));
     set("progress-total", number(p.total));
     var state = document.getElementById("request-state");
