@@ -74,7 +74,8 @@ def apps() -> Iterator[list[Flask]]:
 
 
 def relayed(outcome: str) -> float:
-    return REGISTRY.get_sample_value("bbp_portal_after_commit_relay_total", {"outcome": outcome}) or 0
+    found = REGISTRY.get_sample_value("bbp_portal_after_commit_relay_total", {"outcome": outcome})
+    return found or 0.0
 
 
 def check_results(pipeline: Pipeline, client: FlaskClient, request_id: int) -> None:
@@ -95,9 +96,7 @@ def check_results(pipeline: Pipeline, client: FlaskClient, request_id: int) -> N
 
     with pipeline.engine.connect() as conn:
         truth = conn.execute(
-            sa.select(
-                bills.c.utility_code, sa.func.count(), sa.func.sum(bills.c.amount)
-            )
+            sa.select(bills.c.utility_code, sa.func.count(), sa.func.sum(bills.c.amount))
             .select_from(bills.join(fetch_items, fetch_items.c.id == bills.c.fetch_item_id))
             .where(fetch_items.c.request_id == request_id)
             .group_by(bills.c.utility_code)
@@ -190,9 +189,11 @@ def test_cancel_through_the_portal_mid_request(
     request_id = client.post("/api/v1/requests/fetch", json={"ids": ids}).get_json()["id"]
 
     pipeline.wait_for(
-        lambda: pipeline.tallies(request_id).get("no_bills", (0,))[0]
-        + pipeline.tallies(request_id).get("bills", (0,))[0]
-        >= 10,
+        lambda: (
+            pipeline.tallies(request_id).get("no_bills", (0,))[0]
+            + pipeline.tallies(request_id).get("bills", (0,))[0]
+            >= 10
+        ),
         30,
         "some results",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from sqlalchemy import Connection
 
 from bbp_portal.api import api, endpoint, page_of
@@ -127,7 +127,8 @@ def list_items(request_id: int, query: dict[str, Any]) -> Any:
 def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
     """Bills found per biller and overall (cached once the request is settled)."""
     progress = queries.get_progress(conn, request_id)
-    totals = queries.settled_totals.get(conn, progress)
+    cache: queries.TotalsCache = current_app.extensions["bbp.biller_totals"]
+    totals = cache.get(conn, progress)
     return {
         "request_id": request_id,
         "settled": progress.settled,

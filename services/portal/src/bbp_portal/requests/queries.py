@@ -18,6 +18,7 @@ in the schema): they are served separately from the page (see :func:`biller_tota
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -567,31 +568,34 @@ def biller_totals(conn: Connection, request_id: int) -> list[BillerTotal]:
     ]
 
 
-class _SettledTotals:
-    """Biller totals of settled requests, kept per process: they cannot change any more, and
-    computing them reads every bill of the request."""
+class TotalsCache:
+    """Biller totals, one cache per app (so per database) and process. A settled request's
+    cannot change any more: kept until evicted. A running request's are kept ``running_ttl``
+    seconds, so that many people watching a large request do not each make the database add
+    up all its bills."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, running_ttl: float = 15.0) -> None:
         self.size = size
+        self.running_ttl = running_ttl
         self._lock = threading.Lock()
-        self._found: OrderedDict[int, list[BillerTotal]] = OrderedDict()
+        self._found: OrderedDict[int, tuple[bool, float, list[BillerTotal]]] = OrderedDict()
 
     def get(self, conn: Connection, progress: Progress) -> list[BillerTotal]:
-        if not progress.settled:
-            return biller_totals(conn, progress.request_id)
+        now = time.monotonic()
         with self._lock:
-            if progress.request_id in self._found:
-                self._found.move_to_end(progress.request_id)
-                return self._found[progress.request_id]
+            cached = self._found.get(progress.request_id)
+            if cached is not None:
+                settled, at, totals = cached
+                if settled or (not progress.settled and now - at < self.running_ttl):
+                    self._found.move_to_end(progress.request_id)
+                    return totals
         totals = biller_totals(conn, progress.request_id)
         with self._lock:
-            self._found[progress.request_id] = totals
+            self._found[progress.request_id] = (progress.settled, now, totals)
+            self._found.move_to_end(progress.request_id)
             while len(self._found) > self.size:
                 self._found.popitem(last=False)
         return totals
-
-
-settled_totals = _SettledTotals()
 
 
 # --------------------------------------------------------------------------- export
@@ -673,6 +677,7 @@ __all__ = [
     "Progress",
     "RequestFilter",
     "RequestRow",
+    "TotalsCache",
     "biller_totals",
     "creators",
     "export_rows",
@@ -681,6 +686,5 @@ __all__ = [
     "item_bounds",
     "list_items",
     "list_requests",
-    "settled_totals",
     "tallies",
 ]
