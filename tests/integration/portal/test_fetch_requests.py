@@ -529,3 +529,27 @@ def test_the_openapi_document_lists_the_request_endpoints(client_as: Client):
     ):
         assert method in spec["paths"][path], path
     assert "requestBody" in spec["paths"]["/api/v1/requests/fetch"]["post"]
+
+
+def test_api_mutations_need_the_csrf_token(database_url: str, redis_url: str, engine: Engine):
+    from bbp_portal.app import create_app
+    from tests.integration.portal.conftest import make_settings
+    from tests.support.accounts import sign_in
+
+    app = create_app(make_settings(database_url, redis_url), TESTING=True)  # CSRF on
+    try:
+        client = sign_in(app.test_client(), "admin", "csrf-checker")
+        ids = add_accounts(engine, [("DSCO", f"{unique()}1")])
+        refused = client.post("/api/v1/requests/fetch", json={"ids": ids})
+        assert refused.status_code == 400
+        assert refused.get_json()["error"]["code"] == "csrf_failed"
+        token = client.get("/api/v1/session").get_json()["csrf_token"]
+        made = client.post(
+            "/api/v1/requests/fetch", json={"ids": ids}, headers={"X-CSRFToken": token}
+        )
+        assert made.status_code == 201
+        cancel = client.post(f"/api/v1/requests/{made.get_json()['id']}/cancel")
+        assert cancel.status_code == 400
+    finally:
+        app.extensions["bbp.relay"].close()
+        app.extensions["bbp.engine"].dispose()

@@ -158,9 +158,14 @@ def tallies(
     )
     for row in rows:
         counts, amounts = found[row.request_id]
-        if row.item_count:
-            counts[row.bucket] = int(row.item_count)
-            amounts[row.bucket] = row.amount
+        # Added up rather than assigned: correct also if a bucket is ever kept in several
+        # rows (sharded against write contention, see docs/benchmarks.md).
+        counts[row.bucket] = counts.get(row.bucket, 0) + int(row.item_count)
+        amounts[row.bucket] = amounts.get(row.bucket, Decimal("0")) + row.amount
+    for counts, amounts in found.values():
+        for bucket in [b for b, n in counts.items() if not n]:
+            del counts[bucket]
+            del amounts[bucket]
     return found
 
 
