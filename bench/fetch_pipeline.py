@@ -54,6 +54,49 @@ def accounts(count: int) -> list[tuple[str, str]]:
     return [(utilities[n % 3], f"{stems[utilities[n % 3]]}{n:05d}") for n in range(count)]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def with_children(pid: int) -> list[int]:
+    """The process and its descendants (the sandbox serves from a child process)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def pids_of(name: str) -> list[int]:
+    """Processes whose command line starts with ``name`` (MariaDB, RabbitMQ's VM)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if command.endswith(name):
+                found.append(int(entry.name))
+    return found
+
+
 def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
     name = f"bbp_bench_pipe_{uuid.uuid4().hex[:8]}"
     url = create_database(servers.db_url(), name)
@@ -105,6 +148,24 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                         )
                     share = -(-len(ids) // args.requests)
                     bodies = [{"ids": ids[i : i + share]} for i in range(0, len(ids), share)]
+                components = {
+                    "scheduler": [
+                        p
+                        for s in pipe.services
+                        if s.kind == "scheduler"
+                        for p in with_children(s.pid)
+                    ],
+                    "communicators": [
+                        p
+                        for s in pipe.services
+                        if s.kind == "communicator"
+                        for p in with_children(s.pid)
+                    ],
+                    "sandbox": with_children(sandbox.process.pid),
+                    "mariadb (shared)": pids_of("mariadbd") + pids_of("mysqld"),
+                    "rabbitmq (shared)": pids_of("beam.smp"),
+                }
+                cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in components.items()}
                 request_ids = []
                 for body in bodies:
                     answer = client.post("/api/v1/requests/fetch", json=body)
@@ -132,6 +193,9 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                             "GROUP BY FLOOR(UNIX_TIMESTAMP(dispatched_at))) per_second"
                         )
                     ).scalar_one()
+                cpu = {
+                    k: sum(cpu_seconds(p) for p in v) - cpu_before[k] for k, v in components.items()
+                }
                 total = (finished - created).total_seconds()
                 window = (last - first).total_seconds()
                 return {
@@ -141,6 +205,7 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                     "end_to_end": args.accounts / total,
                     "dispatch_rate": (sent - 1) / window if window else float("nan"),
                     "peak_second": peak,
+                    "cpu_ms_per_item": {k: 1000 * v / args.accounts for k, v in cpu.items()},
                 }
             finally:
                 if app is not None:
@@ -205,6 +270,11 @@ def main() -> None:
             f"{r['dispatch_rate']:12.1f} {r['dispatch_rate'] / r['ceiling']:6.3f} "
             f"{r['peak_second']:9d}"
         )
+    print("\nCPU time per item (ms; the whole pipeline shares the machine's cores):")
+    for r in rows:
+        cap_text = f"{r['cap']:g}/s" if r["cap"] else "no cap"
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms_per_item"].items())
+        print(f"  {cap_text}: {parts}; total {sum(r['cpu_ms_per_item'].values()):.1f}")
     capped = [r for r in rows if r["cap"] == 200]
     if capped:
         ratio = capped[0]["end_to_end"] / capped[0]["ceiling"]
