@@ -16,7 +16,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from bbp_portal.accounts.groups import list_groups
 from bbp_portal.accounts.listing import AccountFilter, AccountSelection
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
@@ -213,12 +212,6 @@ def export(request_id: int, fmt: str) -> Any:
         return export_response(request_id, fmt)
     except NotFound:
         abort(404)
-
-
-def group_choices() -> list[Any]:
-    """Groups for the "fetch a group" menu."""
-    with engine().connect() as conn:
-        return list_groups(conn)
 
 
 __all__ = ["bp"]
