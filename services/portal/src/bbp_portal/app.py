@@ -138,6 +138,7 @@ def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> 
     from bbp_portal.requests.queries import TotalsCache
     from bbp_portal.requests.views import bp as requests_bp
 
+    # gunicorn's post_worker_init calls .warm() in each worker (see gunicorn.conf.py).
     app.extensions["bbp.relay"] = AfterCommitRelay(settings, engine)
     app.extensions["bbp.biller_totals"] = TotalsCache()
     app.register_blueprint(requests_bp)

@@ -10,9 +10,11 @@ publishes that row so the scheduler hears of the request at once. Three things s
   :class:`~bbp_common.outbox.OutboxRelay` on first use in each process (it notices a fork by
   the process id and starts afresh).
 * **Best effort.** If RabbitMQ is down or slow, the request is still created: the row stays
-  ``pending`` and the scheduler's periodic relay publishes it. The first use waits a moment
-  for the connection (``portal_publisher_connect_wait``); later, while the broker is away,
-  ``publisher.ready`` is false and the call returns at once. A confirm never holds a page
+  ``pending`` and the scheduler's periodic relay publishes it. gunicorn's
+  ``post_worker_init`` hook starts each worker's connection as it boots
+  (:meth:`AfterCommitRelay.warm`, no waiting); a publish
+  waits for a connection still being made only until ``portal_publisher_connect_wait`` after
+  it started, so while the broker is away a call returns at once. A confirm never holds a page
   longer than ``portal_publish_confirm_timeout``.
 * **Counted.** ``bbp_portal_after_commit_relay_total{outcome}`` says how often rows left at
   once and how often they were left for the scheduler.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -47,11 +50,12 @@ class AfterCommitRelay:
         self._pid: int | None = None
         self._publisher: Publisher | None = None
         self._relay: OutboxRelay | None = None
+        self._started_at = 0.0
 
-    def _for_this_process(self) -> OutboxRelay:
+    def _for_this_process(self) -> tuple[Publisher, OutboxRelay]:
         pid = os.getpid()
         with self._lock:
-            if self._relay is None or self._pid != pid:
+            if self._relay is None or self._publisher is None or self._pid != pid:
                 # A fork copies our attributes but not the publisher's I/O thread: start over.
                 publisher = Publisher(
                     self.settings.amqp_url,
@@ -62,10 +66,19 @@ class AfterCommitRelay:
                 self._publisher = publisher
                 self._relay = OutboxRelay.from_settings(self.engine, publisher, self.settings)
                 self._pid = pid
+                self._started_at = time.monotonic()
                 atexit.register(publisher.close, 2.0)
                 log.info("portal_publisher_started", pid=pid)
-                publisher.wait_ready(self.settings.portal_publisher_connect_wait)
-            return self._relay
+            return self._publisher, self._relay
+
+    def warm(self) -> None:
+        """Start connecting now, without waiting (gunicorn's ``post_worker_init`` calls it),
+        so that the first request created in a worker finds the connection open."""
+        if self._pid != os.getpid():
+            try:
+                self._for_this_process()
+            except Exception:  # a bad URL, say: the first publish will say so in the log
+                log.warning("portal_publisher_start_failed", exc_info=True)
 
     def __call__(self, message_ids: Sequence[str]) -> int:
         """Publish these rows now; returns how many left (the rest wait for the scheduler)."""
@@ -74,7 +87,16 @@ class AfterCommitRelay:
             return 0
         sent = 0
         try:
-            sent = self._for_this_process().relay_ids(ids)
+            publisher, relay = self._for_this_process()
+            if not publisher.ready:
+                # Only a connection still being made is waited for, and only so long after
+                # it started: while the broker is down, calls do not wait at all.
+                left = self.settings.portal_publisher_connect_wait - (
+                    time.monotonic() - self._started_at
+                )
+                if left > 0:
+                    publisher.wait_ready(left)
+            sent = relay.relay_ids(ids)
         except Exception:  # a relay failure must never fail the request that was committed
             log.warning("after_commit_relay_failed", exc_info=True)
         if sent:
