@@ -124,7 +124,7 @@ def update_account(account_id: int, body: dict[str, Any]) -> Any:
         current = account_service.get_account(conn, account_id)
         active = body.pop("active", None)
         if body:
-            values = {
+            values: dict[str, Any] = {
                 "utility_code": current.utility_code,
                 "consumer_id": current.consumer_id,
                 "mobile": current.mobile,

@@ -65,9 +65,7 @@ def create_group(conn: Connection, actor: Actor, name: str) -> Group:
     name = _name(name)
     try:
         with conn.begin_nested():
-            group_id = conn.execute(insert(account_groups).values(name=name)).inserted_primary_key[
-                0
-            ]
+            group_id = conn.execute(insert(account_groups).values(name=name)).lastrowid
     except IntegrityError:
         raise Conflict("duplicate", f"A group named {name!r} exists.", "name") from None
     record(conn, actor, "group.create", target_type="group", target_id=group_id, name=name)

@@ -290,6 +290,7 @@ def list_accounts(
             )
         )
     else:  # "before" or "last": read backwards, then turn the page around
+        assert position is not None
         extra = (
             []
             if direction == "last"
@@ -407,7 +408,7 @@ def _with_groups(conn: Connection, items: list[AccountRow]) -> list[AccountRow]:
     pairs = conn.execute(
         select(M.bill_account_id, M.group_id).where(M.bill_account_id.in_([i.id for i in items]))
     ).all()
-    names = (
+    names: dict[int, str] = (
         dict(
             conn.execute(
                 select(account_groups.c.id, account_groups.c.name).where(

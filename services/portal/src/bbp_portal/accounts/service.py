@@ -134,7 +134,7 @@ def create_account(conn: Connection, actor: Actor, data: AccountInput) -> Accoun
                     label=data.label,
                     created_by=actor.login_id,
                 )
-            ).inserted_primary_key[0]
+            ).lastrowid
     except IntegrityError:
         raise Conflict(
             "duplicate",

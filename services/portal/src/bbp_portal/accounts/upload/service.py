@@ -132,7 +132,7 @@ def validate_upload(
             created_at=now,
             expires_at=now + ttl,
         )
-    ).inserted_primary_key[0]
+    ).lastrowid
     _stage(conn, upload_id, result)
     record(
         conn,
