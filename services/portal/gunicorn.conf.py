@@ -172,3 +172,12 @@ def child_exit(server: _Any, worker: _Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, path=_MULTIPROC_DIR)
+
+
+def post_worker_init(worker: _Any) -> None:
+    """Worker, once it loaded the app: start its RabbitMQ publisher connecting (in the
+    background), so the first request created in this worker is published at once. Made
+    here, after the fork: a connection made in the master would be dead in every worker."""
+    relay = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("bbp.relay")
+    if relay is not None:
+        relay.warm()

@@ -27,6 +27,7 @@ def feature_routes(app) -> list[tuple[str, str]]:
         "utility_code": "DSCO",
         "action": None,
         "fmt": "csv",
+        "request_id": "999999999",  # /api/v1/requests (issue 6): no such request
     }
     found = []
     for rule in app.url_map.iter_rules():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template
+from sqlalchemy import Engine
 
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
@@ -80,6 +81,10 @@ def create_app(
     app.register_blueprint(notifications_bp)
     app.cli.add_command(users_cli)
     _register_accounts(app, settings)
+    _register_requests(app, settings, engine)
+    from bbp_portal.api import register_api
+
+    register_api(app)  # after every feature added its /api/v1 routes
 
     @app.get("/healthz")
     @public
@@ -120,7 +125,6 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
     import bbp_portal.accounts.api
     import bbp_portal.billers.api  # noqa: F401  (routes register on import)
     from bbp_portal.accounts.views import bp as accounts_bp
-    from bbp_portal.api import register_api
     from bbp_portal.billers.cli import billers_cli
     from bbp_portal.billers.views import bp as billers_bp
 
@@ -128,5 +132,18 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
     app.config.setdefault("MAX_CONTENT_LENGTH", settings.upload_max_bytes + 64 * 1024)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billers_bp)
-    register_api(app)
     app.cli.add_command(billers_cli)
+
+
+def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> None:
+    """Bulk requests: pages, and the after-commit relay (it connects on first use, in the
+    worker process that uses it: a connection made before a fork is dead in the child)."""
+    import bbp_portal.requests.api  # noqa: F401  (routes register on import)
+    from bbp_portal.requests.publishing import AfterCommitRelay
+    from bbp_portal.requests.queries import TotalsCache
+    from bbp_portal.requests.views import bp as requests_bp
+
+    # gunicorn's post_worker_init calls .warm() in each worker (see gunicorn.conf.py).
+    app.extensions["bbp.relay"] = AfterCommitRelay(settings, engine)
+    app.extensions["bbp.biller_totals"] = TotalsCache()
+    app.register_blueprint(requests_bp)

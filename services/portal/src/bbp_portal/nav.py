@@ -25,7 +25,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Dashboard"), "home"),
     NavItem(_l("Bill accounts"), "accounts.index", ("admin", "superadmin", "auditor")),
     NavItem(_l("Billers"), "billers.index", ("superadmin",)),
-    NavItem(_l("Requests"), None, ("admin", "superadmin", "auditor")),
+    NavItem(_l("Requests"), "requests.index", ("admin", "superadmin", "auditor")),
     NavItem(_l("Users"), "users.index", ("superadmin",)),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor")),
     NavItem(_l("Notifications"), "notifications.index", ("superadmin",)),

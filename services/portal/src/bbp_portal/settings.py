@@ -24,6 +24,16 @@ class PortalSettings(
         description="Port of the portal's /metrics (not exposed by the ingress)",
     )
 
+    # --- publishing right after commit (the scheduler's relay publishes what this misses) ---
+    portal_publish_confirm_timeout: Seconds = Field(
+        2, gt=0, description="Longest a page waits for RabbitMQ to confirm a request's message"
+    )
+    portal_publisher_connect_wait: Seconds = Field(
+        1,
+        ge=0,
+        description="On a worker's first publish, how long to wait for its RabbitMQ connection",
+    )
+
     # --- secrets ------------------------------------------------------------------------
     portal_secret_key: SecretStr = Field(
         description="Flask's signing key (CSRF tokens, flashes); long and random, a Secret",

@@ -27,6 +27,16 @@
     if (text && !window.confirm(text)) { event.preventDefault(); }
   });
 
+  // Forms that start something run once: <form data-bbp-once> disables its buttons on submit
+  // (a double click must not start two requests).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.hasAttribute || !form.hasAttribute("data-bbp-once")) { return; }
+    window.setTimeout(function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+    }, 0);
+  });
+
   // New and confirmed password must match: say so before the form is sent.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-bbp-password-pair]").forEach(function (form) {

@@ -1,0 +1,210 @@
+"""``/api/v1/requests``: create a fetch, read progress and results, export, cancel, list.
+
+Thin views over :mod:`~bbp_portal.requests.queries` (reading) and
+:mod:`~bbp_portal.requests.actions` (creating, cancelling); the request page's script polls
+``GET /requests/{id}/progress``. Auditors read everything and change nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Response, current_app, stream_with_context
+from sqlalchemy import Connection
+
+from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.requests import actions, queries
+from bbp_portal.requests.export import csv_chunks, file_chunks, xlsx_file
+from bbp_portal.requests.metrics import EXPORTS
+from bbp_portal.requests.schemas import (
+    BillerTotalsSchema,
+    CancelledSchema,
+    ExportQuery,
+    FetchCreateSchema,
+    ItemListQuery,
+    ItemSchema,
+    ProgressSchema,
+    RequestListQuery,
+    RequestSchema,
+)
+from bbp_portal.service_errors import ValidationFailed
+from bbp_portal.view_context import actor, engine
+
+OPERATORS = ("admin", "superadmin")
+TAGS = ["requests"]
+
+
+def _page(page: queries.Page) -> dict[str, Any]:
+    return {
+        "items": page.items,
+        "page": {
+            "limit": page.limit,
+            "sort": "id",
+            "next": page.next,
+            "prev": page.prev,
+            "last": page.last,
+        },
+    }
+
+
+@api.post("/requests/fetch")
+@endpoint(
+    "Fetch the pending bills of bill accounts: ticked ids, a group, or a filter",
+    body=FetchCreateSchema,
+    response=RequestSchema,
+    status=201,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="Creates the request and its items at once and answers with the request; "
+    "the fetching runs in the background (poll the progress).",
+)
+def create_fetch(body: dict[str, Any]) -> Any:
+    selection = actions.selection_of(body["ids"], body["group_id"], body["filter"])
+    created = actions.start_fetch(actor(), selection, via="api")
+    with engine().connect() as conn:
+        return queries.get_request(conn, created.request_id)
+
+
+@api.get("/requests")
+@endpoint(
+    "List requests (fetch and payment), newest first, keyset pages",
+    query=RequestListQuery,
+    response=page_of(RequestSchema),
+    tags=TAGS,
+)
+def list_requests(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        page = queries.list_requests(
+            conn, query["filter"], cursor=query["cursor"], limit=query["limit"]
+        )
+    return _page(page)
+
+
+@api.get("/requests/<int:request_id>")
+@endpoint("Read a request with its progress", response=RequestSchema, tags=TAGS)
+def get_request(request_id: int) -> Any:
+    with engine().connect() as conn:
+        return queries.get_request(conn, request_id)
+
+
+@api.get("/requests/<int:request_id>/progress")
+@endpoint(
+    "A request's progress from its tallies (what the request page polls)",
+    response=ProgressSchema,
+    tags=TAGS,
+)
+def get_progress(request_id: int) -> Any:
+    with engine().connect() as conn:
+        return queries.get_progress(conn, request_id).as_dict()
+
+
+def _fetch_request(conn: Connection, request_id: int) -> queries.RequestRow:
+    found = queries.get_request(conn, request_id)
+    if found.kind != "fetch":
+        raise ValidationFailed(
+            "not_a_fetch", f"Request {request_id} is a {found.kind} request, not a fetch."
+        )
+    return found
+
+
+@api.get("/requests/<int:request_id>/items")
+@endpoint(
+    "Per-account results of a fetch request (filters, keyset pages), with the bills found",
+    query=ItemListQuery,
+    response=page_of(ItemSchema),
+    tags=TAGS,
+)
+def list_items(request_id: int, query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        _fetch_request(conn, request_id)
+        page = queries.list_items(
+            conn, request_id, query["filter"], cursor=query["cursor"], limit=query["limit"]
+        )
+    return _page(page)
+
+
+def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
+    """Bills found per biller and overall (cached once the request is settled)."""
+    progress = queries.get_progress(conn, request_id)
+    cache: queries.TotalsCache = current_app.extensions["bbp.biller_totals"]
+    totals = cache.get(conn, progress)
+    return {
+        "request_id": request_id,
+        "settled": progress.settled,
+        "billers": totals,
+        "bills": sum(t.bills for t in totals),
+        "amount": sum((t.amount for t in totals), Decimal("0")),
+        "service_charge": sum((t.service_charge for t in totals), Decimal("0")),
+    }
+
+
+@api.get("/requests/<int:request_id>/billers")
+@endpoint(
+    "Pending bills found, totalled per biller",
+    response=BillerTotalsSchema,
+    tags=TAGS,
+    description="Reads every bill of the request: cheap once settled (cached), slower on a "
+    "large running request — poll progress, not this.",
+)
+def get_biller_totals(request_id: int) -> Any:
+    with engine().connect() as conn:
+        _fetch_request(conn, request_id)
+        return biller_totals(conn, request_id)
+
+
+@api.post("/requests/<int:request_id>/cancel")
+@endpoint(
+    "Cancel a queued or running request: undispatched items are cancelled, dispatched finish",
+    response=CancelledSchema,
+    roles=OPERATORS,
+    tags=TAGS,
+)
+def cancel_request(request_id: int) -> Any:
+    with engine().connect() as conn:
+        found = queries.get_request(conn, request_id)
+    done = actions.cancel(actor(), request_id, found.kind)
+    with engine().connect() as conn:
+        return {
+            "request_id": request_id,
+            "cancelled_items": done.cancelled_items,
+            "request": queries.get_request(conn, request_id),
+        }
+
+
+def export_response(request_id: int, fmt: str) -> Response:
+    """The results file: CSV streamed as read, XLSX written to a temporary file then sent."""
+    with engine().connect() as conn:
+        _fetch_request(conn, request_id)
+    rows = queries.export_rows(engine().connect, request_id)
+    name = f"fetch-request-{request_id}-results.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    EXPORTS.labels(fmt).inc()
+    if fmt == "csv":
+        return Response(
+            stream_with_context(csv_chunks(queries.EXPORT_HEADER, rows)),
+            mimetype="text/csv",
+            headers=headers,
+        )
+    path = xlsx_file(queries.EXPORT_HEADER, rows, title=f"request {request_id}")
+    return Response(
+        file_chunks(path),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+@api.get("/requests/<int:request_id>/export")
+@endpoint(
+    "Download a fetch request's results: one row per bill, plus accounts without one",
+    query=ExportQuery,
+    tags=TAGS,
+    content_type="text/csv",
+    description="format=csv (UTF-8 with BOM) or xlsx. Text cells that a spreadsheet would run "
+    "as a formula (starting =, +, -, @, tab, CR) begin with an apostrophe.",
+)
+def export(request_id: int, query: dict[str, Any]) -> Any:
+    return export_response(request_id, query["format"])
+
+
+__all__ = ["biller_totals", "export_response"]

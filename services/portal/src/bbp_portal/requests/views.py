@@ -1,0 +1,217 @@
+"""Pages: the request list, confirming and starting a fetch, the request page, export, cancel.
+
+A fetch starts from the bill-accounts list (ticked accounts, or "all matching" its filter,
+a group being one such filter) or from the groups page; the confirmation page shows how many
+active accounts will be fetched, and creating redirects to the request page at once. The
+request page's progress is refreshed by ``static/js/requests.js`` from the JSON progress
+endpoint (no inline script: the CSP forbids it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from bbp_portal.accounts.listing import AccountFilter, AccountSelection
+from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.billers.service import list_billers
+from bbp_portal.requests import actions, queries
+from bbp_portal.requests.api import export_response
+from bbp_portal.service_errors import NotFound, ServiceError
+from bbp_portal.view_context import actor, engine
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+OPERATORS = ("admin", "superadmin")
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@bp.get("")
+@login_required
+def index() -> Any:
+    args = request.args
+    kind = args.get("kind", "")
+    state = args.get("state", "")
+    try:
+        request_filter = queries.RequestFilter(
+            kind=kind if kind in queries.KINDS else "",
+            state=state if state in queries.STATES else "",
+            created_by=args.get("created_by", "")[:64],
+            created_from=_day(args.get("created_from", "")),
+            created_to=_day(args.get("created_to", "")),
+        )
+    except ServiceError as exc:
+        flash(exc.message, "warning")
+        request_filter = queries.RequestFilter()
+    with engine().connect() as conn:
+        try:
+            page = queries.list_requests(conn, request_filter, cursor=args.get("cursor"))
+        except ServiceError as exc:
+            flash(exc.message, "warning")
+            page = queries.list_requests(conn, request_filter)
+        people = queries.creators(conn)
+    keep = {k: v for k, v in request_filter.as_dict().items() if v}
+    return render_template(
+        "requests/list.html",
+        page=page,
+        filter=request_filter,
+        keep=keep,
+        people=people,
+        kinds=queries.KINDS,
+        states=queries.STATES,
+    )
+
+
+# --------------------------------------------------------------------------- starting a fetch
+
+
+def _selection_from(values: MultiDict[str, str]) -> AccountSelection:
+    """The selection a form or link carries: ``scope`` = ids | group | filter."""
+    scope = values.get("scope", "ids")
+    if scope == "ids":
+        ids = [int(v) for v in values.getlist("ids") if v.strip().isdigit()]
+        if not ids:
+            raise ServiceError("nothing_selected", _("Tick at least one bill account."), "ids")
+        return actions.selection_of(ids=ids)
+    group = values.get("group_id", "")
+    if scope == "group":
+        if not group.isdigit():
+            raise ServiceError("invalid_selection", _("Choose a group."), "group_id")
+        return actions.selection_of(group_id=int(group))
+    status = values.get("status", "all")
+    return actions.selection_of(
+        account_filter=AccountFilter(
+            q=values.get("q", "")[:64],
+            utility=values.get("utility", "")[:16],
+            group_id=int(group) if group.isdigit() else None,
+            status=status if status in ("active", "inactive", "all") else "all",  # type: ignore[arg-type]
+        )
+    )
+
+
+def _hidden_fields(values: MultiDict[str, str]) -> list[tuple[str, str]]:
+    """The selection again, as hidden fields of the confirmation form."""
+    names = ("scope", "ids", "group_id", "q", "utility", "status")
+    return [(name, v) for name in names for v in values.getlist(name)]
+
+
+@bp.get("/fetch/new")
+@role_required(*OPERATORS)
+def confirm_fetch() -> Any:
+    try:
+        selection = _selection_from(request.args)
+    except ServiceError as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("accounts.index"))
+    with engine().connect() as conn:
+        count = actions.count_selected(conn, selection)
+        described = actions.describe(conn, selection)
+    return render_template(
+        "requests/confirm.html",
+        count=count,
+        described=described,
+        hidden=_hidden_fields(request.args),
+    )
+
+
+@bp.post("/fetch")
+@role_required(*OPERATORS)
+def create_fetch() -> Any:
+    try:
+        selection = _selection_from(request.form)
+        created = actions.start_fetch(actor(), selection, via="page")
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("accounts.index"))
+    flash(
+        _("Fetching the pending bills of %(count)s accounts.", count=f"{created.items:,}"),
+        "success",
+    )
+    return redirect(url_for("requests.show", request_id=created.request_id))
+
+
+# --------------------------------------------------------------------------- one request
+
+
+@bp.get("/<int:request_id>")
+@login_required
+def show(request_id: int) -> Any:
+    args = request.args
+    status = args.get("status", "")
+    item_filter = queries.ItemFilter(
+        status=status if status in queries.ITEM_STATUSES else "",
+        utility=args.get("utility", "")[:16],
+        q=args.get("q", "")[:64],
+    )
+    with engine().connect() as conn:
+        try:
+            found = queries.get_request(conn, request_id)
+        except NotFound:
+            abort(404)
+        page = None
+        billers: list[Any] = []
+        if found.kind == "fetch":
+            try:
+                page = queries.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
+            except ServiceError as exc:
+                flash(exc.message, "warning")
+                page = queries.list_items(conn, request_id, item_filter)
+            billers = list_billers(conn)
+    user = current_user()
+    keep = {k: v for k, v in item_filter.as_dict().items() if v}
+    return render_template(
+        "requests/show.html",
+        req=found,
+        progress=found.progress,
+        page=page,
+        filter=item_filter,
+        keep=keep,
+        billers=billers,
+        statuses=queries.ITEM_STATUSES,
+        can_cancel=bool(user and user.can_operate) and found.state in queries.CANCELLABLE,
+    )
+
+
+@bp.post("/<int:request_id>/cancel")
+@role_required(*OPERATORS)
+def cancel(request_id: int) -> Any:
+    with engine().connect() as conn:
+        try:
+            found = queries.get_request(conn, request_id)
+        except NotFound:
+            abort(404)
+    try:
+        done = actions.cancel(actor(), request_id, found.kind)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(
+            _(
+                "Request cancelled: %(count)s items that were not sent yet will not be; "
+                "those already sent finish.",
+                count=f"{done.cancelled_items:,}",
+            ),
+            "success",
+        )
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+@bp.get("/<int:request_id>/export.<any(csv, xlsx):fmt>")
+@login_required
+def export(request_id: int, fmt: str) -> Any:
+    try:
+        return export_response(request_id, fmt)
+    except NotFound:
+        abort(404)
+
+
+__all__ = ["bp"]

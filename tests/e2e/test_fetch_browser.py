@@ -1,0 +1,234 @@
+"""An admin fetches a group's pending bills in a real browser and downloads the results.
+
+Everything is real and a process of its own: the portal under gunicorn (two workers, metrics
+in Prometheus multiprocess mode served by the master), a scheduler and a communicator
+(``tests.support.pipeline``), RabbitMQ (a vhost of its own), MariaDB (a database of its
+own), Redis, and the Mobiquity sandbox. Debian's Chromium driven by Playwright. Screenshots
+go to ``test-artifacts/screenshots/fetch-*.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from openpyxl import load_workbook
+
+from bbp_common.db.tables import account_groups, bill_account_groups
+from sandbox.testing import free_port
+from tests.e2e.test_signin_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS, _wait_for
+from tests.integration.pipeline.test_fetch_pipeline import expected
+from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
+
+GROUP = "Dhaka offices"
+IN_GROUP = [("DSCO", f"1702{i:04d}") for i in range(24)] + [
+    ("DESCO", f"2205{i:04d}") for i in range(16)
+]
+OUTSIDE = [("JGDCL", f"3265{i:04d}") for i in range(10)]
+
+
+@pytest.fixture
+def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterator[dict]:
+    """A database, a vhost, the sandbox, a scheduler, a communicator and the portal."""
+    if not servers.rabbitmqctl:
+        pytest.skip("needs rabbitmqctl to make a vhost of its own")
+    sandbox = mobiquity_sandbox
+    sandbox.reset()
+    sandbox.configure(base_latency_ms=20)
+    name = f"bbp_e2e_{uuid.uuid4().hex[:10]}"
+    url = create_database(servers.db_url(), name)
+    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
+        pipe = Pipeline(url, amqp_url, sandbox)
+        process = None
+        try:
+            pipe.seed_billers()
+            ids = pipe.add_accounts(IN_GROUP + OUTSIDE)
+            with pipe.engine.begin() as conn:
+                gid = conn.execute(sa.insert(account_groups).values(name=GROUP)).lastrowid
+                conn.execute(
+                    sa.insert(bill_account_groups),
+                    [{"bill_account_id": i, "group_id": gid} for i in ids[: len(IN_GROUP)]],
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO users (login_id, email, role, created_by) "
+                        "VALUES ('admin01', 'admin01@bbp.example', 'admin', 'e2e')"
+                    )
+                )
+            # Slow enough to watch the progress move: 40 accounts at 8 a second.
+            pipe.start("scheduler", BBP_MOBIQUITY_RATE_LIMIT="8")
+            pipe.start("communicator")
+
+            port, metrics_port = free_port(), free_port()
+            multiproc = tmp_path / "prometheus"
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("BBP_")},
+                "BBP_DATABASE_URL": url,
+                "BBP_AMQP_URL": amqp_url,
+                "BBP_REDIS_URL": redis_url,
+                "BBP_REDIS_KEY_PREFIX": f"bbp:e2e-fetch:{port}:",
+                "BBP_PORTAL_SECRET_KEY": "e2e-" + Fernet.generate_key().decode(),
+                "BBP_SESSION_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "BBP_SESSION_COOKIE_SECURE": "false",
+                "BBP_MOBIQUITY_BASE_URL": sandbox.base_url,
+                "BBP_MOBIQUITY_CLIENT_ID": sandbox.client_id,
+                "BBP_MOBIQUITY_CLIENT_SECRET": sandbox.client_secret,
+                "BBP_SIGNIN_FAILURE_MIN_DURATION": "0.2",
+                "BBP_PORTAL_HOST": "127.0.0.1",
+                "BBP_PORTAL_PORT": str(port),
+                "BBP_PORTAL_WORKERS": "2",
+                "BBP_PORTAL_METRICS_HOST": "127.0.0.1",
+                "BBP_PORTAL_METRICS_PORT": str(metrics_port),
+                "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+            }
+            log = tmp_path / "portal.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "gunicorn"),
+                        "--config",
+                        str(ROOT / "services/portal/gunicorn.conf.py"),
+                        "bbp_portal.wsgi:create_app()",
+                    ],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(f"{base}/readyz", process, log)
+            yield {
+                "base": base,
+                "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
+                "pipeline": pipe,
+                "log": log,
+            }
+        finally:
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            pipe.stop_all()
+            pipe.engine.dispose()
+    drop_database(servers.db_url(), name)
+
+
+def test_select_a_group_fetch_watch_progress_and_download(stack: dict) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base = stack["base"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1366, "height": 900}, accept_downloads=True
+            )
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+            # sign in for real (the sandbox checks admin01's password; no OTP for it)
+            page.goto(base + "/")
+            page.get_by_label("Login ID").fill("admin01")
+            page.get_by_label("Password").fill("Admin@123")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("link", name="Requests")).to_be_visible()
+
+            # the group, from the accounts' groups page
+            page.get_by_role("link", name="Bill accounts").click()
+            page.get_by_role("link", name="Groups").click()
+            page.locator(f'[data-fetch-group="{GROUP}"]').click()
+            expect(page.locator("#confirm-count")).to_contain_text(
+                f"{len(IN_GROUP)} active accounts will be asked"
+            )
+            page.screenshot(path=str(SHOTS / "fetch-confirm.png"), full_page=True)
+            page.get_by_role("button", name=f"Fetch bills of {len(IN_GROUP)} accounts").click()
+
+            # the request page at once; the progress moves without reloading
+            expect(page.get_by_role("heading", name="Fetch request")).to_be_visible()
+            expect(page.locator("#progress-total")).to_have_text(str(len(IN_GROUP)))
+            url = page.url
+            page.wait_for_function(
+                "() => { const n = Number(document.getElementById('progress-percent')"
+                ".textContent); return n > 0 && n < 100; }",
+                timeout=30_000,
+            )
+            page.screenshot(path=str(SHOTS / "fetch-progress.png"), full_page=True)
+            expect(page.locator("#progress-percent")).to_have_text("100.0", timeout=60_000)
+            expect(page.locator("#request-state")).to_have_text("finished", timeout=10_000)
+            assert page.url == url  # never reloaded
+            expect(page.locator('#biller-totals tfoot tr[data-biller="total"]')).to_be_visible()
+            expect(page.locator("#progress-stale")).to_be_visible()
+            page.get_by_role("link", name="Show them").click()
+            expect(page.locator("#results tbody tr[data-item]").first).to_be_visible()
+            page.screenshot(path=str(SHOTS / "fetch-done.png"), full_page=True)
+
+            # filter: accounts with bills only
+            page.get_by_label("Outcome").select_option("bills")
+            page.get_by_role("button", name="Show").click()
+            statuses = page.locator("#results tbody td .badge").all_inner_texts()
+            assert statuses and set(statuses) == {"bills"}
+
+            # the export, as a person downloads it
+            with page.expect_download() as download:
+                page.locator("#export-csv").click()
+            text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+            rows = list(csv.DictReader(io.StringIO(text)))
+            with page.expect_download() as download:
+                page.locator("#export-xlsx").click()
+            assert download.value.suggested_filename.endswith("-results.xlsx")
+            sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+            assert sheet.max_row == len(rows) + 1
+
+            page.get_by_role("link", name="Requests").click()
+            expect(page.locator("#requests tbody tr")).to_have_count(1)
+            page.screenshot(path=str(SHOTS / "fetch-requests.png"), full_page=True)
+            assert not [e for e in errors if "Content Security Policy" in e], errors
+        finally:
+            browser.close()
+
+    # the file says what the sandbox's rules say, one row per bill plus accounts without one
+    by_account: dict[str, list[dict]] = {}
+    for row in rows:
+        by_account.setdefault(row["consumer_id"], []).append(row)
+    assert set(by_account) == {c for _, c in IN_GROUP}
+    for utility, consumer in IN_GROUP:
+        outcome, count = expected(utility, consumer)
+        mine = by_account[consumer]
+        assert {r["status"] for r in mine} == {outcome}
+        assert len([r for r in mine if r["bill_number"]]) == count
+
+    # the portal's counters, added up across workers by gunicorn's master
+    with urllib.request.urlopen(stack["metrics"], timeout=5) as answer:
+        metrics = answer.read().decode()
+    assert 'bbp_portal_requests_created_total{kind="fetch",via="page"} 1.0' in metrics
+    assert f'bbp_portal_request_items_created_total{{kind="fetch"}} {float(len(IN_GROUP))}' in (
+        metrics
+    )
+    # the request's message left right after commit (or, had the worker's connection not
+    # been up yet, was left to the scheduler's relay): counted once either way
+    relayed = {
+        outcome: float(value)
+        for outcome, value in re.findall(
+            r'bbp_portal_after_commit_relay_total\{outcome="(\w+)"\} ([0-9.]+)', metrics
+        )
+    }
+    assert sum(relayed.values()) == 1.0, relayed
+    assert 'bbp_portal_request_exports_total{format="csv"} 1.0' in metrics
+    for shot in ("fetch-confirm", "fetch-progress", "fetch-done", "fetch-requests"):
+        assert (SHOTS / f"{shot}.png").stat().st_size > 5000
