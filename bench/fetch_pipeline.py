@@ -34,6 +34,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bbp_common.db.tables import bulk_requests, dispatches  # noqa: E402
 from bbp_portal.app import create_app  # noqa: E402
+from bench._cpu import cpu_seconds, pids_of, with_children  # noqa: E402
 from sandbox.testing import run_sandbox  # noqa: E402
 from tests.conftest import Servers  # noqa: E402
 from tests.support.accounts import sign_in  # noqa: E402
@@ -52,49 +53,6 @@ def accounts(count: int) -> list[tuple[str, str]]:
     utilities = ("DSCO", "DESCO", "JGDCL")
     stems = {"DSCO": "1702", "DESCO": "2205", "JGDCL": "3265"}
     return [(utilities[n % 3], f"{stems[utilities[n % 3]]}{n:05d}") for n in range(count)]
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def with_children(pid: int) -> list[int]:
-    """The process and its descendants (the sandbox serves from a child process)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat[1])
-    found, frontier = [pid], [pid]
-    while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
-def pids_of(name: str) -> list[int]:
-    """Processes whose command line starts with ``name`` (MariaDB, RabbitMQ's VM)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
-            except OSError:
-                continue
-            if command.endswith(name):
-                found.append(int(entry.name))
-    return found
 
 
 def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) -> dict[str, float]:  # type: ignore[no-untyped-def]

@@ -31,6 +31,7 @@ from bbp_common.db.tables import (  # noqa: E402
     payments,
 )
 from bbp_portal.requests.service import create_payment_request  # noqa: E402
+from bench._cpu import cpu_seconds, pids_of, with_children  # noqa: E402
 from sandbox.mobiquity.bills import bills_for  # noqa: E402
 from sandbox.mobiquity.catalogue import by_utility  # noqa: E402
 from sandbox.testing import run_sandbox  # noqa: E402
@@ -140,10 +141,26 @@ def measure(pipe: Pipeline, bills_n: int, rate: float, in_flight: int) -> dict:
     workers = str(max(32, in_flight))
     pipe.start("communicator", BBP_COMMUNICATOR_PAY_WORKERS=workers)
     pipe.start("communicator", BBP_COMMUNICATOR_PAY_WORKERS=workers)
+    components = {
+        "scheduler": [
+            p for s in pipe.services if s.kind == "scheduler" for p in with_children(s.pid)
+        ],
+        "communicators": [
+            p for s in pipe.services if s.kind == "communicator" for p in with_children(s.pid)
+        ],
+        "sandbox (stands in for Mobiquity)": with_children(pipe.sandbox.process.pid),
+        "mariadb (shared)": pids_of("mariadbd") + pids_of("mysqld"),
+        "rabbitmq (shared)": pids_of("beam.smp"),
+    }
+    cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in components.items()}
     created = create_payment_request(pipe.engine, "bench", bill_ids)
     started = time.monotonic()
     pipe.wait_finished(created.request_id, timeout=bills_n / max(rate or 1000, 1) * 4 + 120)
     wall = time.monotonic() - started
+    cpu_ms = {
+        k: (sum(cpu_seconds(p) for p in v) - cpu_before[k]) * 1000 / bills_n
+        for k, v in components.items()
+    }
     with pipe.engine.connect() as conn:
         first, last = conn.execute(
             sa.select(
@@ -166,6 +183,7 @@ def measure(pipe: Pipeline, bills_n: int, rate: float, in_flight: int) -> dict:
         "states": dict(states),
         "duplicates": sum(1 for count in per_ref.values() if count > 1),
         "ledger": len(ledger),
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -188,6 +206,11 @@ def main() -> None:
         f"(wall {result['wall']:.1f} s) → achieved ÷ limit = {result['achieved'] / limit:.3f}\n"
         f"  states {result['states']}; ledger {result['ledger']} calls; "
         f"references paid more than once: {result['duplicates']}"
+    )
+    print(
+        "  CPU per payment: "
+        + ", ".join(f"{k} {v:.1f} ms" for k, v in result["cpu_ms"].items())
+        + f" — total {sum(result['cpu_ms'].values()):.1f} ms"
     )
     if not args.no_ceiling:
         ceiling = run_once(servers, args.bills, 0, args.latency_ms, args.max_in_flight)

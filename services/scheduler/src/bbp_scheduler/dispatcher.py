@@ -135,8 +135,11 @@ class Dispatcher:
             while not stop.is_set():
                 # Plan about four ticks ahead, in batches: one transaction per batch, not per
                 # command, is what keeps the dispatcher cheap at a few hundred per second.
+                idle = False
                 if not pending or pending[-1][0] < utcnow() + timedelta(seconds=2 * tick):
-                    pending.extend(self.plan(horizon=4 * tick))
+                    planned = self.plan(horizon=4 * tick)
+                    pending.extend(planned)
+                    idle = not planned and not pending
                 due: list[Command] = []
                 now = utcnow()
                 while pending and max(pending[0][0], next_release) <= now:
@@ -147,7 +150,9 @@ class Dispatcher:
                     continue
                 release_at = max(pending[0][0], next_release) if pending else None
                 wait = (release_at - utcnow()).total_seconds() if release_at else tick
-                if wait > 0 and self.wake.wait(min(wait, tick)):
+                # Nothing to dispatch: look again less often (a new request wakes us at once).
+                limit = self.settings.dispatch_idle_interval if idle else tick
+                if wait > 0 and self.wake.wait(min(wait, limit) if release_at else limit):
                     self.wake.clear()
         finally:
             if pending:

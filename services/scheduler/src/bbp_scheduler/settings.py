@@ -50,6 +50,10 @@ class SchedulerSettings(
     dispatch_tick: Seconds = Field(
         0.05, description="How far ahead the dispatcher plans slots (and how often it looks)"
     )
+    dispatch_idle_interval: Seconds = Field(
+        0.5,
+        description="With nothing to dispatch, how often to look again (new requests wake it)",
+    )
     fetch_max_attempts: int = Field(
         3, ge=1, description="Calls per account before a fetch failure is final"
     )
