@@ -80,6 +80,40 @@ def record_event(
     )
 
 
+def record_events_where(
+    conn: Connection,
+    condition: Any,
+    old: PaymentState | None,
+    new: PaymentState,
+    cause: str,
+    actor: str,
+) -> None:
+    """One event for every payment matching ``condition``, in one INSERT … SELECT (for
+    changes made to many payments at once: creation, cancellation, a claim just made)."""
+    conn.execute(
+        insert(payment_events).from_select(
+            [
+                "payment_id",
+                "reference_id",
+                "from_state",
+                "to_state",
+                "cause",
+                "actor",
+                "occurred_at",
+            ],
+            select(
+                payments.c.id,
+                payments.c.reference_id,
+                literal(old.value if old else None),
+                literal(new.value),
+                literal(cause[:255]),
+                literal(actor[:128]),
+                func.utc_timestamp(6),
+            ).where(condition),
+        )
+    )
+
+
 @dataclass(frozen=True)
 class PaymentRow:
     id: int
@@ -248,27 +282,8 @@ def claim(
     if result is not None and result.rowcount == 1:
         # Ours, and locked by our UPDATE: record it in one statement and go.
         cause = "claimed for billpay" + (" (probing the wallet)" if state == "probing" else "")
-        conn.execute(
-            insert(payment_events).from_select(
-                [
-                    "payment_id",
-                    "reference_id",
-                    "from_state",
-                    "to_state",
-                    "cause",
-                    "actor",
-                    "occurred_at",
-                ],
-                select(
-                    payments.c.id,
-                    payments.c.reference_id,
-                    literal(S.DISPATCHED.value),
-                    literal(S.SENDING.value),
-                    literal(cause[:255]),
-                    literal(actor[:128]),
-                    func.utc_timestamp(6),
-                ).where(payments.c.id == payment_id),
-            )
+        record_events_where(
+            conn, payments.c.id == payment_id, S.DISPATCHED, S.SENDING, cause, actor
         )
         return ClaimResult.CLAIMED
     payment = load(conn, payment_id, lock=True)

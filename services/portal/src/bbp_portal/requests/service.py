@@ -25,14 +25,13 @@ from bbp_common.db.tables import (
     bills,
     bulk_requests,
     fetch_items,
-    payment_events,
     payments,
 )
 from bbp_common.domain.payments import PaymentState, live_bill_key, new_reference_id
 from bbp_common.logging import get_logger
 from bbp_common.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
 from bbp_common.messaging import EXCHANGE
-from bbp_common.payment_store import bump_tallies
+from bbp_common.payment_store import bump_tallies, record_events_where
 
 log = get_logger(__name__)
 
@@ -322,27 +321,13 @@ def _create_payment_request(
                 for position, row in enumerate(ordered)
             ],
         )
-        conn.execute(
-            insert(payment_events).from_select(
-                [
-                    "payment_id",
-                    "reference_id",
-                    "from_state",
-                    "to_state",
-                    "cause",
-                    "actor",
-                    "occurred_at",
-                ],
-                select(
-                    payments.c.id,
-                    payments.c.reference_id,
-                    literal(None),
-                    literal("queued"),
-                    literal("payment request created"),
-                    literal(f"portal:{created_by}"),
-                    func.utc_timestamp(6),
-                ).where(payments.c.request_id == request_id),
-            )
+        record_events_where(
+            conn,
+            payments.c.request_id == request_id,
+            None,
+            PaymentState.QUEUED,
+            "payment request created",
+            f"portal:{created_by}",
         )
         bump_tallies(conn, request_id, {"queued": (len(rows), total_amount)})
         message_id = None if needs_approval else _submit(conn, request_id, "payment")
@@ -397,27 +382,13 @@ def cancel_request(engine: Engine, request_id: int, by: str, *, relay: Relay | N
                         state="cancelled", live_bill_key=None, reason=f"cancelled by {by}"[:255]
                     )
                 ).rowcount
-                conn.execute(
-                    insert(payment_events).from_select(
-                        [
-                            "payment_id",
-                            "reference_id",
-                            "from_state",
-                            "to_state",
-                            "cause",
-                            "actor",
-                            "occurred_at",
-                        ],
-                        select(
-                            payments.c.id,
-                            payments.c.reference_id,
-                            literal("queued"),
-                            literal("cancelled"),
-                            literal("request cancelled"),
-                            literal(f"portal:{by}"),
-                            func.utc_timestamp(6),
-                        ).where(and_(payments.c.id.in_(chunk), payments.c.state == "cancelled")),
-                    )
+                record_events_where(
+                    conn,
+                    and_(payments.c.id.in_(chunk), payments.c.state == "cancelled"),
+                    PaymentState.QUEUED,
+                    PaymentState.CANCELLED,
+                    "request cancelled",
+                    f"portal:{by}",
                 )
             amount = sum((v.total for v in victims), Decimal("0"))
         if cancelled:
