@@ -311,7 +311,9 @@ def summarise(
     """The same checks and amounts as creating the request (``service.examine``), read only."""
     ids = sorted(set(bill_ids))
     found = service.examine(conn, ids, max_bill_age)
-    names = dict(conn.execute(select(billers.c.utility_code, billers.c.name)).tuples().all())
+    names = {
+        r.utility_code: r.name for r in conn.execute(select(billers.c.utility_code, billers.c.name))
+    }
     by_biller: dict[str, list[Any]] = {}
     for row in found.rows:
         if row.id not in found.problems:
