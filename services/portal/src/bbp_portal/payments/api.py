@@ -59,7 +59,7 @@ class PendingBillSchema(Schema):
     stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
 
 
-class SelectionSchema(Schema):
+class BillSelectionSchema(Schema):
     """Which bills: exactly one of ``bill_ids`` or ``filter`` (every pending bill matching)."""
 
     bill_ids = fields.List(fields.Integer(), load_default=list)
@@ -71,7 +71,7 @@ class SelectionSchema(Schema):
             raise ValidationError("Give exactly one of bill_ids or filter.", "bill_ids")
 
 
-class PaymentCreateSchema(SelectionSchema):
+class PaymentCreateSchema(BillSelectionSchema):
     idempotency_key = fields.String(
         required=True,
         validate=validate.Length(1, 200),
@@ -88,7 +88,7 @@ class SubtotalSchema(Schema):
     total = fields.Decimal(as_string=True)
 
 
-class ProblemSchema(Schema):
+class BillProblemSchema(Schema):
     bill_id = fields.Integer()
     utility_code = fields.String()
     consumer_id = fields.String()
@@ -101,7 +101,7 @@ class SummarySchema(Schema):
     count = fields.Integer(metadata={"description": "Bills that would be paid"})
     total = fields.Decimal(as_string=True, metadata={"description": "BDT, from our database"})
     billers = fields.List(fields.Nested(SubtotalSchema))
-    problems = fields.List(fields.Nested(ProblemSchema))
+    problems = fields.List(fields.Nested(BillProblemSchema))
     payable = fields.Boolean(metadata={"description": "True when nothing stops the request"})
     needs_approval = fields.Boolean()
     payer = fields.String(metadata={"description": "The paying wallet's label (masked)"})
@@ -134,7 +134,10 @@ class PaymentSchema(Schema):
     id = fields.Integer()
     request_id = fields.Integer()
     reference_id = fields.String()
-    position = fields.Function(lambda p: p.dispatch_order + 1)
+    position = fields.Function(
+        lambda p: (p["dispatch_order"] if isinstance(p, dict) else p.dispatch_order) + 1,
+        metadata={"description": "Dispatch order within the request (due date, oldest first)"},
+    )
     utility_code = fields.String()
     consumer_id = fields.String()
     bill_number = fields.String()
@@ -329,7 +332,7 @@ def list_pending(query: dict[str, Any]) -> Any:
 @api.post("/payments/preview")
 @endpoint(
     "What paying these bills would create: count, total, per biller, or the problems",
-    body=SelectionSchema,
+    body=BillSelectionSchema,
     response=SummarySchema,
     roles=OPERATORS,
     tags=TAGS,
