@@ -119,7 +119,13 @@ def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
         raise ServiceError(
             "too_many_bills", _("At most %(cap)s bills in one payment request.", cap=f"{cap:,}")
         )
-    return ids, values.get("selection", "")[:400] or f"{len(ids)} chosen bills"
+    described = values.get("selection", "")[:400]
+    if not described:
+        source = _int(values.get("request"))
+        described = f"{len(ids)} chosen bills" + (
+            f" of fetch request #{source}" if source is not None else ""
+        )
+    return ids, described
 
 
 @bp.get("/payments/new")

@@ -44,7 +44,9 @@ CANCELLABLE = ("queued", "running", "paused", "awaiting_approval")
 #: Tally buckets that are settled: an item there will not change again.
 FETCH_DONE_BUCKETS = ("bills", "no_bills", "failed", "cancelled")
 FETCH_BUCKETS = ("queued", "in_flight", *FETCH_DONE_BUCKETS)
-PAYMENT_DONE_BUCKETS = ("succeeded", "failed", "uncleared", "cancelled")
+#: Where a payment stops by itself: posted (Mobiquity has it; its fate is in Mobiquity's
+#: reports), succeeded, failed, uncleared (a person decides next) and cancelled.
+PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled")
 #: Item filters of a fetch request: an outcome, or a state for items without one yet.
 OUTCOMES = ("bills", "no_bills", "failed")
 ITEM_STATES = ("queued", "dispatched", "cancelled")
