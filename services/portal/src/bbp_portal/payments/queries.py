@@ -258,9 +258,11 @@ def pending_ids(
 
 
 def groups(conn: Connection) -> list[Any]:
-    return conn.execute(
-        select(account_groups.c.id, account_groups.c.name).order_by(account_groups.c.name)
-    ).all()
+    return list(
+        conn.execute(
+            select(account_groups.c.id, account_groups.c.name).order_by(account_groups.c.name)
+        ).all()
+    )
 
 
 # --------------------------------------------------------------------------- confirmation

@@ -131,14 +131,12 @@ def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
 @bp.get("/payments/new")
 @role_required(*OPERATORS)
 def confirm() -> Any:
-    back = url_for(
-        "payments.pending",
-        **{
-            k: v
-            for k, v in request.args.items()
-            if k in ("utility", "group_id", "due_from", "due_to", "request")
-        },
-    )
+    kept: dict[str, Any] = {
+        k: v
+        for k, v in request.args.items()
+        if k in ("utility", "group_id", "due_from", "due_to", "request")
+    }
+    back = url_for("payments.pending", **kept)
     try:
         ids, described = _selected_ids(request.args)
     except ServiceError as exc:

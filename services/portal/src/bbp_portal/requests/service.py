@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,7 @@ from bbp_common.payment_store import bump_tallies
 log = get_logger(__name__)
 
 CHUNK = 5000
+T = TypeVar("T")
 LIVE = [s.value for s in PaymentState if s not in (PaymentState.FAILED, PaymentState.CANCELLED)]
 
 Relay = Callable[[Sequence[str]], object]
@@ -80,7 +81,7 @@ class Created:
     awaiting_approval: bool = False
 
 
-def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -217,10 +218,10 @@ def examine(conn: Connection, ids: Sequence[int], max_bill_age: timedelta | None
     by_key: dict[str, list[int]] = {}
     for bill_id, key in keys.items():
         by_key.setdefault(key, []).append(bill_id)
-    for chunk in _chunks(list(by_key)):
+    for key_chunk in _chunks(list(by_key)):
         for taken in conn.execute(
             select(payments.c.live_bill_key, payments.c.reference_id).where(
-                payments.c.live_bill_key.in_(chunk)
+                payments.c.live_bill_key.in_(key_chunk)
             )
         ):
             for bill_id in by_key.get(taken.live_bill_key, ()):
