@@ -138,7 +138,9 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
 def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> None:
     """Bulk requests: pages, and the after-commit relay (it connects on first use, in the
     worker process that uses it: a connection made before a fork is dead in the child)."""
+    import bbp_portal.payments.api
     import bbp_portal.requests.api  # noqa: F401  (routes register on import)
+    from bbp_portal.payments.views import bp as payments_bp
     from bbp_portal.requests.publishing import AfterCommitRelay
     from bbp_portal.requests.queries import TotalsCache
     from bbp_portal.requests.views import bp as requests_bp
@@ -147,3 +149,4 @@ def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> 
     app.extensions["bbp.relay"] = AfterCommitRelay(settings, engine)
     app.extensions["bbp.biller_totals"] = TotalsCache()
     app.register_blueprint(requests_bp)
+    app.register_blueprint(payments_bp)

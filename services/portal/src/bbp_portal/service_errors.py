@@ -36,3 +36,21 @@ class Conflict(ServiceError):
     """The request collides with stored state: duplicate, stale upload, already done (409)."""
 
     status = 409
+
+
+class Forbidden(ServiceError):
+    """The role may act, but not on this (the maker approving their own request) (403)."""
+
+    status = 403
+
+
+class Refused(ServiceError):
+    """Conflict with a detail per refused thing (the bills that cannot be paid now) (409)."""
+
+    status = 409
+
+    def __init__(
+        self, code: str, message: str, details: dict[str, str], field: str | None = None
+    ) -> None:
+        super().__init__(code, message, field)
+        self.details = details

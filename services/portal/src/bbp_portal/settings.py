@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr
 
 from bbp_common.mobiquity import MobiquitySettings
 from bbp_common.settings import (
@@ -12,6 +15,16 @@ from bbp_common.settings import (
     OutboxSettings,
     Seconds,
 )
+
+
+def _threshold(value: Any) -> Any:
+    """``""``, ``off`` or ``none`` switch maker-checker off; anything else is an amount."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "none")):
+        return None
+    return value
+
+
+Threshold = Annotated[Decimal | None, BeforeValidator(_threshold)]
 
 
 class PortalSettings(
@@ -108,3 +121,24 @@ class PortalSettings(
     upload_ttl: Seconds = Field(
         3600, description="How long a validated upload waits for its import before it expires"
     )
+
+    # --- paying bills (issue 8) -----------------------------------------------------------
+    pay_max_bill_age: Seconds = Field(
+        86400,
+        gt=0,
+        description="Bills fetched longer ago than this cannot be paid (or approved) until "
+        "fetched again: a stale bill may have been paid elsewhere (default 24h)",
+    )
+    approval_threshold: Threshold = Field(
+        None,
+        ge=0,
+        description="Maker-checker: a payment request whose total (BDT) exceeds this waits for "
+        "another admin's approval ('' or off = no approval needed)",
+    )
+    payer_label: str = Field(
+        "",
+        max_length=80,
+        description="How the paying wallet is named on the confirmation page, e.g. "
+        "'GP wallet 017XXXXX123' (digits beyond the last three are masked; never the MPIN)",
+    )
+    pay_max_bills: int = Field(20_000, ge=1, description="Most bills one payment request may hold")

@@ -144,7 +144,8 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
         if _wants_json():
-            return error_response(exc.status, exc.code, exc.message, exc.field)
+            details = getattr(exc, "details", None)
+            return error_response(exc.status, exc.code, exc.message, exc.field, details)
         return render_template("service_error.html", error=exc), exc.status
 
     @app.errorhandler(ValidationError)

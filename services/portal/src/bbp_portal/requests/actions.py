@@ -123,22 +123,27 @@ class Cancelled:
 
 
 def cancel(actor: Actor, request_id: int, kind: str) -> Cancelled:
-    """Cancel a queued or running request: undispatched items stop, dispatched ones finish."""
-    try:
-        count = service.cancel_request(engine(), request_id, actor.login_id, relay=relay())
-    except service.RequestError as exc:
-        if str(exc) == "No such request.":
-            raise NotFound(f"There is no request {request_id}.") from None
-        raise Conflict("not_cancellable", str(exc)) from None
-    with engine().begin() as conn:
+    """Cancel a request (queued, running, paused, awaiting approval): undispatched items stop,
+    dispatched ones finish. The audit entry commits with the cancellation."""
+
+    def audit(conn: Connection, cancelled: int) -> None:
         record(
             conn,
             actor,
             "request.cancelled",
             target_type="request",
             target_id=request_id,
-            cancelled_items=count,
+            cancelled_items=cancelled,
         )
+
+    try:
+        count = service.cancel_request(
+            engine(), request_id, actor.login_id, relay=relay(), in_transaction=audit
+        )
+    except service.RequestError as exc:
+        if str(exc) == "No such request.":
+            raise NotFound(f"There is no request {request_id}.") from None
+        raise Conflict("not_cancellable", str(exc)) from None
     REQUESTS_CANCELLED.labels(kind).inc()
     log.info("request_cancelled_from_portal", request_id=request_id, by=actor.login_id)
     return Cancelled(request_id, count)

@@ -175,18 +175,27 @@ def cancel_request(request_id: int) -> Any:
 def export_response(request_id: int, fmt: str) -> Response:
     """The results file: CSV streamed as read, XLSX written to a temporary file then sent."""
     with engine().connect() as conn:
-        _fetch_request(conn, request_id)
-    rows = queries.export_rows(engine().connect, request_id)
-    name = f"fetch-request-{request_id}-results.{fmt}"
+        kind = queries.get_request(conn, request_id).kind
+    header: tuple[str, ...]
+    if kind == "payment":
+        from bbp_portal.payments import queries as payment_queries
+
+        rows = payment_queries.export_rows(engine().connect, request_id)
+        header = payment_queries.EXPORT_HEADER
+        name = f"payment-request-{request_id}-payments.{fmt}"
+    else:
+        rows = queries.export_rows(engine().connect, request_id)
+        header = queries.EXPORT_HEADER
+        name = f"fetch-request-{request_id}-results.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     EXPORTS.labels(fmt).inc()
     if fmt == "csv":
         return Response(
-            stream_with_context(csv_chunks(queries.EXPORT_HEADER, rows)),
+            stream_with_context(csv_chunks(header, rows)),
             mimetype="text/csv",
             headers=headers,
         )
-    path = xlsx_file(queries.EXPORT_HEADER, rows, title=f"request {request_id}")
+    path = xlsx_file(header, rows, title=f"request {request_id}")
     return Response(
         file_chunks(path),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -196,7 +205,8 @@ def export_response(request_id: int, fmt: str) -> Response:
 
 @api.get("/requests/<int:request_id>/export")
 @endpoint(
-    "Download a fetch request's results: one row per bill, plus accounts without one",
+    "Download a request's results: fetch — one row per bill, plus accounts without one; "
+    "payment — one row per payment (reference id, orderId, state, Mobiquity's message)",
     query=ExportQuery,
     tags=TAGS,
     content_type="text/csv",

@@ -44,7 +44,9 @@ CANCELLABLE = ("queued", "running", "paused", "awaiting_approval")
 #: Tally buckets that are settled: an item there will not change again.
 FETCH_DONE_BUCKETS = ("bills", "no_bills", "failed", "cancelled")
 FETCH_BUCKETS = ("queued", "in_flight", *FETCH_DONE_BUCKETS)
-PAYMENT_DONE_BUCKETS = ("succeeded", "failed", "uncleared", "cancelled")
+#: Where a payment stops by itself: posted (Mobiquity has it; its fate is in Mobiquity's
+#: reports), succeeded, failed, uncleared (a person decides next) and cancelled.
+PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled")
 #: Item filters of a fetch request: an outcome, or a state for items without one yet.
 OUTCOMES = ("bills", "no_bills", "failed")
 ITEM_STATES = ("queued", "dispatched", "cancelled")
@@ -86,8 +88,10 @@ class Progress:
     def settled(self) -> bool:
         """Nothing will change any more: a final state and no item queued or in flight."""
         final = self.state in ("finished", "cancelled", "rejected")
+        # A payment stops by itself at posted and uncleared (a person may still resolve an
+        # uncleared one, which the request page shows when it is loaded).
         return final and not any(
-            self.buckets.get(b, 0) for b in ("queued", "in_flight", "ambiguous", "posted")
+            self.buckets.get(b, 0) for b in ("queued", "in_flight", "ambiguous")
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,6 +122,11 @@ class RequestRow:
     started_at: datetime | None
     finished_at: datetime | None
     cancelled_by: str | None
+    paused_reason: str | None = None
+    paused_by: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    approval_comment: str | None = None
     progress: Progress | None = None
 
 
@@ -133,6 +142,11 @@ _REQUEST_COLUMNS = (
     R.started_at,
     R.finished_at,
     R.cancelled_by,
+    R.paused_reason,
+    R.paused_by,
+    R.approved_by,
+    R.approved_at,
+    R.approval_comment,
 )
 
 

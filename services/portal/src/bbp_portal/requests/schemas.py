@@ -73,6 +73,15 @@ class RequestSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
+    paused_reason = fields.String(
+        allow_none=True, metadata={"description": "Why it is paused ('auto-paused: …' by system)"}
+    )
+    paused_by = fields.String(allow_none=True, metadata={"description": "a login id or system"})
+    approved_by = fields.String(
+        allow_none=True, metadata={"description": "Who approved or rejected it (maker-checker)"}
+    )
+    approved_at = fields.DateTime(allow_none=True)
+    approval_comment = fields.String(allow_none=True)
     progress = fields.Method("dump_progress")
 
     def dump_progress(self, obj: Any) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,10 +36,19 @@ from bbp_common.payment_store import bump_tallies, record_events_where
 log = get_logger(__name__)
 
 CHUNK = 5000
+T = TypeVar("T")
 LIVE = [s.value for s in PaymentState if s not in (PaymentState.FAILED, PaymentState.CANCELLED)]
 
 Relay = Callable[[Sequence[str]], object]
 """Publishes just-committed outbox rows (``OutboxRelay.relay_ids``); best effort."""
+
+OnCreated = Callable[[Connection, int, bool], None]
+"""Runs inside the creating transaction with ``(conn, request_id, awaiting_approval)``: the
+caller's audit entry and notifications commit with the request or not at all."""
+
+InTransaction = Callable[[Connection, int], None]
+"""Runs inside a cancelling transaction with ``(conn, items_cancelled)`` (the caller's audit
+entry commits with the change)."""
 
 
 class RequestError(Exception):
@@ -68,9 +77,10 @@ class Created:
     items: int
     total_amount: Decimal | None = None
     existing: bool = False
+    awaiting_approval: bool = False
 
 
-def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -151,6 +161,80 @@ def _order(due: date | None, bill_id: int) -> tuple[int, date, int]:
     return (1, date.max, bill_id) if due is None else (0, due, bill_id)
 
 
+@dataclass(frozen=True)
+class Examined:
+    """What paying a set of bills would do: the bills found, each one's live-bill key and total
+    (from our database), and the reason each bill that cannot be paid now cannot."""
+
+    rows: list[Any]
+    keys: dict[int, str]
+    totals: dict[int, Decimal]
+    problems: dict[int, str]
+
+    @property
+    def total_amount(self) -> Decimal:
+        return sum(self.totals.values(), Decimal("0"))
+
+
+def examine(conn: Connection, ids: Sequence[int], max_bill_age: timedelta | None) -> Examined:
+    """The checks of :func:`create_payment_request`, without writing: the confirmation page
+    shows exactly what the confirm button will create, or why it will refuse."""
+    now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(ids))):
+        rows.extend(
+            conn.execute(
+                select(
+                    bills.c.id,
+                    bills.c.bill_account_id,
+                    bills.c.utility_code,
+                    bills.c.consumer_id,
+                    bills.c.bill_number,
+                    bills.c.due_date,
+                    bills.c.amount,
+                    bills.c.service_charge,
+                    bills.c.fetched_at,
+                    billers.c.pays_service_charge,
+                    billers.c.active.label("biller_active"),
+                )
+                .select_from(bills.join(billers, billers.c.utility_code == bills.c.utility_code))
+                .where(bills.c.id.in_(chunk))
+            ).all()
+        )
+    problems: dict[int, str] = {}
+    found_ids = {row.id for row in rows}
+    for bill_id in ids:
+        if bill_id not in found_ids:
+            problems[bill_id] = "unknown bill"
+    for row in rows:
+        if not row.biller_active:
+            problems[row.id] = f"biller {row.utility_code} is inactive"
+        elif max_bill_age is not None and row.fetched_at < now - max_bill_age:
+            problems[row.id] = "fetched too long ago: fetch it again"
+    keys = {
+        row.id: live_bill_key(row.utility_code, row.consumer_id, row.bill_number) for row in rows
+    }
+    by_key: dict[str, list[int]] = {}
+    for bill_id, key in keys.items():
+        by_key.setdefault(key, []).append(bill_id)
+    for key_chunk in _chunks(list(by_key)):
+        for taken in conn.execute(
+            select(payments.c.live_bill_key, payments.c.reference_id).where(
+                payments.c.live_bill_key.in_(key_chunk)
+            )
+        ):
+            for bill_id in by_key.get(taken.live_bill_key, ()):
+                problems[bill_id] = f"already in live payment {taken.reference_id}"
+    for same in by_key.values():
+        for bill_id in sorted(same)[1:]:
+            problems[bill_id] = "the same bill is selected twice"
+    totals = {
+        row.id: row.amount + (row.service_charge if row.pays_service_charge else Decimal("0"))
+        for row in rows
+    }
+    return Examined(rows, keys, totals, problems)
+
+
 def create_payment_request(
     engine: Engine,
     created_by: str,
@@ -161,6 +245,7 @@ def create_payment_request(
     approval_threshold: Decimal | None = None,
     selection: str = "",
     relay: Relay | None = None,
+    on_created: OnCreated | None = None,
 ) -> Created:
     """One payment request with one payment (and its own reference id) per bill.
 
@@ -182,6 +267,7 @@ def create_payment_request(
             approval_threshold,
             selection,
             relay,
+            on_created,
         )
     except IntegrityError as exc:
         if idempotency_key and "idempotency_key" in str(exc.orig):
@@ -198,10 +284,19 @@ def _existing(engine: Engine, key: str) -> Created:
     with engine.connect() as conn:
         row = conn.execute(
             select(
-                bulk_requests.c.id, bulk_requests.c.total_items, bulk_requests.c.total_amount
+                bulk_requests.c.id,
+                bulk_requests.c.total_items,
+                bulk_requests.c.total_amount,
+                bulk_requests.c.state,
             ).where(bulk_requests.c.idempotency_key == key)
         ).one()
-    return Created(row.id, row.total_items, row.total_amount, existing=True)
+    return Created(
+        row.id,
+        row.total_items,
+        row.total_amount,
+        existing=True,
+        awaiting_approval=row.state == "awaiting_approval",
+    )
 
 
 def _create_payment_request(
@@ -213,76 +308,21 @@ def _create_payment_request(
     approval_threshold: Decimal | None,
     selection: str,
     relay: Relay | None,
+    on_created: OnCreated | None,
 ) -> Created:
     with engine.begin() as conn:
         if idempotency_key:
-            found = conn.execute(
+            existing = conn.execute(
                 select(bulk_requests.c.id).where(bulk_requests.c.idempotency_key == idempotency_key)
             ).scalar()
-            if found is not None:
+            if existing is not None:
                 return _existing(engine, idempotency_key)
-        now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
-        rows: list[Any] = []
-        for chunk in _chunks(ids):
-            rows.extend(
-                conn.execute(
-                    select(
-                        bills.c.id,
-                        bills.c.bill_account_id,
-                        bills.c.utility_code,
-                        bills.c.consumer_id,
-                        bills.c.bill_number,
-                        bills.c.due_date,
-                        bills.c.amount,
-                        bills.c.service_charge,
-                        bills.c.fetched_at,
-                        billers.c.pays_service_charge,
-                        billers.c.active.label("biller_active"),
-                    )
-                    .select_from(
-                        bills.join(billers, billers.c.utility_code == bills.c.utility_code)
-                    )
-                    .where(bills.c.id.in_(chunk))
-                ).all()
-            )
-        problems: dict[int, str] = {}
-        found_ids = {row.id for row in rows}
-        for bill_id in ids:
-            if bill_id not in found_ids:
-                problems[bill_id] = "unknown bill"
-        for row in rows:
-            if not row.biller_active:
-                problems[row.id] = f"biller {row.utility_code} is inactive"
-            elif max_bill_age is not None and row.fetched_at < now - max_bill_age:
-                problems[row.id] = "fetched too long ago: fetch it again"
-        keys = {
-            row.id: live_bill_key(row.utility_code, row.consumer_id, row.bill_number)
-            for row in rows
-        }
-        for chunk in _chunks(list(keys.values())):
-            for taken in conn.execute(
-                select(payments.c.live_bill_key, payments.c.reference_id).where(
-                    payments.c.live_bill_key.in_(chunk)
-                )
-            ):
-                for bill_id, key in keys.items():
-                    if key == taken.live_bill_key:
-                        problems[bill_id] = f"already in live payment {taken.reference_id}"
-        if len({keys[row.id] for row in rows}) != len(rows):
-            seen: set[str] = set()
-            for row in rows:
-                if keys[row.id] in seen:
-                    problems[row.id] = "the same bill is selected twice"
-                seen.add(keys[row.id])
-        if problems:
+        found = examine(conn, ids, max_bill_age)
+        if found.problems:
             raise BillsUnavailable(
-                f"{len(problems)} of the selected bills cannot be paid now.", problems
+                f"{len(found.problems)} of the selected bills cannot be paid now.", found.problems
             )
-
-        totals = {
-            row.id: row.amount + (row.service_charge if row.pays_service_charge else Decimal("0"))
-            for row in rows
-        }
+        rows, keys, totals = found.rows, found.keys, found.totals
         total_amount = sum(totals.values(), Decimal("0"))
         needs_approval = approval_threshold is not None and total_amount > approval_threshold
         request_id = conn.execute(
@@ -331,6 +371,8 @@ def _create_payment_request(
         )
         bump_tallies(conn, request_id, {"queued": (len(rows), total_amount)})
         message_id = None if needs_approval else _submit(conn, request_id, "payment")
+        if on_created is not None:
+            on_created(conn, request_id, needs_approval)
     if message_id:
         _relay(relay, [message_id])
     log.info(
@@ -341,14 +383,65 @@ def _create_payment_request(
         created_by=created_by,
         awaiting_approval=needs_approval,
     )
-    return Created(request_id, len(rows), total_amount)
+    return Created(request_id, len(rows), total_amount, awaiting_approval=needs_approval)
 
 
 # --------------------------------------------------------------------------- cancel
 
 
-def cancel_request(engine: Engine, request_id: int, by: str, *, relay: Relay | None = None) -> int:
-    """Cancel what is not yet dispatched; what is in flight finishes. Returns items cancelled."""
+def cancel_queued_payments(
+    conn: Connection, request_id: int, by: str, *, cause: str = "request cancelled"
+) -> tuple[int, Decimal]:
+    """``queued → cancelled`` for every payment of the request not yet dispatched.
+
+    Set-based but with the guarantees of ``payment_store.transition``: the payments are locked
+    and each UPDATE is conditional on ``state = 'queued'`` (a payment the dispatcher marked
+    first is left to finish), every change gets its ``payment_events`` row, the live-bill key
+    is cleared (the bill is free again) and the tallies move in the same transaction. The
+    caller holds the request's row lock, so the dispatcher (which re-reads the request with a
+    shared lock) cannot mark more of them meanwhile. Returns (payments, amount) cancelled.
+    """
+    victims = conn.execute(
+        select(payments.c.id, payments.c.total)
+        .where(payments.c.request_id == request_id, payments.c.state == "queued")
+        .with_for_update()
+    ).all()
+    cancelled = 0
+    for chunk in _chunks([v.id for v in victims]):
+        cancelled += conn.execute(
+            update(payments)
+            .where(payments.c.id.in_(chunk), payments.c.state == "queued")
+            .values(state="cancelled", live_bill_key=None, reason=f"{cause} by {by}"[:255])
+        ).rowcount
+        record_events_where(
+            conn,
+            and_(payments.c.id.in_(chunk), payments.c.state == "cancelled"),
+            PaymentState.QUEUED,
+            PaymentState.CANCELLED,
+            cause,
+            f"portal:{by}",
+        )
+    amount = sum((v.total for v in victims), Decimal("0"))
+    if cancelled:
+        bump_tallies(
+            conn, request_id, {"queued": (-cancelled, -amount), "cancelled": (cancelled, amount)}
+        )
+    return cancelled, amount
+
+
+def cancel_request(
+    engine: Engine,
+    request_id: int,
+    by: str,
+    *,
+    relay: Relay | None = None,
+    in_transaction: InTransaction | None = None,
+) -> int:
+    """Cancel what is not yet dispatched; what is in flight finishes. Returns items cancelled.
+
+    Works in every state where something may still be sent: queued, running, paused and
+    awaiting approval. ``in_transaction`` runs before the commit (the caller's audit entry).
+    """
     with engine.begin() as conn:
         request = conn.execute(
             select(bulk_requests.c.kind, bulk_requests.c.state)
@@ -365,51 +458,44 @@ def cancel_request(engine: Engine, request_id: int, by: str, *, relay: Relay | N
                 .where(fetch_items.c.request_id == request_id, fetch_items.c.state == "queued")
                 .values(state="cancelled", completed_at=func.utc_timestamp(6))
             ).rowcount
-            amount = Decimal("0")
-        else:
-            victims = conn.execute(
-                select(payments.c.id, payments.c.total)
-                .where(payments.c.request_id == request_id, payments.c.state == "queued")
-                .with_for_update()
-            ).all()
-            victim_ids = [v.id for v in victims]
-            cancelled = 0
-            for chunk in _chunks(victim_ids):
-                cancelled += conn.execute(
-                    update(payments)
-                    .where(payments.c.id.in_(chunk), payments.c.state == "queued")
-                    .values(
-                        state="cancelled", live_bill_key=None, reason=f"cancelled by {by}"[:255]
-                    )
-                ).rowcount
-                record_events_where(
+            if cancelled:
+                bump_tallies(
                     conn,
-                    and_(payments.c.id.in_(chunk), payments.c.state == "cancelled"),
-                    PaymentState.QUEUED,
-                    PaymentState.CANCELLED,
-                    "request cancelled",
-                    f"portal:{by}",
+                    request_id,
+                    {"queued": (-cancelled, Decimal("0")), "cancelled": (cancelled, Decimal("0"))},
                 )
-            amount = sum((v.total for v in victims), Decimal("0"))
-        if cancelled:
-            bump_tallies(
-                conn,
-                request_id,
-                {"queued": (-cancelled, -amount), "cancelled": (cancelled, amount)},
-            )
+        else:
+            cancelled, _amount = cancel_queued_payments(conn, request_id, by)
         conn.execute(
             update(bulk_requests)
             .where(bulk_requests.c.id == request_id)
             .values(state="cancelled", cancelled_by=by, finished_at=func.utc_timestamp(6))
         )
-        message_id = outbox.add(
-            conn,
-            EXCHANGE,
-            REQUEST_CHANGED.routing_key,
-            REQUEST_CHANGED.type,
-            {"request_id": request_id, "change": "cancelled"},
-            version=REQUEST_CHANGED.version,
-        )
+        message_id = request_changed(conn, request_id, "cancelled")
+        if in_transaction is not None:
+            in_transaction(conn, cancelled)
     _relay(relay, [message_id])
     log.info("request_cancelled", request_id=request_id, cancelled=cancelled, by=by)
     return cancelled
+
+
+def request_changed(conn: Connection, request_id: int, change: str) -> str:
+    """The ``request.changed`` outbox row: the scheduler re-reads the request at once."""
+    return outbox.add(
+        conn,
+        EXCHANGE,
+        REQUEST_CHANGED.routing_key,
+        REQUEST_CHANGED.type,
+        {"request_id": request_id, "change": change},
+        version=REQUEST_CHANGED.version,
+    )
+
+
+def submit(conn: Connection, request_id: int, kind: str) -> str:
+    """The ``request.submitted`` outbox row (an approved payment request starts)."""
+    return _submit(conn, request_id, kind)
+
+
+def relay_now(relay: Relay | None, message_ids: Sequence[str]) -> None:
+    """Publish just-committed outbox rows, best effort (the scheduler's relay does the rest)."""
+    _relay(relay, message_ids)

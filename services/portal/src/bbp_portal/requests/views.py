@@ -157,6 +157,10 @@ def show(request_id: int) -> Any:
             found = queries.get_request(conn, request_id)
         except NotFound:
             abort(404)
+        if found.kind == "payment":
+            from bbp_portal.payments.views import render_request
+
+            return render_request(found)
         page = None
         billers: list[Any] = []
         if found.kind == "fetch":

@@ -37,6 +37,16 @@
     }, 0);
   });
 
+  // <input type=checkbox data-bbp-check-all="ids"> ticks every enabled box named "ids" in its form.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var name = box.getAttribute && box.getAttribute("data-bbp-check-all");
+    if (!name || !box.form) { return; }
+    box.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (other) {
+      if (!other.disabled) { other.checked = box.checked; }
+    });
+  });
+
   // New and confirmed password must match: say so before the form is sent.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-bbp-password-pair]").forEach(function (form) {

@@ -33,10 +33,15 @@
     root.querySelectorAll("[data-bucket]").forEach(function (badge) {
       badge.textContent = number(p.counts[badge.getAttribute("data-bucket")] || 0);
     });
+    root.querySelectorAll("[data-amount]").forEach(function (cell) {
+      cell.textContent = money(p.amounts[cell.getAttribute("data-amount")] || "0");
+    });
     root.setAttribute("data-settled", p.settled ? "true" : "false");
     if (p.settled) {
-      var cancel = document.getElementById("cancel-form");
-      if (cancel) { cancel.remove(); }
+      ["cancel-form", "pause-form", "resume-form"].forEach(function (id) {
+        var form = document.getElementById(id);
+        if (form) { form.remove(); }
+      });
     }
   }
 

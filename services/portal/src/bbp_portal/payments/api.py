@@ -1,0 +1,601 @@
+"""``/api/v1``: paying, maker-checker, pause/resume, a payment request's payments and history,
+one payment and its resolution, search, needs-attention, the wallet breaker, anomalies.
+
+Thin views over :mod:`~bbp_portal.payments.operations` and :mod:`~bbp_portal.payments.queries`
+— the pages call the same functions. Creating a payment request needs an idempotency key
+chosen by the client (``POST /payments/preview`` proposes one): the same key returns the
+request it created, with ``existing: true``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import jsonify
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.payments import operations, queries
+from bbp_portal.payments.views import policy
+from bbp_portal.requests import actions
+from bbp_portal.requests import queries as request_queries
+from bbp_portal.requests.schemas import RequestSchema
+from bbp_portal.service_errors import ValidationFailed
+from bbp_portal.view_context import actor, engine, settings
+
+OPERATORS = ("admin", "superadmin")
+TAGS = ["payments"]
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class PendingFilterSchema(Schema):
+    utility = fields.String(load_default="", validate=validate.Length(max=16))
+    group_id = fields.Integer(load_default=None, allow_none=True)
+    due_from = fields.Date(load_default=None, allow_none=True)
+    due_to = fields.Date(load_default=None, allow_none=True)
+    fetch_request_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Bills found by this fetch"}
+    )
+
+
+class PendingQuery(PendingFilterSchema):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, queries.MAX_PAGE))
+
+
+class PendingBillSchema(Schema):
+    id = fields.Integer()
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    label = fields.String()
+    bill_number = fields.String()
+    due_date = fields.Date(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    fetched_at = fields.DateTime()
+    stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
+
+
+class BillSelectionSchema(Schema):
+    """Which bills: exactly one of ``bill_ids`` or ``filter`` (every pending bill matching)."""
+
+    bill_ids = fields.List(fields.Integer(), load_default=list)
+    filter = fields.Nested(PendingFilterSchema, load_default=None, allow_none=True)
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("bill_ids")) == (data.get("filter") is not None):
+            raise ValidationError("Give exactly one of bill_ids or filter.", "bill_ids")
+
+
+class PaymentCreateSchema(BillSelectionSchema):
+    idempotency_key = fields.String(
+        required=True,
+        validate=validate.Length(1, 200),
+        metadata={"description": "Yours: the same key returns the request it created"},
+    )
+
+
+class SubtotalSchema(Schema):
+    utility_code = fields.String()
+    name = fields.String()
+    bills = fields.Integer()
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    total = fields.Decimal(as_string=True)
+
+
+class BillProblemSchema(Schema):
+    bill_id = fields.Integer()
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    bill_number = fields.String()
+    problem = fields.String()
+
+
+class SummarySchema(Schema):
+    bill_ids = fields.List(fields.Integer())
+    count = fields.Integer(metadata={"description": "Bills that would be paid"})
+    total = fields.Decimal(as_string=True, metadata={"description": "BDT, from our database"})
+    billers = fields.List(fields.Nested(SubtotalSchema))
+    problems = fields.List(fields.Nested(BillProblemSchema))
+    payable = fields.Boolean(metadata={"description": "True when nothing stops the request"})
+    needs_approval = fields.Boolean()
+    payer = fields.String(metadata={"description": "The paying wallet's label (masked)"})
+    idempotency_key = fields.String(metadata={"description": "A fresh key to create it with"})
+
+
+class CreatedSchema(Schema):
+    existing = fields.Boolean(metadata={"description": "This key had created it already"})
+    awaiting_approval = fields.Boolean()
+    request = fields.Nested(RequestSchema)
+
+
+class CommentSchema(Schema):
+    comment = fields.String(required=True, validate=validate.Length(1, operations.COMMENT_MAX))
+
+
+class OptionalCommentSchema(Schema):
+    comment = fields.String(load_default="", validate=validate.Length(max=operations.COMMENT_MAX))
+
+
+class ResolveSchema(CommentSchema):
+    resolution = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(operations.RESOLUTIONS)),
+        metadata={"description": "paid → succeeded; not_paid → failed (the bill is freed)"},
+    )
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    request_id = fields.Integer()
+    reference_id = fields.String()
+    position = fields.Function(
+        lambda p: (p["dispatch_order"] if isinstance(p, dict) else p.dispatch_order) + 1,
+        metadata={"description": "Dispatch order within the request (due date, oldest first)"},
+    )
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    bill_number = fields.String()
+    due_date = fields.Date(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    total = fields.Decimal(as_string=True)
+    state = fields.String(metadata={"description": ", ".join(queries.STATES)})
+    order_id = fields.String(allow_none=True)
+    service_request_id = fields.String(allow_none=True)
+    order_status = fields.String(allow_none=True)
+    error_code = fields.String(allow_none=True)
+    error_detail_code = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True, metadata={"description": "Mobiquity's"})
+    reason = fields.String(allow_none=True)
+    enquiry_count = fields.Integer()
+    sending_at = fields.DateTime(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolution_comment = fields.String(allow_none=True)
+
+
+class PaymentListQuery(Schema):
+    state = fields.String(load_default="", validate=validate.OneOf(["", *queries.STATES]))
+    q = fields.String(load_default="", validate=validate.Length(max=64))
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, queries.MAX_PAGE))
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class EventSchema(Schema):
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    cause = fields.String()
+    actor = fields.String()
+    occurred_at = fields.DateTime()
+
+
+class AnomalySchema(Schema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    reference_id = fields.String()
+    state_at_receipt = fields.String()
+    result_kind = fields.String()
+    result = fields.String()
+    received_at = fields.DateTime()
+    acknowledged_by = fields.String(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledgement = fields.String(allow_none=True)
+
+
+class AttentionAnomalySchema(AnomalySchema):
+    request_id = fields.Integer()
+    state_now = fields.String()
+
+
+class PaymentDetailSchema(PaymentSchema):
+    events = fields.List(fields.Nested(EventSchema))
+    anomalies = fields.List(fields.Nested(AnomalySchema))
+
+
+class HistorySchema(Schema):
+    occurred_at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    outcome = fields.String()
+    target_type = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True)
+    details = fields.String(allow_none=True, metadata={"description": "JSON"})
+
+
+class BreakerSchema(Schema):
+    state = fields.String(metadata={"description": "closed, probing or open"})
+    opened_at = fields.DateTime(allow_none=True)
+    opened_reason = fields.String(allow_none=True)
+    opened_by_reference = fields.String(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class BriefRequestSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    state = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    total_items = fields.Integer()
+    total_amount = fields.Decimal(as_string=True, allow_none=True)
+    paused_by = fields.String(allow_none=True)
+    paused_reason = fields.String(allow_none=True)
+
+
+class TroubledSchema(Schema):
+    request_id = fields.Integer()
+    ambiguous = fields.Integer()
+    uncleared = fields.Integer()
+    ambiguous_amount = fields.Decimal(as_string=True)
+    uncleared_amount = fields.Decimal(as_string=True)
+
+
+class AttentionSchema(Schema):
+    breaker = fields.Nested(BreakerSchema)
+    troubled = fields.List(
+        fields.Nested(TroubledSchema),
+        metadata={"description": "Requests with ambiguous or uncleared payments"},
+    )
+    anomalies = fields.List(
+        fields.Nested(AttentionAnomalySchema),
+        metadata={"description": "Results that disagreed with a final state, not acknowledged"},
+    )
+    auto_paused = fields.List(fields.Nested(BriefRequestSchema))
+    paused = fields.List(fields.Nested(BriefRequestSchema))
+    awaiting_approval = fields.List(fields.Nested(BriefRequestSchema))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _filter(data: dict[str, Any]) -> queries.PendingFilter:
+    return queries.PendingFilter(
+        utility=data.get("utility") or "",
+        group_id=data.get("group_id"),
+        due_from=data.get("due_from"),
+        due_to=data.get("due_to"),
+        fetch_request_id=data.get("fetch_request_id"),
+    )
+
+
+def _resolve_selection(body: dict[str, Any]) -> tuple[list[int], str]:
+    cap = policy().max_bills
+    if body.get("filter") is not None:
+        found_filter = _filter(body["filter"])
+        with engine().connect() as conn:
+            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
+        if len(ids) > cap:
+            raise ValidationFailed(
+                "too_many_bills", f"More than {cap:,} bills match: narrow the filter.", "filter"
+            )
+        return ids, found_filter.describe()
+    ids = sorted(set(body["bill_ids"]))
+    if len(ids) > cap:
+        raise ValidationFailed(
+            "too_many_bills", f"At most {cap:,} bills in one payment request.", "bill_ids"
+        )
+    return ids, f"{len(ids)} chosen bills"
+
+
+def _request(request_id: int) -> Any:
+    with engine().connect() as conn:
+        return request_queries.get_request(conn, request_id)
+
+
+def _page(page: queries.Page, sort: str) -> dict[str, Any]:
+    return {
+        "items": page.items,
+        "page": {
+            "limit": page.limit,
+            "sort": sort,
+            "next": page.next,
+            "prev": page.prev,
+            "last": None,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- paying
+
+
+@api.get("/pending-bills")
+@endpoint(
+    "Pending bills: each account's latest successful fetch, not in a live payment",
+    query=PendingQuery,
+    response=page_of(PendingBillSchema),
+    tags=TAGS,
+)
+def list_pending(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        page = queries.list_pending(
+            conn,
+            _filter(query),
+            max_bill_age=policy().max_bill_age,
+            cursor=query["cursor"],
+            limit=query["limit"],
+        )
+    return _page(page, "id")
+
+
+@api.post("/payments/preview")
+@endpoint(
+    "What paying these bills would create: count, total, per biller, or the problems",
+    body=BillSelectionSchema,
+    response=SummarySchema,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="Writes nothing. Amounts are ours (the bill, plus its service charge where "
+    "the biller says so). Answers a fresh idempotency_key to create the request with.",
+)
+def preview(body: dict[str, Any]) -> Any:
+    ids, _described = _resolve_selection(body)
+    p = policy()
+    with engine().connect() as conn:
+        summary = queries.summarise(
+            conn, ids, max_bill_age=p.max_bill_age, approval_threshold=p.approval_threshold
+        )
+    return {
+        **summary.__dict__,
+        "payable": summary.payable,
+        "payer": queries.mask_label(settings().payer_label),
+        "idempotency_key": secrets.token_urlsafe(24),
+    }
+
+
+@api.post("/requests/payment")
+@endpoint(
+    "Create a payment request (once per idempotency key)",
+    body=PaymentCreateSchema,
+    response=CreatedSchema,
+    status=201,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="Refused whole (409 bills_unavailable, details per bill) when a bill is "
+    "unknown, fetched too long ago, of an inactive biller or already in a live payment. Over "
+    "the approval threshold the request is awaiting_approval and nothing is sent until "
+    "another admin approves it.",
+)
+def create_payment(body: dict[str, Any]) -> Any:
+    ids, described = _resolve_selection(body)
+    created = operations.create_payment(
+        engine(),
+        actor(),
+        ids,
+        key=body["idempotency_key"],
+        policy=policy(),
+        selection=described,
+        via="api",
+        relay=actions.relay(),
+    )
+    payload = CreatedSchema().dump(
+        {
+            "existing": created.existing,
+            "awaiting_approval": created.awaiting_approval,
+            "request": _request(created.request_id),
+        }
+    )
+    answer = jsonify(payload)
+    answer.status_code = 200 if created.existing else 201
+    return answer
+
+
+# --------------------------------------------------------------------------- the request
+
+
+@api.post("/requests/<int:request_id>/approve")
+@endpoint(
+    "Approve a payment request awaiting approval (never the maker's own)",
+    body=CommentSchema,
+    response=RequestSchema,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="→ queued, and the scheduler starts it. 403 maker_cannot_approve for the maker; "
+    "409 bills_stale when its bills were fetched too long ago meanwhile.",
+)
+def approve(request_id: int, body: dict[str, Any]) -> Any:
+    operations.approve(
+        engine(),
+        actor(),
+        request_id,
+        body["comment"],
+        max_bill_age=policy().max_bill_age,
+        relay=actions.relay(),
+    )
+    return _request(request_id)
+
+
+@api.post("/requests/<int:request_id>/reject")
+@endpoint(
+    "Reject a payment request awaiting approval (never the maker's own)",
+    body=CommentSchema,
+    response=RequestSchema,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="→ rejected; its payments are cancelled and their bills are free again.",
+)
+def reject(request_id: int, body: dict[str, Any]) -> Any:
+    operations.reject(engine(), actor(), request_id, body["comment"])
+    return _request(request_id)
+
+
+@api.post("/requests/<int:request_id>/pause")
+@endpoint(
+    "Pause a queued or running request: nothing more is dispatched, in-flight finishes",
+    body=OptionalCommentSchema,
+    response=RequestSchema,
+    roles=OPERATORS,
+    tags=TAGS,
+)
+def pause(request_id: int, body: dict[str, Any]) -> Any:
+    operations.pause(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    return _request(request_id)
+
+
+@api.post("/requests/<int:request_id>/resume")
+@endpoint(
+    "Resume a paused request (an auto-pause's reason is cleared)",
+    body=OptionalCommentSchema,
+    response=RequestSchema,
+    roles=OPERATORS,
+    tags=TAGS,
+)
+def resume(request_id: int, body: dict[str, Any]) -> Any:
+    operations.resume(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    return _request(request_id)
+
+
+@api.get("/requests/<int:request_id>/payments")
+@endpoint(
+    "A payment request's payments in dispatch order (filter by state, or a reference id, "
+    "orderId, consumer id or bill number), keyset pages",
+    query=PaymentListQuery,
+    response=page_of(PaymentSchema),
+    tags=TAGS,
+)
+def list_payments(request_id: int, query: dict[str, Any]) -> Any:
+    found = _request(request_id)
+    if found.kind != "payment":
+        raise ValidationFailed(
+            "not_a_payment", f"Request {request_id} is a {found.kind} request, not a payment."
+        )
+    with engine().connect() as conn:
+        page = queries.list_payments(
+            conn,
+            request_id,
+            queries.PaymentFilter(state=query["state"], q=query["q"]),
+            cursor=query["cursor"],
+            limit=query["limit"],
+        )
+    return _page(page, "position")
+
+
+@api.get("/requests/<int:request_id>/history")
+@endpoint(
+    "What was done to a request: created, approved/rejected, paused (auto-pauses too), "
+    "resumed, cancelled, its payments resolved — from the audit log",
+    response=HistorySchema,
+    many=True,
+    tags=TAGS,
+)
+def history(request_id: int) -> Any:
+    _request(request_id)
+    with engine().connect() as conn:
+        return queries.history(conn, request_id)
+
+
+# --------------------------------------------------------------------------- payments
+
+
+@api.get("/payments/search")
+@endpoint(
+    "Find payments across all requests by reference id, orderId, consumer id or bill number",
+    query=SearchQuery,
+    response=PaymentSchema,
+    many=True,
+    tags=TAGS,
+    description=f"Exact matches, newest first, at most {queries.SEARCH_LIMIT}.",
+)
+def search(query: dict[str, Any]) -> Any:
+    with engine().connect() as conn:
+        return queries.search(conn, query["q"])
+
+
+@api.get("/payments/<int:payment_id>")
+@endpoint(
+    "One payment with its state changes and any disagreeing results",
+    response=PaymentDetailSchema,
+    tags=TAGS,
+)
+def get_payment(payment_id: int) -> Any:
+    return _payment_detail(payment_id)
+
+
+def _payment_detail(payment_id: int) -> dict[str, Any]:
+    with engine().connect() as conn:
+        detail = queries.get_payment(conn, payment_id)
+    return {
+        **detail.payment._mapping,
+        "events": detail.events,
+        "anomalies": detail.anomalies,
+    }
+
+
+@api.post("/payments/<int:payment_id>/resolve")
+@endpoint(
+    "Resolve an uncleared payment after checking Mobiquity's reports",
+    body=ResolveSchema,
+    response=PaymentDetailSchema,
+    roles=("superadmin",),
+    tags=TAGS,
+    description="paid → succeeded; not_paid → failed and the bill can be paid again (a new "
+    "payment, a new reference id). 409 not_uncleared for any other state.",
+)
+def resolve(payment_id: int, body: dict[str, Any]) -> Any:
+    operations.resolve(engine(), actor(), payment_id, body["resolution"], body["comment"])
+    return _payment_detail(payment_id)
+
+
+@api.post("/anomalies/<int:anomaly_id>/acknowledge")
+@endpoint(
+    "Acknowledge a result that disagreed with a payment's final state",
+    body=CommentSchema,
+    roles=("superadmin",),
+    tags=TAGS,
+)
+def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
+    operations.acknowledge_anomaly(engine(), actor(), anomaly_id, body["comment"])
+    return {"id": anomaly_id, "acknowledged": True}
+
+
+# --------------------------------------------------------------------------- attention, wallet
+
+
+@api.get("/attention")
+@endpoint(
+    "Needs attention: the wallet breaker, requests with ambiguous or uncleared payments, "
+    "unacknowledged disagreeing results, paused (auto and manual) and awaiting approval",
+    response=AttentionSchema,
+    tags=TAGS,
+)
+def attention() -> Any:
+    with engine().connect() as conn:
+        return queries.attention(conn)
+
+
+@api.get("/wallet-breaker")
+@endpoint("The paying wallet's breaker: state and why", response=BreakerSchema, tags=TAGS)
+def get_breaker() -> Any:
+    return _breaker()
+
+
+def _breaker() -> queries.Breaker:
+    with engine().connect() as conn:
+        return queries.breaker(conn)
+
+
+@api.post("/wallet-breaker/close")
+@endpoint(
+    "Close the open wallet breaker (→ probing: one payment at a time until one proves it)",
+    body=OptionalCommentSchema,
+    response=BreakerSchema,
+    roles=("superadmin",),
+    tags=TAGS,
+)
+def close_breaker(body: dict[str, Any]) -> Any:
+    operations.close_wallet_breaker(engine(), actor(), body["comment"])
+    return _breaker()
+
+
+__all__ = ["PaymentSchema", "SummarySchema"]

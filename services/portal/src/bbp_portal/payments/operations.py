@@ -1,0 +1,547 @@
+"""Every change an admin makes to payments and payment requests, each in one transaction.
+
+Why one transaction each: the change, its audit entry, its notifications (maker-checker) and
+its outbox row (``request.submitted`` / ``request.changed``, so the scheduler reacts at once)
+commit together or not at all. The outbox row is then published right after the commit by
+the worker's relay (best effort; the scheduler's relay publishes whatever is left).
+
+Money rules enforced here (and tested in ``tests/integration/payments``):
+
+* A request is re-read under its row lock (``SELECT … FOR UPDATE``) before it changes, and
+  every change is conditional on the state it was read in: two people clicking at once, or a
+  person and the scheduler's auto-pause, never both win.
+* The maker never approves (or rejects) their own request.
+* Approval re-checks freshness: a request approved after its bills went stale is refused.
+* Rejecting or cancelling cancels only *queued* payments (``cancel_queued_payments``:
+  conditional, evented, tallied); what is in flight finishes.
+* Only a superadmin moves an ``uncleared`` payment, through ``payment_store.transition`` with
+  the person as ``actor`` and ``resolved_by/at/resolution_comment`` set. "Not paid" clears the
+  live-bill key, so the bill can be paid again — with a new payment and a new reference id.
+* Only a superadmin closes the wallet breaker (``open → probing``).
+
+These functions know nothing of Flask: the views and the API pass the engine, the acting
+person and the relay, so tests call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from bbp_common import notifications
+from bbp_common.db.tables import bills, bulk_requests, payment_anomalies, payments, wallet_breaker
+from bbp_common.domain.payments import PaymentState
+from bbp_common.logging import get_logger
+from bbp_common.payment_store import BREAKER, close_breaker, load, transition
+from bbp_portal.audit_trail import Actor, record
+from bbp_portal.requests import service
+from bbp_portal.service_errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Refused,
+    ServiceError,
+    ValidationFailed,
+)
+
+log = get_logger(__name__)
+S = PaymentState
+
+COMMENT_MAX = 500
+RESOLUTIONS = {"paid": S.SUCCEEDED, "not_paid": S.FAILED}
+Relay = service.Relay
+
+
+def _comment(text: str | None, *, required: bool, what: str = "comment") -> str:
+    value = " ".join((text or "").split())
+    if required and not value:
+        raise ValidationFailed("comment_required", f"A {what} is required.", "comment")
+    if len(value) > COMMENT_MAX:
+        raise ValidationFailed(
+            "comment_too_long", f"The {what} is at most {COMMENT_MAX} characters.", "comment"
+        )
+    return value
+
+
+def _superadmin(actor: Actor, what: str) -> None:
+    """Defence in depth: the views check the role too, this keeps the rule with the change."""
+    if actor.role != "superadmin":
+        raise Forbidden("superadmin_only", f"Only a superadmin may {what}.")
+
+
+# --------------------------------------------------------------------------- creating
+
+
+@dataclass(frozen=True)
+class PayPolicy:
+    """What the settings say about paying: freshness, maker-checker, size."""
+
+    max_bill_age: timedelta
+    approval_threshold: Decimal | None = None
+    max_bills: int = 20_000
+
+
+def idempotency_key(login_id: str, key: str) -> str:
+    """The stored key: the person's own key, scoped to them (another person's key, or a key
+    guessed from a page, never returns someone else's request), 64 hex characters."""
+    return hashlib.sha256(f"{login_id.lower()}\x00{key}".encode()).hexdigest()
+
+
+def create_payment(
+    engine: Engine,
+    actor: Actor,
+    bill_ids: Sequence[int],
+    *,
+    key: str,
+    policy: PayPolicy,
+    selection: str = "",
+    via: str = "page",
+    relay: Relay | None = None,
+) -> service.Created:
+    """Create a payment request for ``bill_ids`` — once per ``key``.
+
+    The key is minted with the confirmation page (or chosen by the API client): the same key
+    returns the request it created (double click, back button, two tabs). Amounts come from
+    our database. Over the approval threshold the request waits for another admin and the
+    approvers are e-mailed; the audit entry and those e-mails commit with the request.
+    """
+    key = (key or "").strip()
+    if not key or len(key) > 200:
+        raise ValidationFailed(
+            "idempotency_key_required",
+            "An idempotency key (1–200 characters) is required to create a payment request.",
+            "idempotency_key",
+        )
+    ids = sorted(set(bill_ids))
+    if len(ids) > policy.max_bills:
+        raise ValidationFailed(
+            "too_many_bills",
+            f"At most {policy.max_bills:,} bills in one payment request.",
+            "bill_ids",
+        )
+
+    def on_created(conn: Connection, request_id: int, awaiting: bool) -> None:
+        total = conn.execute(
+            select(bulk_requests.c.total_amount).where(bulk_requests.c.id == request_id)
+        ).scalar_one()
+        record(
+            conn,
+            actor,
+            "request.payment_created",
+            target_type="request",
+            target_id=request_id,
+            payments=len(ids),
+            total=str(total),
+            awaiting_approval=awaiting,
+            via=via,
+        )
+        if awaiting:
+            notifications.approval_needed(conn, request_id)
+
+    try:
+        return service.create_payment_request(
+            engine,
+            actor.login_id,
+            ids,
+            idempotency_key=idempotency_key(actor.login_id, key),
+            max_bill_age=policy.max_bill_age,
+            approval_threshold=policy.approval_threshold,
+            selection=selection,
+            relay=relay,
+            on_created=on_created,
+        )
+    except service.NothingSelected as exc:
+        raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
+    except service.BillsUnavailable as exc:
+        raise Refused(
+            "bills_unavailable",
+            str(exc),
+            {str(bill_id): problem for bill_id, problem in sorted(exc.problems.items())},
+            "bill_ids",
+        ) from None
+
+
+# --------------------------------------------------------------------------- the request
+
+
+def _lock_request(conn: Connection, request_id: int) -> Any:
+    row = conn.execute(
+        select(
+            bulk_requests.c.id,
+            bulk_requests.c.kind,
+            bulk_requests.c.state,
+            bulk_requests.c.created_by,
+            bulk_requests.c.started_at,
+            bulk_requests.c.paused_reason,
+            bulk_requests.c.paused_by,
+            bulk_requests.c.total_amount,
+        )
+        .where(bulk_requests.c.id == request_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no request {request_id}.")
+    return row
+
+
+def _decide_checks(request: Any, actor: Actor) -> None:
+    if request.kind != "payment":
+        raise Conflict("not_a_payment", f"Request {request.id} is not a payment request.")
+    if request.state != "awaiting_approval":
+        raise Conflict(
+            "not_awaiting_approval",
+            f"Request {request.id} is {request.state.replace('_', ' ')}, not awaiting approval.",
+        )
+    if request.created_by.lower() == actor.login_id.lower():
+        raise Forbidden(
+            "maker_cannot_approve",
+            "You created this request: another admin must approve or reject it.",
+        )
+
+
+def stale_payments(conn: Connection, request_id: int, max_bill_age: timedelta) -> int:
+    """Queued payments of the request whose bill was fetched longer ago than allowed."""
+    now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(payments.join(bills, bills.c.id == payments.c.bill_id))
+            .where(
+                payments.c.request_id == request_id,
+                payments.c.state == S.QUEUED.value,
+                bills.c.fetched_at < now - max_bill_age,
+            )
+        ).scalar_one()
+    )
+
+
+def approve(
+    engine: Engine,
+    actor: Actor,
+    request_id: int,
+    comment: str | None,
+    *,
+    max_bill_age: timedelta | None = None,
+    relay: Relay | None = None,
+) -> None:
+    """``awaiting_approval → queued`` by another admin, with ``request.submitted``.
+
+    Refused for the maker, for a request not awaiting approval, and — with ``max_bill_age`` —
+    when any of its bills went stale while it waited (reject it and pay fresh bills).
+    """
+    text = _comment(comment, required=True)
+    with engine.begin() as conn:
+        request = _lock_request(conn, request_id)
+        _decide_checks(request, actor)
+        if max_bill_age is not None:
+            stale = stale_payments(conn, request_id, max_bill_age)
+            if stale:
+                raise Conflict(
+                    "bills_stale",
+                    f"{stale:,} of its bills were fetched too long ago and may have been paid "
+                    "elsewhere meanwhile: reject it, fetch them again and create a new request.",
+                )
+        conn.execute(
+            update(bulk_requests)
+            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "awaiting_approval")
+            .values(
+                state="queued",
+                approved_by=actor.login_id,
+                approved_at=func.utc_timestamp(6),
+                approval_comment=text,
+            )
+        )
+        message_id = service.submit(conn, request_id, "payment")
+        notifications.request_approved(conn, request_id)
+        record(
+            conn,
+            actor,
+            "request.approved",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            maker=request.created_by,
+            total=str(request.total_amount),
+        )
+    service.relay_now(relay, [message_id])
+    log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
+
+
+def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -> int:
+    """``awaiting_approval → rejected`` by another admin: its payments are cancelled (nothing
+    of it was ever dispatched) and their bills are free again. Returns payments cancelled."""
+    text = _comment(comment, required=True)
+    with engine.begin() as conn:
+        request = _lock_request(conn, request_id)
+        _decide_checks(request, actor)
+        cancelled, _amount = service.cancel_queued_payments(
+            conn, request_id, actor.login_id, cause="request rejected"
+        )
+        conn.execute(
+            update(bulk_requests)
+            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "awaiting_approval")
+            .values(
+                state="rejected",
+                approved_by=actor.login_id,
+                approved_at=func.utc_timestamp(6),
+                approval_comment=text,
+                finished_at=func.utc_timestamp(6),
+            )
+        )
+        notifications.request_rejected(conn, request_id)
+        record(
+            conn,
+            actor,
+            "request.rejected",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            maker=request.created_by,
+            cancelled_payments=cancelled,
+        )
+    log.info("payment_request_rejected", request_id=request_id, by=actor.login_id)
+    return cancelled
+
+
+def pause(
+    engine: Engine,
+    actor: Actor,
+    request_id: int,
+    comment: str | None = None,
+    *,
+    relay: Relay | None = None,
+) -> None:
+    """``queued | running → paused``: nothing more of it is dispatched; what is in flight
+    finishes, and ambiguous payments are still enquired (the money may have moved).
+
+    The scheduler re-reads the request with a shared lock in each dispatch transaction, so
+    once this commits no further payment of it is marked dispatched.
+    """
+    text = _comment(comment, required=False, what="reason")
+    with engine.begin() as conn:
+        request = _lock_request(conn, request_id)
+        if request.state not in ("queued", "running"):
+            raise Conflict(
+                "not_pausable", f"A {request.state.replace('_', ' ')} request cannot be paused."
+            )
+        reason = f"paused by {actor.login_id}" + (f": {text}" if text else "")
+        conn.execute(
+            update(bulk_requests)
+            .where(
+                bulk_requests.c.id == request_id, bulk_requests.c.state.in_(["queued", "running"])
+            )
+            .values(state="paused", paused_by=actor.login_id, paused_reason=reason[:255])
+        )
+        message_id = service.request_changed(conn, request_id, "paused")
+        record(
+            conn,
+            actor,
+            "request.paused",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            was=request.state,
+        )
+    service.relay_now(relay, [message_id])
+    log.info("request_paused", request_id=request_id, by=actor.login_id)
+
+
+def resume(
+    engine: Engine,
+    actor: Actor,
+    request_id: int,
+    comment: str | None = None,
+    *,
+    relay: Relay | None = None,
+) -> None:
+    """``paused → running`` (``queued`` if it never started): dispatch goes on. Clears the
+    pause reason, an auto-pause's included; the audit entry keeps what it was."""
+    text = _comment(comment, required=False)
+    with engine.begin() as conn:
+        request = _lock_request(conn, request_id)
+        if request.state != "paused":
+            raise Conflict(
+                "not_paused", f"A {request.state.replace('_', ' ')} request cannot be resumed."
+            )
+        target = "running" if request.started_at is not None else "queued"
+        conn.execute(
+            update(bulk_requests)
+            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "paused")
+            .values(state=target, paused_by=None, paused_reason=None)
+        )
+        message_id = service.request_changed(conn, request_id, "resumed")
+        record(
+            conn,
+            actor,
+            "request.resumed",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            paused_by=request.paused_by,
+            paused_reason=request.paused_reason,
+        )
+    service.relay_now(relay, [message_id])
+    log.info("request_resumed", request_id=request_id, by=actor.login_id)
+
+
+# --------------------------------------------------------------------------- payments
+
+
+def resolve(
+    engine: Engine, actor: Actor, payment_id: int, resolution: str, comment: str | None
+) -> PaymentState:
+    """A superadmin settles an ``uncleared`` payment after checking Mobiquity's reports:
+    ``paid`` → succeeded, ``not_paid`` → failed (the bill is free to be paid again).
+
+    Through ``transition``: conditional on the payment still being uncleared, evented with the
+    person as actor, tallied. Returns the new state.
+    """
+    _superadmin(actor, "resolve an uncleared payment")
+    target = RESOLUTIONS.get(resolution)
+    if target is None:
+        raise ValidationFailed(
+            "invalid_resolution", "The resolution is 'paid' or 'not_paid'.", "resolution"
+        )
+    text = _comment(comment, required=True)
+    with engine.begin() as conn:
+        payment = load(conn, payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"There is no payment {payment_id}.")
+        if payment.state is not S.UNCLEARED:
+            raise Conflict(
+                "not_uncleared",
+                f"Payment {payment.reference_id} is {payment.state}: only an uncleared payment "
+                "is resolved by a person.",
+            )
+        said = "paid" if target is S.SUCCEEDED else "not paid"
+        values: dict[str, Any] = {
+            "resolved_by": actor.login_id,
+            "resolved_at": func.utc_timestamp(6),
+            "resolution_comment": text,
+        }
+        if target is S.FAILED:
+            values["reason"] = "resolved by a person: not paid"
+        moved = transition(
+            conn,
+            payment,
+            target,
+            cause=f"resolved by a person: {said}",
+            actor=f"portal:{actor.login_id}",
+            values=values,
+        )
+        if not moved:  # pragma: no cover - the row lock makes this unreachable
+            raise Conflict("changed_meanwhile", "The payment changed meanwhile; reload the page.")
+        record(
+            conn,
+            actor,
+            "payment.resolved",
+            target_type="payment",
+            target_id=payment.id,
+            reference_id=payment.reference_id,
+            request_id=payment.request_id,
+            resolution=resolution,
+            state=target.value,
+            total=str(payment.total),
+            comment=text,
+        )
+    log.info(
+        "payment_resolved",
+        reference_id=payment.reference_id,
+        state=target.value,
+        by=actor.login_id,
+    )
+    return target
+
+
+def acknowledge_anomaly(engine: Engine, actor: Actor, anomaly_id: int, comment: str | None) -> None:
+    """A superadmin acknowledges a result that disagreed with a payment's final state (after
+    looking into it), with a comment; it leaves the needs-attention list. Only once."""
+    _superadmin(actor, "acknowledge a disagreeing result")
+    text = _comment(comment, required=True)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(payment_anomalies.c.reference_id, payment_anomalies.c.acknowledged_by)
+            .where(payment_anomalies.c.id == anomaly_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"There is no result {anomaly_id} to acknowledge.")
+        if row.acknowledged_by is not None:
+            raise Conflict(
+                "already_acknowledged", f"{row.acknowledged_by} acknowledged it already."
+            )
+        conn.execute(
+            update(payment_anomalies)
+            .where(
+                payment_anomalies.c.id == anomaly_id,
+                payment_anomalies.c.acknowledged_by.is_(None),
+            )
+            .values(
+                acknowledged_by=actor.login_id,
+                acknowledged_at=func.utc_timestamp(6),
+                acknowledgement=text,
+            )
+        )
+        record(
+            conn,
+            actor,
+            "payment.anomaly_acknowledged",
+            target_type="anomaly",
+            target_id=anomaly_id,
+            reference_id=row.reference_id,
+            comment=text,
+        )
+
+
+def close_wallet_breaker(engine: Engine, actor: Actor, comment: str | None = None) -> None:
+    """A superadmin closes the open wallet breaker (after fixing the MPIN): it goes to
+    *probing* — one payment at a time until one proves the wallet authenticates."""
+    _superadmin(actor, "close the wallet breaker")
+    text = _comment(comment, required=False)
+    with engine.begin() as conn:
+        before = conn.execute(
+            select(
+                wallet_breaker.c.state,
+                wallet_breaker.c.opened_reason,
+                wallet_breaker.c.opened_by_reference,
+            )
+            .where(wallet_breaker.c.name == BREAKER)
+            .with_for_update()
+        ).first()
+        if before is None or before.state != "open" or not close_breaker(conn, by=actor.login_id):
+            state = before.state if before is not None else "probing"
+            raise Conflict("breaker_not_open", f"The wallet breaker is {state}, not open.")
+        record(
+            conn,
+            actor,
+            "wallet_breaker.closed",
+            target_type="wallet_breaker",
+            target_id=BREAKER,
+            opened_reason=before.opened_reason,
+            opened_by_reference=before.opened_by_reference,
+            comment=text,
+        )
+    log.warning("wallet_breaker_closed", by=actor.login_id)
+
+
+__all__ = [
+    "RESOLUTIONS",
+    "PayPolicy",
+    "ServiceError",
+    "acknowledge_anomaly",
+    "approve",
+    "close_wallet_breaker",
+    "create_payment",
+    "idempotency_key",
+    "pause",
+    "reject",
+    "resolve",
+    "resume",
+    "stale_payments",
+]

@@ -1,0 +1,439 @@
+"""Pages: pending bills, the confirmation page, a payment request's page and its actions,
+one payment (resolve), search, needs-attention, the wallet breaker.
+
+The confirm button cannot create a request twice: the confirmation page mints an
+idempotency key that travels in its form, and the same key returns the request it created
+(double click, back button, a second tab showing the same confirmation). A new visit to the
+confirmation page mints a new key — a deliberate second request of the same bills is refused
+anyway, because a bill can be in one live payment only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.billers.service import list_billers
+from bbp_portal.payments import operations, queries
+from bbp_portal.requests import actions
+from bbp_portal.requests import queries as request_queries
+from bbp_portal.service_errors import NotFound, Refused, ServiceError
+from bbp_portal.view_context import actor, engine, settings
+
+bp = Blueprint("payments", __name__)
+OPERATORS = ("admin", "superadmin")
+#: Problems listed in a flash message before "and N more".
+FLASH_PROBLEMS = 5
+
+
+def policy() -> operations.PayPolicy:
+    s = settings()
+    return operations.PayPolicy(
+        max_bill_age=timedelta(seconds=s.pay_max_bill_age),
+        approval_threshold=s.approval_threshold,
+        max_bills=s.pay_max_bills,
+    )
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def pending_filter(values: MultiDict[str, str]) -> queries.PendingFilter:
+    return queries.PendingFilter(
+        utility=values.get("utility", "")[:16],
+        group_id=_int(values.get("group_id")),
+        due_from=_day(values.get("due_from")),
+        due_to=_day(values.get("due_to")),
+        fetch_request_id=_int(values.get("request")),
+    )
+
+
+# --------------------------------------------------------------------------- pending bills
+
+
+@bp.get("/payments/pending")
+@login_required
+def pending() -> Any:
+    try:
+        found_filter = pending_filter(request.args)
+    except ServiceError as exc:
+        flash(exc.message, "warning")
+        found_filter = queries.PendingFilter()
+    with engine().connect() as conn:
+        try:
+            page = queries.list_pending(
+                conn,
+                found_filter,
+                max_bill_age=policy().max_bill_age,
+                cursor=request.args.get("cursor"),
+            )
+        except ServiceError as exc:
+            flash(exc.message, "warning")
+            page = queries.list_pending(conn, found_filter, max_bill_age=policy().max_bill_age)
+        billers = list_billers(conn)
+        group_rows = queries.groups(conn)
+    keep = {k: v for k, v in found_filter.as_dict().items() if v not in (None, "")}
+    return render_template(
+        "payments/pending.html",
+        page=page,
+        filter=found_filter,
+        keep=keep,
+        billers=billers,
+        groups=group_rows,
+        max_age_hours=round(policy().max_bill_age.total_seconds() / 3600, 1),
+    )
+
+
+def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
+    """The bills a form or link chose: ticked ``ids``, or ``scope=filter`` (all matching)."""
+    cap = policy().max_bills
+    if values.get("scope") == "filter":
+        found_filter = pending_filter(values)
+        with engine().connect() as conn:
+            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
+        if len(ids) > cap:
+            raise ServiceError(
+                "too_many_bills",
+                _("More than %(cap)s bills match: narrow the filter.", cap=f"{cap:,}"),
+            )
+        return ids, found_filter.describe()
+    raw = values.getlist("ids")
+    if len(raw) == 1 and "," in raw[0]:
+        raw = raw[0].split(",")
+    ids = sorted({int(v) for v in raw if v.strip().isdigit()})
+    if len(ids) > cap:
+        raise ServiceError(
+            "too_many_bills", _("At most %(cap)s bills in one payment request.", cap=f"{cap:,}")
+        )
+    described = values.get("selection", "")[:400]
+    if not described:
+        source = _int(values.get("request"))
+        described = f"{len(ids)} chosen bills" + (
+            f" of fetch request #{source}" if source is not None else ""
+        )
+    return ids, described
+
+
+@bp.get("/payments/new")
+@role_required(*OPERATORS)
+def confirm() -> Any:
+    kept: dict[str, Any] = {
+        k: v
+        for k, v in request.args.items()
+        if k in ("utility", "group_id", "due_from", "due_to", "request")
+    }
+    back = url_for("payments.pending", **kept)
+    try:
+        ids, described = _selected_ids(request.args)
+    except ServiceError as exc:
+        flash(exc.message, "warning")
+        return redirect(back)
+    if not ids:
+        flash(_("Tick at least one bill to pay."), "warning")
+        return redirect(back)
+    with engine().connect() as conn:
+        summary = queries.summarise(
+            conn,
+            ids,
+            max_bill_age=policy().max_bill_age,
+            approval_threshold=policy().approval_threshold,
+        )
+    return render_template(
+        "payments/confirm.html",
+        summary=summary,
+        described=described,
+        key=secrets.token_urlsafe(24),
+        payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
+        threshold=policy().approval_threshold,
+        back=back,
+    )
+
+
+def _problem_text(exc: Refused) -> str:
+    listed = list(exc.details.items())
+    parts = [f"bill {bill_id}: {problem}" for bill_id, problem in listed[:FLASH_PROBLEMS]]
+    more = len(listed) - FLASH_PROBLEMS
+    text = exc.message + " " + "; ".join(parts)
+    return text + (" " + _("and %(n)s more.", n=more) if more > 0 else "")
+
+
+@bp.post("/payments")
+@role_required(*OPERATORS)
+def create() -> Any:
+    try:
+        ids, described = _selected_ids(request.form)
+        created = operations.create_payment(
+            engine(),
+            actor(),
+            ids,
+            key=request.form.get("idempotency_key", ""),
+            policy=policy(),
+            selection=described,
+            via="page",
+            relay=actions.relay(),
+        )
+    except Refused as exc:
+        flash(_problem_text(exc), "danger")
+        return redirect(url_for("payments.pending"))
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("payments.pending"))
+    if created.existing:
+        flash(_("This confirmation was already submitted: here is its request."), "info")
+    elif created.awaiting_approval:
+        flash(
+            _(
+                "Payment request created: its total is over the approval threshold, so it waits "
+                "for another admin's approval."
+            ),
+            "warning",
+        )
+    else:
+        flash(_("Paying %(count)s bills.", count=f"{created.items:,}"), "success")
+    return redirect(url_for("requests.show", request_id=created.request_id))
+
+
+# --------------------------------------------------------------------------- a payment request
+
+
+def render_request(found: request_queries.RequestRow) -> Any:
+    """The payment request's page (``requests.show`` hands payment requests here)."""
+    args = request.args
+    state = args.get("state", "")
+    try:
+        payment_filter = queries.PaymentFilter(
+            state=state if state in queries.STATES else "", q=args.get("q", "")[:64]
+        )
+    except ServiceError as exc:
+        flash(exc.message, "warning")
+        payment_filter = queries.PaymentFilter()
+    with engine().connect() as conn:
+        try:
+            page = queries.list_payments(conn, found.id, payment_filter, cursor=args.get("cursor"))
+        except ServiceError as exc:
+            flash(exc.message, "warning")
+            page = queries.list_payments(conn, found.id, payment_filter)
+        entries = queries.history(conn, found.id)
+    user = current_user()
+    operates = bool(user and user.can_operate)
+    keep = {k: v for k, v in payment_filter.as_dict().items() if v}
+    return render_template(
+        "requests/payment.html",
+        req=found,
+        progress=found.progress,
+        page=page,
+        filter=payment_filter,
+        keep=keep,
+        states=queries.STATES,
+        buckets=queries.PAYMENT_BUCKETS,
+        history=entries,
+        can_decide=operates
+        and found.state == "awaiting_approval"
+        and user is not None
+        and user.login_id.lower() != found.created_by.lower(),
+        is_maker=bool(user and user.login_id.lower() == found.created_by.lower()),
+        can_pause=operates and found.state in ("queued", "running"),
+        can_resume=operates and found.state == "paused",
+        can_cancel=operates and found.state in request_queries.CANCELLABLE,
+        can_resolve=bool(user and user.is_superadmin),
+    )
+
+
+def _request_action(request_id: int, done: str, run: Any) -> Any:
+    try:
+        run()
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(done, "success")
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+@bp.post("/requests/<int:request_id>/approve")
+@role_required(*OPERATORS)
+def approve(request_id: int) -> Any:
+    return _request_action(
+        request_id,
+        _("Approved: the payments start now."),
+        lambda: operations.approve(
+            engine(),
+            actor(),
+            request_id,
+            request.form.get("comment"),
+            max_bill_age=policy().max_bill_age,
+            relay=actions.relay(),
+        ),
+    )
+
+
+@bp.post("/requests/<int:request_id>/reject")
+@role_required(*OPERATORS)
+def reject(request_id: int) -> Any:
+    return _request_action(
+        request_id,
+        _("Rejected: none of its payments will be made; the bills are free again."),
+        lambda: operations.reject(engine(), actor(), request_id, request.form.get("comment")),
+    )
+
+
+@bp.post("/requests/<int:request_id>/pause")
+@role_required(*OPERATORS)
+def pause(request_id: int) -> Any:
+    return _request_action(
+        request_id,
+        _("Paused: nothing more is sent; payments already on their way finish."),
+        lambda: operations.pause(
+            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+        ),
+    )
+
+
+@bp.post("/requests/<int:request_id>/resume")
+@role_required(*OPERATORS)
+def resume(request_id: int) -> Any:
+    return _request_action(
+        request_id,
+        _("Resumed."),
+        lambda: operations.resume(
+            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- one payment
+
+
+@bp.get("/payments/<int:payment_id>")
+@login_required
+def show(payment_id: int) -> Any:
+    with engine().connect() as conn:
+        try:
+            detail = queries.get_payment(conn, payment_id)
+        except NotFound:
+            abort(404)
+    user = current_user()
+    return render_template(
+        "payments/show.html",
+        d=detail,
+        p=detail.payment,
+        can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
+        can_acknowledge=bool(user and user.is_superadmin),
+    )
+
+
+@bp.post("/payments/<int:payment_id>/resolve")
+@role_required("superadmin")
+def resolve(payment_id: int) -> Any:
+    try:
+        state = operations.resolve(
+            engine(),
+            actor(),
+            payment_id,
+            request.form.get("resolution", ""),
+            request.form.get("comment"),
+        )
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+    else:
+        if state == "failed":
+            flash(_("Resolved as not paid: the bill can be paid again."), "success")
+        else:
+            flash(_("Resolved as paid."), "success")
+    return redirect(url_for("payments.show", payment_id=payment_id))
+
+
+# --------------------------------------------------------------------------- search
+
+
+@bp.get("/payments/search")
+@login_required
+def search() -> Any:
+    q = request.args.get("q", "")
+    found: list[Any] = []
+    if q.strip():
+        with engine().connect() as conn:
+            try:
+                found = queries.search(conn, q)
+            except ServiceError as exc:
+                flash(exc.message, "warning")
+    return render_template("payments/search.html", q=q, found=found)
+
+
+# --------------------------------------------------------------------------- attention, wallet
+
+
+@bp.get("/attention")
+@login_required
+def attention() -> Any:
+    with engine().connect() as conn:
+        found = queries.attention(conn)
+    user = current_user()
+    return render_template(
+        "payments/attention.html",
+        a=found,
+        can_acknowledge=bool(user and user.is_superadmin),
+    )
+
+
+@bp.post("/attention/anomalies/<int:anomaly_id>/acknowledge")
+@role_required("superadmin")
+def acknowledge(anomaly_id: int) -> Any:
+    try:
+        operations.acknowledge_anomaly(engine(), actor(), anomaly_id, request.form.get("comment"))
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(_("Acknowledged."), "success")
+    return redirect(url_for("payments.attention"))
+
+
+@bp.get("/wallet")
+@login_required
+def wallet() -> Any:
+    with engine().connect() as conn:
+        found = queries.breaker(conn)
+    user = current_user()
+    return render_template(
+        "payments/wallet.html",
+        b=found,
+        payer=queries.mask_label(settings().payer_label),
+        can_close=bool(user and user.is_superadmin) and found.state == "open",
+    )
+
+
+@bp.post("/wallet/close")
+@role_required("superadmin")
+def close_breaker() -> Any:
+    try:
+        operations.close_wallet_breaker(engine(), actor(), request.form.get("comment"))
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(
+            _("Breaker closed: payments resume one at a time until one proves the wallet."),
+            "success",
+        )
+    return redirect(url_for("payments.wallet"))
+
+
+__all__ = ["bp", "render_request"]

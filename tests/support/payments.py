@@ -1,0 +1,196 @@
+"""Helpers for the payment-operations tests: fetched bills written as a finished fetch writes
+them, payments moved along the state machine as the scheduler and communicator move them.
+
+Everything goes through the real tables (and ``payment_store.transition`` for state
+changes), so what the portal reads is exactly what the pipeline would have left.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from bbp_common.db.tables import (
+    account_groups,
+    bill_account_groups,
+    bill_accounts,
+    billers,
+    bills,
+    bulk_requests,
+    fetch_items,
+    payments,
+)
+from bbp_common.domain.payments import PaymentState
+from bbp_common.payment_store import load, transition
+
+S = PaymentState
+
+#: Billers of the payment tests (DESCO charges its service charge to the payer).
+BILLERS = [
+    ("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO", False),
+    ("DESCO", "Dhaka Electric", "01700000002", 12, "DESCO", True),
+    ("JGDCL", "Jalalabad Gas", "01700000003", 13, "JGDCL", False),
+]
+
+
+def seed_billers(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for code, name, wallet, product, biller_code, charge in BILLERS:
+            conn.execute(
+                sa.dialects.mysql.insert(billers)
+                .values(
+                    utility_code=code,
+                    name=name,
+                    receiver_wallet=wallet,
+                    product_id=product,
+                    biller_code=biller_code,
+                    pays_service_charge=charge,
+                )
+                .prefix_with("IGNORE")
+            )
+
+
+def consumer(prefix: str = "7") -> str:
+    """A consumer id no other test uses (the run's database is shared)."""
+    return prefix + str(uuid.uuid4().int)[:11]
+
+
+def seed_bills(
+    engine: Engine,
+    specs: Sequence[tuple[str, Decimal | str]],
+    *,
+    fetched_ago: timedelta = timedelta(0),
+    group: str | None = None,
+    due: date | None = None,
+    service_charge: Decimal = Decimal("10.00"),
+    consumer_ids: Sequence[str] | None = None,
+) -> list[int]:
+    """One account, one finished fetch item and one bill per ``(utility, amount)``; returns
+    the bill ids in order. ``fetched_ago`` ages the bills (freshness tests)."""
+    ids: list[int] = []
+    with engine.begin() as conn:
+        now = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+        fetched = now - fetched_ago
+        request_id = conn.execute(
+            sa.insert(bulk_requests).values(
+                kind="fetch",
+                state="finished",
+                created_by="seed",
+                total_items=len(specs),
+                finished_at=fetched,
+            )
+        ).inserted_primary_key[0]
+        group_id = None
+        if group is not None:
+            group_id = conn.execute(
+                sa.select(account_groups.c.id).where(account_groups.c.name == group)
+            ).scalar()
+            if group_id is None:
+                group_id = conn.execute(
+                    sa.insert(account_groups).values(name=group)
+                ).inserted_primary_key[0]
+        for index, (utility, amount) in enumerate(specs):
+            cid = consumer_ids[index] if consumer_ids else consumer()
+            account_id = conn.execute(
+                sa.select(bill_accounts.c.id).where(
+                    bill_accounts.c.utility_code == utility, bill_accounts.c.consumer_id == cid
+                )
+            ).scalar()
+            if account_id is None:
+                account_id = conn.execute(
+                    sa.insert(bill_accounts).values(
+                        utility_code=utility,
+                        consumer_id=cid,
+                        mobile="01711000000",
+                        label=f"office {cid[-4:]}",
+                        created_by="seed",
+                    )
+                ).inserted_primary_key[0]
+            if group_id is not None:
+                conn.execute(
+                    sa.insert(bill_account_groups)
+                    .values(bill_account_id=account_id, group_id=group_id)
+                    .prefix_with("IGNORE")
+                )
+            item_id = conn.execute(
+                sa.insert(fetch_items).values(
+                    request_id=request_id,
+                    bill_account_id=account_id,
+                    utility_code=utility,
+                    consumer_id=cid,
+                    mobile="01711000000",
+                    state="done",
+                    outcome="bills",
+                    attempts=1,
+                    completed_at=fetched,
+                    bill_count=1,
+                    bills_amount=Decimal(amount),
+                )
+            ).inserted_primary_key[0]
+            ids.append(
+                conn.execute(
+                    sa.insert(bills).values(
+                        fetch_item_id=item_id,
+                        bill_account_id=account_id,
+                        utility_code=utility,
+                        consumer_id=cid,
+                        bill_number=f"BN{cid[-6:]}{index}",
+                        due_date=due or date(2030, 1, 1) + timedelta(days=index),
+                        amount=Decimal(amount),
+                        service_charge=service_charge,
+                        fetched_at=fetched,
+                    )
+                ).inserted_primary_key[0]
+            )
+    return ids
+
+
+def payment_rows(engine: Engine, request_id: int) -> list[Any]:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(payments).where(payments.c.request_id == request_id).order_by(payments.c.id)
+        ).all()
+
+
+def move(engine: Engine, payment_id: int, *path: PaymentState, **values: Any) -> None:
+    """Walk a payment along ``path`` as the pipeline would (each step a real transition)."""
+    with engine.begin() as conn:
+        for target in path:
+            payment = load(conn, payment_id, lock=True)
+            assert payment is not None
+            extra = values if target is path[-1] else {}
+            assert transition(conn, payment, target, cause="test", actor="test", values=extra)
+
+
+def make_uncleared(engine: Engine, payment_id: int) -> None:
+    move(engine, payment_id, S.DISPATCHED, S.SENDING, S.AMBIGUOUS, S.UNCLEARED)
+
+
+def request_state(engine: Engine, request_id: int) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(bulk_requests).where(bulk_requests.c.id == request_id)).one()
+
+
+def outbox_messages(engine: Engine, message_type: str, request_id: int) -> list[dict[str, Any]]:
+    """The outbox messages of a type about one request (their bodies)."""
+    import json
+
+    from bbp_common.db.tables import outbox
+
+    with engine.connect() as conn:
+        bodies = conn.execute(
+            sa.select(outbox.c.body).where(outbox.c.message_type == message_type)
+        ).scalars()
+        found = []
+        for raw in bodies:
+            envelope = json.loads(raw)
+            body = envelope.get("body", envelope)
+            if body.get("request_id") == request_id:
+                found.append(body)
+    return found
