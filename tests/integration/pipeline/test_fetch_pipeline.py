@@ -87,3 +87,25 @@ def test_a_thousand_accounts_covering_every_fetch_case(pipeline: Pipeline) -> No
     assert tallies["bills"][0] == outcomes["bills"]
     assert tallies["failed"][0] == outcomes["failed"] == 20
     assert "queued" not in tallies and "in_flight" not in tallies
+
+
+def test_the_scheduler_reports_its_work_as_metrics(pipeline: Pipeline) -> None:
+    from urllib.request import urlopen
+
+    ids = pipeline.add_accounts([("DSCO", f"1703{i:04d}") for i in range(60)])
+    scheduler = pipeline.start("scheduler")
+    pipeline.start("communicator")
+    created = create_fetch_request(pipeline.engine, "admin01", ids)
+    pipeline.wait_finished(created.request_id, timeout=60)
+    with urlopen(f"http://127.0.0.1:{scheduler.health_port}/metrics", timeout=5) as resp:  # noqa: S310
+        text = resp.read().decode()
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples['bbp_scheduler_dispatched_total{kind="fetch"}'] == 60
+    assert samples['bbp_scheduler_result_lag_seconds_count{kind="fetch"}'] == 60
+    assert samples["bbp_scheduler_leader"] == 1
+    assert samples['bbp_scheduler_results_total{kind="fetch",outcome="bills"}'] > 0
+    assert "bbp_scheduler_in_flight" in samples

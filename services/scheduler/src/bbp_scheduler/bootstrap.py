@@ -125,7 +125,7 @@ class SchedulerService:
             self.db, self.publisher, settings, DispatcherMetrics.create(self.registry)
         )
         self.results = Results(self.db, settings, self.registry)
-        self.sweeper = Sweeper(self.db, settings, self.results)
+        self.sweeper = Sweeper(self.db, settings, self.results, self.registry)
         self.relay = OutboxRelay.from_settings(
             self.engine, self.publisher, settings, metrics_registry=self.registry
         )

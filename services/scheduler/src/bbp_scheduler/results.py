@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from bbp_common import tallies
@@ -62,6 +62,7 @@ _PAYMENT_COLUMNS = (
     payments.c.state,
     payments.c.total,
     payments.c.attempt,
+    payments.c.dispatched_at,
     payments.c.enquiry_count,
     payments.c.enquiry_sent_at,
     payments.c.sending_at,
@@ -103,6 +104,13 @@ class Results:
             "Results applied, by kind and outcome",
             ["kind", "outcome"],
             registry=registry,
+        )
+        self.result_lag = Histogram(
+            "bbp_scheduler_result_lag_seconds",
+            "From dispatch to the result being applied (queue lag + Mobiquity + our own work)",
+            ["kind"],
+            registry=registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
         )
         self.lag = Counter(
             "bbp_scheduler_stale_results_total",
@@ -156,6 +164,8 @@ class Results:
             self.lag.labels("fetch").inc()
             return
         now = batch.now
+        if item.dispatched_at is not None:
+            self.result_lag.labels("fetch").observe((now - item.dispatched_at).total_seconds())
         outcome = body["outcome"]
         values: dict[str, Any]
         if outcome in ("bills", "no_bills"):
@@ -232,6 +242,8 @@ class Results:
         payment = PaymentRow.of(row)
         outcome = PayOutcome(body["outcome"])
         decision = decide_pay_result(payment.state, outcome)
+        if row.dispatched_at is not None and payment.state is S.SENDING:
+            self.result_lag.labels("pay").observe((batch.now - row.dispatched_at).total_seconds())
         self._keep_if_anomalous(conn, payment, decision, f"pay.{outcome.value}", body)
         now = batch.now
         if decision.target is not None:

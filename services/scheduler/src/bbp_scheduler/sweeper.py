@@ -15,8 +15,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import Connection, select, text, update
 
+from bbp_common import tallies
 from bbp_common.db.tables import bulk_requests, fetch_items, payments
 from bbp_common.domain.payments import EnquiryOutcome, PaymentState
 from bbp_common.logging import get_logger
@@ -32,7 +34,23 @@ BATCH = 200
 
 
 class Sweeper:
-    def __init__(self, db: LeaderDb, settings: SchedulerSettings, results: Results) -> None:
+    def __init__(
+        self,
+        db: LeaderDb,
+        settings: SchedulerSettings,
+        results: Results,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.items = (
+            Gauge(
+                "bbp_scheduler_items",
+                "Items of unfinished requests, by kind (fetch/payment) and state",
+                ["kind", "state"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
         self.db = db
         self.settings = settings
         self.results = results
@@ -168,6 +186,25 @@ class Sweeper:
             )
         batch.done(conn)
         return len(rows)
+
+    def _items_per_state(self, conn: Connection) -> None:
+        """The items of unfinished requests per kind and state, from their tallies (cheap)."""
+        if self.items is None:
+            return
+        open_requests = conn.execute(
+            select(bulk_requests.c.id, bulk_requests.c.kind).where(
+                bulk_requests.c.state.in_(["awaiting_approval", "queued", "running", "paused"])
+            )
+        ).all()
+        kinds = {row.id: row.kind for row in open_requests}
+        totals: dict[tuple[str, str], int] = {}
+        for request_id, buckets in tallies.read_many(conn, kinds).items():
+            for bucket, (count, _amount) in buckets.items():
+                key = (kinds[request_id], bucket)
+                totals[key] = totals.get(key, 0) + count
+        self.items.clear()
+        for (kind, bucket), count in totals.items():
+            self.items.labels(kind, bucket).set(count)
 
     def _finish_requests(self, conn: Connection, _token: int) -> int:
         ids = (
