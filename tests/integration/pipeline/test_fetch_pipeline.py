@@ -97,7 +97,7 @@ def test_the_scheduler_reports_its_work_as_metrics(pipeline: Pipeline) -> None:
     pipeline.start("communicator")
     created = create_fetch_request(pipeline.engine, "admin01", ids)
     pipeline.wait_finished(created.request_id, timeout=60)
-    with urlopen(f"http://127.0.0.1:{scheduler.health_port}/metrics", timeout=5) as resp:  # noqa: S310
+    with urlopen(f"http://127.0.0.1:{scheduler.health_port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     samples = {
         line.split(" ")[0]: float(line.split(" ")[1])
