@@ -60,3 +60,20 @@ def test_log_lines_are_json_masked_and_carry_the_correlation_id(capsys):
     text = json.dumps(lines)
     assert "Com@1357" not in text
     assert "13579" not in text
+
+
+def test_logging_follows_the_current_stdout_after_it_is_swapped(capsys, monkeypatch):
+    """A background thread logging after stdout was replaced (and the old one closed) must
+    write to the new stream, not fail with 'I/O operation on closed file'."""
+    import io
+    import sys
+
+    configure_logging("test", "INFO", "json")
+    old = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", old)
+    get_logger("t").info("first")
+    old.close()
+    new = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", new)
+    get_logger("t").info("second")
+    assert json.loads(new.getvalue())["event"] == "second"

@@ -54,6 +54,20 @@ def _exception_masker(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
     return event_dict
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is now, not the one it was created with: a daemon
+    thread logging after the stream it first saw was swapped (as test runners and some
+    process managers do) must not fail with "I/O operation on closed file"."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library through one JSON renderer with masking."""
 
@@ -92,7 +106,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
