@@ -147,10 +147,16 @@ def test_select_a_group_fetch_watch_progress_and_download(stack: dict) -> None:
             page.get_by_label("Login ID").fill("admin01")
             page.get_by_label("Password").fill("Admin@123")
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("link", name="Requests")).to_be_visible()
+            expect(
+                page.get_by_role("navigation", name="Main").get_by_role(
+                    "link", name="Requests", exact=True
+                )
+            ).to_be_visible()
 
             # the group, from the accounts' groups page
-            page.get_by_role("link", name="Bill accounts").click()
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Bill accounts", exact=True
+            ).click()
             page.get_by_role("link", name="Groups").click()
             page.locator(f'[data-fetch-group="{GROUP}"]').click()
             expect(page.locator("#confirm-count")).to_contain_text(
@@ -195,7 +201,9 @@ def test_select_a_group_fetch_watch_progress_and_download(stack: dict) -> None:
             sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
             assert sheet.max_row == len(rows) + 1
 
-            page.get_by_role("link", name="Requests").click()
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Requests", exact=True
+            ).click()
             expect(page.locator("#requests tbody tr")).to_have_count(1)
             page.screenshot(path=str(SHOTS / "fetch-requests.png"), full_page=True)
             assert not [e for e in errors if "Content Security Policy" in e], errors

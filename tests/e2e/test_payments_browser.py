@@ -139,7 +139,9 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
             page.get_by_label("Login ID").fill("admin01")
             page.get_by_label("Password").fill("Admin@123")
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("link", name="Bill accounts").click()
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Bill accounts", exact=True
+            ).click()
             page.get_by_role("link", name="Groups").click()
             page.locator(f'[data-fetch-group="{GROUP}"]').click()
             page.get_by_role("button", name="Fetch bills of 4 accounts").click()
@@ -181,7 +183,9 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
             expect(page.get_by_role("heading", name="Enter your one-time password")).to_be_visible()
             page.get_by_label("One-time password (OTP)").fill(sandbox.otp("superadmin"))
             page.get_by_role("button", name="Continue").click()
-            page.get_by_role("link", name="Needs attention").click()
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Needs attention", exact=True
+            ).click()
             expect(page.locator("#troubled tbody tr[data-request]")).to_have_count(1)
             page.screenshot(path=str(SHOTS / "pay-attention.png"), full_page=True)
             # a superadmin's longer menu wraps instead of pushing the page sideways
@@ -198,7 +202,9 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
             expect(page.locator("#resolved-by")).to_contain_text("superadmin")
 
             # … and finds it again by its reference id
-            page.get_by_role("link", name="Find a payment").click()
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Find a payment", exact=True
+            ).click()
             page.get_by_role("searchbox").fill(reference.lower())
             page.get_by_role("button", name="Find").click()
             found = page.locator("#found tbody tr[data-payment]")

@@ -409,3 +409,15 @@ def test_change_password_is_rate_limited_too():
     form = {"old_password": "Bad@1234", "new_password": "Next@123", "confirm_password": "Next@123"}
     statuses = [post_form(client, "/account/password", form).status_code for _ in range(3)]
     assert statuses == [400, 400, 429]
+
+
+def test_the_dashboard_opens_without_figures_when_the_database_is_unreachable():
+    """The unit portal's database is unreachable: the dashboard says so and keeps its links."""
+    p = portal()
+    client = p.client()
+    login(client, "admin01", "Admin@123")
+    page = client.get("/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="figures-unavailable"' in html and 'href="/requests"' in html
+    assert "Traceback" not in html and "OperationalError" not in html

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify
 from sqlalchemy import Engine
 
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
 from bbp_common.settings import load_settings
+from bbp_portal import dashboard
 from bbp_portal.audit import AuditStore, SqlAuditStore
 from bbp_portal.auth import install_guard, login_required, public
 from bbp_portal.context import Services
@@ -113,7 +114,7 @@ def create_app(
     @app.get("/")
     @login_required
     def home() -> Any:
-        return render_template("dashboard.html")
+        return dashboard.home()
 
     # Last: wraps the finished view functions of every blueprint.
     apply_rate_limits(app, limiter, settings)

@@ -1,7 +1,8 @@
 """The navigation bar: one list, filtered by role.
 
-A feature adds its page by giving its entry an ``endpoint``; entries without one are shown
-disabled ("coming soon") so people see where the portal is heading.
+Daily work comes first, as top-level links; the superadmin's administration pages
+(billers, users, audit log, notifications) sit in one "Administration" menu so the bar stays
+on one line on a laptop screen.
 """
 
 from __future__ import annotations
@@ -17,21 +18,22 @@ from bbp_portal.auth.access import ROLES, current_user
 @dataclass(frozen=True)
 class NavItem:
     label: object  # a lazy translated string
-    endpoint: str | None
+    endpoint: str
     roles: tuple[str, ...] = ROLES
+    admin: bool = False  # listed under "Administration"
 
 
 NAV: list[NavItem] = [
     NavItem(_l("Dashboard"), "home"),
     NavItem(_l("Bill accounts"), "accounts.index", ("admin", "superadmin", "auditor")),
-    NavItem(_l("Billers"), "billers.index", ("superadmin",)),
     NavItem(_l("Requests"), "requests.index", ("admin", "superadmin", "auditor")),
     NavItem(_l("Pay bills"), "payments.pending", ("admin", "superadmin")),
     NavItem(_l("Needs attention"), "payments.attention", ("admin", "superadmin", "auditor")),
     NavItem(_l("Find a payment"), "payments.search", ("admin", "superadmin", "auditor")),
-    NavItem(_l("Users"), "users.index", ("superadmin",)),
-    NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor")),
-    NavItem(_l("Notifications"), "notifications.index", ("superadmin",)),
+    NavItem(_l("Billers"), "billers.index", ("superadmin",), admin=True),
+    NavItem(_l("Users"), "users.index", ("superadmin",), admin=True),
+    NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor"), admin=True),
+    NavItem(_l("Notifications"), "notifications.index", ("superadmin",), admin=True),
 ]
 
 
@@ -40,4 +42,8 @@ def init_nav(app: Flask) -> None:
     def _nav() -> dict[str, object]:
         user = current_user()
         items = [i for i in NAV if user is not None and user.role in i.roles]
-        return {"nav_items": items, "user": user}
+        return {
+            "nav_items": [i for i in items if not i.admin],
+            "nav_admin_items": [i for i in items if i.admin],
+            "user": user,
+        }
