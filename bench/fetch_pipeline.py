@@ -20,6 +20,7 @@ then max in flight ÷ latency). Not run by CI::
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -145,6 +146,13 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                             sa.func.count(),
                         ).where(dispatches.c.request_id.in_(request_ids))
                     ).one()
+                    times = list(
+                        conn.execute(
+                            sa.select(dispatches.c.dispatched_at)
+                            .where(dispatches.c.request_id.in_(request_ids))
+                            .order_by(dispatches.c.dispatched_at)
+                        ).scalars()
+                    )
                     peak = conn.execute(
                         sa.text(
                             "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM dispatches "
@@ -155,6 +163,11 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                     k: sum(cpu_seconds(p) for p in v) - cpu_before[k] for k, v in components.items()
                 }
                 total = (finished - created).total_seconds()
+                # Time the dispatcher left unused: gaps between consecutive slots beyond the
+                # pace's interval (a stalled planner, a full in-flight window, a slow tick).
+                interval = 1 / cap if cap else 0.0
+                gaps = [(b - a).total_seconds() - interval for a, b in itertools.pairwise(times)]
+                lost = sum(g for g in gaps if g > interval)
                 window = (last - first).total_seconds()
                 return {
                     "items": args.accounts,
@@ -163,6 +176,10 @@ def run_once(servers: Servers, sandbox, args: argparse.Namespace, cap: float) ->
                     "end_to_end": args.accounts / total,
                     "dispatch_rate": (sent - 1) / window if window else float("nan"),
                     "peak_second": peak,
+                    "lost_seconds": lost,
+                    "gaps_over_50ms": sum(1 for g in gaps if g > 0.05),
+                    "start_seconds": (first - created).total_seconds(),
+                    "tail_seconds": (finished - last).total_seconds(),
                     "cpu_ms_per_item": {k: 1000 * v / args.accounts for k, v in cpu.items()},
                 }
             finally:
@@ -233,6 +250,16 @@ def main() -> None:
         cap_text = f"{r['cap']:g}/s" if r["cap"] else "no cap"
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms_per_item"].items())
         print(f"  {cap_text}: {parts}; total {sum(r['cpu_ms_per_item'].values()):.1f}")
+    print(
+        "\nWhere the time went (s): before the first dispatch, slot time left unused, "
+        "after the last:"
+    )
+    for r in rows:
+        cap_text = f"{r['cap']:g}/s" if r["cap"] else "no cap"
+        print(
+            f"  {cap_text}: start {r['start_seconds']:.2f}, unused {r['lost_seconds']:.2f} "
+            f"({r['gaps_over_50ms']} gaps over 50 ms), tail {r['tail_seconds']:.2f}"
+        )
     capped = [r for r in rows if r["cap"] == 200]
     if capped:
         ratio = capped[0]["end_to_end"] / capped[0]["ceiling"]

@@ -29,10 +29,20 @@ ApplyMany = Callable[[Connection, list[Envelope]], None]
 
 
 class BatchApplier:
-    def __init__(self, db: LeaderDb, apply_many: ApplyMany, *, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        db: LeaderDb,
+        apply_many: ApplyMany,
+        *,
+        max_batch: int = 64,
+        on_applied: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.apply_many = apply_many
         self.max_batch = max_batch
+        #: Called after each committed batch (results free in-flight slots: the dispatcher
+        #: may be waiting for one).
+        self.on_applied = on_applied
         self._inbox: queue.Queue[tuple[Envelope, Future[None]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -95,3 +105,5 @@ class BatchApplier:
             return
         for _, done in batch:
             done.set_result(None)
+        if self.on_applied is not None:
+            self.on_applied()

@@ -124,7 +124,9 @@ class SchedulerService:
         self.dispatcher = Dispatcher(
             self.db, self.publisher, settings, DispatcherMetrics.create(self.registry)
         )
-        self.results = Results(self.db, settings, self.registry)
+        self.results = Results(
+            self.db, settings, self.registry, on_applied=self.dispatcher.slots_freed
+        )
         self.sweeper = Sweeper(self.db, settings, self.results, self.registry)
         self.relay = OutboxRelay.from_settings(
             self.engine, self.publisher, settings, metrics_registry=self.registry

@@ -97,6 +97,14 @@ class Dispatcher:
         self.active_checked = 0.0
         self.last_key: Key | None = None
         self.wake = threading.Event()
+        #: The last plan found every in-flight slot taken: work may be waiting for a result.
+        self.saturated = False
+
+    def slots_freed(self) -> None:
+        """Results were applied: if the dispatcher waits for a free slot, look again now
+        (it would otherwise sleep the idle interval and cap the rate at in-flight ÷ 0.5 s)."""
+        if self.saturated:
+            self.wake.set()
 
     # ------------------------------------------------------------------ term
 
@@ -139,7 +147,7 @@ class Dispatcher:
                 if not pending or pending[-1][0] < utcnow() + timedelta(seconds=2 * tick):
                     planned = self.plan(horizon=4 * tick)
                     pending.extend(planned)
-                    idle = not planned and not pending
+                    idle = not planned and not pending and not self.saturated
                 due: list[Command] = []
                 now = utcnow()
                 while pending and max(pending[0][0], next_release) <= now:
@@ -175,7 +183,8 @@ class Dispatcher:
             in_flight = count_in_flight(conn)
             self.metrics.in_flight.set(in_flight)
             capacity = self.settings.mobiquity_max_in_flight - in_flight
-            if capacity <= 0:
+            self.saturated = capacity <= 0
+            if self.saturated:
                 return offset
             slots = self.pacer.plan(now, horizon, capacity)
             if not slots:

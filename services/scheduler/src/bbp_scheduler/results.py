@@ -10,6 +10,7 @@ a payment's final state is kept for a person, never dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -90,9 +91,16 @@ def _now(conn: Connection) -> datetime:
 
 
 class Results:
-    def __init__(self, db: LeaderDb, settings: SchedulerSettings, registry: Any) -> None:
+    def __init__(
+        self,
+        db: LeaderDb,
+        settings: SchedulerSettings,
+        registry: Any,
+        *,
+        on_applied: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
-        self.batcher = BatchApplier(db, self.apply_all)
+        self.batcher = BatchApplier(db, self.apply_all, on_applied=on_applied)
         self.settings = settings
         self.policy = EnquiryPolicy(
             delays=settings.enquiry_schedule,
