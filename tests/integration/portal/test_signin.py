@@ -156,12 +156,22 @@ def test_forgot_password_end_to_end(portal_app, portal_client, sandbox):
     assert outcomes[-2:] == ["otp_sent", "ok"]
 
 
-def test_forgot_password_shows_mobiquitys_refusal(portal_app, portal_client, sandbox):
+def test_forgot_password_refused_by_mobiquity_reads_like_an_unknown_id(
+    portal_app, portal_client, sandbox
+):
+    """Blocked in Mobiquity: the page says what it says to anyone (it must not tell who is
+    registered with us); the audit log keeps Mobiquity's reason for the people who check."""
     register(portal_app, "blocked01", "admin")  # blocked in Mobiquity
     answer = post_form(portal_client, "/forgot-password", {"login_id": "blocked01"})
-    assert answer.status_code == 400
-    shown = flashes(answer)
-    assert shown and shown[0] not in (GENERIC, "Mobiquity refused to reset this password.")
+    nobody = portal_app.test_client()
+    unknown = post_form(nobody, "/forgot-password", {"login_id": "nobody99"})
+    assert answer.status_code == unknown.status_code == 302
+    assert answer.headers["Location"] == unknown.headers["Location"] == "/forgot-password/otp"
+    assert flashes(portal_client.get("/forgot-password/otp")) == flashes(
+        nobody.get("/forgot-password/otp")
+    )
+    (row,) = [r for r in audit_rows(portal_app, action="password_reset") if r.actor == "blocked01"]
+    assert row.outcome == "failed" and "mobiquity_refused" in str(row.details)
 
 
 def test_change_password_with_the_kept_token(portal_app, portal_client, sandbox, signed_in):

@@ -215,6 +215,28 @@ def test_idle_and_absolute_expiry():
     assert "maximum length" in " ".join(flashes(client.get(answer.headers["Location"])))
 
 
+def test_background_polls_do_not_keep_an_unattended_session_alive():
+    """A request page polling its progress is not activity: the idle limit still ends it."""
+    p = portal(session_idle_timeout=0.5, session_absolute_lifetime=100)
+    client = p.client()
+    login(client, "admin01", "Admin@123")
+    polled = []
+    for _ in range(5):
+        time.sleep(0.15)
+        polled.append(client.get("/", headers={"X-BBP-Background": "1"}).status_code)
+    assert polled[0] == 200  # still signed in: it reads...
+    assert polled[-1] == 302  # ...but 0.75 s without a person's request ended the session
+    answer = client.get("/")
+    assert answer.status_code == 302
+    assert "without activity" in " ".join(flashes(client.get(answer.headers["Location"])))
+    # The same requests without the header are activity and keep the session.
+    client = p.client()
+    login(client, "admin01", "Admin@123")
+    for _ in range(5):
+        time.sleep(0.15)
+        assert client.get("/").status_code == 200
+
+
 def test_disabling_a_user_ends_their_open_session():
     p = portal()
     client = p.client()
@@ -290,7 +312,26 @@ def test_forgot_password_for_an_unknown_id_looks_the_same():
     )
     assert "reset_initiate" in p.mobiquity.calls and p.mobiquity.calls.count("reset_initiate") == 1
     answer = post_form(unknown_client, "/forgot-password/otp", {"otp": "123456"})
-    assert "not accepted" in " ".join(flashes(unknown_client.get(answer.headers["Location"])))
+    unknown_refusal = flashes(unknown_client.get(answer.headers["Location"]))
+    assert "not accepted" in " ".join(unknown_refusal)
+    # A wrong OTP for a registered id reads the same (not Mobiquity's own "Invalid OTP").
+    answer = post_form(client, "/forgot-password/otp", {"otp": "000000"})
+    assert flashes(client.get(answer.headers["Location"])) == unknown_refusal
+
+
+def test_forgot_password_refused_by_mobiquity_looks_like_an_unknown_id():
+    """Registered with us, unknown to Mobiquity: the same pages as an unregistered id."""
+    p = portal()
+    p.users.add(UserRecord("ghost01", "gh@bbp.example", "admin"))
+    registered, unknown = p.client(), p.client()
+    refused = post_form(registered, "/forgot-password", {"login_id": "ghost01"})
+    nobody = post_form(unknown, "/forgot-password", {"login_id": "nobody"})
+    assert refused.status_code == nobody.status_code == 302
+    assert refused.headers["Location"] == nobody.headers["Location"]
+    assert flashes(registered.get("/forgot-password/otp")) == flashes(
+        unknown.get("/forgot-password/otp")
+    )
+    assert ("password_reset", "ghost01", "failed") in p.audit.actions()
 
 
 def test_new_passwords_must_match():

@@ -95,6 +95,10 @@ def set_pending(key: str, **values: Any) -> None:
     session[key] = {**values, "at": time.time()}
 
 
+#: Set by the portal's own background polls; such requests do not count as activity.
+BACKGROUND_HEADER = "X-BBP-Background"
+
+
 def install(app: Flask) -> None:
     """Check every signed-in request against the idle and absolute limits and the registry."""
 
@@ -123,5 +127,9 @@ def install(app: Flask) -> None:
         if row.role != user["role"]:
             user["role"] = row.role
             session["user"] = user
+        if request.headers.get(BACKGROUND_HEADER) == "1":
+            # A page polling by itself (request progress) is not a person at the keyboard:
+            # it reads, but does not move the idle clock.
+            return
         auth["seen"] = now
         session["auth"] = auth

@@ -257,6 +257,8 @@ def forgot_password() -> Any:
                 lambda: svc.mobiquity.start_password_reset(typed, device_info())
             )
         except RequestRefused as exc:
+            # Answered like an unregistered id (the audit log keeps Mobiquity's reason): a
+            # different page would tell who is registered with us.
             record(
                 "password_reset",
                 actor=user.login_id,
@@ -264,8 +266,10 @@ def forgot_password() -> Any:
                 reason="mobiquity_refused",
                 code=exc.error_code or exc.code,
             )
-            flash(_refusal_text(exc, _("Mobiquity refused to reset this password.")), "danger")
-            return render_template("auth/forgot.html", form=form), 400
+            timing.pad(started)
+            sessions.set_pending("pending_reset", login_id=typed, resume=None, stage="otp", tries=0)
+            flash(sent, "info")
+            return redirect(url_for("auth.forgot_password_otp"))
         except MobiquityError as exc:
             record(
                 "password_reset", actor=user.login_id, outcome="failed", error=type(exc).__name__
@@ -308,9 +312,10 @@ def forgot_password_otp() -> Any:
             record("password_reset", actor=step["login_id"], outcome="failed", reason="resume_gone")
             flash(_refusal_text(exc, _("That password reset step has ended.")), "warning")
             return redirect(url_for("auth.forgot_password"))
-        except OtpRejected as exc:
+        except OtpRejected:
+            # Our own words, not Mobiquity's: an unregistered id (no OTP was sent) sees these.
             return _otp_refused(
-                "pending_reset", "password_reset", step, exc, "auth.forgot_password"
+                "pending_reset", "password_reset", step, None, "auth.forgot_password"
             )
         except MobiquityError as exc:
             record(

@@ -90,7 +90,9 @@
 
     function poll() {
       if (document.hidden) { window.setTimeout(poll, delay); return; }
-      window.bbpFetch(url).then(function (r) {
+      // A background poll: it must not keep an unattended session alive (X-BBP-Background).
+      window.bbpFetch(url, { headers: { "X-BBP-Background": "1" } }).then(function (r) {
+        if (r.status === 401) { window.location.reload(); return new Promise(function () {}); }
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         return r.json();
       }).then(function (p) {
