@@ -267,6 +267,19 @@ def test_limits_are_settings(database_url, redis_url):
     assert answer.status_code == 413 and answer.json["error"]["code"] == "file_too_large"
     answer = upload(client, HEADER + "\n" + "DSCO,1,01712345678," + "x" * 80_000 + ",\n")
     assert answer.status_code == 413 and answer.json["error"]["code"] == "file_too_large"
+    # Refused by the body limit (upload limit + 64 KiB) before the upload code ran: audited
+    # all the same.
+    answer = upload(client, HEADER + "\n" + "DSCO,1,01712345678," + "x" * 200_000 + ",\n")
+    assert answer.status_code == 413 and answer.json["error"]["code"] == "file_too_large"
+    engine = small.extensions["bbp.engine"]
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(audit_log.c.action, audit_log.c.outcome, audit_log.c.details)
+            .order_by(audit_log.c.id.desc())
+            .limit(1)
+        ).one()
+    assert (last.action, last.outcome) == ("accounts.upload.validate", "refused")
+    assert json.loads(last.details)["size"] > 200_000
     small.extensions["bbp.engine"].dispose()
 
 

@@ -130,7 +130,9 @@ def _register_accounts(app: Flask, settings: PortalSettings) -> None:
     from bbp_portal.billers.views import bp as billers_bp
 
     # The body limit: the upload limit plus room for the multipart envelope.
-    app.config.setdefault("MAX_CONTENT_LENGTH", settings.upload_max_bytes + 64 * 1024)
+    # (Flask's defaults hold the key as None, so setdefault would leave bodies unlimited.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = settings.upload_max_bytes + 64 * 1024
     app.register_blueprint(accounts_bp)
     app.register_blueprint(billers_bp)
     app.cli.add_command(billers_cli)

@@ -19,9 +19,14 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bbp_common.logging import get_logger
 from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
+from bbp_portal.audit_trail import record
 from bbp_portal.auth import current_user, login_required, public, role_required
 from bbp_portal.service_errors import ServiceError
+from bbp_portal.view_context import actor, engine
+
+log = get_logger(__name__)
 
 PREFIX = "/api/v1"
 api = Blueprint("api_v1", __name__, url_prefix=PREFIX)
@@ -163,10 +168,32 @@ def _install_error_handlers(app: Flask) -> None:
     def too_large(exc: RequestEntityTooLarge) -> Any:
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
+        _audit_too_large()
         if _wants_json():
             return error_response(413, "file_too_large", message, "file")
         error = ServiceError("file_too_large", message, "file")
         return render_template("service_error.html", error=error), 413
+
+
+def _audit_too_large() -> None:
+    """Refused before any view code ran: still audited, as every upload must be."""
+    if current_user() is None:
+        return
+    upload = "upload" in (request.endpoint or "")
+    try:
+        with engine().begin() as conn:
+            record(
+                conn,
+                actor(),
+                "accounts.upload.validate" if upload else "request.too_large",
+                target_type="upload" if upload else None,
+                outcome="refused",
+                size=request.content_length,
+                code="file_too_large",
+                endpoint=request.endpoint,
+            )
+    except Exception:  # the refusal itself must still reach the user
+        log.warning("audit_of_refused_request_failed", exc_info=True)
 
 
 # --------------------------------------------------------------------------- OpenAPI
