@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +25,12 @@ from bbp_common.db.tables import (
     payment_events,
     payments,
 )
-from bbp_common.messages import PAY_COMMAND, PAY_RESULT
+from bbp_common.domain.payments import PaymentState as S
+from bbp_common.messages import ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
 from bbp_common.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
 from bbp_common.payment_store import close_breaker
 from bbp_portal.requests.service import BillsUnavailable, create_payment_request
+from tests.support.payments import make_uncleared, move
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 
 FINAL = {"posted", "succeeded", "failed", "uncleared", "cancelled"}
@@ -469,6 +472,68 @@ def test_a_result_that_disagrees_with_the_final_state_is_kept_for_a_person(
     assert anomaly.state_at_receipt == "failed"
     assert json.loads(anomaly.result)["order_id"] == "1-2-3"
     assert rows(pipeline, request_id)[0].state == "failed"  # kept, not applied
+
+
+def _publish_enquiry_result(pipe: Pipeline, payment: Any, number: int, outcome: str) -> None:
+    body = {
+        "payment_id": payment.id,
+        "reference_id": payment.reference_id,
+        "enquiry_number": number,
+        "outcome": outcome,
+        "order_id": "9-9-9",
+    }
+    pub = publisher(pipe)
+    try:
+        message = build(ENQUIRY_RESULT.type, body, version=1)
+        pub.publish(Outgoing(EXCHANGE, ENQUIRY_RESULT.routing_key, message))
+    finally:
+        pub.close()
+
+
+def test_a_definitive_enquiry_answer_for_an_uncleared_payment_reaches_a_person(
+    pipeline: Pipeline,
+) -> None:
+    """Uncleared waits for a person: Mobiquity's late "succeeded" must be in front of them
+    (kept as an anomaly), not dropped — or "not paid" could pay the bill a second time."""
+    request_id = pay(pipeline, [("DSCO", "62500003")])
+    (payment,) = rows(pipeline, request_id)
+    make_uncleared(pipeline.engine, payment.id)
+    pipeline.start("scheduler")
+    _publish_enquiry_result(pipeline, payment, 5, "succeeded")
+
+    def anomalies() -> list[Any]:
+        with pipeline.engine.connect() as conn:
+            return conn.execute(
+                sa.select(payment_anomalies).where(payment_anomalies.c.payment_id == payment.id)
+            ).all()
+
+    (anomaly,) = pipeline.wait_for(anomalies, 20, "the anomaly")
+    assert anomaly.state_at_receipt == "uncleared"
+    assert json.loads(anomaly.result)["outcome"] == "succeeded"
+    assert rows(pipeline, request_id)[0].state == "uncleared"  # a person decides
+
+
+def test_a_late_but_definitive_enquiry_answer_settles_an_ambiguous_payment(
+    pipeline: Pipeline,
+) -> None:
+    """The answer to enquiry 1 arrives after enquiry 2 left: it is Mobiquity's word all the
+    same, and settles the payment rather than being dropped as late."""
+    request_id = pay(pipeline, [("DSCO", "62500004")])
+    (payment,) = rows(pipeline, request_id)
+    move(
+        pipeline.engine,
+        payment.id,
+        S.DISPATCHED,
+        S.SENDING,
+        S.AMBIGUOUS,
+        enquiry_count=1,
+        enquiry_sent_at=datetime.utcnow(),
+    )
+    pipeline.start("scheduler", BBP_ENQUIRY_SCHEDULE="1h,2h")
+    _publish_enquiry_result(pipeline, payment, 1, "succeeded")
+    pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "succeeded", 20, "settled")
+    (settled,) = rows(pipeline, request_id)
+    assert settled.order_id == "9-9-9" and settled.enquiry_sent_at is None
 
 
 def test_enquiries_go_on_while_the_request_is_paused(pipeline: Pipeline) -> None:

@@ -90,6 +90,12 @@ def _now(conn: Connection) -> datetime:
     return conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
 
 
+#: Enquiry answers that say where the payment stands (the others are "no answer").
+DEFINITIVE_ENQUIRY = frozenset(
+    {EnquiryOutcome.SUCCEEDED, EnquiryOutcome.FAILED, EnquiryOutcome.PENDING}
+)
+
+
 class Results:
     def __init__(
         self,
@@ -392,7 +398,13 @@ class Results:
             self.lag.labels("enquiry").inc()
             return
         if row.enquiry_sent_at is None or body["enquiry_number"] != row.enquiry_count + 1:
-            self.lag.labels("enquiry").inc()  # late answer to an enquiry already counted
+            if outcome in DEFINITIVE_ENQUIRY:
+                # A late answer to an earlier enquiry, but a definitive one: it settles the
+                # payment as the current enquiry's would (whose answer, when it comes, is then
+                # checked against the settled state like any other).
+                self.count_enquiry(conn, row, outcome, body, batch)
+                return
+            self.lag.labels("enquiry").inc()  # a late "no answer" adds nothing
             return
         self.count_enquiry(conn, row, outcome, body, batch)
 

@@ -162,6 +162,41 @@ def test_enquiry_result_disagreeing_with_a_final_state_is_an_anomaly():
     assert not enquiry(EnquiryOutcome.SUCCEEDED, current=S.POSTED).anomaly
 
 
+@pytest.mark.parametrize(
+    ("outcome", "current"),
+    [
+        # An uncleared payment waits for a person: a definitive answer must reach them, or
+        # a "not paid" resolution could pay a bill Mobiquity says is paid.
+        (EnquiryOutcome.SUCCEEDED, S.UNCLEARED),
+        (EnquiryOutcome.FAILED, S.UNCLEARED),
+        (EnquiryOutcome.PENDING, S.UNCLEARED),
+        # A failed payment (its bill free again) that Mobiquity calls pending may still move.
+        (EnquiryOutcome.PENDING, S.FAILED),
+        # Never sent by us, yet known to Mobiquity.
+        (EnquiryOutcome.SUCCEEDED, S.CANCELLED),
+        (EnquiryOutcome.PENDING, S.QUEUED),
+    ],
+)
+def test_every_definitive_enquiry_answer_that_disagrees_is_kept(outcome, current):
+    decision = enquiry(outcome, current=current)
+    assert decision.anomaly and decision.target is None
+
+
+@pytest.mark.parametrize(
+    ("outcome", "current"),
+    [
+        (EnquiryOutcome.SUCCEEDED, S.SUCCEEDED),
+        (EnquiryOutcome.PENDING, S.POSTED),
+        (EnquiryOutcome.FAILED, S.FAILED),
+        (EnquiryOutcome.UNKNOWN, S.UNCLEARED),  # no answer: nothing to disagree with
+        (EnquiryOutcome.NOT_FOUND, S.SUCCEEDED),
+    ],
+)
+def test_agreeing_or_empty_enquiry_answers_are_not_anomalies(outcome, current):
+    decision = enquiry(outcome, current=current)
+    assert not decision.anomaly and decision.target is None
+
+
 def test_enquiry_schedule():
     assert POLICY.due_at(NOW, 0) == NOW + timedelta(seconds=60)
     assert POLICY.due_at(NOW, 2) == NOW + timedelta(seconds=900)

@@ -217,10 +217,15 @@ def decide_enquiry_result(
     it and the payment is older than its send time plus the grace period.
     """
     if current is not S.AMBIGUOUS:
-        disagrees = (outcome is EnquiryOutcome.SUCCEEDED and current is S.FAILED) or (
-            outcome is EnquiryOutcome.FAILED and current in (S.POSTED, S.SUCCEEDED)
-        )
-        if disagrees:
+        # Only a definitive answer tells anything; it must match where the payment stands,
+        # or a person sees it (an uncleared payment that Mobiquity now calls succeeded must
+        # not be marked "not paid" and paid again).
+        agreeing = {
+            EnquiryOutcome.SUCCEEDED: (S.POSTED, S.SUCCEEDED),
+            EnquiryOutcome.PENDING: (S.POSTED, S.SUCCEEDED),
+            EnquiryOutcome.FAILED: (S.FAILED,),
+        }.get(outcome)
+        if agreeing is not None and current not in agreeing:
             return Decision(None, f"enquiry says {outcome}, payment is {current}", anomaly=True)
         return Decision(None, "enquiry result for a payment no longer ambiguous")
     if outcome is EnquiryOutcome.SUCCEEDED:
