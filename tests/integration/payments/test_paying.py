@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import audit_log, bulk_requests, notifications, users
+from bbp_common.db.tables import audit_log, bills, bulk_requests, fetch_items, notifications, users
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from bbp_portal.service_errors import Refused, ValidationFailed
 from tests.integration.payments.conftest import ADMIN
-from tests.support.payments import outbox_messages, payment_rows, seed_bills
+from tests.support.payments import consumer, outbox_messages, payment_rows, seed_bills
 
 POLICY = operations.PayPolicy(max_bill_age=timedelta(hours=24))
 
@@ -150,6 +150,50 @@ def test_the_api_refuses_a_stale_bill_with_details(client_as, engine) -> None:
     error = answer.get_json()["error"]
     assert error["code"] == "bills_unavailable"
     assert error["details"] == {str(stale[0]): "fetched too long ago: fetch it again"}
+
+
+def test_only_bills_of_the_accounts_latest_fetch_are_payable(engine) -> None:
+    """A bill from a superseded fetch (younger than the freshness limit) may have been paid
+    since: only the account's latest answered fetch counts, through the API too."""
+    cid = consumer()
+    (old,) = seed_bills(
+        engine, [("DSCO", "80.00")], fetched_ago=timedelta(hours=2), consumer_ids=[cid]
+    )
+    (new,) = seed_bills(engine, [("DSCO", "80.00")], consumer_ids=[cid])
+    with pytest.raises(Refused) as refused:
+        operations.create_payment(engine, ADMIN, [old], key="superseded", policy=POLICY)
+    assert refused.value.details == {
+        str(old): "a newer fetch of this account no longer lists it: fetch it again"
+    }
+    assert operations.create_payment(engine, ADMIN, [new], key="latest", policy=POLICY).items == 1
+    # The latest fetch said "no pending bill": nothing of the earlier fetch is payable either.
+    other = consumer()
+    (listed,) = seed_bills(
+        engine, [("JGDCL", "15.00")], fetched_ago=timedelta(hours=1), consumer_ids=[other]
+    )
+    with engine.begin() as conn:
+        item = conn.execute(
+            sa.select(fetch_items).where(
+                fetch_items.c.id
+                == sa.select(bills.c.fetch_item_id).where(bills.c.id == listed).scalar_subquery()
+            )
+        ).one()
+        conn.execute(
+            sa.insert(fetch_items).values(
+                request_id=item.request_id,
+                bill_account_id=item.bill_account_id,
+                utility_code=item.utility_code,
+                consumer_id=item.consumer_id,
+                mobile=item.mobile,
+                state="done",
+                outcome="no_bills",
+                attempts=1,
+                completed_at=sa.func.utc_timestamp(6),
+                bill_count=0,
+            )
+        )
+    with pytest.raises(Refused):
+        operations.create_payment(engine, ADMIN, [listed], key="paid-since", policy=POLICY)
 
 
 # --------------------------------------------------------------------------- pending bills

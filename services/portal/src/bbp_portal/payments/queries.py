@@ -150,17 +150,7 @@ def _live_key_of_bill() -> Any:
 
 def _pending_conditions(pending: PendingFilter) -> list[ColumnElement[bool]]:
     """Bills of each account's latest successful fetch that are in no live payment."""
-    latest = (
-        select(fetch_items.c.id)
-        .where(
-            fetch_items.c.bill_account_id == B.bill_account_id,
-            fetch_items.c.outcome.in_(["bills", "no_bills"]),
-        )
-        .order_by(fetch_items.c.completed_at.desc(), fetch_items.c.id.desc())
-        .limit(1)
-        .correlate(bills)
-        .scalar_subquery()
-    )
+    latest = service.latest_successful_fetch(B.bill_account_id)
     live = select(literal(1)).where(P.live_bill_key == _live_key_of_bill()).exists()
     where: list[ColumnElement[bool]] = [B.fetch_item_id == latest, ~live]
     if pending.utility:

@@ -176,6 +176,23 @@ class Examined:
         return sum(self.totals.values(), Decimal("0"))
 
 
+def latest_successful_fetch(account_id: Any) -> Any:
+    """The account's latest fetch item that got an answer (bills or "no bills"), as a
+    correlated scalar subquery (served by ``fetch_items (bill_account_id, completed_at)``).
+    Only its bills are payable: an older fetch's bill may have been paid since."""
+    return (
+        select(fetch_items.c.id)
+        .where(
+            fetch_items.c.bill_account_id == account_id,
+            fetch_items.c.outcome.in_(["bills", "no_bills"]),
+        )
+        .order_by(fetch_items.c.completed_at.desc(), fetch_items.c.id.desc())
+        .limit(1)
+        .correlate(bills)
+        .scalar_subquery()
+    )
+
+
 def examine(conn: Connection, ids: Sequence[int], max_bill_age: timedelta | None) -> Examined:
     """The checks of :func:`create_payment_request`, without writing: the confirmation page
     shows exactly what the confirm button will create, or why it will refuse."""
@@ -194,6 +211,8 @@ def examine(conn: Connection, ids: Sequence[int], max_bill_age: timedelta | None
                     bills.c.amount,
                     bills.c.service_charge,
                     bills.c.fetched_at,
+                    bills.c.fetch_item_id,
+                    latest_successful_fetch(bills.c.bill_account_id).label("latest_fetch_item"),
                     billers.c.pays_service_charge,
                     billers.c.active.label("biller_active"),
                 )
@@ -211,6 +230,8 @@ def examine(conn: Connection, ids: Sequence[int], max_bill_age: timedelta | None
             problems[row.id] = f"biller {row.utility_code} is inactive"
         elif max_bill_age is not None and row.fetched_at < now - max_bill_age:
             problems[row.id] = "fetched too long ago: fetch it again"
+        elif row.fetch_item_id != row.latest_fetch_item:
+            problems[row.id] = "a newer fetch of this account no longer lists it: fetch it again"
     keys = {
         row.id: live_bill_key(row.utility_code, row.consumer_id, row.bill_number) for row in rows
     }
