@@ -42,9 +42,8 @@ def sink_env(sinks: RunningSinks) -> dict[str, str]:
         "BBP_SMS_GATEWAY_URL": sinks.sms_url,
         "BBP_SMS_GATEWAY_TOKEN": sinks.sms_token,
         "BBP_SMS_SENDER": "GP BillPay",
-        "BBP_NOTIFY_TRIES": "3",
-        "BBP_NOTIFY_RETRY_WAIT": "0.2",
-        "BBP_NOTIFY_MAX_DELIVERIES": "3",
+        # Retries come back through the scheduler's outbox: short waits for the tests.
+        "BBP_NOTIFY_RETRY_SCHEDULE": "0.3s,0.3s,0.3s,0.3s,0.3s,0.3s,0.3s,0.3s",
         "BBP_PORTAL_BASE_URL": "https://bbp.example.com",
         "BBP_NOTIFY_OPS_EMAIL": OPS,
         "BBP_NOTIFY_ATTENTION_DELAY": "1",

@@ -1,13 +1,17 @@
 """Delivery of notifications when things go wrong, through the real pipeline and the sinks:
-an outage delays but loses nothing; what keeps failing ends dead (dead-letter queue and the
-superadmin page) and "send again" delivers it; a permanent failure does not loop; and a
-communicator killed between handing a message over and reporting it sends it at most once
-more — a notification recorded sent is never sent again."""
+an outage delays but loses nothing (each retry comes back later, scheduled by the scheduler
+through the outbox, and survives restarts of both services); a retry never holds a notify
+worker, so e-mail is not stuck behind an SMS gateway outage; what keeps failing ends dead
+(on the superadmin page) and "send again" delivers it; a permanent failure does not loop and
+ends in the dead-letter queue; and a communicator killed between handing a message over and
+reporting it sends it at most once more — a notification recorded sent is never sent
+again."""
 
 from __future__ import annotations
 
 import signal
 import time
+from datetime import datetime
 from typing import Any
 
 from bbp_common import outbox
@@ -68,17 +72,17 @@ def test_an_outage_delays_but_does_not_lose(pipe: Pipeline, sinks: RunningSinks)
     add_user(pipe, "admin01")
     pipe.start("scheduler")
     pipe.start("communicator")
-    # Four refusals: the first delivery's three tries fail, the command goes back to the
-    # queue, and the second delivery gets through on its second try.
+    # Four refusals: one try per command, each failure a retry scheduled by the scheduler;
+    # the fifth command gets through.
     sinks.add_fault(channel="sms", fault="outage", times=4)
     sinks.add_fault(channel="mail", fault="outage", times=2)
     sms_id = sms(pipe, "01711000001")
     mail_id = password_mail(pipe, "admin01")
 
     sent = wait_state(pipe, sms_id, "sent")
-    assert sent.attempts == 5 and sent.last_error is None
+    assert (sent.attempts, sent.retries, sent.last_error) == (5, 4, None)
     sent = wait_state(pipe, mail_id, "sent")
-    assert sent.attempts == 3
+    assert (sent.attempts, sent.retries) == (3, 2)
     time.sleep(2)
     delivered = sinks.sms(to="8801711000001")
     assert len(delivered) == 1 and delivered[0]["id"] == sms_id
@@ -105,10 +109,13 @@ def test_dead_and_failed_end_in_the_dead_letter_queue_and_the_page_sends_them_ag
     assert failed.attempts == 1  # a permanent failure is not retried
     assert "did not accept it" in failed.last_error
     dead = wait_state(pipe, mail_id, "dead", timeout=90)
-    assert dead.attempts == 9  # 3 deliveries x 3 tries
-    assert "421" in dead.last_error
+    assert (dead.attempts, dead.retries) == (9, 8)  # the first try and the schedule's 8
+    assert "gave up after 9 deliveries" in dead.last_error and "421" in dead.last_error
+    # The permanent failure is rejected into the dead-letter queue at once (the evidence);
+    # the retried one was acknowledged each time and given up by the scheduler: its row
+    # (and the page) is where it waits for a person.
     letters = {d["body"]["notification_id"] for d in dead_letters(pipe)}
-    assert letters == {mail_id, sms_id}
+    assert letters == {sms_id}
     assert sinks.mails(to="deadbeat@") == [] and sinks.sms(to="8801711000777") == []
 
     # The superadmin page lists both; after the cause is fixed, "send again" delivers them.
@@ -194,3 +201,56 @@ def test_killed_after_sending_before_reporting_sends_once_more_and_never_after_r
     time.sleep(1)
     assert len(sinks.sms(to="8801711000555")) == 2
     assert row(pipe, nid).state == "sent"
+
+
+def _at(record: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["received_at"])
+
+
+def test_retries_wait_longer_each_time_and_survive_restarts(
+    pipe: Pipeline, sinks: RunningSinks
+) -> None:
+    """The outage outlasts both services: the next try waits in the outbox (MySQL), not in
+    a worker or the broker, and the waits grow as the schedule says."""
+    scheduler = pipe.start("scheduler", BBP_NOTIFY_RETRY_SCHEDULE="2s,4s,30m")
+    communicator = pipe.start("communicator")
+    sinks.add_fault(channel="sms", fault="outage", times=2)
+    nid = sms(pipe, "01711000002")
+
+    pipe.wait_for(lambda: row(pipe, nid).retries == 1, 30, "the first retry scheduled")
+    waiting = row(pipe, nid)
+    assert waiting.state == "pending" and waiting.next_attempt_at is not None
+    assert "HTTP 503" in waiting.last_error or "unreachable" in waiting.last_error
+    # Both services die while the retry waits; new ones pick it up when it is due.
+    for service in (communicator, scheduler):
+        service.signal(signal.SIGKILL)
+        service.process.wait(10)
+    pipe.start("scheduler", BBP_NOTIFY_RETRY_SCHEDULE="2s,4s,30m")
+    pipe.start("communicator")
+
+    sent = wait_state(pipe, nid, "sent", timeout=60)
+    assert (sent.attempts, sent.retries) == (3, 2)
+    refused = [r for r in sinks.refused() if r["fault"] == "outage"]
+    delivered = sinks.sms(to="8801711000002")
+    assert len(refused) == 2 and len(delivered) == 1
+    first, second, third = _at(refused[0]), _at(refused[1]), _at(delivered[0])
+    assert (second - first).total_seconds() >= 2 * 0.9  # the schedule's 2 s, less jitter
+    assert (third - second).total_seconds() >= 4 * 0.9  # then 4 s
+
+
+def test_an_sms_gateway_outage_does_not_hold_up_email(pipe: Pipeline, sinks: RunningSinks) -> None:
+    """One notify worker, a dead SMS gateway and a queue of SMS ahead of an e-mail: a failed
+    SMS frees the worker at once (no sleeping between tries), so the e-mail goes out."""
+    add_user(pipe, "mailer")
+    pipe.start("scheduler", BBP_NOTIFY_RETRY_SCHEDULE="30m")
+    pipe.start("communicator", BBP_COMMUNICATOR_NOTIFY_WORKERS="1", BBP_AMQP_PREFETCH="1")
+    sinks.add_fault(channel="sms", fault="outage")  # until cleared
+    sms_ids = [sms(pipe, f"0171100010{i}") for i in range(6)]
+    mail_id = password_mail(pipe, "mailer")
+    started = time.monotonic()
+    wait_state(pipe, mail_id, "sent", timeout=30)
+    assert time.monotonic() - started < 5
+    pipe.wait_for(
+        lambda: all(row(pipe, i).retries == 1 for i in sms_ids), 30, "every SMS retry scheduled"
+    )
+    assert all(row(pipe, i).state == "pending" for i in sms_ids)  # waiting, not lost

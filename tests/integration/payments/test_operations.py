@@ -26,12 +26,14 @@ from bbp_common.db.tables import (
     wallet_breaker,
 )
 from bbp_common.domain.payments import PaymentState
+from bbp_common.notifications import PaymentSmsSettings
 from bbp_common.payment_store import BREAKER, load, open_breaker, record_anomaly
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from bbp_portal.requests import service
 from bbp_portal.service_errors import Conflict, Forbidden, Refused, ValidationFailed
-from tests.integration.payments.conftest import ADMIN, CHECKER, SUPER
+from tests.integration.payments.conftest import ADMIN, CHECKER, SUPER, _app
+from tests.support.accounts import sign_in
 from tests.support.payments import (
     make_uncleared,
     move,
@@ -317,6 +319,84 @@ def test_the_resolve_page_is_for_superadmins(engine, client_as) -> None:
     )
     assert done.status_code == 302
     assert payment_rows(engine, request_id)[0].state == "succeeded"
+
+
+def _submitted_sms(engine, payment_id: int) -> list:
+    """The payment-submitted SMS about one payment, with its command's outbox body."""
+    from bbp_common.db.tables import notified_payments, outbox
+
+    with engine.connect() as conn:
+        told = conn.execute(
+            sa.select(notified_payments.c.notification_id).where(
+                notified_payments.c.payment_id == payment_id,
+                notified_payments.c.purpose == "submitted",
+            )
+        ).scalars()
+        found = []
+        for notification_id in told:
+            row = conn.execute(
+                sa.select(notifications).where(notifications.c.notification_id == notification_id)
+            ).one()
+            commands = [
+                json.loads(body)["body"]
+                for body in conn.execute(
+                    sa.select(outbox.c.body).where(outbox.c.message_id == row.command_id)
+                ).scalars()
+            ]
+            found.append((row, commands))
+        return found
+
+
+def test_resolving_as_paid_sends_the_payment_submitted_sms_when_it_is_on(engine) -> None:
+    on = PaymentSmsSettings(notify_payment_sms=True, notify_payment_sms_language="bn")
+    ids = seed_bills(engine, [("DSCO", "120.00"), ("DSCO", "130.00"), ("DSCO", "140.00")])
+    request_id = operations.create_payment(engine, ADMIN, ids, key="sms", policy=POLICY).request_id
+    paid, not_paid, off = payment_rows(engine, request_id)
+    for payment in (paid, not_paid, off):
+        make_uncleared(engine, payment.id)
+
+    operations.resolve(engine, SUPER, paid.id, "paid", "in the report", payment_sms=on)
+    ((row, commands),) = _submitted_sms(engine, paid.id)
+    assert (row.kind, row.channel, row.recipient, row.language, row.state) == (
+        "payment_submitted",
+        "sms",
+        "01711000000",
+        "bn",
+        "pending",
+    )
+    params = json.loads(row.params)
+    assert params["state"] == "succeeded"  # worded as paid, not as submitted
+    assert params["reference_id"] == paid.reference_id and params["total"] == str(paid.total)
+    assert commands == [
+        {"notification_id": row.notification_id, "channel": "sms", "kind": "payment_submitted"}
+    ]
+    # Not paid: nothing to tell. Off (the default): no SMS either.
+    operations.resolve(engine, SUPER, not_paid.id, "not_paid", "not in it", payment_sms=on)
+    operations.resolve(engine, SUPER, off.id, "paid", "in the report", payment_sms=None)
+    operations_off = PaymentSmsSettings()
+    assert operations_off.notify_payment_sms is False
+    assert _submitted_sms(engine, not_paid.id) == [] and _submitted_sms(engine, off.id) == []
+
+
+def test_the_resolve_page_sends_the_sms_by_the_portal_setting(database_url, redis_url) -> None:
+    app = _app(database_url, redis_url, notify_payment_sms=True)
+    try:
+        engine = app.extensions["bbp.engine"]
+        ids = seed_bills(engine, [("DSCO", "66.00")])
+        request_id = operations.create_payment(
+            engine, ADMIN, ids, key="sms-page", policy=POLICY
+        ).request_id
+        (payment,) = payment_rows(engine, request_id)
+        make_uncleared(engine, payment.id)
+        client = sign_in(app.test_client(), "superadmin", "pay-superadmin")
+        done = client.post(
+            f"/payments/{payment.id}/resolve", data={"resolution": "paid", "comment": "seen"}
+        )
+        assert done.status_code == 302
+        ((row, _commands),) = _submitted_sms(engine, payment.id)
+        assert json.loads(row.params)["state"] == "succeeded" and row.language == "en"
+    finally:
+        app.extensions["bbp.engine"].dispose()
 
 
 # --------------------------------------------------------------------------- breaker, anomalies

@@ -134,15 +134,23 @@ class NotifyResultBody(_Strict):
 
     ``tries`` are this delivery's send tries (added to the row's ``attempts``); ``report_id``
     is unique per report, so a report that arrives twice is applied once (the inbox).
+    ``retry_later``: a transient failure the communicator did not retry itself — the scheduler
+    schedules the next attempt (``BBP_NOTIFY_RETRY_SCHEDULE``) or gives up (``dead``).
+    ``command_id`` is the message id of the command this report answers (optional: older
+    communicators do not send it), so only the current command's report schedules a retry.
     """
 
     notification_id = fields.String(required=True, validate=validate.Length(equal=36))
     report_id = fields.String(required=True, validate=validate.Length(equal=36))
     outcome = fields.String(
-        required=True, validate=validate.OneOf(["sent", "retrying", "failed", "dead"])
+        required=True,
+        validate=validate.OneOf(["sent", "retrying", "retry_later", "failed", "dead"]),
     )
     tries = fields.Integer(required=True, validate=validate.Range(min=0))
     error = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+    command_id = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(min=1, max=64)
+    )
 
 
 REQUEST_SUBMITTED = MessageKind("request.submitted", 1, "request.submitted", RequestSubmittedBody)

@@ -15,7 +15,10 @@ here too, so it needs no code of the scheduler's:
 * :func:`approval_needed` — a payment request waits for approval (maker-checker, issue 8):
   an e-mail to every active admin and superadmin except the maker;
 * :func:`request_approved` / :func:`request_rejected` — an e-mail to the maker;
-* :func:`resend` — the superadmin page's "send again" on a failed or dead notification.
+* :func:`resend` — the superadmin page's "send again" on a failed or dead notification;
+* :func:`payment_submitted` — the SMS to a bill account's mobile when its payment is posted
+  or succeeded (the scheduler from results, the portal when a superadmin resolves an
+  uncleared payment as paid).
 
 Rules every producer gets from :func:`enqueue`: ``params`` pass through the secret masker
 (nothing secret can reach a template); a recipient that cannot work (an invalid mobile
@@ -32,16 +35,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from bbp_common import outbox
 from bbp_common.contacts import InvalidRecipient, mask_mobile, normalise
-from bbp_common.db.tables import bulk_requests, notifications, users
+from bbp_common.db.tables import (
+    bill_accounts,
+    billers,
+    bulk_requests,
+    notifications,
+    notified_payments,
+    payments,
+    users,
+)
 from bbp_common.logging import get_logger
 from bbp_common.masking import mask
 from bbp_common.messages import NOTIFY_COMMAND
 from bbp_common.messaging.topology import EXCHANGE
-from bbp_common.settings import Seconds, _Base
+from bbp_common.settings import Schedule, Seconds, _Base
 
 log = get_logger(__name__)
 
@@ -64,7 +75,25 @@ RESENDABLE = ("failed", "dead")
 LAST_ERROR_MAX = 500
 
 
-class NotifyProducerSettings(_Base):
+#: States a payment-submitted SMS is sent for (worded "submitted" for posted, "paid" for
+#: succeeded).
+SUBMITTED_STATES = ("posted", "succeeded")
+
+
+class PaymentSmsSettings(_Base):
+    """The payment-submitted SMS: read by the scheduler and the portal (a superadmin resolving
+    an uncleared payment as paid), so both services decide alike."""
+
+    notify_payment_sms: bool = Field(
+        False,
+        description="SMS the bill account's mobile when its payment is posted or succeeded",
+    )
+    notify_payment_sms_language: str = Field(
+        "en", pattern="^(en|bn)$", description="Language of SMS to bill accounts' mobiles"
+    )
+
+
+class NotifyProducerSettings(PaymentSmsSettings):
     """What the scheduler's producers need (the communicator has its own sender settings)."""
 
     notify_ops_email: str = Field(
@@ -78,17 +107,16 @@ class NotifyProducerSettings(_Base):
     notify_request_sms: bool = Field(
         True, description="SMS the starter a one-line summary when their request finishes"
     )
-    notify_payment_sms: bool = Field(
-        False,
-        description="SMS the bill account's mobile when its payment is posted or succeeded",
-    )
-    notify_payment_sms_language: str = Field(
-        "en", pattern="^(en|bn)$", description="Language of SMS to bill accounts' mobiles"
-    )
     notify_attention_delay: Seconds = Field(
         30,
         description="Uncleared payments are reported this long after they became uncleared, "
         "in one e-mail per request (the ones that came meanwhile are batched)",
+    )
+    notify_retry_schedule: Schedule = Field(
+        "30s,1m,2m,5m,10m,20m,30m,30m",
+        description="Waits before each new try of an e-mail or SMS that failed for now "
+        "(server down, timeout, 4xx of SMTP, 5xx); its length is how many retries before it "
+        "is given up (dead)",
     )
 
 
@@ -168,8 +196,9 @@ def enqueue(
             reason=reason,
         )
         return Queued(notification_id, None)
-    conn.execute(insert(notifications).values(**values, recipient=address))
-    message_id = _command(conn, notification_id, channel, kind)
+    message_id = str(uuid.uuid4())
+    conn.execute(insert(notifications).values(**values, recipient=address, command_id=message_id))
+    _command(conn, notification_id, channel, kind, message_id=message_id)
     log.info(
         "notification_queued",
         notification_id=notification_id,
@@ -181,7 +210,15 @@ def enqueue(
     return Queued(notification_id, message_id)
 
 
-def _command(conn: Connection, notification_id: str, channel: str, kind: str) -> str:
+def _command(
+    conn: Connection,
+    notification_id: str,
+    channel: str,
+    kind: str,
+    *,
+    message_id: str | None = None,
+    delay: float = 0.0,
+) -> str:
     return outbox.add(
         conn,
         EXCHANGE,
@@ -189,7 +226,34 @@ def _command(conn: Connection, notification_id: str, channel: str, kind: str) ->
         NOTIFY_COMMAND.type,
         {"notification_id": notification_id, "channel": channel, "kind": kind},
         version=NOTIFY_COMMAND.version,
+        message_id=message_id,
+        delay=delay,
     )
+
+
+def schedule_retry(
+    conn: Connection, notification_id: str, channel: str, kind: str, delay: float
+) -> str:
+    """Write the next ``command.notify`` of a pending notification, due in ``delay`` seconds
+    (the outbox's ``available_at``), and make it the row's current command; returns its id.
+
+    The caller (the scheduler, applying a ``retry_later`` report) holds the row's lock and
+    counts the retry. Nothing waits in memory: a restart of any service meanwhile changes
+    nothing, the relay publishes the command when it is due.
+    """
+    message_id = str(uuid.uuid4())
+    conn.execute(
+        update(notifications)
+        .where(notifications.c.notification_id == notification_id)
+        .values(
+            command_id=message_id,
+            next_attempt_at=func.date_add(
+                func.utc_timestamp(6),
+                text("INTERVAL :micros MICROSECOND").bindparams(micros=int(delay * 1e6)),
+            ),
+        )
+    )
+    return _command(conn, notification_id, channel, kind, message_id=message_id, delay=delay)
 
 
 @dataclass(frozen=True)
@@ -355,7 +419,13 @@ def resend(conn: Connection, notification_id: str, by: str) -> str:
             notifications.c.notification_id == notification_id,
             notifications.c.state.in_(RESENDABLE),
         )
-        .values(state="pending", resent_by=by[:64], resent_at=func.utc_timestamp(6))
+        .values(
+            state="pending",
+            resent_by=by[:64],
+            resent_at=func.utc_timestamp(6),
+            retries=0,
+            next_attempt_at=None,
+        )
     ).rowcount
     if changed != 1:
         raise NotResendable(notification_id)
@@ -364,9 +434,87 @@ def resend(conn: Connection, notification_id: str, by: str) -> str:
             notifications.c.notification_id == notification_id
         )
     ).one()
-    message_id = _command(conn, notification_id, row.channel, row.kind)
+    message_id = str(uuid.uuid4())
+    conn.execute(
+        update(notifications)
+        .where(notifications.c.notification_id == notification_id)
+        .values(command_id=message_id)
+    )
+    _command(conn, notification_id, row.channel, row.kind, message_id=message_id)
     log.info("notification_resend", notification_id=notification_id, by=by)
     return message_id
+
+
+# --------------------------------------------------------------------------- payment submitted
+
+
+def payment_submitted(
+    conn: Connection, payment_id: int, settings: PaymentSmsSettings
+) -> Queued | None:
+    """SMS the bill account's mobile that its payment was submitted (posted) or paid
+    (succeeded), in ``conn``'s transaction.
+
+    Once per payment (``notified_payments``), whichever of posted/succeeded comes first; only
+    when ``BBP_NOTIFY_PAYMENT_SMS`` is on. Called by the scheduler where results make a
+    payment posted or succeeded, and by the portal where a superadmin resolves an uncleared
+    payment as paid. An invalid mobile number gets no SMS: the notification is recorded failed
+    with the reason.
+    """
+    if not settings.notify_payment_sms:
+        return None
+    row = conn.execute(
+        select(
+            payments.c.id,
+            payments.c.request_id,
+            payments.c.state,
+            payments.c.reference_id,
+            payments.c.consumer_id,
+            payments.c.bill_number,
+            payments.c.total,
+            billers.c.name.label("biller"),
+            bill_accounts.c.mobile,
+        )
+        .select_from(
+            payments.join(billers, billers.c.utility_code == payments.c.utility_code).join(
+                bill_accounts, bill_accounts.c.id == payments.c.bill_account_id
+            )
+        )
+        .where(payments.c.id == payment_id)
+    ).first()
+    if row is None or row.state not in SUBMITTED_STATES:
+        return None
+    first = conn.execute(
+        insert(notified_payments)
+        .prefix_with("IGNORE")
+        .values(payment_id=payment_id, purpose="submitted")
+    ).rowcount
+    if not first:
+        return None
+    queued = enqueue(
+        conn,
+        kind="payment_submitted",
+        channel="sms",
+        recipient=row.mobile,
+        language=settings.notify_payment_sms_language,
+        params={
+            "state": row.state,
+            "biller": row.biller,
+            "bill_number": row.bill_number,
+            "consumer_id": row.consumer_id,
+            "total": str(row.total),
+            "reference_id": row.reference_id,
+        },
+        request_id=row.request_id,
+    )
+    conn.execute(
+        update(notified_payments)
+        .where(
+            notified_payments.c.payment_id == payment_id,
+            notified_payments.c.purpose == "submitted",
+        )
+        .values(notification_id=queued.notification_id)
+    )
+    return queued
 
 
 __all__ = [
@@ -377,13 +525,16 @@ __all__ = [
     "Contact",
     "NotResendable",
     "NotifyProducerSettings",
+    "PaymentSmsSettings",
     "Queued",
     "approval_needed",
     "enqueue",
     "enqueue_for_user",
     "password_changed",
+    "payment_submitted",
     "request_approved",
     "request_rejected",
     "resend",
+    "schedule_retry",
     "user_contact",
 ]

@@ -62,8 +62,12 @@ def add(
     message_id: str | None = None,
     correlation_id: str | None = None,
     registry: MessageRegistry | None = None,
+    delay: float = 0.0,
 ) -> str:
     """Insert a message into the outbox within ``conn``'s open transaction; returns its id.
+
+    ``delay`` (seconds, database clock) holds the row back: relays publish it only once its
+    ``available_at`` has come (a retry scheduled for later survives any restart meanwhile).
 
     The body is validated against the schema registered for ``(message_type, version)``
     (:class:`~bbp_common.messaging.envelope.InvalidMessage` otherwise — the caller's
@@ -78,17 +82,26 @@ def add(
         correlation_id=correlation_id,
         registry=registry,
     )
-    conn.execute(
-        insert(outbox).values(
-            message_id=envelope.message_id,
-            exchange=exchange,
-            routing_key=routing_key,
-            message_type=message_type,
-            correlation_id=envelope.correlation_id,
-            body=envelope.to_json().decode("utf-8"),
-        )
-    )
+    values: dict[str, Any] = {
+        "message_id": envelope.message_id,
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "message_type": message_type,
+        "correlation_id": envelope.correlation_id,
+        "body": envelope.to_json().decode("utf-8"),
+    }
+    if delay > 0:
+        values["available_at"] = _later(delay)
+    conn.execute(insert(outbox).values(**values))
     return envelope.message_id
+
+
+def _later(seconds: float) -> Any:
+    """``UTC_TIMESTAMP(6) + seconds`` (the database clock, as the relay's claim uses)."""
+    return func.date_add(
+        func.utc_timestamp(6),
+        text("INTERVAL :micros MICROSECOND").bindparams(micros=int(seconds * 1e6)),
+    )
 
 
 _CLAIM_COLUMNS = (
@@ -321,10 +334,7 @@ class OutboxRelay:
             .values(
                 attempts=attempts,
                 last_error=error,
-                available_at=func.date_add(
-                    func.utc_timestamp(6),
-                    text("INTERVAL :micros MICROSECOND").bindparams(micros=int(delay * 1e6)),
-                ),
+                available_at=_later(delay),
             )
         )
         log.warning(

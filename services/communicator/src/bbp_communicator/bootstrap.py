@@ -79,7 +79,6 @@ class CommunicatorService:
             engine=self.engine,
             settings=settings,
             report=self.handlers.report,
-            delivery_limit=settings.amqp_delivery_limit,
             registry=self.registry,
         )
         per_queue = {

@@ -4,16 +4,23 @@ One ``command.notify`` names one ``notifications`` row; the row is the authority
 recipient, language, template and params. The handler:
 
 1. reads the row (read-only). Already ``sent`` → only acknowledge: a command redelivered
-   or published twice is never sent again once its delivery was recorded.
+   or published twice is never sent again once its delivery was recorded. A command that is
+   no longer the row's current one (``command_id``: a retry or a "send again" replaced it)
+   is only acknowledged too.
 2. renders it (Jinja2, English or Bangla) and checks the recipient. A broken template or an
    invalid address is a **permanent** failure: reported ``failed`` (the row and the
    superadmin page say why at once) and the command is rejected into
    ``communicator.notify.dead`` — no crash loop, and the dead letter keeps the evidence.
-3. sends, retrying **transient** failures (connection refused, timeouts, SMTP 4xx, HTTP 5xx,
-   408, 429) with exponential backoff (tenacity) ``notify_tries`` times. Still failing: the
-   command goes back to the queue (``Retry``, reported ``retrying``), until the delivery
-   that reaches ``notify_max_deliveries`` gives up — reported ``dead`` and rejected into
-   the dead-letter queue, where a person (the page's "send again") picks it up.
+3. sends — **one try per command**, bounded by the server's timeout; the handler never
+   sleeps, so a worker is free again at once and e-mail is not held up behind an SMS
+   gateway outage (or the other way round). A **transient** failure (connection refused,
+   timeouts, SMTP 4xx, HTTP 5xx, 408, 429) is reported ``retry_later`` and the command
+   acknowledged: the scheduler, which records every delivery, schedules the next command
+   through the outbox with a growing wait (``BBP_NOTIFY_RETRY_SCHEDULE``: 30 s, 1 min,
+   2 min, 5 min, … over about 1.6 hours by default) and gives up (``dead``) when the
+   schedule is used up. The waiting is a row in MySQL, not a message held by a worker: no
+   restart loses it. A permanent refusal (SMTP 5xx, HTTP 4xx, the gateway's success field
+   says no) is reported ``failed`` and rejected into the dead-letter queue at once.
 4. reports ``sent``. If the communicator dies after the server took the message and before
    the report, the redelivered command sends it once more: the only way a notification is
    sent twice, and at most once per such crash.
@@ -50,20 +57,13 @@ from jinja2 import (
 )
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, select
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from bbp_common.contacts import InvalidRecipient, international, mask_mobile, normalise
 from bbp_common.db.tables import fetch_items, notifications, payments
 from bbp_common.logging import get_logger
 from bbp_common.masking import mask_text
 from bbp_common.messages import NOTIFY_RESULT, MessageKind
-from bbp_common.messaging import Envelope, Reject, Retry, delivery_count
+from bbp_common.messaging import Envelope, Reject, delivery_count
 from bbp_communicator.notify_settings import NotifySenderSettings
 
 log = get_logger(__name__)
@@ -358,7 +358,6 @@ class Notifier:
     engine: Engine
     settings: NotifySenderSettings
     report: Report
-    delivery_limit: int
     registry: CollectorRegistry | None = None
     renderer: Renderer = field(init=False)
     smtp: SmtpSender = field(init=False)
@@ -370,12 +369,6 @@ class Notifier:
         self.smtp = SmtpSender(self.settings)
         self.sms = SmsSender(self.settings)
         self.metrics = NotifyMetrics.create(self.registry)
-
-    @property
-    def max_deliveries(self) -> int:
-        """Give up on the delivery that reaches this, before the broker's own limit would
-        dead-letter the command without us recording why (limit N = N + 1 deliveries)."""
-        return max(1, min(self.settings.notify_max_deliveries, self.delivery_limit + 1))
 
     # ------------------------------------------------------------------ entry
 
@@ -392,59 +385,54 @@ class Notifier:
                 redelivered=redelivered,
             )
             return
+        if row.command_id is not None and row.command_id != message.message_id:
+            # A retry or a "send again" wrote a newer command; that one sends it.
+            log.info(
+                "notification_command_superseded",
+                notification_id=notification_id,
+                command_id=message.message_id,
+                current=row.command_id,
+                redelivered=redelivered,
+            )
+            return
         delivery = delivery_count() + 1
-        base = {"notification_id": notification_id, "report_id": str(uuid.uuid4())}
         try:
             prepared = self.prepare(row)
         except Permanent as exc:
             self._give_up(message, row, "failed", str(exc), 0, delivery)
             raise Reject(f"notification {notification_id}: {exc}") from None
-        tries = 0
-
-        def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            self.send(prepared, notification_id)
-
+        base = {
+            "notification_id": notification_id,
+            "report_id": str(uuid.uuid4()),
+            "tries": 1,
+            "command_id": message.message_id,
+        }
         try:
-            for try_ in Retrying(
-                stop=stop_after_attempt(self.settings.notify_tries),
-                wait=wait_exponential(multiplier=self.settings.notify_retry_wait, max=30),
-                retry=retry_if_exception_type(Transient),
-                reraise=True,
-                before_sleep=lambda state: log.warning(
-                    "notification_send_retry",
-                    notification_id=notification_id,
-                    attempt=state.attempt_number,
-                    error=_error_text(state.outcome.exception() if state.outcome else None),
-                ),
-            ):
-                with try_:
-                    attempt()
+            self.send(prepared, notification_id)
         except Permanent as exc:
-            self._give_up(message, row, "failed", str(exc), tries, delivery)
+            self._give_up(message, row, "failed", str(exc), 1, delivery)
             raise Reject(f"notification {notification_id}: {exc}") from None
-        except (Transient, RetryError) as exc:
+        except Transient as exc:
+            # Not retried here (no sleeping in a shared worker): the scheduler schedules the
+            # next try through the outbox. Acknowledged once the report is confirmed — a
+            # report that cannot be published raises Retry and the command comes back.
             error = _error_text(exc)
-            if delivery >= self.max_deliveries:
-                self._give_up(message, row, "dead", error, tries, delivery)
-                raise Reject(f"notification {notification_id} gave up: {error}") from None
-            self.metrics.sent.labels(row.channel, "retrying").inc()
+            self.metrics.sent.labels(row.channel, "retry_later").inc()
             log.warning(
                 "notification_will_retry",
                 notification_id=notification_id,
                 kind=row.kind,
                 channel=row.channel,
+                retries_so_far=row.retries,
                 delivery=delivery,
-                max_deliveries=self.max_deliveries,
                 error=error,
             )
             self.report(
                 NOTIFY_RESULT,
-                {**base, "outcome": "retrying", "tries": tries, "error": error},
+                {**base, "outcome": "retry_later", "error": error},
                 message.correlation_id,
             )
-            raise Retry(f"notification {notification_id}: {error}") from None
+            return
         self.metrics.sent.labels(row.channel, "sent").inc()
         log.info(
             "notification_sent",
@@ -452,12 +440,12 @@ class Notifier:
             kind=row.kind,
             channel=row.channel,
             recipient=_describe(row.channel, prepared.recipient),
-            tries=tries,
+            retries=row.retries,
             delivery=delivery,
         )
         self.report(
             NOTIFY_RESULT,
-            {**base, "outcome": "sent", "tries": tries, "error": None},
+            {**base, "outcome": "sent", "error": None},
             message.correlation_id,
         )
 
@@ -489,6 +477,7 @@ class Notifier:
                 "outcome": outcome,
                 "tries": tries,
                 "error": error,
+                "command_id": message.message_id,
             },
             message.correlation_id,
         )
@@ -647,9 +636,6 @@ def _describe(channel: str, recipient: str) -> str:
 def _error_text(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
-    if isinstance(exc, RetryError):
-        inner = exc.last_attempt.exception() if exc.last_attempt else None
-        return _error_text(inner)
     return mask_text(str(exc) or type(exc).__name__)[:ERROR_MAX]
 
 

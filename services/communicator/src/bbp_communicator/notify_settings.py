@@ -88,19 +88,10 @@ class NotifySenderSettings(_Base):
 
     # --- delivery ---------------------------------------------------------------------------
     communicator_notify_workers: int = Field(
-        4, ge=1, description="Notifications one replica sends at once"
-    )
-    notify_tries: int = Field(
-        3, ge=1, description="Send tries within one delivery of a notification command"
-    )
-    notify_retry_wait: Seconds = Field(
-        1, description="Wait before the second try (doubles each try, at most 30s)"
-    )
-    notify_max_deliveries: int = Field(
-        5,
+        4,
         ge=1,
-        description="Deliveries of a notification command before it is given up (dead) and "
-        "dead-lettered; at most BBP_AMQP_DELIVERY_LIMIT",
+        description="Notifications one replica sends at once (one try each: a failure for now "
+        "is retried later, scheduled by the scheduler's BBP_NOTIFY_RETRY_SCHEDULE)",
     )
     notify_template_dir: str = Field(
         "",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr
 
 from bbp_common.mobiquity import MobiquitySettings
+from bbp_common.notifications import PaymentSmsSettings
 from bbp_common.settings import (
     AmqpSettings,
     DatabaseSettings,
@@ -28,7 +29,12 @@ Threshold = Annotated[Decimal | None, BeforeValidator(_threshold)]
 
 
 class PortalSettings(
-    DatabaseSettings, AmqpSettings, LoggingSettings, OutboxSettings, MobiquitySettings
+    DatabaseSettings,
+    AmqpSettings,
+    LoggingSettings,
+    OutboxSettings,
+    MobiquitySettings,
+    PaymentSmsSettings,
 ):
     portal_metrics_port: int = Field(
         9100,

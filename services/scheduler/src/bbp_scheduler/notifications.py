@@ -23,6 +23,7 @@ Producers (each runs inside the transaction of the change it reports, through
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -31,8 +32,6 @@ from sqlalchemy import Connection, and_, func, insert, select, text, update
 
 from bbp_common import tallies
 from bbp_common.db.tables import (
-    bill_accounts,
-    billers,
     bulk_requests,
     notifications,
     notified_payments,
@@ -45,7 +44,9 @@ from bbp_common.notifications import (
     Queued,
     enqueue,
     enqueue_for_user,
+    schedule_retry,
 )
+from bbp_common.notifications import payment_submitted as common_payment_submitted
 
 log = get_logger(__name__)
 
@@ -60,7 +61,6 @@ OUTCOME_ORDER = (
     "cancelled",
 )
 OPEN_BUCKETS = ("queued", "in_flight", "ambiguous")
-SUBMITTED_STATES = ("posted", "succeeded")
 ATTENTION_BATCH = 500
 PAUSED_LISTED = 20
 INBOX = "scheduler.notify"
@@ -250,84 +250,47 @@ def uncleared_notices(conn: Connection, _token: int = 0) -> int:
 
 
 def payment_submitted(conn: Connection, payment_id: int) -> Queued | None:
-    """SMS the bill account's mobile that its payment was submitted (posted) or paid.
-
-    Once per payment (``notified_payments``), whichever of posted/succeeded comes first; only
-    when ``BBP_NOTIFY_PAYMENT_SMS`` is on. An invalid mobile number gets no SMS: the
-    notification is recorded failed with the reason.
-    """
-    if not settings().notify_payment_sms:
-        return None
-    row = conn.execute(
-        select(
-            payments.c.id,
-            payments.c.request_id,
-            payments.c.state,
-            payments.c.reference_id,
-            payments.c.consumer_id,
-            payments.c.bill_number,
-            payments.c.total,
-            billers.c.name.label("biller"),
-            bill_accounts.c.mobile,
-        )
-        .select_from(
-            payments.join(billers, billers.c.utility_code == payments.c.utility_code).join(
-                bill_accounts, bill_accounts.c.id == payments.c.bill_account_id
-            )
-        )
-        .where(payments.c.id == payment_id)
-    ).first()
-    if row is None or row.state not in SUBMITTED_STATES:
-        return None
-    first = conn.execute(
-        insert(notified_payments)
-        .prefix_with("IGNORE")
-        .values(payment_id=payment_id, purpose="submitted")
-    ).rowcount
-    if not first:
-        return None
-    queued = enqueue(
-        conn,
-        kind="payment_submitted",
-        channel="sms",
-        recipient=row.mobile,
-        language=settings().notify_payment_sms_language,
-        params={
-            "state": row.state,
-            "biller": row.biller,
-            "bill_number": row.bill_number,
-            "consumer_id": row.consumer_id,
-            "total": str(row.total),
-            "reference_id": row.reference_id,
-        },
-        request_id=row.request_id,
-    )
-    conn.execute(
-        update(notified_payments)
-        .where(
-            notified_payments.c.payment_id == payment_id,
-            notified_payments.c.purpose == "submitted",
-        )
-        .values(notification_id=queued.notification_id)
-    )
-    return queued
+    """SMS the bill account's mobile that its payment was submitted (posted) or paid
+    (:func:`bbp_common.notifications.payment_submitted`, with the scheduler's settings)."""
+    return common_payment_submitted(conn, payment_id, settings())
 
 
 # --------------------------------------------------------------------------- results
 
 
+def retry_delay(retries: int) -> float | None:
+    """The wait before retry number ``retries + 1`` (``BBP_NOTIFY_RETRY_SCHEDULE``, ±10 %
+    jitter so a backlog after an outage does not come back all at once), or None when the
+    schedule is used up."""
+    schedule = settings().notify_retry_schedule
+    if retries >= len(schedule):
+        return None
+    return schedule[retries] * random.uniform(0.9, 1.1)
+
+
 def apply_result(conn: Connection, body: dict[str, Any]) -> None:
     """Record one delivery result of a notification (once per report, order-tolerant).
 
-    ``sent`` always wins (a notification once sent stays sent; a late ``retrying`` or
-    ``dead`` of an earlier delivery does not undo it); each report adds its tries.
+    ``sent`` always wins (a notification once sent stays sent; a late ``retrying``,
+    ``retry_later`` or ``dead`` of an earlier delivery does not undo it); each report adds its
+    tries. ``retry_later`` (a transient failure) schedules the next command through the outbox,
+    due after the schedule's next wait — or, the schedule used up, makes the row ``dead`` —
+    but only for the row's current command (``command_id``): a report of an older copy (a
+    redelivery, a duplicate publish) never makes a second command.
     """
     notification_id = body["notification_id"]
     outcome = body["outcome"]
     if not first_time(conn, INBOX, body["report_id"]):
         return
     row = conn.execute(
-        select(notifications.c.state, notifications.c.attempts)
+        select(
+            notifications.c.state,
+            notifications.c.attempts,
+            notifications.c.retries,
+            notifications.c.command_id,
+            notifications.c.channel,
+            notifications.c.kind,
+        )
         .where(notifications.c.notification_id == notification_id)
         .with_for_update()
     ).first()
@@ -338,12 +301,53 @@ def apply_result(conn: Connection, body: dict[str, Any]) -> None:
     error = (body.get("error") or "")[:500] or None
     values: dict[str, Any]
     if outcome == "sent":
-        values = {"state": "sent", "sent_at": func.utc_timestamp(6), "last_error": None}
+        values = {
+            "state": "sent",
+            "sent_at": func.utc_timestamp(6),
+            "last_error": None,
+            "next_attempt_at": None,
+        }
     elif row.state == "sent":
         log.info("notify_result_after_sent", notification_id=notification_id, outcome=outcome)
         return
     elif outcome in ("failed", "dead"):
-        values = {"state": outcome, "last_error": error}
+        values = {"state": outcome, "last_error": error, "next_attempt_at": None}
+    elif outcome == "retry_later":
+        values = {"last_error": error}
+        command_id = body.get("command_id")
+        current = row.state == "pending" and (
+            command_id is None or row.command_id is None or command_id == row.command_id
+        )
+        if not current:
+            values = {}
+            log.info(
+                "notify_retry_of_older_command",
+                notification_id=notification_id,
+                command_id=command_id,
+                current=row.command_id,
+                state=row.state,
+            )
+        else:
+            retries = int(row.retries)
+            delay = retry_delay(retries)
+            if delay is None:
+                outcome = "dead"
+                values = {
+                    "state": "dead",
+                    "next_attempt_at": None,
+                    "last_error": f"gave up after {retries + 1} deliveries: {error}"[:500],
+                }
+            else:
+                message_id = schedule_retry(conn, notification_id, row.channel, row.kind, delay)
+                values["retries"] = retries + 1
+                log.warning(
+                    "notification_retry_scheduled",
+                    notification_id=notification_id,
+                    retry=retries + 1,
+                    retry_in=round(delay, 1),
+                    command_id=message_id,
+                    error=error,
+                )
     else:
         values = {"last_error": error}
     conn.execute(
@@ -356,5 +360,5 @@ def apply_result(conn: Connection, body: dict[str, Any]) -> None:
             "notification_not_delivered",
             notification_id=notification_id,
             outcome=outcome,
-            error=error,
+            error=values.get("last_error"),
         )

@@ -564,6 +564,9 @@ notifications = Table(
     Column("sent_at", Timestamp()),
     Column("resent_by", String(64)),
     Column("resent_at", Timestamp()),
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Column("command_id", String(64)),
+    Column("next_attempt_at", Timestamp()),
     _updated(),
     CheckConstraint("channel IN ('email','sms')", name="channel"),
     CheckConstraint("language IN ('en','bn')", name="language"),
@@ -575,7 +578,10 @@ notifications = Table(
 """One e-mail or SMS to one recipient (``bbp_common.notifications``): written with its
 ``command.notify`` outbox row in the business change's transaction; the scheduler records
 each delivery result the communicator reports. ``params`` is a JSON object of what the
-template shows — never a secret."""
+template shows — never a secret. ``command_id`` is the message id of the current
+``command.notify`` (a retry or a resend writes a new one; older copies are only acknowledged),
+``retries`` the retries scheduled since it was queued or sent again, ``next_attempt_at`` when
+the next one is due."""
 
 notified_payments = Table(
     "notified_payments",

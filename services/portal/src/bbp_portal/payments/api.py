@@ -543,7 +543,15 @@ def _payment_detail(payment_id: int) -> dict[str, Any]:
     "payment, a new reference id). 409 not_uncleared for any other state.",
 )
 def resolve(payment_id: int, body: dict[str, Any]) -> Any:
-    operations.resolve(engine(), actor(), payment_id, body["resolution"], body["comment"])
+    operations.resolve(
+        engine(),
+        actor(),
+        payment_id,
+        body["resolution"],
+        body["comment"],
+        payment_sms=settings(),
+        relay=actions.relay(),
+    )
     return _payment_detail(payment_id)
 
 

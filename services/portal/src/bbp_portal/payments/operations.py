@@ -394,13 +394,22 @@ def resume(
 
 
 def resolve(
-    engine: Engine, actor: Actor, payment_id: int, resolution: str, comment: str | None
+    engine: Engine,
+    actor: Actor,
+    payment_id: int,
+    resolution: str,
+    comment: str | None,
+    *,
+    payment_sms: notifications.PaymentSmsSettings | None = None,
+    relay: Relay | None = None,
 ) -> PaymentState:
     """A superadmin settles an ``uncleared`` payment after checking Mobiquity's reports:
     ``paid`` → succeeded, ``not_paid`` → failed (the bill is free to be paid again).
 
     Through ``transition``: conditional on the payment still being uncleared, evented with the
-    person as actor, tallied. Returns the new state.
+    person as actor, tallied. Paid: the payment-submitted SMS to the bill account's mobile
+    (worded as paid), when ``payment_sms.notify_payment_sms`` is on — written in the same
+    transaction, relayed right after the commit. Returns the new state.
     """
     _superadmin(actor, "resolve an uncleared payment")
     target = RESOLUTIONS.get(resolution)
@@ -450,6 +459,11 @@ def resolve(
             total=str(payment.total),
             comment=text,
         )
+        queued = None
+        if target is S.SUCCEEDED and payment_sms is not None:
+            queued = notifications.payment_submitted(conn, payment.id, payment_sms)
+    if queued is not None and queued.message_id is not None:
+        service.relay_now(relay, [queued.message_id])
     log.info(
         "payment_resolved",
         reference_id=payment.reference_id,

@@ -347,6 +347,8 @@ def resolve(payment_id: int) -> Any:
             payment_id,
             request.form.get("resolution", ""),
             request.form.get("comment"),
+            payment_sms=settings(),
+            relay=actions.relay(),
         )
     except NotFound:
         abort(404)
