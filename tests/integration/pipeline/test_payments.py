@@ -536,6 +536,28 @@ def test_a_late_but_definitive_enquiry_answer_settles_an_ambiguous_payment(
     assert settled.order_id == "9-9-9" and settled.enquiry_sent_at is None
 
 
+def test_a_bill_that_went_stale_while_queued_is_cancelled_not_paid(pipeline: Pipeline) -> None:
+    """Fresh when the request was made, stale when its turn came (paused for days, an open
+    breaker): the dispatcher cancels the payment instead of sending it, and frees the bill."""
+    request_id = pay(pipeline, [("DSCO", "62500005"), ("DSCO", "62500006")])
+    stale, fresh = rows(pipeline, request_id)
+    with pipeline.engine.begin() as conn:
+        conn.execute(
+            sa.update(bills)
+            .where(bills.c.id == stale.bill_id)
+            .values(
+                fetched_at=sa.func.date_sub(sa.func.utc_timestamp(6), sa.text("INTERVAL 2 DAY"))
+            )
+        )
+    run(pipeline)
+    final = {r.id: r for r in wait_all_final(pipeline, request_id)}
+    assert final[stale.id].state == "cancelled" and final[stale.id].live_bill_key is None
+    assert "fetch it again" in final[stale.id].reason
+    assert final[fresh.id].state in ("posted", "succeeded")
+    assert ledger(pipeline, stale.reference_id) == []  # never sent
+    assert len(ledger(pipeline, fresh.reference_id)) == 1
+
+
 def test_enquiries_go_on_while_the_request_is_paused(pipeline: Pipeline) -> None:
     request_id = pay(pipeline, [("DSCO", "99020009")])  # processed, then no answer
     run(pipeline, BBP_ENQUIRY_SCHEDULE="3s,6s")

@@ -23,7 +23,14 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Connection, case, func, insert, or_, select, text, update
 
 from bbp_common.db import utcnow
-from bbp_common.db.tables import bulk_requests, dispatches, fetch_items, payment_events, payments
+from bbp_common.db.tables import (
+    bills,
+    bulk_requests,
+    dispatches,
+    fetch_items,
+    payment_events,
+    payments,
+)
 from bbp_common.domain.payments import PaymentState
 from bbp_common.logging import get_logger
 from bbp_common.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
@@ -406,13 +413,39 @@ class Dispatcher:
                     payments.c.state,
                     payments.c.total,
                     payments.c.attempt,
+                    bills.c.fetched_at,
                 )
+                .select_from(payments.join(bills, bills.c.id == payments.c.bill_id))
                 .where(payments.c.request_id == key[1], payments.c.state == "queued")
                 .order_by(payments.c.dispatch_order, payments.c.id)
                 .limit(size)
             ).all()
+            rows = self._drop_stale_bills(conn, now, rows)
         buffer.extend(rows)
         return buffer
+
+    def _drop_stale_bills(self, conn: Connection, now: datetime, rows: list[Any]) -> list[Any]:
+        """Cancel queued payments whose bill was fetched too long ago; return the others.
+
+        Freshness is checked when a request is created and approved; a request paused for
+        days, or held back by an open breaker, is checked again here, at the last moment
+        before a command leaves: a stale bill may have been paid elsewhere meanwhile.
+        """
+        oldest = now - timedelta(seconds=self.settings.pay_max_bill_age)
+        fresh = [row for row in rows if row.fetched_at >= oldest]
+        for row in rows:
+            if row.fetched_at < oldest:
+                cause = "bill fetched too long ago to pay now: fetch it again"
+                transition(
+                    conn,
+                    PaymentRow.of(row),
+                    PaymentState.CANCELLED,
+                    cause=cause,
+                    actor=self.db.lease.holder,
+                    values={"reason": cause},
+                )
+                log.warning("payment_cancelled_stale_bill", reference_id=row.reference_id)
+        return fresh
 
     def _requests_still_running(self, conn: Connection, request_ids: set[int]) -> set[int]:
         """Lock (shared) and re-read the requests: a pause committed now stops dispatch now."""

@@ -72,6 +72,12 @@ class SchedulerSettings(
     pay_requeue_grace: Seconds = Field(
         30, description="After the deadline, a payment still dispatched (command lost) is re-queued"
     )
+    pay_max_bill_age: Seconds = Field(
+        86400,
+        gt=0,
+        description="A queued payment whose bill was fetched longer ago than this is cancelled "
+        "instead of sent (keep it equal to the portal's; default 24h)",
+    )
     pay_sending_timeout: Seconds = Field(
         60,
         description="A payment left sending this long (its sender died) becomes ambiguous; "
