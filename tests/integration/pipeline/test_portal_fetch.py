@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -221,3 +222,32 @@ def test_cancel_through_the_portal_mid_request(
     assert states == {"done": 300 - cancelled, "cancelled": cancelled}
     time.sleep(1.5)  # nothing more is dispatched after the cancel
     assert pipeline.tallies(request_id).get("cancelled", (0,))[0] == cancelled
+
+
+def test_one_correlation_id_follows_a_request_from_the_portal_to_the_mobiquity_calls(
+    pipeline: Pipeline, redis_url: str, apps: list[Flask]
+) -> None:
+    ids = pipeline.add_accounts([("DSCO", "17029901"), ("DESCO", "22059901")])
+    app = portal(pipeline, redis_url, pipeline.amqp_url)
+    apps.append(app)
+    client = sign_in(app.test_client(), "admin", "pipeline-admin")
+    trace = "trace-0123456789abcdef"
+    answer = client.post(
+        "/api/v1/requests/fetch", json={"ids": ids}, headers={"X-Request-ID": trace}
+    )
+    assert answer.status_code == 201 and answer.headers["X-Request-ID"] == trace
+    request_id = answer.get_json()["id"]
+    pipeline.start("scheduler")
+    communicator = pipeline.start("communicator")
+    pipeline.wait_finished(request_id, timeout=60)
+    with pipeline.engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT correlation_id FROM bulk_requests WHERE id = :i"), {"i": request_id}
+        ).scalar_one()
+    assert stored == trace
+    traced = [line for line in communicator.log_lines() if line.get("correlation_id") == trace]
+    # Both accounts' Mobiquity calls are logged under the portal request's id.
+    assert sum(1 for line in traced if "fetch" in json.dumps(line)) >= 2, traced
+    # A header that is not a plain token is not trusted: the portal makes its own id.
+    odd = client.get("/api/v1/requests", headers={"X-Request-ID": "not a token; <script>"})
+    assert odd.headers["X-Request-ID"] != "not a token; <script>"

@@ -14,6 +14,7 @@ from bbp_portal import dashboard
 from bbp_portal.audit import AuditStore, SqlAuditStore
 from bbp_portal.auth import install_guard, login_required, public
 from bbp_portal.context import Services
+from bbp_portal.correlation import init_correlation
 from bbp_portal.directory import SqlUserStore, UserStore
 from bbp_portal.errors import register_error_handlers
 from bbp_portal.i18n import init_i18n
@@ -59,10 +60,12 @@ def create_app(
         notices=notices or SqlNotices(engine),
     )
 
-    # Order matters: expired sessions end, then the guard refuses anonymous requests, before
-    # CSRF protection or any view sees them.
+    # Order matters: the correlation id first (everything after logs with it); expired
+    # sessions end, then the guard refuses anonymous requests, before CSRF protection or any
+    # view sees them.
     from bbp_portal.auth import sessions
 
+    init_correlation(app)
     sessions.install(app)
     install_guard(app)
     limiter = init_security(app, settings)

@@ -104,6 +104,8 @@ class Dispatcher:
         self.active_checked = 0.0
         self.last_key: Key | None = None
         self.wake = threading.Event()
+        #: Correlation id of each active request (set by the portal request that made it).
+        self.correlations: dict[int, str] = {}
         #: The last plan found every in-flight slot taken: work may be waiting for a result.
         self.saturated = False
 
@@ -250,7 +252,14 @@ class Dispatcher:
         outgoing = []
         by_id: dict[str, Command] = {}
         for command in commands:
-            envelope = build(command.kind.type, command.body, version=command.kind.version)
+            envelope = build(
+                command.kind.type,
+                command.body,
+                version=command.kind.version,
+                # The portal request's id, so the communicator's lines carry it too.
+                correlation_id=command.correlation_id
+                or self.correlations.get(command.request_id or 0),
+            )
             by_id[envelope.message_id] = command
             outgoing.append(Outgoing(EXCHANGE, command.kind.routing_key, envelope))
             self.metrics.dispatched.labels(command.item_kind).inc()
@@ -325,11 +334,12 @@ class Dispatcher:
         if time.monotonic() - self.active_checked < 0.5 and not self.wake.is_set():
             return
         rows = conn.execute(
-            select(bulk_requests.c.id, bulk_requests.c.kind)
+            select(bulk_requests.c.id, bulk_requests.c.kind, bulk_requests.c.correlation_id)
             .where(bulk_requests.c.state.in_(["queued", "running"]))
             .order_by(bulk_requests.c.id)
         ).all()
         self.active = [(row.kind, row.id) for row in rows]
+        self.correlations = {row.id: row.correlation_id for row in rows if row.correlation_id}
         live = set(self.active) | {ENQUIRIES}
         for key in list(self.buffers):
             if key not in live:

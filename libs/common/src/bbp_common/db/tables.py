@@ -321,6 +321,8 @@ bulk_requests = Table(
     Column("approved_at", Timestamp()),
     Column("approval_comment", String(500)),
     Column("cancelled_by", String(64)),
+    # The portal request's correlation id: stamped on every command of this request.
+    Column("correlation_id", String(64)),
     _created(),
     Column("started_at", Timestamp()),
     Column("finished_at", Timestamp()),

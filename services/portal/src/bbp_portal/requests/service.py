@@ -28,7 +28,7 @@ from bbp_common.db.tables import (
     payments,
 )
 from bbp_common.domain.payments import PaymentState, live_bill_key, new_reference_id
-from bbp_common.logging import get_logger
+from bbp_common.logging import get_correlation_id, get_logger
 from bbp_common.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
 from bbp_common.messaging import EXCHANGE
 from bbp_common.payment_store import bump_tallies, record_events_where
@@ -123,7 +123,11 @@ def create_fetch_request(
     with engine.begin() as conn:
         request_id = conn.execute(
             insert(bulk_requests).values(
-                kind="fetch", state="queued", created_by=created_by, selection=selection[:500]
+                kind="fetch",
+                state="queued",
+                created_by=created_by,
+                selection=selection[:500],
+                correlation_id=get_correlation_id(),
             )
         ).inserted_primary_key[0]
         count = 0
@@ -355,6 +359,7 @@ def _create_payment_request(
                 idempotency_key=idempotency_key,
                 total_items=len(rows),
                 total_amount=total_amount,
+                correlation_id=get_correlation_id(),
             )
         ).inserted_primary_key[0]
         ordered = sorted(rows, key=lambda r: _order(r.due_date, r.id))
