@@ -21,14 +21,15 @@ from bbp_common.db.tables import (
     billers,
     bills,
     bulk_requests,
+    dispatches,
     payment_anomalies,
     payment_events,
     payments,
 )
 from bbp_common.domain.payments import PaymentState as S
-from bbp_common.messages import ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
+from bbp_common.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
 from bbp_common.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
-from bbp_common.payment_store import close_breaker
+from bbp_common.payment_store import close_breaker, open_breaker
 from bbp_portal.requests.service import BillsUnavailable, create_payment_request
 from tests.support.payments import make_uncleared, move
 from tests.support.pipeline import Pipeline, seed_fetched_bills
@@ -556,6 +557,68 @@ def test_a_bill_that_went_stale_while_queued_is_cancelled_not_paid(pipeline: Pip
     assert final[fresh.id].state in ("posted", "succeeded")
     assert ledger(pipeline, stale.reference_id) == []  # never sent
     assert len(ledger(pipeline, fresh.reference_id)) == 1
+
+
+def test_a_command_already_dispatched_when_the_breaker_opens_is_not_sent(
+    pipeline: Pipeline,
+) -> None:
+    """The claim itself checks the breaker: a pay command that left before the breaker opened
+    goes back to queued instead of reaching Mobiquity (the dispatcher's check is not enough)."""
+    request_id = pay(pipeline, [("DSCO", "62500007")])
+    (payment,) = rows(pipeline, request_id)
+    body = mark_dispatched(pipeline, payment.id, deadline_in=60)
+    with pipeline.engine.begin() as conn:
+        open_breaker(conn, reason="test: wrong MPIN", reference_id=None)
+    pub = publisher(pipeline)
+    try:
+        pub.publish(pay_command(body))
+    finally:
+        pub.close()
+    pipeline.start("communicator")  # alone: nothing re-dispatches it
+    pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "queued", 30, "the refusal")
+    assert ledger(pipeline, payment.reference_id) == []
+    assert pipeline.sandbox.calls("billpay") == []
+
+
+def test_an_enquiry_that_expired_unsent_does_not_count(pipeline: Pipeline) -> None:
+    """An enquiry command that waited too long in a backlog was never put to Mobiquity: it is
+    asked again, and not counted among the enquiries that lead to uncleared."""
+    request_id = pay(pipeline, [("DSCO", "62500008")])
+    (payment,) = rows(pipeline, request_id)
+    move(
+        pipeline.engine,
+        payment.id,
+        S.DISPATCHED,
+        S.SENDING,
+        S.AMBIGUOUS,
+        enquiry_sent_at=datetime.utcnow(),
+    )
+    pipeline.start("scheduler", BBP_ENQUIRY_SCHEDULE="1h")
+    body = {
+        "payment_id": payment.id,
+        "reference_id": payment.reference_id,
+        "enquiry_number": 1,
+        "outcome": "unknown",
+        "reason": ENQUIRY_NOT_SENT,
+    }
+    pub = publisher(pipeline)
+    try:
+        message = build(ENQUIRY_RESULT.type, body, version=1)
+        pub.publish(Outgoing(EXCHANGE, ENQUIRY_RESULT.routing_key, message))
+    finally:
+        pub.close()
+
+    def enquiry_dispatches() -> int:
+        with pipeline.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(dispatches)
+                .where(dispatches.c.kind == "enquiry", dispatches.c.item_id == payment.id)
+            ).scalar_one()
+
+    pipeline.wait_for(lambda: enquiry_dispatches() >= 1, 20, "the enquiry asked again")
+    (again,) = rows(pipeline, request_id)
+    assert again.state == "ambiguous" and again.enquiry_count == 0  # not counted
 
 
 def test_enquiries_go_on_while_the_request_is_paused(pipeline: Pipeline) -> None:

@@ -106,6 +106,11 @@ class EnquiryCommandBody(_Strict):
     expires_at = fields.NaiveDateTime(required=True)
 
 
+#: ``reason`` of an enquiry result whose command expired in the communicator's queue: Mobiquity
+#: was not asked, so it is not one of the enquiries a payment gets before it is uncleared.
+ENQUIRY_NOT_SENT = "expired before it was sent"
+
+
 class EnquiryResultBody(_Strict):
     payment_id = fields.Integer(required=True)
     reference_id = fields.String(required=True)

@@ -22,6 +22,7 @@ from bbp_common.db.tables import billers, payments, wallet_breaker
 from bbp_common.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
 from bbp_common.logging import get_logger
 from bbp_common.messages import (
+    ENQUIRY_NOT_SENT,
     ENQUIRY_RESULT,
     FETCH_RESULT,
     PAY_RESULT,
@@ -298,7 +299,7 @@ class Communicator:
                 {
                     **base,
                     "outcome": EnquiryOutcome.UNKNOWN.value,
-                    "reason": "expired before it was sent",
+                    "reason": ENQUIRY_NOT_SENT,
                 },
                 message.correlation_id,
             )

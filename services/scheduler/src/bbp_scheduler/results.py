@@ -39,6 +39,7 @@ from bbp_common.domain.payments import (
     same_failure_streak,
 )
 from bbp_common.logging import get_logger
+from bbp_common.messages import ENQUIRY_NOT_SENT
 from bbp_common.messaging import Envelope, Reject, Retry
 from bbp_common.payment_store import (
     Deferred,
@@ -405,6 +406,20 @@ class Results:
                 self.count_enquiry(conn, row, outcome, body, batch)
                 return
             self.lag.labels("enquiry").inc()  # a late "no answer" adds nothing
+            return
+        if body.get("reason") == ENQUIRY_NOT_SENT:
+            # Mobiquity was never asked (the command waited too long in a backlog): not one of
+            # the N enquiries. Ask again now, through the pace.
+            conn.execute(
+                update(payments)
+                .where(
+                    payments.c.id == row.id,
+                    payments.c.state == S.AMBIGUOUS.value,
+                    payments.c.enquiry_count == row.enquiry_count,
+                )
+                .values(enquiry_sent_at=None, enquiry_due_at=now)
+            )
+            log.info("enquiry_not_sent_asked_again", reference_id=row.reference_id)
             return
         self.count_enquiry(conn, row, outcome, body, batch)
 
