@@ -22,14 +22,14 @@ if ! answers "$DB_HOST" "$DB_PORT"; then
     as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null
     as_root start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd
   fi
-  wait_for "MariaDB/MySQL (start it, or set BBP_TEST_DB_HOST/PORT)" "$DB_HOST" "$DB_PORT" 60 || rc=1
+  wait_for "MariaDB/MySQL (start it; tests read BBP_TEST_DB_HOST/PORT, make run BBP_DATABASE_URL in dev.env)" "$DB_HOST" "$DB_PORT" 60 || rc=1
 fi
 if ! answers "$MQ_HOST" "$MQ_PORT"; then
   if is_local "$MQ_HOST" && command -v rabbitmq-server >/dev/null; then
     echo "ensure-services: starting RabbitMQ" >&2
     as_root rabbitmq-server -detached
   fi
-  wait_for "RabbitMQ (start it, or set BBP_TEST_AMQP_HOST/PORT)" "$MQ_HOST" "$MQ_PORT" 90 || rc=1
+  wait_for "RabbitMQ (start it; tests read BBP_TEST_AMQP_HOST/PORT, make run BBP_AMQP_URL in dev.env)" "$MQ_HOST" "$MQ_PORT" 90 || rc=1
 fi
 if ! answers "$RD_HOST" "$RD_PORT"; then
   if is_local "$RD_HOST"; then

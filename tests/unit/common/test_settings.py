@@ -2,6 +2,7 @@ import pytest
 
 from bbp_common.settings import (
     DatabaseSettings,
+    LoggingSettings,
     SettingsError,
     describe,
     load_settings,
@@ -24,6 +25,15 @@ def test_malformed_setting_names_the_variable(monkeypatch):
         load_settings(DatabaseSettings)
     assert "BBP_DB_POOL_SIZE" in str(err.value)
     assert "BBP_DATABASE_URL" not in str(err.value)
+
+
+def test_an_unknown_log_level_stops_at_start_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("BBP_LOG_LEVEL", "LOUD")
+    with pytest.raises(SettingsError) as err:
+        load_settings(LoggingSettings)
+    assert "BBP_LOG_LEVEL" in str(err.value)
+    monkeypatch.setenv("BBP_LOG_LEVEL", " debug ")
+    assert load_settings(LoggingSettings).log_level == "DEBUG"
 
 
 def test_secret_url_is_not_in_the_repr(monkeypatch):

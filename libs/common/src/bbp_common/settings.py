@@ -84,7 +84,11 @@ class AmqpSettings(_Base):
 
 
 class LoggingSettings(_Base):
-    log_level: str = Field("INFO", description="Root log level: DEBUG, INFO, WARNING, ERROR")
+    log_level: Annotated[str, BeforeValidator(lambda v: str(v).strip().upper())] = Field(
+        "INFO",
+        pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="Root log level: DEBUG, INFO, WARNING, ERROR",
+    )
     log_format: str = Field(
         "json", pattern="^(json|console)$", description="json (production) or console (humans)"
     )
