@@ -26,7 +26,7 @@ from tests.integration.pipeline.test_fetch_pipeline import expected
 from tests.support.accounts import sign_in
 from tests.support.pipeline import Pipeline
 from tests.support.portal import base_settings
-from tests.support.requests import group_id, outbox_statuses
+from tests.support.requests import group_id, item_ids, outbox_statuses
 
 ACCOUNTS = (
     [("DSCO", f"1702{i:04d}") for i in range(20)]
@@ -248,6 +248,13 @@ def test_one_correlation_id_follows_a_request_from_the_portal_to_the_mobiquity_c
     traced = [line for line in communicator.log_lines() if line.get("correlation_id") == trace]
     # Both accounts' Mobiquity calls are logged under the portal request's id.
     assert sum(1 for line in traced if "fetch" in json.dumps(line)) >= 2, traced
+    # The client's own line about each call (with Mobiquity's ids, where it answers them)
+    # names the request and the item.
+    calls = [line for line in traced if str(line.get("event", "")).startswith("mobiquity call")]
+    fetches = [line for line in calls if "endpoint=fetch" in line["event"]]
+    assert len(fetches) >= 2, calls
+    assert all(line.get("request_id") == request_id and line.get("item_id") for line in fetches)
+    assert {line["item_id"] for line in fetches} >= set(item_ids(pipeline.engine, request_id))
     # A header that is not a plain token is not trusted: the portal makes its own id.
     odd = client.get("/api/v1/requests", headers={"X-Request-ID": "not a token; <script>"})
     assert odd.headers["X-Request-ID"] != "not a token; <script>"

@@ -52,6 +52,9 @@ from bbp_common.settings import AmqpSettings
 
 log = get_logger(__name__)
 
+#: Body fields bound to the log context while a message is handled.
+LOGGED_IDS = ("request_id", "item_id", "payment_id", "reference_id", "notification_id")
+
 Handler = Callable[[Envelope, bool], None]
 """``handler(message, redelivered)``: return = ack; :class:`Retry`/other = requeue;
 :class:`Reject`/:class:`InvalidMessage` = dead-letter now."""
@@ -402,6 +405,9 @@ class Consumer:
             message_id=envelope.message_id,
             message_type=envelope.type,
             queue=self.queue,
+            # Every line the handler writes (the Mobiquity client's call line, with its
+            # serviceRequestId, included) names the request and item it is about.
+            **{k: envelope.body[k] for k in LOGGED_IDS if k in envelope.body},
         ):
             token = _DELIVERY_COUNT.set(returns)
             try:
