@@ -260,3 +260,25 @@ def test_seeding_from_the_sandbox_catalogue_is_idempotent(app, catalogue_url, cl
     assert down.exit_code != 0 and "cannot read the biller catalogue" in down.output
     seeded = client_as("auditor").get("/api/v1/billers/SEEDX").json
     assert seeded["supports_fetch"] is False and seeded["product_id"] == 31
+
+
+def test_readiness_needs_the_database_and_redis_and_reports_the_broker(database_url, redis_url):
+    """A broker outage does not take the portal out of service (requests wait in the
+    outbox); the database and the session store do."""
+    app = create_app(
+        make_settings(database_url, redis_url, amqp_url="amqp://guest:guest@127.0.0.1:1/%2F"),
+        TESTING=True,
+    )
+    try:
+        answer = app.test_client().get("/readyz")
+        body = answer.get_json()
+        assert answer.status_code == 200 and body["status"] == "ok"
+        assert body["database"] == "ok" and body["redis"] == "ok"
+        assert body["rabbitmq"] != "ok"
+        down = create_app(
+            make_settings("mysql+pymysql://root@127.0.0.1:1/none", redis_url), TESTING=True
+        )
+        answer = down.test_client().get("/readyz")
+        assert answer.status_code == 503 and answer.get_json()["database"].startswith("failing")
+    finally:
+        app.extensions["bbp.engine"].dispose()

@@ -112,6 +112,12 @@ def create_app(
             except Exception as exc:
                 checks["redis"] = f"failing: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
+        # RabbitMQ is reported, not required: while it is down the portal still takes requests
+        # (they wait in the outbox, and the scheduler relays them), so taking the portal out
+        # of service would only make a broker outage worse.
+        relay = app.extensions.get("bbp.relay")
+        if relay is not None:
+            checks["rabbitmq"] = "ok" if relay.connected else "not connected (outbox holds work)"
         return jsonify(status="ok" if ok else "unready", **checks), (200 if ok else 503)
 
     @app.get("/")
