@@ -85,11 +85,25 @@ class _JsonFormatter(_logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "service": "portal",
-            "event": record.getMessage(),
+            "event": _mask_text(record.getMessage()),
         }
         if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
+            payload["exception"] = _mask_text(self.formatException(record.exc_info))
         return _json.dumps(payload, default=str)
+
+
+def _mask_text(text: str) -> str:
+    """The platform's one secret masker, for gunicorn's own lines too."""
+    from bbp_common.masking import mask_text
+
+    return mask_text(text)
+
+
+def _response_header(resp: _Any, name: str) -> str | None:
+    for key, value in getattr(resp, "headers", None) or []:
+        if key.lower() == name:
+            return str(value)
+    return None
 
 
 class JsonLogger(_GunicornLogger):
@@ -120,7 +134,8 @@ class JsonLogger(_GunicornLogger):
             "event": "http_request",
             "remote": environ.get("REMOTE_ADDR"),
             "forwarded_for": headers.get("x-forwarded-for"),
-            "request_id": headers.get("x-request-id"),
+            # The portal's correlation id (it echoes a caller's plain X-Request-ID or makes one).
+            "request_id": _response_header(resp, "x-request-id") or headers.get("x-request-id"),
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
             "status": int(status) if str(status).isdigit() else status,

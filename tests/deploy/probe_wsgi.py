@@ -15,5 +15,6 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     REQUESTS.inc()
     if environ["PATH_INFO"] == "/slow":
         time.sleep(1.5)
-    start_response("200 OK", [("Content-Type", "text/plain")])
+    # Like the portal, it echoes a correlation id, which the access log must carry.
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Request-ID", "probe-rid-42")])
     return [b"done"]

@@ -100,6 +100,7 @@ def test_portal_gunicorn_config(tmp_path):
     assert len(access) == 11
     first = next(a for a in access if a["path"] == "/x")
     assert first["event"] == "http_request" and first["status"] == 200
+    assert first["request_id"] == "probe-rid-42"  # the app's correlation id, from its answer
     assert "secret" not in out, "no query strings in the log"
     assert any(a["path"] == "/slow" and a["status"] == 200 for a in access)
     assert {"timestamp", "method", "duration_ms", "remote"} <= set(first)
