@@ -475,6 +475,19 @@ def test_a_result_that_disagrees_with_the_final_state_is_kept_for_a_person(
     assert rows(pipeline, request_id)[0].state == "failed"  # kept, not applied
 
 
+def enquiring(pipe: Pipeline, payment_id: int, *, enquiries_done: int) -> None:
+    """Ambiguous, ``enquiries_done`` enquiries counted, the next one out now."""
+    move(
+        pipe.engine,
+        payment_id,
+        S.DISPATCHED,
+        S.SENDING,
+        S.AMBIGUOUS,
+        enquiry_count=enquiries_done,
+        enquiry_sent_at=datetime.utcnow(),
+    )
+
+
 def _publish_enquiry_result(pipe: Pipeline, payment: Any, number: int, outcome: str) -> None:
     body = {
         "payment_id": payment.id,
@@ -521,15 +534,7 @@ def test_a_late_but_definitive_enquiry_answer_settles_an_ambiguous_payment(
     same, and settles the payment rather than being dropped as late."""
     request_id = pay(pipeline, [("DSCO", "62500004")])
     (payment,) = rows(pipeline, request_id)
-    move(
-        pipeline.engine,
-        payment.id,
-        S.DISPATCHED,
-        S.SENDING,
-        S.AMBIGUOUS,
-        enquiry_count=1,
-        enquiry_sent_at=datetime.utcnow(),
-    )
+    enquiring(pipeline, payment.id, enquiries_done=1)
     pipeline.start("scheduler", BBP_ENQUIRY_SCHEDULE="1h,2h")
     _publish_enquiry_result(pipeline, payment, 1, "succeeded")
     pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "succeeded", 20, "settled")
@@ -585,14 +590,7 @@ def test_an_enquiry_that_expired_unsent_does_not_count(pipeline: Pipeline) -> No
     asked again, and not counted among the enquiries that lead to uncleared."""
     request_id = pay(pipeline, [("DSCO", "62500008")])
     (payment,) = rows(pipeline, request_id)
-    move(
-        pipeline.engine,
-        payment.id,
-        S.DISPATCHED,
-        S.SENDING,
-        S.AMBIGUOUS,
-        enquiry_sent_at=datetime.utcnow(),
-    )
+    enquiring(pipeline, payment.id, enquiries_done=0)
     pipeline.start("scheduler", BBP_ENQUIRY_SCHEDULE="1h")
     body = {
         "payment_id": payment.id,

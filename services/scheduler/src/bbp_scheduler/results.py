@@ -412,11 +412,7 @@ class Results:
             # the N enquiries. Ask again now, through the pace.
             conn.execute(
                 update(payments)
-                .where(
-                    payments.c.id == row.id,
-                    payments.c.state == S.AMBIGUOUS.value,
-                    payments.c.enquiry_count == row.enquiry_count,
-                )
+                .where(*_still_enquiring(row))
                 .values(enquiry_sent_at=None, enquiry_due_at=now)
             )
             log.info("enquiry_not_sent_asked_again", reference_id=row.reference_id)
@@ -475,11 +471,7 @@ class Results:
             base = row.answered_at or now
             conn.execute(
                 update(payments)
-                .where(
-                    payments.c.id == row.id,
-                    payments.c.state == S.AMBIGUOUS.value,
-                    payments.c.enquiry_count == row.enquiry_count,
-                )
+                .where(*_still_enquiring(row))
                 .values(
                     enquiry_count=done,
                     enquiry_sent_at=None,
@@ -513,6 +505,15 @@ class Results:
                 result=kind,
                 cause=decision.cause,
             )
+
+
+def _still_enquiring(row: Any) -> tuple[Any, ...]:
+    """The payment is where this result found it: ambiguous, after the same enquiries."""
+    return (
+        payments.c.id == row.id,
+        payments.c.state == S.AMBIGUOUS.value,
+        payments.c.enquiry_count == row.enquiry_count,
+    )
 
 
 def finish_if_done(conn: Connection, request_id: int) -> bool:
