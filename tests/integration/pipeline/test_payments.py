@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -632,6 +632,49 @@ def test_enquiries_go_on_while_the_request_is_paused(pipeline: Pipeline) -> None
     pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "succeeded", 30, "the enquiry")
     (payment,) = rows(pipeline, request_id)
     assert len(ledger(pipeline, payment.reference_id)) == 1
+
+
+# --------------------------------------------------------------------------- dispatch order
+
+
+def seed_with_due_dates(
+    pipe: Pipeline, due: dict[tuple[str, str], date | None]
+) -> dict[tuple[str, str], int]:
+    """Seed one bill per account and give each the due date asked for; returns bill ids."""
+    seeded = seed_fetched_bills(pipe, list(due))
+    bill_ids = {account: ids[0] for account, ids in seeded.items()}
+    with pipe.engine.begin() as conn:
+        for account, due_date in due.items():
+            conn.execute(
+                sa.update(bills).where(bills.c.id == bill_ids[account]).values(due_date=due_date)
+            )
+    return bill_ids
+
+
+def test_payments_are_dispatched_oldest_due_date_first_undated_last(pipeline: Pipeline) -> None:
+    """Caught breaches (checked by breaking the code): undated bills ordered first, payments
+    created in bill-id order, and the dispatcher ignoring ``dispatch_order``."""
+    # Bills are seeded (so numbered) in an order that is neither due-date order nor its
+    # reverse, the undated one first: dispatching by bill id, payment id, created order or
+    # "nulls first" would each show up as a different order of billpay calls.
+    due = {
+        ("DSCO", "63300011"): None,
+        ("DSCO", "63300023"): date(2024, 5, 20),
+        ("DSCO", "63300033"): date(2024, 3, 1),
+        ("DSCO", "63300043"): date(2024, 6, 1),
+        ("DSCO", "63300053"): date(2024, 4, 15),
+    }
+    bill_ids = seed_with_due_dates(pipeline, due)
+    request_id = create_payment_request(
+        pipeline.engine, "admin01", list(bill_ids.values())
+    ).request_id
+    # One payment in flight at a time: Mobiquity receives them strictly in dispatch order.
+    run(pipeline, BBP_MOBIQUITY_MAX_IN_FLIGHT="1", BBP_MOBIQUITY_RATE_LIMIT="10")
+    final = wait_all_final(pipeline, request_id, timeout=30)
+    assert {r.state for r in final} == {"posted"}
+    consumer_of = {r.reference_id: r.consumer_id for r in final}
+    sent = [consumer_of[c["reference"]] for c in pipeline.sandbox.calls("billpay")]
+    assert sent == ["63300033", "63300053", "63300023", "63300043", "63300011"]
 
 
 # --------------------------------------------------------------------------- creating
