@@ -24,6 +24,7 @@ from typing import Any
 
 from sandbox.mobiquity.bills import make_bill
 from sandbox.mobiquity.catalogue import by_utility
+from sandbox.mobiquity.settings import DEMO_PAYER_MPIN, DEMO_PAYER_MSISDN
 from sandbox.testing import run_sandbox
 
 FETCH = "/extensibility/fetchPendingBillsFormAggregator"
@@ -105,8 +106,8 @@ def billpay_body(i: int) -> tuple[str, str]:
             "receiver": {"idType": "mobileNumber", "idValue": "01788880001", "productId": 12},
             "sender": {
                 "idType": "mobileNumber",
-                "idValue": "01755555555",
-                "mpin": "13579",
+                "idValue": DEMO_PAYER_MSISDN,
+                "mpin": DEMO_PAYER_MPIN,  # the sandbox's public demo wallet
                 "paymentInstruments": [
                     {"instrumentType": "WALLET", "amount": str(bill.amount), "productId": 12}
                 ],
