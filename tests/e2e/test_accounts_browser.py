@@ -20,7 +20,8 @@ from bbp_portal.accounts.groups import create_group
 from bbp_portal.app import create_app
 from bbp_portal.audit_trail import SYSTEM
 from bbp_portal.billers.service import fetch_catalogue, seed_billers
-from tests.e2e.test_signin_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_server
+from tests.e2e.test_signin_browser import portal_server
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.support.portal import base_settings, register
 
 __all__ = ["portal_server"]  # the fixture: the portal under gunicorn, pointed at the sandbox

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -22,13 +19,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 from openpyxl import load_workbook
 
 from bbp_common.db.tables import account_groups, bill_account_groups
-from sandbox.testing import free_port
-from tests.e2e.test_signin_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SHOTS, _wait_for
 from tests.integration.pipeline.test_fetch_pipeline import expected
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
 from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
 
 GROUP = "Dhaka offices"
@@ -50,7 +45,6 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
     url = create_database(servers.db_url(), name)
     with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
         pipe = Pipeline(url, amqp_url, sandbox)
-        process = None
         try:
             pipe.seed_billers()
             ids = pipe.add_accounts(IN_GROUP + OUTSIDE)
@@ -70,58 +64,20 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
             pipe.start("scheduler", BBP_MOBIQUITY_RATE_LIMIT="8")
             pipe.start("communicator")
 
-            port, metrics_port = free_port(), free_port()
-            multiproc = tmp_path / "prometheus"
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("BBP_")},
-                "BBP_DATABASE_URL": url,
-                "BBP_AMQP_URL": amqp_url,
-                "BBP_REDIS_URL": redis_url,
-                "BBP_REDIS_KEY_PREFIX": f"bbp:e2e-fetch:{port}:",
-                "BBP_PORTAL_SECRET_KEY": "e2e-" + Fernet.generate_key().decode(),
-                "BBP_SESSION_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                "BBP_SESSION_COOKIE_SECURE": "false",
-                "BBP_MOBIQUITY_BASE_URL": sandbox.base_url,
-                "BBP_MOBIQUITY_CLIENT_ID": sandbox.client_id,
-                "BBP_MOBIQUITY_CLIENT_SECRET": sandbox.client_secret,
-                "BBP_SIGNIN_FAILURE_MIN_DURATION": "0.2",
-                "BBP_PORTAL_HOST": "127.0.0.1",
-                "BBP_PORTAL_PORT": str(port),
-                "BBP_PORTAL_WORKERS": "2",
-                "BBP_PORTAL_METRICS_HOST": "127.0.0.1",
-                "BBP_PORTAL_METRICS_PORT": str(metrics_port),
-                "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-            }
-            log = tmp_path / "portal.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).parent / "gunicorn"),
-                        "--config",
-                        str(ROOT / "services/portal/gunicorn.conf.py"),
-                        "bbp_portal.wsgi:create_app()",
-                    ],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=ROOT,
-                )
-            base = f"http://127.0.0.1:{port}"
-            _wait_for(f"{base}/readyz", process, log)
-            yield {
-                "base": base,
-                "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
-                "pipeline": pipe,
-                "log": log,
-            }
+            with portal_under_gunicorn(
+                database_url=url,
+                amqp_url=amqp_url,
+                redis_url=redis_url,
+                sandbox=sandbox,
+                tmp_path=tmp_path,
+            ) as portal:
+                yield {
+                    "base": portal.base,
+                    "metrics": portal.metrics,
+                    "pipeline": pipe,
+                    "log": portal.log,
+                }
         finally:
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
             pipe.stop_all()
             pipe.engine.dispose()
     drop_database(servers.db_url(), name)

@@ -7,98 +7,31 @@ saved under ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bbp_portal.app import create_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
 from tests.support.portal import base_settings, register
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited early:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture
 def portal_server(database_url: str, redis_url: str, sandbox, tmp_path: Path) -> Iterator[str]:
     """The portal under real gunicorn (two workers) on a free port, pointed at the sandbox."""
-    from sandbox.testing import free_port
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "BBP_DATABASE_URL": database_url,
-        "BBP_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
-        "BBP_REDIS_URL": redis_url,
-        "BBP_REDIS_KEY_PREFIX": f"bbp:e2e:{port}:",
-        "BBP_PORTAL_SECRET_KEY": "e2e-" + Fernet.generate_key().decode(),
-        "BBP_SESSION_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "BBP_SESSION_COOKIE_SECURE": "false",
-        "BBP_MOBIQUITY_BASE_URL": sandbox.base_url,
-        "BBP_MOBIQUITY_CLIENT_ID": sandbox.client_id,
-        "BBP_MOBIQUITY_CLIENT_SECRET": sandbox.client_secret,
-        "BBP_SIGNIN_FAILURE_MIN_DURATION": "0.2",
-        "BBP_PORTAL_HOST": "127.0.0.1",
-        "BBP_PORTAL_PORT": str(port),
-        "BBP_PORTAL_WORKERS": "2",
-    }
     # The demo superadmin must be registered with us (as `make run` does).
     app = create_app(base_settings(database_url=database_url, redis_url=redis_url))
     register(app, "superadmin", "superadmin")
-    log = tmp_path / "portal.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "--config",
-                str(ROOT / "services/portal/gunicorn.conf.py"),
-                "bbp_portal.wsgi:create_app()",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(f"{base}/readyz", process, log)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    app.extensions["bbp.engine"].dispose()
+    with portal_under_gunicorn(
+        database_url=database_url,
+        amqp_url="amqp://guest:guest@127.0.0.1:5672/%2F",
+        redis_url=redis_url,
+        sandbox=sandbox,
+        tmp_path=tmp_path,
+    ) as portal:
+        yield portal.base
 
 
 def test_sign_in_with_otp_reaches_the_dashboard(portal_server: str, sandbox) -> None:
