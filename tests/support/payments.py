@@ -1,7 +1,7 @@
 """Helpers for the payment-operations tests: fetched bills written as a finished fetch writes
 them, payments moved along the state machine as the scheduler and communicator move them.
 
-Everything goes through the real tables (and ``payment_store.transition`` for state
+Everything goes through the real tables (and the payment store for state
 changes), so what the portal reads is exactly what the pipeline would have left.
 """
 
@@ -27,7 +27,7 @@ from bbp_common.db.tables import (
     payments,
 )
 from bbp_common.domain.payments import PaymentState
-from bbp_common.payment_store import load, transition
+from bbp_common.stores import PaymentStore
 
 S = PaymentState
 
@@ -161,11 +161,12 @@ def payment_rows(engine: Engine, request_id: int) -> list[Any]:
 def move(engine: Engine, payment_id: int, *path: PaymentState, **values: Any) -> None:
     """Walk a payment along ``path`` as the pipeline would (each step a real transition)."""
     with engine.begin() as conn:
+        store = PaymentStore(conn, actor="test")
+        store.lock([payment_id])
         for target in path:
-            payment = load(conn, payment_id, lock=True)
-            assert payment is not None
             extra = values if target is path[-1] else {}
-            assert transition(conn, payment, target, cause="test", actor="test", values=extra)
+            store.move(payment_id, target, "test", extra)
+        store.flush()
 
 
 def make_uncleared(engine: Engine, payment_id: int) -> None:

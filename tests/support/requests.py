@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts, bills
 from bbp_common.db.tables import fetch_items as items_table
-from bbp_common.payment_store import bump_tallies
+from bbp_common.tallies import bump as bump_tallies
 
 
 def add_accounts(

@@ -19,11 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from bbp_common.db.tables import payments
+from bbp_common.domain.payments import FINAL_STATES
 from bbp_portal.requests.service import create_payment_request
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 
-FINAL = {"posted", "succeeded", "failed", "uncleared", "cancelled"}
+FINAL = {state.value for state in FINAL_STATES}
 BILLS = 2000
 
 

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select, update
 
 from bbp_common.db.tables import audit_log, bulk_requests, fetch_items
-from bbp_common.payment_store import bump_tallies
+from bbp_common.tallies import bump as bump_tallies
 from tests.support.accounts import unique
 from tests.support.requests import (
     add_accounts,

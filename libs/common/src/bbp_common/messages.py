@@ -8,8 +8,9 @@ message can never change an amount. Amounts travel as decimal strings, never flo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from bbp_common.domain.payments import REFERENCE_LENGTH, EnquiryOutcome, PayOutcome
 from bbp_common.messaging.envelope import MessageRegistry, default_registry
@@ -53,11 +54,18 @@ class FetchCommandBody(_Strict):
     expires_at = fields.NaiveDateTime(required=True)
 
 
+def _cents(value: Decimal) -> None:
+    """Money has at most two decimal places: anything finer is refused, never rounded."""
+    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
+        raise ValidationError("an amount has at most two decimal places")
+
+
 class BillBody(_Strict):
     bill_number = fields.String(required=True)
     due_date = fields.Date(allow_none=True, load_default=None)
-    amount = fields.Decimal(required=True, as_string=True, places=2)
-    service_charge = fields.Decimal(required=True, as_string=True, places=2)
+    # No ``places``: marshmallow would round a third decimal away instead of refusing it.
+    amount = fields.Decimal(required=True, as_string=True, validate=_cents)
+    service_charge = fields.Decimal(required=True, as_string=True, validate=_cents)
     detail = fields.Dict(allow_none=True, load_default=None)
 
 
@@ -97,6 +105,9 @@ class PayResultBody(_Strict):
     error_message = fields.String(allow_none=True, load_default=None)
     http_status = fields.Integer(allow_none=True, load_default=None)
     reason = fields.String(allow_none=True, load_default=None)
+    #: A "not sent" that is not the payment's fault (the wallet was refused meanwhile) does
+    #: not count toward the payment's returns.
+    counted = fields.Boolean(load_default=True)
 
 
 class EnquiryCommandBody(_Strict):

@@ -5,7 +5,8 @@ as the change, so a request's progress is a handful of rows, never a COUNT over 
 items. Each bucket is split into ``SHARDS`` rows and a transaction adds to one shard chosen
 at random: the dispatcher and many result workers changing items of the same request would
 otherwise all queue for the same row lock, held until each COMMIT's fsync. Readers sum the
-shards (``read``).
+shards (``read``). Only the stores (``bbp_common.stores``) write tallies, through
+:class:`TallyMoves`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import mysql
 
 from bbp_common.db.tables import request_tallies
 
@@ -23,40 +23,65 @@ SHARDS = 8
 
 Tally = tuple[int, Decimal]
 
-# Built once: rebuilding the statement on every call cost more CPU than running it.
-_upsert = mysql.insert(request_tallies)
-_BUMP = _upsert.on_duplicate_key_update(
-    item_count=request_tallies.c.item_count + _upsert.inserted.item_count,
-    amount=request_tallies.c.amount + _upsert.inserted.amount,
+# VALUES(col) rather than MySQL 8's row alias: MariaDB knows only the former.
+_BUMP = (
+    "INSERT INTO request_tallies (request_id, bucket, shard, item_count, amount)"
+    " VALUES (%s, %s, %s, %s, %s)"
+    " ON DUPLICATE KEY UPDATE item_count = item_count + VALUES(item_count),"
+    " amount = amount + VALUES(amount)"
 )
+
+
+class TallyMoves:
+    """Bucket changes of one transaction, written together by :meth:`flush`.
+
+    All changes of one request go to one shard, in sorted order, so two transactions on
+    the same shard lock its rows in the same order (no deadlock between them).
+    """
+
+    def __init__(self) -> None:
+        self.changes: dict[int, dict[str, list[Decimal | int]]] = {}
+
+    def add(self, request_id: int, bucket: str, count: int, amount: Decimal | int) -> None:
+        entry = self.changes.setdefault(request_id, {}).setdefault(bucket, [0, Decimal("0")])
+        entry[0] += count
+        entry[1] += amount
+
+    def move(
+        self, request_id: int, old: str | None, new: str | None, amount: Decimal | int
+    ) -> None:
+        """One item leaves ``old`` (None: it is new) for ``new`` (None: it is gone)."""
+        if old == new:
+            return
+        if old is not None:
+            self.add(request_id, old, -1, -amount)
+        if new is not None:
+            self.add(request_id, new, 1, amount)
+
+    def flush(self, conn: Connection) -> None:
+        rows = []
+        for request_id in sorted(self.changes):
+            shard = random.randrange(SHARDS)
+            buckets = self.changes[request_id]
+            for bucket in sorted(buckets):
+                count, amount = buckets[bucket]
+                if count or amount:
+                    rows.append((request_id, bucket, shard, count, amount))
+        self.changes = {}
+        if rows:
+            conn.exec_driver_sql(_BUMP, rows)
 
 
 def bump(
     conn: Connection,
     request_id: int,
     changes: Mapping[str, tuple[int, Decimal | int]],
-    *,
-    shard: int | None = None,
 ) -> None:
-    """Add ``(count, amount)`` to each bucket of a request (negative to take away).
-
-    All buckets of one call go to the same shard, in sorted order, so two transactions on
-    the same shard lock its rows in the same order (no deadlock between them).
-    """
-    shard = random.randrange(SHARDS) if shard is None else shard
-    rows = [
-        {
-            "request_id": request_id,
-            "bucket": bucket,
-            "shard": shard,
-            "item_count": changes[bucket][0],
-            "amount": changes[bucket][1],
-        }
-        for bucket in sorted(changes)
-        if changes[bucket][0] or changes[bucket][1]
-    ]
-    if rows:
-        conn.execute(_BUMP, rows)
+    """Add ``(count, amount)`` to each bucket of a request (negative to take away)."""
+    moves = TallyMoves()
+    for bucket, (count, amount) in changes.items():
+        moves.add(request_id, bucket, count, amount)
+    moves.flush(conn)
 
 
 def read_many(conn: Connection, request_ids: Iterable[int]) -> dict[int, dict[str, Tally]]:
@@ -86,13 +111,14 @@ def read(conn: Connection, request_id: int) -> dict[str, Tally]:
     return read_many(conn, [request_id])[request_id]
 
 
+_OPEN_ITEMS = (
+    "SELECT COALESCE(SUM(item_count), 0) FROM request_tallies"
+    " WHERE request_id = %s AND bucket IN ({})"
+)
+
+
 def open_items(conn: Connection, request_id: int, buckets: Iterable[str]) -> int:
     """How many items of the request are in any of ``buckets``."""
-    return int(
-        conn.execute(
-            select(func.coalesce(func.sum(request_tallies.c.item_count), 0)).where(
-                request_tallies.c.request_id == request_id,
-                request_tallies.c.bucket.in_(list(buckets)),
-            )
-        ).scalar_one()
-    )
+    names = list(buckets)
+    sql = _OPEN_ITEMS.format(", ".join(["%s"] * len(names)))
+    return int(conn.exec_driver_sql(sql, (request_id, *names)).scalar_one())

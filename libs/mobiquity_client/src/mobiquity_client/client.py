@@ -923,12 +923,16 @@ class MobiquityClient:
             body[placement.top_level_field] = payment.reference
         return body
 
-    def pay_bill(self, payment: BillPayment) -> PaymentOutcome:
+    def pay_bill(self, payment: BillPayment, *, send_by: float | None = None) -> PaymentOutcome:
         """Send one bill payment, exactly once, and classify the outcome.
 
         Returns ``Accepted``, ``Rejected``, ``NotSent`` (provably never left: safe to send
         later) or ``Unknown`` (enquire; never resend). Never raises for transport or answer
         problems; raises ``ConfigurationError`` when no paying wallet is configured.
+
+        ``send_by`` is a deadline on the client's monotonic clock (``clock``): once it has
+        passed, the request does not leave and the answer is ``NotSent`` (kind
+        ``send_by``) — a caller that promised to send at once or not at all keeps its word.
         """
         sender = self._sender
         if sender is None:
@@ -951,6 +955,9 @@ class MobiquityClient:
             headers["Authorization"] = f"Bearer {token}"
 
         answer: _Answer | None = None
+        if send_by is not None and self._clock() >= send_by:
+            self._log(endpoint, "not_sent", 0.0, {**context, "kind": "send_by"}, None)
+            return NotSent(reference, "send_by", "the send-by moment passed before sending", 0.0)
         try:
             status, content, elapsed = self._send(
                 endpoint, "POST", self._paths.billpay, json_body=body, headers=headers

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from bbp_common import messages
 from bbp_common.db import make_engine, ping
+from bbp_common.db.clock import DbClock
 from bbp_common.health import HealthServer, Liveness
 from bbp_common.logging import configure_logging, get_logger
 from bbp_common.messaging import Consumer, Publisher, setup_topology
@@ -67,6 +68,7 @@ class CommunicatorService:
             ).observe(seconds),
         )
         self.publisher = Publisher.from_settings(settings, name=f"{settings.communicator_name}-pub")
+        self.clock = DbClock(self.engine)
         self.handlers = Communicator(
             engine=self.engine,
             client=self.client,
@@ -74,6 +76,10 @@ class CommunicatorService:
             name=settings.communicator_name,
             publish_timeout=settings.communicator_result_publish_timeout,
             metrics=Metrics.for_registry(self.registry),
+            clock=self.clock,
+            send_window=settings.pay_send_window,
+            answer_window=settings.mobiquity_connect_timeout + settings.mobiquity_read_timeout,
+            token_first=settings.mobiquity_bearer_on_bill_calls,
         )
         self.notifier = Notifier(
             engine=self.engine,
@@ -120,6 +126,7 @@ class CommunicatorService:
 
     def start(self) -> CommunicatorService:
         setup_topology(self.settings.amqp_url, delivery_limit=self.settings.amqp_delivery_limit)
+        self.clock.measure()  # command expiries are judged on the database's clock
         self.publisher.start()
         self.publisher.wait_ready(30)
         for consumer in self.consumers:

@@ -1,8 +1,9 @@
 """What the communicator does with each command: call Mobiquity once, report the result.
 
 The communicator keeps no state of its own. For payments it claims each one in MySQL
-before sending (``payment_store.claim``), so a command that arrives twice — redelivered or
-not, from a relay that published again or a stale scheduler — is sent at most once.
+before sending (``bbp_common.stores.claims.claim``), so a command that arrives twice —
+redelivered or not, from a relay that published again or a stale scheduler — is sent at
+most once.
 Amounts and wallets come from MySQL after the claim, never from the message.
 """
 
@@ -15,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from bbp_common.db import utcnow
-from bbp_common.db.tables import billers, payments, wallet_breaker
+from bbp_common.db.clock import DbClock
 from bbp_common.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
 from bbp_common.logging import get_logger
 from bbp_common.messages import (
@@ -29,13 +29,8 @@ from bbp_common.messages import (
     MessageKind,
 )
 from bbp_common.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
-from bbp_common.payment_store import (
-    BREAKER,
-    ClaimResult,
-    claim,
-    confirm_wallet,
-    open_breaker,
-)
+from bbp_common.stores import PaymentStore, WalletBreaker
+from bbp_common.stores.claims import ClaimRequest, ClaimResult, PayOrder, claim
 from mobiquity_client import (
     Accepted,
     BillPayment,
@@ -82,7 +77,13 @@ class Metrics:
 
 @dataclass
 class Communicator:
-    """The command handlers, with their ports."""
+    """The command handlers, with their ports.
+
+    ``clock`` is the database's clock as this process sees it (an offset measured at start
+    and every minute): command expiries are judged on it, never on this machine's clock.
+    ``send_window`` is how long after its claim a payment may still be sent; ``answer_window``
+    the client's connect + read timeouts: the claim writes both deadlines on the row.
+    """
 
     engine: Engine
     client: MobiquityClient
@@ -90,6 +91,18 @@ class Communicator:
     name: str
     publish_timeout: float = 60.0
     metrics: Metrics | None = None
+    clock: DbClock | None = None
+    send_window: float = 5.0
+    answer_window: float = 18.0
+    token_first: bool = True
+    #: When (monotonic) this process last saw a wallet-authentication failure: payments it
+    #: claimed before then and has not sent yet are reported not sent instead (uncounted).
+    wallet_refused_at: float | None = None
+
+    def db_now(self) -> Any:
+        if self.clock is None:
+            self.clock = DbClock(self.engine)
+        return self.clock.now()
 
     # ------------------------------------------------------------------ reporting
 
@@ -126,7 +139,7 @@ class Communicator:
             "request_id": cmd["request_id"],
             "attempt": cmd["attempt"],
         }
-        if cmd["expires_at"] < utcnow():
+        if cmd["expires_at"] < self.db_now():
             # Late (a backlog after an outage): the scheduler re-dispatches it through its pace.
             self.report(
                 FETCH_RESULT,
@@ -178,28 +191,49 @@ class Communicator:
     # ------------------------------------------------------------------ pay
 
     def handle_pay(self, message: Envelope, redelivered: bool) -> None:
+        """Claim, then send at once or not at all.
+
+        The system token is in hand *before* the claim (fetching one can take seconds): a
+        claimed payment never waits for it. The send-by moment is measured from a local
+        monotonic reading taken before the claim, so it errs early: the billpay never leaves
+        after the ``send_by_at`` the claim wrote on the database's clock.
+        """
         cmd = message.body
         payment_id, attempt = cmd["payment_id"], cmd["attempt"]
-        with self.engine.begin() as conn:
-            claimed = claim(conn, payment_id, attempt, actor=self.name, redelivered=redelivered)
-            details = _load_for_send(conn, payment_id) if claimed is ClaimResult.CLAIMED else None
-            probing = details is not None and details["breaker"] == "probing"
-        # Committed: from here on the payment is `sending` and this replica alone may send it.
-        (log.debug if claimed is ClaimResult.CLAIMED else log.info)(
-            "pay_claim",
-            payment_id=payment_id,
-            reference_id=cmd["reference_id"],
-            attempt=attempt,
-            claim=claimed.value,
-            redelivered=redelivered,
-        )
         base = {
             "payment_id": payment_id,
             "request_id": cmd["request_id"],
             "attempt": attempt,
             "reference_id": cmd["reference_id"],
         }
-        if claimed is ClaimResult.SENDER_DIED:
+        if self.token_first:
+            try:
+                self.client.system_token()
+            except MobiquityError as exc:
+                self._unclaimable(message, base, f"no system token ({type(exc).__name__})")
+                return
+        started = time.monotonic()
+        with self.engine.begin() as conn:
+            store = PaymentStore(conn, actor=self.name)
+            breaker = WalletBreaker(conn, actor=self.name)
+            found = claim(
+                store,
+                breaker,
+                [ClaimRequest(payment_id, attempt, redelivered)],
+                send_window=self.send_window,
+                answer_window=self.answer_window,
+            )[0]
+        # Committed: a claimed payment is `sending` and this replica alone may send it.
+        send_by = started + self.send_window
+        (log.debug if found.result is ClaimResult.CLAIMED else log.info)(
+            "pay_claim",
+            payment_id=payment_id,
+            reference_id=cmd["reference_id"],
+            attempt=attempt,
+            claim=found.result.value,
+            redelivered=redelivered,
+        )
+        if found.result is ClaimResult.SENDER_DIED:
             # Its sender died mid-call: it may have been processed, so it is only enquired.
             self.report(
                 PAY_RESULT,
@@ -211,36 +245,93 @@ class Communicator:
                 message.correlation_id,
             )
             return
-        if claimed is not ClaimResult.CLAIMED:
-            return  # duplicate, superseded, expired or breaker open: nothing to send
-        assert details is not None
-        try:
-            payment = BillPayment(
-                reference=details["reference_id"],
-                biller_code=details["biller_code"],
-                consumer_id=details["consumer_id"],
-                bill_number=details["bill_number"],
-                amount=Decimal(details["total"]),
-                receiver_wallet=details["receiver_wallet"],
-                receiver_product_id=details["product_id"],
-                biller_name=details["biller_name"],
-            )
-        except Exception as exc:  # never reached Mobiquity: provably not sent
-            log.error("pay_not_built", payment_id=payment_id, error=str(exc))
+        if found.result is ClaimResult.EXPIRED:
+            # Never claimed, and now it never can be: it provably never left.
             self.report(
                 PAY_RESULT,
                 {
                     **base,
-                    "outcome": PayOutcome.NOT_SENT.value,
+                    "outcome": PayOutcome.UNCLAIMED.value,
+                    "reason": "its claim deadline passed before it was claimed",
+                },
+                message.correlation_id,
+            )
+            return
+        if found.result is not ClaimResult.CLAIMED:
+            return  # duplicate, superseded, or refused by the breaker (already back in queue)
+        assert found.order is not None
+        self._send(
+            message, base, found.order, claimed_at=started, send_by=send_by, probing=found.probing
+        )
+
+    def _unclaimable(self, message: Envelope, base: dict[str, Any], why: str) -> None:
+        """This replica cannot act on a pay command: make it unclaimable, report it."""
+        with self.engine.begin() as conn:
+            voided = PaymentStore(conn, actor=self.name).void_dispatch(
+                base["payment_id"], base["attempt"], f"not claimed: {why}"
+            )
+        log.warning("pay_not_claimed", reference_id=base["reference_id"], why=why)
+        if voided is not None:
+            self.report(
+                PAY_RESULT,
+                {**base, "outcome": PayOutcome.UNCLAIMED.value, "reason": why[:255]},
+                message.correlation_id,
+            )
+
+    def _send(
+        self,
+        message: Envelope,
+        base: dict[str, Any],
+        order: PayOrder,
+        *,
+        claimed_at: float,
+        send_by: float,
+        probing: bool,
+    ) -> None:
+        try:
+            payment = BillPayment(
+                reference=order.reference_id,
+                biller_code=order.biller_code or "",
+                consumer_id=order.consumer_id,
+                bill_number=order.bill_number,
+                amount=Decimal(order.total),
+                receiver_wallet=order.receiver_wallet or "",
+                receiver_product_id=order.product_id,  # type: ignore[arg-type]
+                biller_name=order.biller_name,
+            )
+            if not (order.biller_code and order.receiver_wallet and order.product_id):
+                raise ValueError(f"biller of {order.reference_id} is not in the catalogue")
+        except Exception as exc:  # never reached Mobiquity: provably not sent
+            log.error("pay_not_built", payment_id=order.payment_id, error=str(exc))
+            self.report(
+                PAY_RESULT,
+                {
+                    **base,
+                    "outcome": PayOutcome.UNBUILDABLE.value,
                     "reason": f"payment could not be built: {exc}"[:255],
                 },
                 message.correlation_id,
             )
             return
+        refused_at = self.wallet_refused_at
+        if refused_at is not None and refused_at >= claimed_at:
+            # The wallet's MPIN was refused since this payment was claimed: do not send it
+            # with the same wallet; it goes back to the queue (not its fault).
+            self.report(
+                PAY_RESULT,
+                {
+                    **base,
+                    "outcome": PayOutcome.NOT_SENT.value,
+                    "counted": False,
+                    "reason": "not sent: the paying wallet was refused meanwhile",
+                },
+                message.correlation_id,
+            )
+            return
         try:
-            outcome = self.client.pay_bill(payment)
+            outcome = self.client.pay_bill(payment, send_by=send_by)
         except Exception as exc:  # a bug after the claim: the call may have left; enquire
-            log.exception("pay_bill_raised", payment_id=payment_id)
+            log.exception("pay_bill_raised", payment_id=order.payment_id)
             self.report(
                 PAY_RESULT,
                 {
@@ -252,14 +343,12 @@ class Communicator:
             )
             return
         result = {**base, **_pay_result_fields(outcome)}
-        self._mind_the_wallet(outcome, details["reference_id"], probing=probing)
+        self._mind_the_wallet(outcome, order.reference_id, probing=probing)
         log.debug(  # the client logs the call itself: reference, order id, serviceRequestId
             "pay_done",
-            payment_id=payment_id,
-            reference_id=details["reference_id"],
+            payment_id=order.payment_id,
+            reference_id=order.reference_id,
             outcome=result["outcome"],
-            order_id=result.get("order_id"),
-            service_request_id=result.get("service_request_id"),
         )
         self.report(PAY_RESULT, result, message.correlation_id)
 
@@ -269,11 +358,12 @@ class Communicator:
         if isinstance(outcome, Rejected):
             detail = outcome.error_codes[0] if outcome.error_codes else None
             if is_wallet_auth_failure(outcome.error_code, detail):
+                self.wallet_refused_at = time.monotonic()
                 with self.engine.begin() as conn:
-                    if open_breaker(
-                        conn,
-                        reason=f"wallet authentication failed ({outcome.error_code}/{detail})",
+                    if WalletBreaker(conn, actor=self.name).open(
+                        cause=f"wallet authentication failed ({outcome.error_code}/{detail})",
                         reference_id=reference_id,
+                        details={"error_code": outcome.error_code, "detail_code": detail},
                     ):
                         log.error("wallet_breaker_opened", reference_id=reference_id)
                 return
@@ -281,7 +371,7 @@ class Communicator:
                 return  # our token was refused: says nothing about the wallet
         if probing and isinstance(outcome, Accepted | Rejected):
             with self.engine.begin() as conn:
-                if confirm_wallet(conn):
+                if WalletBreaker(conn, actor=self.name).confirm(reference_id=reference_id):
                     log.info("wallet_confirmed", reference_id=reference_id)
 
     # ------------------------------------------------------------------ enquiry
@@ -293,7 +383,7 @@ class Communicator:
             "reference_id": cmd["reference_id"],
             "enquiry_number": cmd["enquiry_number"],
         }
-        if cmd["expires_at"] < utcnow():
+        if cmd["expires_at"] < self.db_now():
             self.report(
                 ENQUIRY_RESULT,
                 {
@@ -314,29 +404,6 @@ class Communicator:
             outcome=result["outcome"],
         )
         self.report(ENQUIRY_RESULT, result, message.correlation_id)
-
-
-def _load_for_send(conn: Any, payment_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        select(
-            payments.c.reference_id,
-            payments.c.consumer_id,
-            payments.c.bill_number,
-            payments.c.total,
-            billers.c.biller_code,
-            billers.c.receiver_wallet,
-            billers.c.product_id,
-            billers.c.name.label("biller_name"),
-            wallet_breaker.c.state.label("breaker"),
-        )
-        .select_from(
-            payments.join(billers, billers.c.utility_code == payments.c.utility_code).join(
-                wallet_breaker, wallet_breaker.c.name == BREAKER
-            )
-        )
-        .where(payments.c.id == payment_id)
-    ).one()
-    return dict(row._mapping)
 
 
 def _bill_body(bill: PendingBill) -> dict[str, Any]:

@@ -44,6 +44,11 @@ class CommunicatorSettings(
     communicator_enquiry_workers: int = Field(
         8, ge=1, description="Enquiry calls one replica makes at once"
     )
+    pay_send_window: Seconds = Field(
+        5,
+        description="A claimed payment is sent within this long after its claim or not at "
+        "all (reported not sent, queued again with the same reference id)",
+    )
     communicator_result_publish_timeout: Seconds = Field(
         60,
         description="How long to keep trying to publish a result before handing the command back",

@@ -3,7 +3,7 @@
 Producers (each runs inside the transaction of the change it reports, through
 :func:`bbp_common.notifications.enqueue`, so the notification commits — or not — with it):
 
-* :func:`request_finished` — called by ``finish_if_done`` when a request finished: an e-mail
+* :func:`request_finished` — called when the request store finished a request: an e-mail
   to the starter (counts and amounts by outcome, link, results CSV attached by the
   communicator) and an SMS with a one-line summary (``BBP_NOTIFY_REQUEST_SMS``).
 * :func:`request_auto_paused` — called where the failure streak pauses a request: an e-mail

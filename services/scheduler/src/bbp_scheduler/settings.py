@@ -78,10 +78,17 @@ class SchedulerSettings(
         description="A queued payment whose bill was fetched longer ago than this is cancelled "
         "instead of sent (keep it equal to the portal's; default 24h)",
     )
-    pay_sending_timeout: Seconds = Field(
-        60,
-        description="A payment left sending this long (its sender died) becomes ambiguous; "
-        "must exceed the communicator's Mobiquity connect + read timeouts",
+    pay_answer_grace: Seconds = Field(
+        30,
+        description="A payment still sending this long after the moment its answer was due "
+        "(the claim writes it from the communicator's send window and timeouts) lost its "
+        "sender and becomes ambiguous",
+    )
+    pay_max_returns: int = Field(
+        3,
+        ge=0,
+        description="How often a payment that provably never left goes back to the queue "
+        "(same reference id) before it ends unsent for a person",
     )
     enquiry_schedule: Schedule = Field(
         "1m,5m,15m,1h,6h",
@@ -99,7 +106,8 @@ class SchedulerSettings(
     )
     enquiry_not_found_grace: Seconds = Field(
         120,
-        description="'Not found' is believed only this long after sending (≥ read timeout + lag)",
+        description="'Not found' is believed only this long after the billpay's answer was due "
+        "at the latest (Mobiquity's own processing lag)",
     )
     auto_pause_after: int = Field(
         5,

@@ -329,8 +329,8 @@ bulk_requests = Table(
     _updated(),
     CheckConstraint("kind IN ('fetch','payment')", name="kind"),
     CheckConstraint(
-        "state IN ('awaiting_approval','rejected','queued','running','paused','finished',"
-        "'cancelled')",
+        "state IN ('awaiting_approval','scheduled','rejected','queued','running','paused',"
+        "'enquiring','finished','cancelled')",
         name="state",
     ),
     Index(None, "state", "id"),
@@ -418,6 +418,7 @@ PAYMENT_STATES = (
     "ambiguous",
     "uncleared",
     "cancelled",
+    "unsent",
 )
 
 payments = Table(
@@ -439,9 +440,12 @@ payments = Table(
     Column("dispatch_order", Integer, nullable=False, server_default="0"),
     Column("live_bill_key", String(200, collation="utf8mb4_bin"), unique=True),
     Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("returns", Integer, nullable=False, server_default="0"),
     Column("dispatched_at", Timestamp()),
     Column("deadline_at", Timestamp()),
     Column("sending_at", Timestamp()),
+    Column("send_by_at", Timestamp()),
+    Column("answer_by_at", Timestamp()),
     Column("sent_by", String(128)),
     Column("answered_at", Timestamp()),
     Column("order_id", String(64)),
@@ -451,6 +455,7 @@ payments = Table(
     Column("error_detail_code", String(64)),
     Column("error_message", String(500)),
     Column("reason", String(255)),
+    Column("failure", String(16)),
     Column("enquiry_count", Integer, nullable=False, server_default="0"),
     Column("enquiry_due_at", Timestamp()),
     Column("enquiry_sent_at", Timestamp()),
@@ -463,7 +468,7 @@ payments = Table(
     CheckConstraint("total > 0", name="total_positive"),
     Index(None, "request_id", "state", "dispatch_order"),
     Index(None, "state", "enquiry_due_at"),
-    Index(None, "state", "sending_at"),
+    Index(None, "state", "answer_by_at"),
     Index(None, "state", "deadline_at"),
     Index(None, "order_id"),
     Index(None, "consumer_id"),
@@ -471,8 +476,13 @@ payments = Table(
     **TABLE_ARGS,
 )
 """One bill to pay, with our unique reference id. ``live_bill_key`` is
-``utility|consumer|bill_number`` while the payment is live and NULL once ``failed`` or
-``cancelled``: its unique index is what makes a bill payable by one live payment only."""
+``utility|consumer|bill_number`` while the payment is live and NULL once ``failed``,
+``cancelled`` or ``unsent``: its unique index is what makes a bill payable by one live payment
+only. ``attempt`` numbers the dispatches (claims and results must match it); ``returns``
+counts the times it provably never left and went back to the queue; the claim writes
+``send_by_at`` (never sent later) and ``answer_by_at`` (send-by + the client's timeouts);
+``failure`` says who made it failed (``bbp_common.domain.payments.Failure``). Only
+``bbp_common.stores.payments`` writes this table."""
 
 payment_events = Table(
     "payment_events",
@@ -490,6 +500,21 @@ payment_events = Table(
     **TABLE_ARGS,
 )
 """Every state change of a payment: reference id, time and cause (the payments' audit trail)."""
+
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
+    Column("from_state", String(20)),
+    Column("to_state", String(20), nullable=False),
+    Column("cause", String(255), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Index(None, "request_id", "id"),
+    **TABLE_ARGS,
+)
+"""Every state change of a bulk request (written by ``bbp_common.stores.requests``)."""
 
 payment_anomalies = Table(
     "payment_anomalies",

@@ -15,29 +15,35 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bbp_common import outbox
 from bbp_common.db.tables import (
-    bill_accounts,
     billers,
     bills,
     bulk_requests,
     fetch_items,
     payments,
 )
-from bbp_common.domain.payments import PaymentState, live_bill_key, new_reference_id
+from bbp_common.domain.payments import (
+    RELEASING_STATES,
+    PaymentState,
+    live_bill_key,
+    new_reference_id,
+)
+from bbp_common.domain.requests import CANCELLABLE, RequestKind, RequestState
 from bbp_common.logging import get_correlation_id, get_logger
 from bbp_common.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
 from bbp_common.messaging import EXCHANGE
-from bbp_common.payment_store import bump_tallies, record_events_where
+from bbp_common.stores import FetchItemStore, PaymentStore, RequestStore
+from bbp_common.stores.sql import NOW
 
 log = get_logger(__name__)
 
 CHUNK = 5000
 T = TypeVar("T")
-LIVE = [s.value for s in PaymentState if s not in (PaymentState.FAILED, PaymentState.CANCELLED)]
+LIVE = [s.value for s in PaymentState if s not in RELEASING_STATES]
 
 Relay = Callable[[Sequence[str]], object]
 """Publishes just-committed outbox rows (``OutboxRelay.relay_ids``); best effort."""
@@ -121,36 +127,19 @@ def create_fetch_request(
     if not ids:
         raise NothingSelected("Select at least one bill account.")
     with engine.begin() as conn:
-        request_id = conn.execute(
-            insert(bulk_requests).values(
-                kind="fetch",
-                state="queued",
-                created_by=created_by,
-                selection=selection[:500],
-                correlation_id=get_correlation_id(),
-            )
-        ).inserted_primary_key[0]
-        count = 0
-        for chunk in _chunks(ids):
-            source = select(
-                literal(request_id),
-                bill_accounts.c.id,
-                bill_accounts.c.utility_code,
-                bill_accounts.c.consumer_id,
-                bill_accounts.c.mobile,
-            ).where(bill_accounts.c.id.in_(chunk), bill_accounts.c.active.is_(True))
-            count += conn.execute(
-                insert(fetch_items).from_select(
-                    ["request_id", "bill_account_id", "utility_code", "consumer_id", "mobile"],
-                    source,
-                )
-            ).rowcount
+        requests = RequestStore(conn, actor=f"portal:{created_by}")
+        request_id = requests.add(
+            RequestKind.FETCH,
+            RequestState.QUEUED,
+            "fetch request created",
+            created_by=created_by,
+            selection=selection[:500],
+            correlation_id=get_correlation_id(),
+        )
+        count = FetchItemStore(conn).add_for_accounts(request_id, ids)
         if count == 0:
             raise NothingSelected("None of the selected bill accounts is active.")
-        conn.execute(
-            update(bulk_requests).where(bulk_requests.c.id == request_id).values(total_items=count)
-        )
-        bump_tallies(conn, request_id, {"queued": (count, Decimal("0"))})
+        requests.set_totals(request_id, total_items=count)
         message_id = _submit(conn, request_id, "fetch")
     _relay(relay, [message_id])
     log.info("fetch_request_created", request_id=request_id, items=count, created_by=created_by)
@@ -350,24 +339,23 @@ def _create_payment_request(
         rows, keys, totals = found.rows, found.keys, found.totals
         total_amount = sum(totals.values(), Decimal("0"))
         needs_approval = approval_threshold is not None and total_amount > approval_threshold
-        request_id = conn.execute(
-            insert(bulk_requests).values(
-                kind="payment",
-                state="awaiting_approval" if needs_approval else "queued",
-                created_by=created_by,
-                selection=selection[:500],
-                idempotency_key=idempotency_key,
-                total_items=len(rows),
-                total_amount=total_amount,
-                correlation_id=get_correlation_id(),
-            )
-        ).inserted_primary_key[0]
+        requests = RequestStore(conn, actor=f"portal:{created_by}")
+        request_id = requests.add(
+            RequestKind.PAYMENT,
+            RequestState.AWAITING_APPROVAL if needs_approval else RequestState.QUEUED,
+            "payment request created" + (": waits for approval" if needs_approval else ""),
+            created_by=created_by,
+            selection=selection[:500],
+            idempotency_key=idempotency_key,
+            total_items=len(rows),
+            total_amount=total_amount,
+            correlation_id=get_correlation_id(),
+        )
         ordered = sorted(rows, key=lambda r: _order(r.due_date, r.id))
-        conn.execute(
-            insert(payments),
+        PaymentStore(conn, actor=f"portal:{created_by}").add_queued(
+            request_id,
             [
                 {
-                    "request_id": request_id,
                     "bill_id": row.id,
                     "reference_id": new_reference_id(),
                     "bill_account_id": row.bill_account_id,
@@ -380,22 +368,13 @@ def _create_payment_request(
                     if row.pays_service_charge
                     else Decimal("0"),
                     "total": totals[row.id],
-                    "state": PaymentState.QUEUED.value,
                     "dispatch_order": position,
                     "live_bill_key": keys[row.id],
                 }
                 for position, row in enumerate(ordered)
             ],
-        )
-        record_events_where(
-            conn,
-            payments.c.request_id == request_id,
-            None,
-            PaymentState.QUEUED,
             "payment request created",
-            f"portal:{created_by}",
         )
-        bump_tallies(conn, request_id, {"queued": (len(rows), total_amount)})
         message_id = None if needs_approval else _submit(conn, request_id, "payment")
         if on_created is not None:
             on_created(conn, request_id, needs_approval)
@@ -418,41 +397,13 @@ def _create_payment_request(
 def cancel_queued_payments(
     conn: Connection, request_id: int, by: str, *, cause: str = "request cancelled"
 ) -> tuple[int, Decimal]:
-    """``queued → cancelled`` for every payment of the request not yet dispatched.
-
-    Set-based but with the guarantees of ``payment_store.transition``: the payments are locked
-    and each UPDATE is conditional on ``state = 'queued'`` (a payment the dispatcher marked
-    first is left to finish), every change gets its ``payment_events`` row, the live-bill key
-    is cleared (the bill is free again) and the tallies move in the same transaction. The
-    caller holds the request's row lock, so the dispatcher (which re-reads the request with a
-    shared lock) cannot mark more of them meanwhile. Returns (payments, amount) cancelled.
-    """
-    victims = conn.execute(
-        select(payments.c.id, payments.c.total)
-        .where(payments.c.request_id == request_id, payments.c.state == "queued")
-        .with_for_update()
-    ).all()
-    cancelled = 0
-    for chunk in _chunks([v.id for v in victims]):
-        cancelled += conn.execute(
-            update(payments)
-            .where(payments.c.id.in_(chunk), payments.c.state == "queued")
-            .values(state="cancelled", live_bill_key=None, reason=f"{cause} by {by}"[:255])
-        ).rowcount
-        record_events_where(
-            conn,
-            and_(payments.c.id.in_(chunk), payments.c.state == "cancelled"),
-            PaymentState.QUEUED,
-            PaymentState.CANCELLED,
-            cause,
-            f"portal:{by}",
-        )
-    amount = sum((v.total for v in victims), Decimal("0"))
-    if cancelled:
-        bump_tallies(
-            conn, request_id, {"queued": (-cancelled, -amount), "cancelled": (cancelled, amount)}
-        )
-    return cancelled, amount
+    """``queued → cancelled`` for every payment of the request not yet dispatched, through
+    the payment store (locked, evented, tallied, the bills freed). The caller holds the
+    request's row lock, so the dispatcher (which re-reads the request with a shared lock)
+    cannot take more of them meanwhile; payments in flight finish — or, if they come back
+    unsent, are cancelled then (the store looks at the request before queueing any payment
+    again). Returns (payments, amount) cancelled."""
+    return PaymentStore(conn, actor=f"portal:{by}").cancel_queued(request_id, f"{cause} by {by}")
 
 
 def cancel_request(
@@ -465,37 +416,28 @@ def cancel_request(
 ) -> int:
     """Cancel what is not yet dispatched; what is in flight finishes. Returns items cancelled.
 
-    Works in every state where something may still be sent: queued, running, paused and
-    awaiting approval. ``in_transaction`` runs before the commit (the caller's audit entry).
+    Works in every state where something may still be sent: awaiting approval, scheduled,
+    queued, running and paused. ``in_transaction`` runs before the commit (the caller's
+    audit entry).
     """
     with engine.begin() as conn:
-        request = conn.execute(
-            select(bulk_requests.c.kind, bulk_requests.c.state)
-            .where(bulk_requests.c.id == request_id)
-            .with_for_update()
-        ).first()
+        requests = RequestStore(conn, actor=f"portal:{by}")
+        request = requests.lock(request_id)
         if request is None:
             raise RequestError("No such request.")
-        if request.state not in ("queued", "running", "paused", "awaiting_approval"):
-            raise RequestError(f"A {request.state} request cannot be cancelled.")
-        if request.kind == "fetch":
-            cancelled = conn.execute(
-                update(fetch_items)
-                .where(fetch_items.c.request_id == request_id, fetch_items.c.state == "queued")
-                .values(state="cancelled", completed_at=func.utc_timestamp(6))
-            ).rowcount
-            if cancelled:
-                bump_tallies(
-                    conn,
-                    request_id,
-                    {"queued": (-cancelled, Decimal("0")), "cancelled": (cancelled, Decimal("0"))},
-                )
+        if request.state not in CANCELLABLE:
+            raise RequestError(
+                f"A {request.state.value.replace('_', ' ')} request cannot be cancelled."
+            )
+        if request.kind is RequestKind.FETCH:
+            cancelled = FetchItemStore(conn).cancel_queued(request_id)
         else:
             cancelled, _amount = cancel_queued_payments(conn, request_id, by)
-        conn.execute(
-            update(bulk_requests)
-            .where(bulk_requests.c.id == request_id)
-            .values(state="cancelled", cancelled_by=by, finished_at=func.utc_timestamp(6))
+        requests.move(
+            request,
+            RequestState.CANCELLED,
+            f"cancelled by {by}",
+            {"cancelled_by": by, "finished_at": NOW},
         )
         message_id = request_changed(conn, request_id, "cancelled")
         if in_transaction is not None:

@@ -1,0 +1,91 @@
+"""One scheduler transaction as a unit of work: the connection, the database's "now" and the
+stores, made by ``LeaderDb.write`` for handlers, the dispatcher and the sweeper alike.
+
+Why one object: a handler needs the same few things every time — the stores (the only
+writers of state), the enquiry policy and the return rule from the settings, the time on
+the database's clock — and the batch needs to flush the stores once and then settle the
+requests whose items finished. Handlers stay plain functions of ``(work, body)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bbp_common.domain.payments import EnquiryPolicy, ReturnRule
+from bbp_common.domain.requests import RequestState
+from bbp_common.stores import FetchItemStore, PaymentStore, RequestStore, WalletBreaker
+from bbp_scheduler import notifications
+from bbp_scheduler.settings import SchedulerSettings
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the settings say about payments, made once per process."""
+
+    policy: EnquiryPolicy
+    returns: ReturnRule
+
+    @classmethod
+    def of(cls, settings: SchedulerSettings) -> Rules:
+        return cls(
+            policy=EnquiryPolicy(
+                delays=settings.enquiry_schedule,
+                believe_not_found=settings.enquiry_believe_not_found,
+                not_found_grace=settings.enquiry_not_found_grace,
+            ),
+            returns=ReturnRule(max_returns=settings.pay_max_returns),
+        )
+
+
+@dataclass
+class Work:
+    conn: Connection
+    token: int
+    actor: str
+    rules: Rules
+    settings: SchedulerSettings
+    metrics: Any = None
+    payments: PaymentStore = field(init=False)
+    fetches: FetchItemStore = field(init=False)
+    requests: RequestStore = field(init=False)
+    breaker: WalletBreaker = field(init=False)
+    #: Requests whose items reached a final (or ambiguous) state: look whether they are done.
+    settle: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.payments = PaymentStore(
+            self.conn,
+            actor=self.actor,
+            policy=self.rules.policy,
+            rule=self.rules.returns,
+            autoflush=False,
+        )
+        self.fetches = FetchItemStore(self.conn, autoflush=False)
+        self.requests = RequestStore(self.conn, actor=self.actor)
+        self.breaker = WalletBreaker(self.conn, actor="system")
+
+    @property
+    def now(self) -> datetime:
+        return self.payments.now()
+
+    def finish(self) -> None:
+        """Flush the stores, then finish (or mark enquiring) the requests that may be done."""
+        self.payments.flush()
+        self.fetches.flush()
+        self.settle_requests(self.settle)
+        self.settle.clear()
+
+    def settle_requests(self, request_ids: set[int] | list[int]) -> int:
+        """Settle each request (``RequestStore.settle``); a finished one tells its starter.
+        Returns how many moved."""
+        moved = 0
+        for request_id in sorted(request_ids):
+            state = self.requests.settle(request_id)
+            if state is RequestState.FINISHED:
+                notifications.request_finished(self.conn, request_id)
+            moved += state is not None
+        return moved
