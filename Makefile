@@ -17,7 +17,11 @@ PYTEST_ARGS ?= -n 2
 # `make run` and `make migrate` read dev.env unless the variable is already set.
 DEV_ENV := set -a; . ./dev.env; set +a
 
-.PHONY: help setup browser dev-db sandbox services test test-unit test-integration test-e2e lint fmt run migrate bench clean deploy-check
+# Where `make run`'s Mobiquity sandbox keeps its ledger across restarts (git-ignored);
+# `make sandbox-reset` empties it. Empty: in memory only.
+SANDBOX_DATA_DIR ?= var/sandbox
+
+.PHONY: help setup browser dev-db sandbox sandbox-reset services test test-unit test-integration test-e2e lint fmt run migrate bench clean deploy-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,9 +50,16 @@ migrate: dev-db  ## apply the database migrations (BBP_DATABASE_URL, default fro
 
 run: migrate  ## start the sandbox and every service (portal on http://localhost:8000); Ctrl-C stops all
 	@$(DEV_ENV); $(BIN)/python scripts/seed_demo.py
-	@# The biller catalogue comes from the sandbox once it answers (idempotent: adds only what is missing).
-	@$(DEV_ENV); ($(BIN)/flask --app 'bbp_portal.wsgi:create_app()' billers seed-from "http://127.0.0.1:$${SANDBOX_PORT:-8090}" --wait 60 &)
-	@$(DEV_ENV); PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
+	@# The portal's metrics of all its workers (Procfile): a fresh directory every run.
+	@rm -rf var/run/portal-prometheus
+	@# In the background: the biller catalogue from the sandbox once it answers (idempotent),
+	@# then the "ready" block once every process answers (it ends with this shell).
+	@# Ctrl-C: honcho stops everything and exits 130 (143 on SIGTERM), a clean stop: exit 0.
+	@$(DEV_ENV); export SANDBOX_DATA_DIR="$(SANDBOX_DATA_DIR)"; \
+	  ($(BIN)/flask --app 'bbp_portal.wsgi:create_app()' billers seed-from "http://127.0.0.1:$${SANDBOX_PORT:-8090}" --wait 60 \
+	    && $(BIN)/python scripts/run_ready.py --watch $$$$ &); \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start; rc=$$?; \
+	  case $$rc in 0|130|143) echo "make run: everything stopped"; exit 0;; *) exit $$rc;; esac
 
 test: setup services browser  ## run every test tier (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) $(wildcard libs/mobiquity_client/tests) tests
@@ -70,6 +81,9 @@ fmt: setup  ## format the code
 
 sandbox: setup  ## start only the Mobiquity sandbox (SANDBOX_PORT, default 8090)
 	$(BIN)/python -m sandbox
+
+sandbox-reset: setup  ## empty the ledger make run's sandbox keeps (SANDBOX_DATA_DIR, var/sandbox)
+	@SANDBOX_DATA_DIR="$(SANDBOX_DATA_DIR)" $(BIN)/python -m sandbox reset
 
 bench: setup services  ## run every benchmark under bench/ (not part of CI; prints figures)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
