@@ -8,6 +8,7 @@ the offending field (``bill_list[0].amount``), never a ``KeyError``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
@@ -22,6 +23,35 @@ class _Base(Schema):
 
 def _opt_str() -> fields.String:
     return fields.String(load_default=None, allow_none=True)
+
+
+def decimal_places(value: Decimal) -> int:
+    """Decimal places a finite ``Decimal`` needs to keep its value (``110.50`` → 1,
+    ``110.000`` → 0, ``123.456`` → 3): trailing zeros change no value."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "finite values only"
+    end = len(digits)
+    while exponent < 0 and end > 1 and digits[end - 1] == 0:
+        end -= 1
+        exponent += 1
+    return max(0, -exponent)
+
+
+def _to_the_cent(value: Decimal) -> None:
+    # Our amounts are kept to the cent (DECIMAL(…, 2)): a third decimal would be rounded away
+    # silently when stored, so such an answer is malformed (issue 15, defect 4).
+    if decimal_places(value) > 2:
+        raise ValidationError("more than two decimal places")
+
+
+def _money(*, required: bool = False, non_negative: bool = False) -> fields.Decimal:
+    """An amount: a JSON number or string, finite, exact to the cent (never rounded)."""
+    checks: list[Any] = [_to_the_cent]
+    if non_negative:
+        checks.append(validate.Range(min=0))
+    if required:
+        return fields.Decimal(required=True, validate=checks)
+    return fields.Decimal(load_default=None, allow_none=True, validate=checks)
 
 
 class TokenSchema(_Base):
@@ -82,9 +112,9 @@ class BillDetailSchema(_Base):
         load_default=None, allow_none=True, validate=validate.Range(1900, 2999)
     )
     totalKwh = _opt_str()
-    amount = fields.Decimal(load_default=None, allow_none=True)
-    lpc = fields.Decimal(load_default=None, allow_none=True)
-    vat = fields.Decimal(load_default=None, allow_none=True)
+    amount = _money()
+    lpc = _money()
+    vat = _money()
     issueDate = fields.Date(format="%d-%m-%Y", load_default=None, allow_none=True)
     dueDate = fields.Date(format="%d-%m-%Y", load_default=None, allow_none=True)
     paymentStatus = _opt_str()
@@ -100,8 +130,8 @@ class BillDetailSchema(_Base):
 class BillSchema(_Base):
     bill_number = fields.String(required=True, validate=validate.Length(min=1))
     due_date = fields.Date(required=True, allow_none=True)
-    amount = fields.Decimal(required=True, validate=validate.Range(min=0))
-    service_charge = fields.Decimal(load_default=None, allow_none=True)
+    amount = _money(required=True, non_negative=True)
+    service_charge = _money(non_negative=True)
     detail = fields.Nested(BillDetailSchema, required=True, allow_none=True)
 
 

@@ -335,3 +335,77 @@ def test_401_with_a_failed_envelope_also_renews_the_token(
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     assert _fetch(client) == []
     assert len(calls_to(rsps, FETCH)) == 2
+
+
+# -- amounts: exact to the cent or refused (issue 15, defect 4) --------------------------------
+
+
+def _one_bill(**changes: str) -> str:
+    """A fetch answer with two bills, as JSON text (numbers written exactly as given)."""
+    fields = {
+        "amount": "110.00",
+        "service_charge": "5.00",
+        "lpc": '"10.00"',
+        "vat": '"10.00"',
+        "detail_amount": '"100.00"',
+    }
+    fields.update(changes)
+    return (
+        '{"message": "OK", "code": 200, "bill_list": ['
+        '{"bill_number": "1", "due_date": "2023-08-14", "amount": 50.25, "service_charge": 0,'
+        ' "detail": null},'
+        f'{{"bill_number": "2", "due_date": null, "amount": {fields["amount"]},'
+        f' "service_charge": {fields["service_charge"]},'
+        f' "detail": {{"amount": {fields["detail_amount"]}, "lpc": {fields["lpc"]},'
+        f' "vat": {fields["vat"]}}}}}]}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount": "123.456"}, "bill_list[1].amount"),
+        ({"amount": '"123.456"'}, "bill_list[1].amount"),
+        ({"amount": "0.001"}, "bill_list[1].amount"),
+        ({"amount": "-5.00"}, "bill_list[1].amount"),
+        ({"amount": '"NaN"'}, "bill_list[1].amount"),
+        ({"amount": '"Infinity"'}, "bill_list[1].amount"),
+        ({"service_charge": "5.555"}, "bill_list[1].service_charge"),
+        ({"service_charge": "-1.00"}, "bill_list[1].service_charge"),
+        ({"detail_amount": '"100.001"'}, "bill_list[1].detail.amount"),
+        ({"lpc": '"10.005"'}, "bill_list[1].detail.lpc"),
+        ({"lpc": "10.005"}, "bill_list[1].detail.lpc"),
+        ({"vat": '"1.001"'}, "bill_list[1].detail.vat"),
+        ({"vat": '"sNaN"'}, "bill_list[1].detail.vat"),
+    ],
+)
+def test_an_amount_that_is_not_exact_to_the_cent_makes_the_answer_malformed(
+    changes: dict[str, str],
+    field: str,
+    rsps: responses.RequestsMock,
+    token_ok: object,
+    client: MobiquityClient,
+) -> None:
+    # A third decimal must never be rounded away (the database column keeps two): the whole
+    # answer is refused, naming the field, and no bill of it is returned.
+    rsps.post(BASE + FETCH, body=_one_bill(**changes), content_type="application/json")
+    with pytest.raises(UnexpectedResponse) as err:
+        _fetch(client)
+    assert err.value.field == field
+    assert field in str(err.value)
+    assert err.value.endpoint == "fetch"
+    assert len(calls_to(rsps, FETCH)) == 1  # a malformed answer is not retried
+
+
+def test_amounts_exact_to_the_cent_are_kept_as_sent(
+    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+) -> None:
+    body = _one_bill(amount="1234.50", service_charge="0.1", lpc='"10.000"', vat="2")
+    rsps.post(BASE + FETCH, body=body, content_type="application/json")
+    first, second = _fetch(client)
+    assert str(first.amount) == "50.25"
+    assert str(second.amount) == "1234.50"
+    assert str(second.service_charge) == "0.1"
+    assert second.detail is not None
+    assert second.detail.lpc == Decimal("10.00")  # trailing zeros change no value: accepted
+    assert second.detail.vat == Decimal("2")
