@@ -20,13 +20,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from http.client import HTTPException
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-import requests
 import tenacity
-from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from . import _json
 from .config import (
@@ -88,11 +85,10 @@ from .schemas import (
     load,
 )
 from .transport import (
+    TRANSPORT_ERRORS,
+    HttpTransport,
     TransportFailure,
     classify_exception,
-    make_adapter,
-    make_session,
-    no_retry,
 )
 
 log = logging.getLogger("mobiquity_client")
@@ -243,9 +239,6 @@ class MobiquityClient:
         client_id, client_secret: OAuth client credentials for the system token.
         timeouts: connect and read timeouts of every HTTP request.
         paths: the path of every call (the enquiry path is our assumption).
-        session: a ``requests.Session`` to use (its adapter for ``base_url`` is replaced by one
-            that never retries); by default one is created, cookie-less, with ``pool_size``
-            pooled keep-alive connections.
         sender: the paying wallet; required by ``pay_bill`` only.
         retries: retry policy of the idempotent calls; ``RetryPolicy.none()`` turns them off.
         auth: which calls carry the system token / the user's token; token renewal margin.
@@ -266,7 +259,6 @@ class MobiquityClient:
         *,
         timeouts: Timeouts | None = None,
         paths: Paths | None = None,
-        session: requests.Session | None = None,
         sender: PayerWallet | None = None,
         retries: RetryPolicy | None = None,
         auth: AuthPolicy | None = None,
@@ -303,13 +295,12 @@ class MobiquityClient:
         self._sender = sender
         self._on_call = on_call
         self._clock = clock
-        self._owns_session = session is None
-        if session is None:
-            self._session = make_session(pool_size, base_url)
-        else:
-            self._session = session
-            session.mount(self._base_url + "/", make_adapter(pool_size))
-        self._check_no_urllib3_retries()
+        self._transport = HttpTransport(
+            self._base_url,
+            pool_size=pool_size,
+            connect_timeout=self._timeouts.connect,
+            read_timeout=self._timeouts.read,
+        )
         self._token: _CachedToken | None = None
         self._token_lock = threading.Lock()
 
@@ -317,20 +308,14 @@ class MobiquityClient:
         return f"MobiquityClient(base_url={self._base_url!r}, client_id={self._client_id!r})"
 
     def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
+        """Close the pooled connections."""
+        self._transport.close()
 
     def __enter__(self) -> MobiquityClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _check_no_urllib3_retries(self) -> None:
-        adapter = self._session.get_adapter(self._base_url + "/")
-        retries = getattr(adapter, "max_retries", None)
-        if retries is None or retries.total != no_retry().total:
-            raise ConfigurationError("the adapter for base_url must not retry (Retry(total=0))")
 
     # -----------------------------------------------------------------------------------------
     # HTTP
@@ -365,18 +350,10 @@ class MobiquityClient:
         all_headers.update(headers or {})
         started = time.perf_counter()
         try:
-            response = self._session.request(
-                method,
-                self._base_url + path,
-                data=data,
-                headers=all_headers,
-                timeout=(self._timeouts.connect, self._timeouts.read),
-                allow_redirects=False,
-            )
-            content = response.content
-        except (requests.RequestException, Urllib3HTTPError, HTTPException, OSError) as exc:
+            status, content = self._transport.request(method, path, data, all_headers)
+        except TRANSPORT_ERRORS as exc:
             raise _SendFailed(classify_exception(exc), time.perf_counter() - started) from exc
-        return response.status_code, content, time.perf_counter() - started
+        return status, content, time.perf_counter() - started
 
     @staticmethod
     def _parse(http_status: int, content: bytes, elapsed: float) -> _Answer:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import mq_doc
+import mq_fake
 import pytest
-import requests
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, SleepRecorder, calls_to
 
 from mobiquity_client import (
@@ -36,9 +36,7 @@ def _fetch(client: MobiquityClient, consumer_id: str = "17021270") -> list[Pendi
     return client.fetch_pending_bills("DSCO", consumer_id, "9810036587")
 
 
-def test_request_body_and_bearer(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_request_body_and_bearer(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     _fetch(client)
     (call,) = calls_to(rsps, FETCH)
@@ -46,9 +44,7 @@ def test_request_body_and_bearer(
     assert call.request.headers["Authorization"] == "Bearer " + mq_doc.TOKEN["access_token"]
 
 
-def test_several_bills(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_several_bills(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_SEVERAL_BILLS, content_type="application/json")
     first, second = _fetch(client)
     assert first.bill_number == "012331291314"
@@ -76,7 +72,7 @@ def test_several_bills(
 
 
 def test_amounts_are_exact_decimals_never_floats(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_SEVERAL_BILLS, content_type="application/json")
     _, second = _fetch(client)
@@ -87,21 +83,19 @@ def test_amounts_are_exact_decimals_never_floats(
 
 
 def test_one_bill_without_detail_and_due_date(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_ONE_BILL_NO_DETAIL, content_type="application/json")
     (bill,) = _fetch(client)
     assert bill == PendingBill("3265725864641415", None, Decimal("430.0"), Decimal("0.0"), None)
 
 
-def test_no_bill(rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient) -> None:
+def test_no_bill(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     assert _fetch(client) == []
 
 
-def test_pending_bill_is_frozen(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_pending_bill_is_frozen(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_ONE_BILL_NO_DETAIL, content_type="application/json")
     (bill,) = _fetch(client)
     with pytest.raises(AttributeError):
@@ -110,7 +104,7 @@ def test_pending_bill_is_frozen(
 
 @pytest.mark.parametrize("http_status", [422, 200])  # open point 0: HTTP status or body only
 def test_consumer_id_empty(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.FETCH_CONSUMER_ID_EMPTY, status=http_status)
     with pytest.raises(ConsumerIdRequired) as err:
@@ -122,7 +116,7 @@ def test_consumer_id_empty(
 
 @pytest.mark.parametrize("http_status", [403, 200])
 def test_not_applicable_for_utility(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.FETCH_NOT_APPLICABLE, status=http_status)
     with pytest.raises(NotApplicableForUtility) as err:
@@ -132,7 +126,7 @@ def test_not_applicable_for_utility(
 
 
 def test_other_422_is_invalid_input(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json={"message": "Mobile number invalid", "code": 422}, status=422)
     with pytest.raises(InvalidInput) as err:
@@ -141,7 +135,7 @@ def test_other_422_is_invalid_input(
 
 
 def test_plain_403_is_token_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json={"message": "Forbidden"}, status=403)
     with pytest.raises(TokenRejected):
@@ -184,7 +178,7 @@ def test_plain_403_is_token_rejected(
 def test_unexpected_shape_names_the_offending_field(
     body: str,
     field: str,
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -198,7 +192,7 @@ def test_unexpected_shape_names_the_offending_field(
 
 
 def test_blank_detail_values_are_none(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     body = {
         "bill_list": [
@@ -226,14 +220,14 @@ def test_blank_detail_values_are_none(
         {"status": 500},
         {"status": 502, "body": "<html/>"},
         {"status": 503},
-        {"body": requests.ConnectionError("connection reset")},
-        {"body": requests.ReadTimeout("read timed out")},
-        {"body": requests.ConnectTimeout("connect timed out")},
+        {"body": mq_fake.reset()},
+        {"body": mq_fake.read_timeout()},
+        {"body": mq_fake.connect_timeout()},
     ],
 )
 def test_transient_failures_are_retried_then_succeed(
     failure: dict[str, Any],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     sleeps: SleepRecorder,
@@ -247,7 +241,7 @@ def test_transient_failures_are_retried_then_succeed(
 
 
 def test_retries_are_bounded(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     sleeps: SleepRecorder,
@@ -262,7 +256,7 @@ def test_retries_are_bounded(
 
 
 def test_backoff_is_jittered_exponential_and_capped(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     make_client: Callable[..., MobiquityClient],
     sleeps: SleepRecorder,
@@ -278,7 +272,7 @@ def test_backoff_is_jittered_exponential_and_capped(
 
 
 def test_retry_policy_none_sends_once(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     make_client: Callable[..., MobiquityClient],
 ) -> None:
@@ -290,7 +284,7 @@ def test_retry_policy_none_sends_once(
 
 @pytest.mark.parametrize("status", [400, 404, 409])
 def test_4xx_is_not_retried(
-    status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.ERROR_INVALID_VALUE, status=status)
     with pytest.raises(InvalidInput):
@@ -298,9 +292,7 @@ def test_4xx_is_not_retried(
     assert len(calls_to(rsps, FETCH)) == 1
 
 
-def test_401_renews_the_token_and_retries_once(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_401_renews_the_token_and_retries_once(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old-token"})
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new-token"})
     rsps.post(BASE + FETCH, status=401, json={"error": "invalid_token"})
@@ -315,7 +307,7 @@ def test_401_renews_the_token_and_retries_once(
 
 
 def test_401_twice_is_token_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, status=401)
     with pytest.raises(TokenRejected) as err:
@@ -327,7 +319,7 @@ def test_401_twice_is_token_rejected(
 
 @pytest.mark.parametrize("http_status", [401, 200])
 def test_401_with_a_failed_envelope_also_renews_the_token(
-    http_status: int, rsps: responses.RequestsMock, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old-token"})
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new-token"})
@@ -382,7 +374,7 @@ def _one_bill(**changes: str) -> str:
 def test_an_amount_that_is_not_exact_to_the_cent_makes_the_answer_malformed(
     changes: dict[str, str],
     field: str,
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -398,7 +390,7 @@ def test_an_amount_that_is_not_exact_to_the_cent_makes_the_answer_malformed(
 
 
 def test_amounts_exact_to_the_cent_are_kept_as_sent(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     body = _one_bill(amount="1234.50", service_charge="0.1", lpc='"10.000"', vat="2")
     rsps.post(BASE + FETCH, body=body, content_type="application/json")
