@@ -169,6 +169,8 @@ class FakeHttp:
         first = matches[0]
         if len(matches) > 1:
             self.registered.remove(first)  # used once: the next one answers the next call
+            if first.call_count > 0:  # used already, before the next one was registered
+                first = matches[1]
         first.call_count += 1
         return first
 

@@ -37,6 +37,7 @@ from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -91,10 +92,12 @@ def proxy_for(base_url: str) -> str | None:
     return proxy
 
 
-def ca_bundle_from_environment() -> str | None:
-    """The CA bundle named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (as requests
-    reads them), or ``None`` for the system's trust store."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+def ca_bundle() -> str:
+    """The CA bundle: the one named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else
+    certifi's — the trust requests gave this client before, unchanged."""
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
 
 
 class HttpTransport:
@@ -118,7 +121,7 @@ class HttpTransport:
         self._prefix = parts.path.rstrip("/")
         self._base = f"{parts.scheme}://{parts.netloc}"
         self.proxy = proxy_for(base_url)
-        self.ca_certs = ca_bundle_from_environment() if parts.scheme == "https" else None
+        self.ca_certs = ca_bundle() if parts.scheme == "https" else None
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         options: dict[str, Any] = {
             "maxsize": pool_size,

@@ -92,6 +92,8 @@ def test_not_found(
         (400, json.dumps(mq_doc.ERROR_INVALID_VALUE)),
         (200, json.dumps(mq_doc.enquiry_found("REVERSED"))),  # unmapped status
         (200, json.dumps({"status": "SUCCEEDED", "orderId": "1"})),  # no orderStatus
+        (200, json.dumps(mq_doc.enquiry_found("SUCCEEDED", orderId=17))),  # orderId a number
+        (200, json.dumps(mq_doc.enquiry_found("SUCCEEDED", errors={"code": "x"}))),
         (200, json.dumps({**mq_doc.enquiry_found("SUCCEEDED"), "externalReferenceId": "OTHER"})),
         (200, "{not json"),
         (200, json.dumps({"orderStatus": 7})),

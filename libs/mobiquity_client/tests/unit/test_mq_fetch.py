@@ -359,6 +359,7 @@ def _one_bill(**changes: str) -> str:
         ({"amount": "123.456"}, "bill_list[1].amount"),
         ({"amount": '"123.456"'}, "bill_list[1].amount"),
         ({"amount": "0.001"}, "bill_list[1].amount"),
+        ({"amount": "12345678901234567890123456789.001"}, "bill_list[1].amount"),  # > 28 digits
         ({"amount": "-5.00"}, "bill_list[1].amount"),
         ({"amount": '"NaN"'}, "bill_list[1].amount"),
         ({"amount": '"Infinity"'}, "bill_list[1].amount"),
@@ -392,12 +393,12 @@ def test_an_amount_that_is_not_exact_to_the_cent_makes_the_answer_malformed(
 def test_amounts_exact_to_the_cent_are_kept_as_sent(
     rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
-    body = _one_bill(amount="1234.50", service_charge="0.1", lpc='"10.000"', vat="2")
+    body = _one_bill(amount="1234.50", service_charge="1E+1", lpc='"10.000"', vat="2")
     rsps.post(BASE + FETCH, body=body, content_type="application/json")
     first, second = _fetch(client)
     assert str(first.amount) == "50.25"
     assert str(second.amount) == "1234.50"
-    assert str(second.service_charge) == "0.1"
+    assert second.service_charge == Decimal("10")
     assert second.detail is not None
     assert second.detail.lpc == Decimal("10.00")  # trailing zeros change no value: accepted
     assert second.detail.vat == Decimal("2")

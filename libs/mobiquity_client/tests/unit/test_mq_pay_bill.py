@@ -265,6 +265,10 @@ def test_401_in_body_only_is_rejected(
         (200, '{"status": "FAILED"}', "bad_body"),  # FAILED without any error code
         (200, '{"orderStatus": "UNHEARD_OF"}', "bad_body"),
         (200, '{"amount": NaN}', "bad_body"),
+        (200, '{"status": "FAILED", "errors": [{"code": 5}]}', "bad_body"),  # code not a string
+        (200, '{"status": "FAILED", "errorCode": "X", "errors": "AUTH03"}', "bad_body"),
+        (200, '{"status": "FAILED", "errorCode": "X", "errors": ["AUTH03"]}', "bad_body"),
+        (200, '{"code": "process.fulfilment", "orderStatus": ["PENDING"]}', "bad_body"),
         (302, "", "bad_body"),
         (404, '{"message": "no route"}', "unexpected_status"),
         (429, '{"message": "slow down"}', "unexpected_status"),
@@ -293,6 +297,10 @@ def test_unexpected_shape_names_the_field(
     outcome = client.pay_bill(payment())
     assert isinstance(outcome, Unknown)
     assert "orderId" in outcome.reason
+    rsps.post(BASE + PAY, json={"status": "FAILED", "errors": [{"code": "A"}, {"message": 7}]})
+    outcome = client.pay_bill(payment())
+    assert isinstance(outcome, Unknown)
+    assert "field errors[1].message" in outcome.reason
 
 
 def test_redirect_is_not_followed(

@@ -59,6 +59,14 @@ def test_a_ca_bundle_from_the_environment_is_kept(monkeypatch: pytest.MonkeyPatc
     assert transport.pool.ca_certs == "/etc/ssl/mobiquity.pem"  # type: ignore[attr-defined]
 
 
+def test_https_trusts_certifi_by_default() -> None:
+    # the trust requests gave this client before the switch to urllib3
+    import certifi
+
+    assert _transport().ca_certs == certifi.where()
+    assert _transport("http://mobiquity.example").ca_certs is None
+
+
 def test_calls_really_go_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # The misbehaving server plays an HTTP proxy: it must see the absolute URL of the call.
     with MisbehavingServer([]) as proxy:
