@@ -22,8 +22,7 @@ from http.client import IncompleteRead, RemoteDisconnected
 from typing import Any
 from unittest import mock
 
-from urllib3 import HTTPConnectionPool, HTTPResponse
-from urllib3._collections import HTTPHeaderDict
+from urllib3 import HTTPConnectionPool, HTTPHeaderDict, HTTPResponse
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
