@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts
-from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
+from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
 
 A = bill_accounts.c
 

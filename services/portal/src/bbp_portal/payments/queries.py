@@ -35,7 +35,7 @@ from bbp_common.db.tables import (
 )
 from bbp_common.domain.payments import PaymentState, is_reference_id
 from bbp_common.payment_store import BREAKER
-from bbp_portal.accounts.cursor import Cursor, decode_cursor
+from bbp_portal.cursor import Cursor, decode_cursor
 from bbp_portal.requests import service
 from bbp_portal.service_errors import NotFound, ValidationFailed
 

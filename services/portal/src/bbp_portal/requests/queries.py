@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Connection, Select, false, func, select
 
 from bbp_common import tallies as request_tallies
 from bbp_common.db.tables import bill_accounts, bills, bulk_requests, fetch_items
-from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
+from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
 from bbp_portal.service_errors import NotFound, ValidationFailed
 
 R = bulk_requests.c
