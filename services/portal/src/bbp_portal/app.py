@@ -152,8 +152,8 @@ def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> 
     worker process that uses it: a connection made before a fork is dead in the child)."""
     import bbp_portal.payments.api
     import bbp_portal.requests.api  # noqa: F401  (routes register on import)
+    from bbp_portal.bulk.publishing import AfterCommitRelay
     from bbp_portal.payments.views import bp as payments_bp
-    from bbp_portal.requests.publishing import AfterCommitRelay
     from bbp_portal.requests.queries import TotalsCache
     from bbp_portal.requests.views import bp as requests_bp
 

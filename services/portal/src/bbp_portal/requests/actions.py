@@ -17,9 +17,9 @@ from bbp_common.db.tables import account_groups
 from bbp_common.logging import get_logger
 from bbp_portal.accounts.listing import AccountFilter, AccountSelection, selection_query
 from bbp_portal.audit_trail import Actor, record
+from bbp_portal.bulk.metrics import ITEMS_CREATED, REQUESTS_CANCELLED, REQUESTS_CREATED
+from bbp_portal.bulk.publishing import AfterCommitRelay
 from bbp_portal.requests import service
-from bbp_portal.requests.metrics import ITEMS_CREATED, REQUESTS_CANCELLED, REQUESTS_CREATED
-from bbp_portal.requests.publishing import AfterCommitRelay
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 from bbp_portal.view_context import engine
 

@@ -14,9 +14,9 @@ from flask import Response, current_app, stream_with_context
 from sqlalchemy import Connection
 
 from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.bulk.metrics import EXPORTS
 from bbp_portal.requests import actions, queries
 from bbp_portal.requests.export import csv_chunks, file_chunks, xlsx_file
-from bbp_portal.requests.metrics import EXPORTS
 from bbp_portal.requests.schemas import (
     BillerTotalsSchema,
     CancelledSchema,

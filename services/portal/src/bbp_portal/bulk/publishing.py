@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from bbp_common.logging import get_logger
 from bbp_common.messaging import Publisher
 from bbp_common.outbox import OutboxRelay
-from bbp_portal.requests.metrics import AFTER_COMMIT_RELAY
+from bbp_portal.bulk.metrics import AFTER_COMMIT_RELAY
 from bbp_portal.settings import PortalSettings
 
 log = get_logger(__name__)
