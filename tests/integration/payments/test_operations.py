@@ -29,8 +29,7 @@ from bbp_common.domain.payments import PaymentState
 from bbp_common.notifications import PaymentSmsSettings
 from bbp_common.payment_store import BREAKER, load, open_breaker, record_anomaly
 from bbp_portal.audit_trail import Actor
-from bbp_portal.payments import operations
-from bbp_portal.requests import service
+from bbp_portal.payments import operations, service
 from bbp_portal.service_errors import Conflict, Forbidden, Refused, ValidationFailed
 from tests.integration.payments.conftest import ADMIN, CHECKER, SUPER, _app
 from tests.support.accounts import sign_in

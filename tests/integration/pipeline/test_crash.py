@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bbp_common.db.tables import payments
-from bbp_portal.requests.service import create_payment_request
+from bbp_portal.payments.service import create_payment_request
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 

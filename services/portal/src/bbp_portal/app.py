@@ -152,9 +152,12 @@ def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> 
     worker process that uses it: a connection made before a fork is dead in the child)."""
     import bbp_portal.payments.api
     import bbp_portal.requests.api  # noqa: F401  (routes register on import)
+    from bbp_portal.bulk.kinds import register_kinds
     from bbp_portal.bulk.publishing import AfterCommitRelay
+    from bbp_portal.payments.views import PAYMENT
     from bbp_portal.payments.views import bp as payments_bp
     from bbp_portal.requests.queries import TotalsCache
+    from bbp_portal.requests.views import FETCH
     from bbp_portal.requests.views import bp as requests_bp
 
     # gunicorn's post_worker_init calls .warm() in each worker (see gunicorn.conf.py).
@@ -162,3 +165,4 @@ def _register_requests(app: Flask, settings: PortalSettings, engine: Engine) -> 
     app.extensions["bbp.biller_totals"] = TotalsCache()
     app.register_blueprint(requests_bp)
     app.register_blueprint(payments_bp)
+    register_kinds(app, FETCH, PAYMENT)

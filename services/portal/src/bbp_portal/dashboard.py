@@ -18,8 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bbp_common.db.tables import bulk_requests
 from bbp_common.logging import get_logger
 from bbp_portal.auth import current_user
+from bbp_portal.bulk.queries import RequestRow
 from bbp_portal.payments.queries import Attention, attention
-from bbp_portal.requests.queries import RequestFilter, RequestRow, list_requests
+from bbp_portal.requests.queries import RequestFilter, list_requests
 from bbp_portal.view_context import engine
 
 #: Request states that are not over, in the order the dashboard shows them.

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from flask import current_app
 from sqlalchemy import Engine
 
 from bbp_common.logging import get_logger
@@ -118,4 +119,9 @@ class AfterCommitRelay:
         self._pid = None
 
 
-__all__ = ["AfterCommitRelay"]
+def relay() -> AfterCommitRelay:
+    """This app's after-commit relay (made by ``create_app``; connects on first use)."""
+    return current_app.extensions["bbp.relay"]  # type: ignore[no-any-return]
+
+
+__all__ = ["AfterCommitRelay", "relay"]

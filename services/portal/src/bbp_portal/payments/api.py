@@ -16,10 +16,10 @@ from flask import jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.bulk.publishing import relay
+from bbp_portal.bulk.queries import get_request
 from bbp_portal.payments import operations, queries
 from bbp_portal.payments.views import policy
-from bbp_portal.requests import actions
-from bbp_portal.requests import queries as request_queries
 from bbp_portal.requests.schemas import RequestSchema
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
@@ -291,7 +291,7 @@ def _resolve_selection(body: dict[str, Any]) -> tuple[list[int], str]:
 
 def _request(request_id: int) -> Any:
     with engine().connect() as conn:
-        return request_queries.get_request(conn, request_id)
+        return get_request(conn, request_id)
 
 
 def _page(page: queries.Page, sort: str) -> dict[str, Any]:
@@ -377,7 +377,7 @@ def create_payment(body: dict[str, Any]) -> Any:
         policy=policy(),
         selection=described,
         via="api",
-        relay=actions.relay(),
+        relay=relay(),
     )
     payload = CreatedSchema().dump(
         {
@@ -411,7 +411,7 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
         request_id,
         body["comment"],
         max_bill_age=policy().max_bill_age,
-        relay=actions.relay(),
+        relay=relay(),
     )
     return _request(request_id)
 
@@ -439,7 +439,7 @@ def reject(request_id: int, body: dict[str, Any]) -> Any:
     tags=TAGS,
 )
 def pause(request_id: int, body: dict[str, Any]) -> Any:
-    operations.pause(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    operations.pause(engine(), actor(), request_id, body["comment"], relay=relay())
     return _request(request_id)
 
 
@@ -452,7 +452,7 @@ def pause(request_id: int, body: dict[str, Any]) -> Any:
     tags=TAGS,
 )
 def resume(request_id: int, body: dict[str, Any]) -> Any:
-    operations.resume(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    operations.resume(engine(), actor(), request_id, body["comment"], relay=relay())
     return _request(request_id)
 
 
@@ -550,7 +550,7 @@ def resolve(payment_id: int, body: dict[str, Any]) -> Any:
         body["resolution"],
         body["comment"],
         payment_sms=settings(),
-        relay=actions.relay(),
+        relay=relay(),
     )
     return _payment_detail(payment_id)
 

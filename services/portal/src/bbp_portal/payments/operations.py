@@ -40,7 +40,15 @@ from bbp_common.domain.payments import PaymentState
 from bbp_common.logging import get_logger
 from bbp_common.payment_store import BREAKER, close_breaker, load, transition
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.requests import service
+from bbp_portal.bulk.service import (
+    Created,
+    NothingSelected,
+    Relay,
+    relay_now,
+    request_changed,
+    submit,
+)
+from bbp_portal.payments import service
 from bbp_portal.service_errors import (
     Conflict,
     Forbidden,
@@ -55,7 +63,6 @@ S = PaymentState
 
 COMMENT_MAX = 500
 RESOLUTIONS = {"paid": S.SUCCEEDED, "not_paid": S.FAILED}
-Relay = service.Relay
 
 
 def _comment(text: str | None, *, required: bool, what: str = "comment") -> str:
@@ -103,7 +110,7 @@ def create_payment(
     selection: str = "",
     via: str = "page",
     relay: Relay | None = None,
-) -> service.Created:
+) -> Created:
     """Create a payment request for ``bill_ids`` — once per ``key``.
 
     The key is minted with the confirmation page (or chosen by the API client): the same key
@@ -156,7 +163,7 @@ def create_payment(
             relay=relay,
             on_created=on_created,
         )
-    except service.NothingSelected as exc:
+    except NothingSelected as exc:
         raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
         raise Refused(
@@ -257,7 +264,7 @@ def approve(
                 approval_comment=text,
             )
         )
-        message_id = service.submit(conn, request_id, "payment")
+        message_id = submit(conn, request_id, "payment")
         notifications.request_approved(conn, request_id)
         record(
             conn,
@@ -269,7 +276,7 @@ def approve(
             maker=request.created_by,
             total=str(request.total_amount),
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
 
 
@@ -338,7 +345,7 @@ def pause(
             )
             .values(state="paused", paused_by=actor.login_id, paused_reason=reason[:255])
         )
-        message_id = service.request_changed(conn, request_id, "paused")
+        message_id = request_changed(conn, request_id, "paused")
         record(
             conn,
             actor,
@@ -348,7 +355,7 @@ def pause(
             comment=text,
             was=request.state,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_paused", request_id=request_id, by=actor.login_id)
 
 
@@ -375,7 +382,7 @@ def resume(
             .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "paused")
             .values(state=target, paused_by=None, paused_reason=None)
         )
-        message_id = service.request_changed(conn, request_id, "resumed")
+        message_id = request_changed(conn, request_id, "resumed")
         record(
             conn,
             actor,
@@ -386,7 +393,7 @@ def resume(
             paused_by=request.paused_by,
             paused_reason=request.paused_reason,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_resumed", request_id=request_id, by=actor.login_id)
 
 
@@ -463,7 +470,7 @@ def resolve(
         if target is S.SUCCEEDED and payment_sms is not None:
             queued = notifications.payment_submitted(conn, payment.id, payment_sms)
     if queued is not None and queued.message_id is not None:
-        service.relay_now(relay, [queued.message_id])
+        relay_now(relay, [queued.message_id])
     log.info(
         "payment_resolved",
         reference_id=payment.reference_id,

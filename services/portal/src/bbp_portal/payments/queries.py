@@ -36,7 +36,7 @@ from bbp_common.db.tables import (
 from bbp_common.domain.payments import PaymentState, is_reference_id
 from bbp_common.payment_store import BREAKER
 from bbp_portal.cursor import Cursor, decode_cursor
-from bbp_portal.requests import service
+from bbp_portal.payments.pending import examine, latest_successful_fetch
 from bbp_portal.service_errors import NotFound, ValidationFailed
 
 P = payments.c
@@ -150,7 +150,7 @@ def _live_key_of_bill() -> Any:
 
 def _pending_conditions(pending: PendingFilter) -> list[ColumnElement[bool]]:
     """Bills of each account's latest successful fetch that are in no live payment."""
-    latest = service.latest_successful_fetch(B.bill_account_id)
+    latest = latest_successful_fetch(B.bill_account_id)
     live = select(literal(1)).where(P.live_bill_key == _live_key_of_bill()).exists()
     where: list[ColumnElement[bool]] = [B.fetch_item_id == latest, ~live]
     if pending.utility:
@@ -300,9 +300,9 @@ def summarise(
     max_bill_age: timedelta,
     approval_threshold: Decimal | None,
 ) -> Summary:
-    """The same checks and amounts as creating the request (``service.examine``), read only."""
+    """The same checks and amounts as creating the request (:func:`examine`), read only."""
     ids = sorted(set(bill_ids))
-    found = service.examine(conn, ids, max_bill_age)
+    found = examine(conn, ids, max_bill_age)
     names = {
         r.utility_code: r.name for r in conn.execute(select(billers.c.utility_code, billers.c.name))
     }

@@ -20,9 +20,10 @@ from werkzeug.datastructures import MultiDict
 
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.payments import operations, queries
-from bbp_portal.requests import actions
-from bbp_portal.requests import queries as request_queries
+from bbp_portal.bulk.kinds import RequestKind
+from bbp_portal.bulk.publishing import relay
+from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
+from bbp_portal.payments import operations, queries, service
 from bbp_portal.service_errors import NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -184,7 +185,7 @@ def create() -> Any:
             policy=policy(),
             selection=described,
             via="page",
-            relay=actions.relay(),
+            relay=relay(),
         )
     except Refused as exc:
         flash(_problem_text(exc), "danger")
@@ -210,7 +211,7 @@ def create() -> Any:
 # --------------------------------------------------------------------------- a payment request
 
 
-def render_request(found: request_queries.RequestRow) -> Any:
+def render_request(found: RequestRow) -> Any:
     """The payment request's page (``requests.show`` hands payment requests here)."""
     args = request.args
     state = args.get("state", "")
@@ -248,7 +249,7 @@ def render_request(found: request_queries.RequestRow) -> Any:
         is_maker=bool(user and user.login_id.lower() == found.created_by.lower()),
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
-        can_cancel=operates and found.state in request_queries.CANCELLABLE,
+        can_cancel=operates and found.state in CANCELLABLE,
         can_resolve=bool(user and user.is_superadmin),
     )
 
@@ -277,7 +278,7 @@ def approve(request_id: int) -> Any:
             request_id,
             request.form.get("comment"),
             max_bill_age=policy().max_bill_age,
-            relay=actions.relay(),
+            relay=relay(),
         ),
     )
 
@@ -299,7 +300,7 @@ def pause(request_id: int) -> Any:
         request_id,
         _("Paused: nothing more is sent; payments already on their way finish."),
         lambda: operations.pause(
-            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+            engine(), actor(), request_id, request.form.get("comment"), relay=relay()
         ),
     )
 
@@ -311,7 +312,7 @@ def resume(request_id: int) -> Any:
         request_id,
         _("Resumed."),
         lambda: operations.resume(
-            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+            engine(), actor(), request_id, request.form.get("comment"), relay=relay()
         ),
     )
 
@@ -348,7 +349,7 @@ def resolve(payment_id: int) -> Any:
             request.form.get("resolution", ""),
             request.form.get("comment"),
             payment_sms=settings(),
-            relay=actions.relay(),
+            relay=relay(),
         )
     except NotFound:
         abort(404)
@@ -438,4 +439,15 @@ def close_breaker() -> Any:
     return redirect(url_for("payments.wallet"))
 
 
-__all__ = ["bp", "render_request"]
+PAYMENT = RequestKind(
+    name="payment",
+    page=render_request,
+    cancel=service.cancel_request,
+    export_header=queries.EXPORT_HEADER,
+    export_rows=queries.export_rows,
+    export_name="payment-request-{id}-payments",
+)
+"""Payment requests on the pages every request shares (registered by ``create_app``)."""
+
+
+__all__ = ["PAYMENT", "bp", "render_request"]

@@ -1,9 +1,9 @@
-"""Reading requests: the list, one request's progress, its per-account results and bills.
+"""Reading requests: the list, a fetch request's per-account results and bills.
 
 Everything here must stay fast with a million fetch items in a request, so nothing counts
 or sorts the items of a request:
 
-* progress comes from ``request_tallies`` (a handful of rows kept by the writers);
+* progress comes from ``request_tallies`` (see ``bulk.queries``);
 * result pages are keyset pages in item id order, each read from an index that already
   holds that order — ``(request_id, outcome, id)`` or ``(request_id, state, id)`` for an
   outcome or state filter, else the primary key between the request's first and last item
@@ -28,25 +28,23 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, false, func, select
 
-from bbp_common import tallies as request_tallies
 from bbp_common.db.tables import bill_accounts, bills, bulk_requests, fetch_items
+from bbp_portal.bulk.queries import (
+    KINDS,
+    REQUEST_COLUMNS,
+    STATES,
+    Progress,
+    progress_of,
+    request_row,
+    tallies,
+)
 from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
-from bbp_portal.service_errors import NotFound, ValidationFailed
+from bbp_portal.service_errors import ValidationFailed
 
 R = bulk_requests.c
 I = fetch_items.c  # noqa: E741 - the items table, as in the SQL
 B = bills.c
 
-KINDS = ("fetch", "payment")
-STATES = ("awaiting_approval", "rejected", "queued", "running", "paused", "finished", "cancelled")
-#: States a request can still be cancelled in (``cancel_request`` decides; this is for buttons).
-CANCELLABLE = ("queued", "running", "paused", "awaiting_approval")
-#: Tally buckets that are settled: an item there will not change again.
-FETCH_DONE_BUCKETS = ("bills", "no_bills", "failed", "cancelled")
-FETCH_BUCKETS = ("queued", "in_flight", *FETCH_DONE_BUCKETS)
-#: Where a payment stops by itself: posted (Mobiquity has it; its fate is in Mobiquity's
-#: reports), succeeded, failed, uncleared (a person decides next) and cancelled.
-PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled")
 #: Item filters of a fetch request: an outcome, or a state for items without one yet.
 OUTCOMES = ("bills", "no_bills", "failed")
 ITEM_STATES = ("queued", "dispatched", "cancelled")
@@ -55,140 +53,6 @@ MAX_PAGE = 200
 #: A consumer-id search naming more accounts than this is not selective: walk instead.
 SEARCH_CANDIDATES = 2000
 _CURSOR_TYPES: dict[str, tuple[type, ...]] = {"id": (int,)}
-
-
-# --------------------------------------------------------------------------- one request
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a request stands, from its tallies: ``done`` items of ``total``, by bucket."""
-
-    request_id: int
-    kind: str
-    state: str
-    total: int
-    buckets: dict[str, int]
-    amounts: dict[str, Decimal]
-    finished_at: datetime | None = None
-
-    @property
-    def done(self) -> int:
-        settled = FETCH_DONE_BUCKETS if self.kind == "fetch" else PAYMENT_DONE_BUCKETS
-        return sum(self.buckets.get(b, 0) for b in settled)
-
-    @property
-    def percent(self) -> float:
-        """Share of items settled; a finished or cancelled-and-settled request shows 100."""
-        if self.total <= 0:
-            return 100.0
-        return round(min(100.0, 100.0 * self.done / self.total), 1)
-
-    @property
-    def settled(self) -> bool:
-        """Nothing will change any more: a final state and no item queued or in flight."""
-        final = self.state in ("finished", "cancelled", "rejected")
-        # A payment stops by itself at posted and uncleared (a person may still resolve an
-        # uncleared one, which the request page shows when it is loaded).
-        return final and not any(
-            self.buckets.get(b, 0) for b in ("queued", "in_flight", "ambiguous")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "kind": self.kind,
-            "state": self.state,
-            "total": self.total,
-            "done": self.done,
-            "percent": self.percent,
-            "settled": self.settled,
-            "counts": dict(self.buckets),
-            "amounts": {k: str(v) for k, v in self.amounts.items()},
-            "finished_at": self.finished_at.isoformat() + "Z" if self.finished_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: int
-    kind: str
-    state: str
-    created_by: str
-    selection: str
-    total_items: int
-    total_amount: Decimal | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    cancelled_by: str | None
-    paused_reason: str | None = None
-    paused_by: str | None = None
-    approved_by: str | None = None
-    approved_at: datetime | None = None
-    approval_comment: str | None = None
-    progress: Progress | None = None
-
-
-_REQUEST_COLUMNS = (
-    R.id,
-    R.kind,
-    R.state,
-    R.created_by,
-    R.selection,
-    R.total_items,
-    R.total_amount,
-    R.created_at,
-    R.started_at,
-    R.finished_at,
-    R.cancelled_by,
-    R.paused_reason,
-    R.paused_by,
-    R.approved_by,
-    R.approved_at,
-    R.approval_comment,
-)
-
-
-def _request(row: Any, progress: Progress | None = None) -> RequestRow:
-    return RequestRow(*(getattr(row, c.name) for c in _REQUEST_COLUMNS), progress=progress)
-
-
-def tallies(
-    conn: Connection, request_ids: Sequence[int]
-) -> dict[int, tuple[dict[str, int], dict[str, Decimal]]]:
-    """Counts and amounts per bucket of each request (a few primary-key rows each)."""
-    return {
-        request_id: (
-            {bucket: count for bucket, (count, _) in buckets.items()},
-            {bucket: amount for bucket, (_, amount) in buckets.items()},
-        )
-        for request_id, buckets in request_tallies.read_many(conn, request_ids).items()
-    }
-
-
-def _progress(row: Any, counts: dict[str, int], amounts: dict[str, Decimal]) -> Progress:
-    return Progress(row.id, row.kind, row.state, row.total_items, counts, amounts, row.finished_at)
-
-
-def get_request(conn: Connection, request_id: int) -> RequestRow:
-    """One request with its progress; :class:`NotFound` if there is none."""
-    row = conn.execute(select(*_REQUEST_COLUMNS).where(R.id == request_id)).first()
-    if row is None:
-        raise NotFound(f"There is no request {request_id}.")
-    counts, amounts = tallies(conn, [request_id])[request_id]
-    return _request(row, _progress(row, counts, amounts))
-
-
-def get_progress(conn: Connection, request_id: int) -> Progress:
-    """What the request page polls: one primary-key row and the request's tally rows."""
-    row = conn.execute(
-        select(R.id, R.kind, R.state, R.total_items, R.finished_at).where(R.id == request_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"There is no request {request_id}.")
-    counts, amounts = tallies(conn, [request_id])[request_id]
-    return _progress(row, counts, amounts)
 
 
 # --------------------------------------------------------------------------- the list
@@ -272,7 +136,7 @@ def list_requests(
             where.append(R.id < position.key[0])
         rows = list(
             conn.execute(
-                select(*_REQUEST_COLUMNS).where(*where).order_by(R.id.desc()).limit(limit + 1)
+                select(*REQUEST_COLUMNS).where(*where).order_by(R.id.desc()).limit(limit + 1)
             )
         )
         has_next, rows = len(rows) > limit, rows[:limit]
@@ -282,7 +146,7 @@ def list_requests(
             where.append(R.id > position.key[0])  # type: ignore[union-attr]
         rows = list(
             conn.execute(
-                select(*_REQUEST_COLUMNS).where(*where).order_by(R.id.asc()).limit(limit + 1)
+                select(*REQUEST_COLUMNS).where(*where).order_by(R.id.asc()).limit(limit + 1)
             )
         )
         has_prev, rows = len(rows) > limit, rows[:limit]
@@ -300,7 +164,7 @@ def list_requests(
             )
         )
     counts = tallies(conn, [r.id for r in rows])
-    items = [_request(r, _progress(r, *counts[r.id])) for r in rows]
+    items = [request_row(r, progress_of(r, *counts[r.id])) for r in rows]
     return Page(
         items,
         next=_cursor("after", rows[-1].id) if rows and has_next else None,
@@ -667,27 +531,19 @@ def export_rows(conn_factory: Any, request_id: int, *, chunk: int = 2000) -> Ite
 
 
 __all__ = [
-    "CANCELLABLE",
     "EXPORT_HEADER",
     "ITEM_STATUSES",
-    "KINDS",
-    "STATES",
     "BillerTotal",
     "InvalidCursor",
     "ItemFilter",
     "ItemRow",
     "Page",
-    "Progress",
     "RequestFilter",
-    "RequestRow",
     "TotalsCache",
     "biller_totals",
     "creators",
     "export_rows",
-    "get_progress",
-    "get_request",
     "item_bounds",
     "list_items",
     "list_requests",
-    "tallies",
 ]

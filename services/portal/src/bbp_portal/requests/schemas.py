@@ -7,8 +7,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bbp_portal.accounts.schemas import FilterSchema
+from bbp_portal.bulk.queries import KINDS, STATES
 from bbp_portal.requests.actions import MAX_TICKED
-from bbp_portal.requests.queries import ITEM_STATUSES, KINDS, STATES, ItemFilter, RequestFilter
+from bbp_portal.requests.queries import ITEM_STATUSES, ItemFilter, RequestFilter
 
 
 class FetchCreateSchema(Schema):
