@@ -18,9 +18,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from bbp_portal.api import api, endpoint, page_of
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
+from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.payments import operations, queries
 from bbp_portal.payments.views import policy
-from bbp_portal.requests.schemas import RequestSchema
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
 

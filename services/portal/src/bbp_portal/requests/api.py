@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from bbp_portal.api import api, endpoint, page_of
 from bbp_portal.bulk import queries as bulk
+from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
 from bbp_portal.requests import actions, queries
 from bbp_portal.requests.export import export_response
 from bbp_portal.requests.schemas import (
@@ -24,9 +25,7 @@ from bbp_portal.requests.schemas import (
     FetchCreateSchema,
     ItemListQuery,
     ItemSchema,
-    ProgressSchema,
     RequestListQuery,
-    RequestSchema,
 )
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine
