@@ -10,9 +10,8 @@ from sqlalchemy import Engine
 from bbp_common.db import make_engine, ping
 from bbp_common.logging import configure_logging
 from bbp_common.settings import load_settings
-from bbp_portal import dashboard
 from bbp_portal.audit import AuditStore, SqlAuditStore
-from bbp_portal.auth import install_guard, login_required, public
+from bbp_portal.auth import install_guard, public
 from bbp_portal.context import Services
 from bbp_portal.correlation import init_correlation
 from bbp_portal.directory import SqlUserStore, UserStore
@@ -78,8 +77,10 @@ def create_app(
     from bbp_portal.admin.users import bp as users_bp
     from bbp_portal.auth.views import bp as auth_bp
     from bbp_portal.cli import users_cli
+    from bbp_portal.dashboard.views import bp as dashboard_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(notifications_bp)
@@ -119,11 +120,6 @@ def create_app(
         if relay is not None:
             checks["rabbitmq"] = "ok" if relay.connected else "not connected (outbox holds work)"
         return jsonify(status="ok" if ok else "unready", **checks), (200 if ok else 503)
-
-    @app.get("/")
-    @login_required
-    def home() -> Any:
-        return dashboard.home()
 
     # Last: wraps the finished view functions of every blueprint.
     apply_rate_limits(app, limiter, settings)

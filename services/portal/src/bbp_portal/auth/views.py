@@ -84,7 +84,7 @@ def _complete_sign_in(user: UserRecord, login: LoginSucceeded, typed: str, otp: 
     session.modified = True
     record("login", actor=user.login_id, second_factor=otp)
     flash(_("Welcome, %(name)s.", name=user.login_id), "success")
-    return redirect(_next() or url_for("home"))
+    return redirect(_next() or url_for("dashboard.home"))
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -95,7 +95,7 @@ def _complete_sign_in(user: UserRecord, login: LoginSucceeded, typed: str, otp: 
 @rate_limited
 def login() -> Any:
     if current_user() is not None:
-        return redirect(_next() or url_for("home"))
+        return redirect(_next() or url_for("dashboard.home"))
     if request.args.get("restart"):
         session.pop("pending_login", None)
     device_id()  # the device cookie is given on the first visit
@@ -458,7 +458,7 @@ def change_password() -> Any:
     record("password_change", actor=user.login_id)
     _tell_password_changed(user.login_id, "changed")
     flash(_("Your password has been changed."), "success")
-    return redirect(url_for("home"))
+    return redirect(url_for("dashboard.home"))
 
 
 def _tell_password_changed(login_id: str, how: str) -> None:
