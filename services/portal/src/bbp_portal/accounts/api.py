@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Blueprint, Response, request, stream_with_context
 
 from bbp_portal.accounts import groups as group_service
 from bbp_portal.accounts import listing
@@ -28,10 +28,13 @@ from bbp_portal.accounts.schemas import (
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.accounts.upload.parse import Limits
 from bbp_portal.accounts.upload.template import template_csv, template_xlsx
-from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.api import endpoint, page_of
 from bbp_portal.audit_trail import record
 from bbp_portal.service_errors import ServiceError, ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
+
+api = Blueprint("accounts", __name__)
+"""Bill accounts, groups and uploads under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 

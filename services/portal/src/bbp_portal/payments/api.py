@@ -12,10 +12,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import jsonify
+from flask import Blueprint, jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.api import endpoint, page_of
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
@@ -23,6 +23,9 @@ from bbp_portal.payments import operations, queries
 from bbp_portal.payments.views import policy
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
+
+api = Blueprint("payments", __name__)
+"""Payments under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 TAGS = ["payments"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
+from flask import Blueprint, current_app
 from sqlalchemy import Connection
 
-from bbp_portal.api import api, endpoint, page_of
+from bbp_portal.api import endpoint, page_of
 from bbp_portal.bulk import queries as bulk
 from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
 from bbp_portal.requests import actions, queries
@@ -29,6 +29,9 @@ from bbp_portal.requests.schemas import (
 )
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine
+
+api = Blueprint("requests", __name__)
+"""Requests under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 TAGS = ["requests"]
