@@ -57,6 +57,7 @@ from bbp_portal.service_errors import (
     ServiceError,
     ValidationFailed,
 )
+from bbp_portal.settings import PortalSettings
 
 log = get_logger(__name__)
 S = PaymentState
@@ -92,6 +93,14 @@ class PayPolicy:
     max_bill_age: timedelta
     approval_threshold: Decimal | None = None
     max_bills: int = 20_000
+
+    @classmethod
+    def from_settings(cls, settings: PortalSettings) -> PayPolicy:
+        return cls(
+            max_bill_age=timedelta(seconds=settings.pay_max_bill_age),
+            approval_threshold=settings.approval_threshold,
+            max_bills=settings.pay_max_bills,
+        )
 
 
 def idempotency_key(login_id: str, key: str) -> str:

@@ -11,7 +11,7 @@ anyway, because a bill can be in one live payment only.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -34,12 +34,7 @@ FLASH_PROBLEMS = 5
 
 
 def policy() -> operations.PayPolicy:
-    s = settings()
-    return operations.PayPolicy(
-        max_bill_age=timedelta(seconds=s.pay_max_bill_age),
-        approval_threshold=s.approval_threshold,
-        max_bills=s.pay_max_bills,
-    )
+    return operations.PayPolicy.from_settings(settings())
 
 
 def _day(text: str | None) -> date | None:
