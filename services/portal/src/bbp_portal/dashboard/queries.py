@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from bbp_common.db.tables import bulk_requests
 from bbp_portal.bulk.queries import RequestRow
-from bbp_portal.payments.queries import Attention, attention
+from bbp_portal.payments.attention import Attention, attention
 from bbp_portal.requests.queries import RequestFilter, list_requests
 
 #: Request states that are not over, in the order the dashboard shows them.

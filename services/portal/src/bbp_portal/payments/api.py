@@ -19,7 +19,9 @@ from bbp_portal.api import endpoint, page_of
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
+from bbp_portal.payments import attention as needs_attention
 from bbp_portal.payments import operations, queries
+from bbp_portal.payments import pending as pending_bills
 from bbp_portal.payments.schemas import (
     AttentionSchema,
     BillSelectionSchema,
@@ -55,8 +57,8 @@ def policy() -> operations.PayPolicy:
     return operations.PayPolicy.from_settings(settings())
 
 
-def _filter(data: dict[str, Any]) -> queries.PendingFilter:
-    return queries.PendingFilter(
+def _filter(data: dict[str, Any]) -> pending_bills.PendingFilter:
+    return pending_bills.PendingFilter(
         utility=data.get("utility") or "",
         group_id=data.get("group_id"),
         due_from=data.get("due_from"),
@@ -70,7 +72,9 @@ def _resolve_selection(body: dict[str, Any]) -> tuple[list[int], str]:
     if body.get("filter") is not None:
         found_filter = _filter(body["filter"])
         with engine().connect() as conn:
-            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
+            ids = pending_bills.pending_ids(
+                conn, found_filter, cap, max_bill_age=policy().max_bill_age
+            )
         if len(ids) > cap:
             raise ValidationFailed(
                 "too_many_bills", f"More than {cap:,} bills match: narrow the filter.", "filter"
@@ -114,7 +118,7 @@ def _page(page: queries.Page, sort: str) -> dict[str, Any]:
 )
 def list_pending(query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
-        page = queries.list_pending(
+        page = pending_bills.list_pending(
             conn,
             _filter(query),
             max_bill_age=policy().max_bill_age,
@@ -138,7 +142,7 @@ def preview(body: dict[str, Any]) -> Any:
     ids, _described = _resolve_selection(body)
     p = policy()
     with engine().connect() as conn:
-        summary = queries.summarise(
+        summary = pending_bills.summarise(
             conn, ids, max_bill_age=p.max_bill_age, approval_threshold=p.approval_threshold
         )
     return {
@@ -374,7 +378,7 @@ def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
 )
 def attention() -> Any:
     with engine().connect() as conn:
-        return queries.attention(conn)
+        return needs_attention.attention(conn)
 
 
 @api.get("/wallet-breaker")
@@ -383,9 +387,9 @@ def get_breaker() -> Any:
     return _breaker()
 
 
-def _breaker() -> queries.Breaker:
+def _breaker() -> needs_attention.Breaker:
     with engine().connect() as conn:
-        return queries.breaker(conn)
+        return needs_attention.breaker(conn)
 
 
 @api.post("/wallet-breaker/close")

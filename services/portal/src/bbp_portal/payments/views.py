@@ -23,7 +23,9 @@ from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
-from bbp_portal.payments import operations, queries, service
+from bbp_portal.payments import attention as needs_attention
+from bbp_portal.payments import export, operations, queries, service
+from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -48,8 +50,8 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
-def pending_filter(values: MultiDict[str, str]) -> queries.PendingFilter:
-    return queries.PendingFilter(
+def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
+    return pending_bills.PendingFilter(
         utility=values.get("utility", "")[:16],
         group_id=_int(values.get("group_id")),
         due_from=_day(values.get("due_from")),
@@ -68,10 +70,10 @@ def pending() -> Any:
         found_filter = pending_filter(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
-        found_filter = queries.PendingFilter()
+        found_filter = pending_bills.PendingFilter()
     with engine().connect() as conn:
         try:
-            page = queries.list_pending(
+            page = pending_bills.list_pending(
                 conn,
                 found_filter,
                 max_bill_age=policy().max_bill_age,
@@ -79,9 +81,11 @@ def pending() -> Any:
             )
         except ServiceError as exc:
             flash(exc.message, "warning")
-            page = queries.list_pending(conn, found_filter, max_bill_age=policy().max_bill_age)
+            page = pending_bills.list_pending(
+                conn, found_filter, max_bill_age=policy().max_bill_age
+            )
         billers = list_billers(conn)
-        group_rows = queries.groups(conn)
+        group_rows = pending_bills.groups(conn)
     keep = {k: v for k, v in found_filter.as_dict().items() if v not in (None, "")}
     return render_template(
         "payments/pending.html",
@@ -100,7 +104,9 @@ def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
     if values.get("scope") == "filter":
         found_filter = pending_filter(values)
         with engine().connect() as conn:
-            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
+            ids = pending_bills.pending_ids(
+                conn, found_filter, cap, max_bill_age=policy().max_bill_age
+            )
         if len(ids) > cap:
             raise ServiceError(
                 "too_many_bills",
@@ -142,7 +148,7 @@ def confirm() -> Any:
         flash(_("Tick at least one bill to pay."), "warning")
         return redirect(back)
     with engine().connect() as conn:
-        summary = queries.summarise(
+        summary = pending_bills.summarise(
             conn,
             ids,
             max_bill_age=policy().max_bill_age,
@@ -382,7 +388,7 @@ def search() -> Any:
 @login_required
 def attention() -> Any:
     with engine().connect() as conn:
-        found = queries.attention(conn)
+        found = needs_attention.attention(conn)
     user = current_user()
     return render_template(
         "payments/attention.html",
@@ -409,7 +415,7 @@ def acknowledge(anomaly_id: int) -> Any:
 @login_required
 def wallet() -> Any:
     with engine().connect() as conn:
-        found = queries.breaker(conn)
+        found = needs_attention.breaker(conn)
     user = current_user()
     return render_template(
         "payments/wallet.html",
@@ -438,8 +444,8 @@ PAYMENT = RequestKind(
     name="payment",
     page=render_request,
     cancel=service.cancel_request,
-    export_header=queries.EXPORT_HEADER,
-    export_rows=queries.export_rows,
+    export_header=export.EXPORT_HEADER,
+    export_rows=export.export_rows,
     export_name="payment-request-{id}-payments",
 )
 """Payment requests on the pages every request shares (registered by ``create_app``)."""
