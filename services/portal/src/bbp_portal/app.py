@@ -43,7 +43,7 @@ from bbp_portal.payments import api as payments_api
 from bbp_portal.payments import views as payments_views
 from bbp_portal.requests import api as requests_api
 from bbp_portal.requests import views as requests_views
-from bbp_portal.requests.queries import TotalsCache
+from bbp_portal.requests.totals import TotalsCache
 from bbp_portal.security import apply_rate_limits, init_security
 from bbp_portal.settings import PortalSettings
 from bbp_portal.timing import FailureTiming

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from bbp_portal.api import endpoint, page_of
 from bbp_portal.bulk import queries as bulk
 from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
-from bbp_portal.requests import actions, queries
+from bbp_portal.requests import actions, items, queries
 from bbp_portal.requests.export import export_response
 from bbp_portal.requests.schemas import (
     BillerTotalsSchema,
@@ -27,6 +27,7 @@ from bbp_portal.requests.schemas import (
     ItemSchema,
     RequestListQuery,
 )
+from bbp_portal.requests.totals import TotalsCache
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine
 
@@ -120,7 +121,7 @@ def _fetch_request(conn: Connection, request_id: int) -> bulk.RequestRow:
 def list_items(request_id: int, query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
         _fetch_request(conn, request_id)
-        page = queries.list_items(
+        page = items.list_items(
             conn, request_id, query["filter"], cursor=query["cursor"], limit=query["limit"]
         )
     return _page(page)
@@ -129,7 +130,7 @@ def list_items(request_id: int, query: dict[str, Any]) -> Any:
 def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
     """Bills found per biller and overall (cached once the request is settled)."""
     progress = bulk.get_progress(conn, request_id)
-    cache: queries.TotalsCache = current_app.extensions["bbp.biller_totals"]
+    cache: TotalsCache = current_app.extensions["bbp.biller_totals"]
     totals = cache.get(conn, progress)
     return {
         "request_id": request_id,

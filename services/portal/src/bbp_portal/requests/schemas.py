@@ -10,7 +10,8 @@ from bbp_portal.accounts.schemas import FilterSchema
 from bbp_portal.bulk.queries import KINDS, STATES
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.requests.actions import MAX_TICKED
-from bbp_portal.requests.queries import ITEM_STATUSES, ItemFilter, RequestFilter
+from bbp_portal.requests.items import ITEM_STATUSES, ItemFilter
+from bbp_portal.requests.queries import RequestFilter
 
 
 class FetchCreateSchema(Schema):

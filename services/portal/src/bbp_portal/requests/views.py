@@ -21,7 +21,7 @@ from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind, kind_of
 from bbp_portal.bulk.queries import CANCELLABLE, KINDS, STATES, RequestRow, get_request
-from bbp_portal.requests import actions, queries, service
+from bbp_portal.requests import actions, items, queries, service
 from bbp_portal.requests.export import export_response
 from bbp_portal.service_errors import NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
@@ -161,17 +161,17 @@ def render_fetch(found: RequestRow) -> Any:
     request_id = found.id
     args = request.args
     status = args.get("status", "")
-    item_filter = queries.ItemFilter(
-        status=status if status in queries.ITEM_STATUSES else "",
+    item_filter = items.ItemFilter(
+        status=status if status in items.ITEM_STATUSES else "",
         utility=args.get("utility", "")[:16],
         q=args.get("q", "")[:64],
     )
     with engine().connect() as conn:
         try:
-            page = queries.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
+            page = items.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
         except ServiceError as exc:
             flash(exc.message, "warning")
-            page = queries.list_items(conn, request_id, item_filter)
+            page = items.list_items(conn, request_id, item_filter)
         billers = list_billers(conn)
     user = current_user()
     keep = {k: v for k, v in item_filter.as_dict().items() if v}
@@ -183,7 +183,7 @@ def render_fetch(found: RequestRow) -> Any:
         filter=item_filter,
         keep=keep,
         billers=billers,
-        statuses=queries.ITEM_STATUSES,
+        statuses=items.ITEM_STATUSES,
         can_cancel=bool(user and user.can_operate) and found.state in CANCELLABLE,
     )
 
@@ -225,8 +225,8 @@ FETCH = RequestKind(
     name="fetch",
     page=render_fetch,
     cancel=service.cancel_fetch_request,
-    export_header=queries.EXPORT_HEADER,
-    export_rows=queries.export_rows,
+    export_header=items.EXPORT_HEADER,
+    export_rows=items.export_rows,
     export_name="fetch-request-{id}-results",
 )
 """Fetch requests on the pages every request shares (registered by ``create_app``)."""
