@@ -13,9 +13,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from bbp_portal.accounts import groups as group_service
 from bbp_portal.accounts import listing
 from bbp_portal.accounts import service as account_service
-from bbp_portal.accounts.api import finish, read_upload_file, report_response, stage
+from bbp_portal.accounts.actions import (
+    finish,
+    read_upload_file,
+    report_response,
+    stage,
+    template_response,
+)
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.accounts.upload.template import template_csv, template_xlsx
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.service_errors import ServiceError
@@ -245,19 +250,7 @@ def upload_post() -> Any:
 @bp.get("/template.<any(csv, xlsx):fmt>")
 @role_required(*OPERATORS)
 def template(fmt: str) -> Any:
-    from flask import Response
-
-    if fmt == "xlsx":
-        return Response(
-            template_xlsx(),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": "attachment; filename=accounts-template.xlsx"},
-        )
-    return Response(
-        template_csv(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=accounts-template.csv"},
-    )
+    return template_response(fmt)
 
 
 @bp.get("/uploads/<int:upload_id>")
