@@ -20,7 +20,7 @@ from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import operations, queries
+from bbp_portal.payments import operations, queries, selection
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.payments.schemas import (
     AttentionSchema,
@@ -51,41 +51,6 @@ TAGS = ["payments"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def policy() -> operations.PayPolicy:
-    return operations.PayPolicy.from_settings(settings())
-
-
-def _filter(data: dict[str, Any]) -> pending_bills.PendingFilter:
-    return pending_bills.PendingFilter(
-        utility=data.get("utility") or "",
-        group_id=data.get("group_id"),
-        due_from=data.get("due_from"),
-        due_to=data.get("due_to"),
-        fetch_request_id=data.get("fetch_request_id"),
-    )
-
-
-def _resolve_selection(body: dict[str, Any]) -> tuple[list[int], str]:
-    cap = policy().max_bills
-    if body.get("filter") is not None:
-        found_filter = _filter(body["filter"])
-        with engine().connect() as conn:
-            ids = pending_bills.pending_ids(
-                conn, found_filter, cap, max_bill_age=policy().max_bill_age
-            )
-        if len(ids) > cap:
-            raise ValidationFailed(
-                "too_many_bills", f"More than {cap:,} bills match: narrow the filter.", "filter"
-            )
-        return ids, found_filter.describe()
-    ids = sorted(set(body["bill_ids"]))
-    if len(ids) > cap:
-        raise ValidationFailed(
-            "too_many_bills", f"At most {cap:,} bills in one payment request.", "bill_ids"
-        )
-    return ids, f"{len(ids)} chosen bills"
 
 
 def _request(request_id: int) -> Any:
@@ -120,8 +85,8 @@ def list_pending(query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
         page = pending_bills.list_pending(
             conn,
-            _filter(query),
-            max_bill_age=policy().max_bill_age,
+            selection.pending_filter_of(query),
+            max_bill_age=selection.policy().max_bill_age,
             cursor=query["cursor"],
             limit=query["limit"],
         )
@@ -139,8 +104,8 @@ def list_pending(query: dict[str, Any]) -> Any:
     "the biller says so). Answers a fresh idempotency_key to create the request with.",
 )
 def preview(body: dict[str, Any]) -> Any:
-    ids, _described = _resolve_selection(body)
-    p = policy()
+    ids, _described = selection.from_body(body)
+    p = selection.policy()
     with engine().connect() as conn:
         summary = pending_bills.summarise(
             conn, ids, max_bill_age=p.max_bill_age, approval_threshold=p.approval_threshold
@@ -167,13 +132,13 @@ def preview(body: dict[str, Any]) -> Any:
     "another admin approves it.",
 )
 def create_payment(body: dict[str, Any]) -> Any:
-    ids, described = _resolve_selection(body)
+    ids, described = selection.from_body(body)
     created = operations.create_payment(
         engine(),
         actor(),
         ids,
         key=body["idempotency_key"],
-        policy=policy(),
+        policy=selection.policy(),
         selection=described,
         via="api",
         relay=relay(),
@@ -209,7 +174,7 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
         actor(),
         request_id,
         body["comment"],
-        max_bill_age=policy().max_bill_age,
+        max_bill_age=selection.policy().max_bill_age,
         relay=relay(),
     )
     return _request(request_id)

@@ -11,12 +11,10 @@ anyway, because a bill can be in one live payment only.
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
 
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
@@ -24,7 +22,7 @@ from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import export, operations, queries, service
+from bbp_portal.payments import export, operations, queries, selection, service
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
@@ -35,31 +33,6 @@ OPERATORS = ("admin", "superadmin")
 FLASH_PROBLEMS = 5
 
 
-def policy() -> operations.PayPolicy:
-    return operations.PayPolicy.from_settings(settings())
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.strip().isdigit() else None
-
-
-def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
-    return pending_bills.PendingFilter(
-        utility=values.get("utility", "")[:16],
-        group_id=_int(values.get("group_id")),
-        due_from=_day(values.get("due_from")),
-        due_to=_day(values.get("due_to")),
-        fetch_request_id=_int(values.get("request")),
-    )
-
-
 # --------------------------------------------------------------------------- pending bills
 
 
@@ -67,7 +40,7 @@ def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
 @login_required
 def pending() -> Any:
     try:
-        found_filter = pending_filter(request.args)
+        found_filter = selection.pending_filter(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
         found_filter = pending_bills.PendingFilter()
@@ -76,13 +49,13 @@ def pending() -> Any:
             page = pending_bills.list_pending(
                 conn,
                 found_filter,
-                max_bill_age=policy().max_bill_age,
+                max_bill_age=selection.policy().max_bill_age,
                 cursor=request.args.get("cursor"),
             )
         except ServiceError as exc:
             flash(exc.message, "warning")
             page = pending_bills.list_pending(
-                conn, found_filter, max_bill_age=policy().max_bill_age
+                conn, found_filter, max_bill_age=selection.policy().max_bill_age
             )
         billers = list_billers(conn)
         group_rows = pending_bills.groups(conn)
@@ -94,40 +67,8 @@ def pending() -> Any:
         keep=keep,
         billers=billers,
         groups=group_rows,
-        max_age_hours=round(policy().max_bill_age.total_seconds() / 3600, 1),
+        max_age_hours=round(selection.policy().max_bill_age.total_seconds() / 3600, 1),
     )
-
-
-def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
-    """The bills a form or link chose: ticked ``ids``, or ``scope=filter`` (all matching)."""
-    cap = policy().max_bills
-    if values.get("scope") == "filter":
-        found_filter = pending_filter(values)
-        with engine().connect() as conn:
-            ids = pending_bills.pending_ids(
-                conn, found_filter, cap, max_bill_age=policy().max_bill_age
-            )
-        if len(ids) > cap:
-            raise ServiceError(
-                "too_many_bills",
-                _("More than %(cap)s bills match: narrow the filter.", cap=f"{cap:,}"),
-            )
-        return ids, found_filter.describe()
-    raw = values.getlist("ids")
-    if len(raw) == 1 and "," in raw[0]:
-        raw = raw[0].split(",")
-    ids = sorted({int(v) for v in raw if v.strip().isdigit()})
-    if len(ids) > cap:
-        raise ServiceError(
-            "too_many_bills", _("At most %(cap)s bills in one payment request.", cap=f"{cap:,}")
-        )
-    described = values.get("selection", "")[:400]
-    if not described:
-        source = _int(values.get("request"))
-        described = f"{len(ids)} chosen bills" + (
-            f" of fetch request #{source}" if source is not None else ""
-        )
-    return ids, described
 
 
 @bp.get("/payments/new")
@@ -140,7 +81,7 @@ def confirm() -> Any:
     }
     back = url_for("payments.pending", **kept)
     try:
-        ids, described = _selected_ids(request.args)
+        ids, described = selection.from_form(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
         return redirect(back)
@@ -151,8 +92,8 @@ def confirm() -> Any:
         summary = pending_bills.summarise(
             conn,
             ids,
-            max_bill_age=policy().max_bill_age,
-            approval_threshold=policy().approval_threshold,
+            max_bill_age=selection.policy().max_bill_age,
+            approval_threshold=selection.policy().approval_threshold,
         )
     return render_template(
         "payments/confirm.html",
@@ -160,7 +101,7 @@ def confirm() -> Any:
         described=described,
         key=secrets.token_urlsafe(24),
         payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
-        threshold=policy().approval_threshold,
+        threshold=selection.policy().approval_threshold,
         back=back,
     )
 
@@ -177,13 +118,13 @@ def _problem_text(exc: Refused) -> str:
 @role_required(*OPERATORS)
 def create() -> Any:
     try:
-        ids, described = _selected_ids(request.form)
+        ids, described = selection.from_form(request.form)
         created = operations.create_payment(
             engine(),
             actor(),
             ids,
             key=request.form.get("idempotency_key", ""),
-            policy=policy(),
+            policy=selection.policy(),
             selection=described,
             via="page",
             relay=relay(),
@@ -278,7 +219,7 @@ def approve(request_id: int) -> Any:
             actor(),
             request_id,
             request.form.get("comment"),
-            max_bill_age=policy().max_bill_age,
+            max_bill_age=selection.policy().max_bill_age,
             relay=relay(),
         ),
     )
