@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from bbp_portal.accounts import groups as group_service
-from bbp_portal.accounts import listing
+from bbp_portal.accounts import listing, selection
 from bbp_portal.accounts import service as account_service
 from bbp_portal.accounts.actions import (
     finish,
@@ -81,16 +81,16 @@ def list_accounts(query: dict[str, Any]) -> Any:
     response=SelectionCountSchema,
     tags=["accounts"],
 )
-def count_selection(body: listing.AccountSelection) -> Any:
+def count_selection(body: selection.AccountSelection) -> Any:
     cap = 10_000
     with engine().connect() as conn:
         if body.ids:
-            count = len(listing.resolve_selection(conn, body))
+            count = len(selection.resolve_selection(conn, body))
         else:
-            active = listing.AccountFilter(
-                **{**(body.filter or listing.AccountFilter()).as_dict(), "status": "active"}
+            active = selection.AccountFilter(
+                **{**(body.filter or selection.AccountFilter()).as_dict(), "status": "active"}
             )
-            count = listing.count_capped(conn, active, cap)
+            count = selection.count_capped(conn, active, cap)
     return {"count": min(count, cap), "capped": count > cap, "description": body.describe()}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from bbp_portal.accounts import groups as group_service
-from bbp_portal.accounts import listing
+from bbp_portal.accounts import listing, selection
 from bbp_portal.accounts import service as account_service
 from bbp_portal.accounts.actions import (
     finish,
@@ -31,10 +31,10 @@ OPERATORS = ("admin", "superadmin")
 REPORT_ROWS_SHOWN = 500
 
 
-def _filter_from(args: Any) -> listing.AccountFilter:
+def _filter_from(args: Any) -> selection.AccountFilter:
     group = args.get("group_id", "")
     status = args.get("status", "all")
-    return listing.AccountFilter(
+    return selection.AccountFilter(
         q=args.get("q", "")[:64],
         utility=args.get("utility", "")[:16],
         group_id=int(group) if group.isdigit() else None,
@@ -63,7 +63,7 @@ def index() -> Any:
         except listing.InvalidCursor as exc:
             flash(str(exc), "warning")
             page = listing.list_accounts(conn, account_filter, sort=sort, order=order, limit=50)
-        matching = listing.count_capped(conn, account_filter)
+        matching = selection.count_capped(conn, account_filter)
         billers = list_billers(conn)
         groups = group_service.list_groups(conn)
     keep = {k: v for k, v in account_filter.as_dict().items() if v not in ("", None, "all")}

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select
 
 from bbp_common.db.tables import account_groups
 from bbp_common.logging import get_logger
-from bbp_portal.accounts.listing import AccountFilter, AccountSelection, selection_query
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection, selection_query
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.bulk.kinds import kind_of
 from bbp_portal.bulk.metrics import ITEMS_CREATED, REQUESTS_CANCELLED, REQUESTS_CREATED

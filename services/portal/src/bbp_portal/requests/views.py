@@ -16,7 +16,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from bbp_portal.accounts.listing import AccountFilter, AccountSelection
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind, kind_of
