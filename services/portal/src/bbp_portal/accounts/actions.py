@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, request, stream_with_context
 
+from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.accounts.upload.parse import Limits
 from bbp_portal.accounts.upload.template import template_csv, template_xlsx
@@ -97,7 +98,7 @@ def report_response(upload_id: int) -> Response:
 
     def lines() -> Any:
         with engine().connect() as conn:
-            yield from uploads.report_csv(conn, who, upload_id)
+            yield from report.report_csv(conn, who, upload_id)
 
     stem = summary.file_name.rsplit(".", 1)[0].replace('"', "")[:80] or "upload"
     return Response(

@@ -31,6 +31,7 @@ from bbp_portal.accounts.schemas import (
     TemplateQuery,
     UploadSchema,
 )
+from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.api import endpoint, page_of
 from bbp_portal.view_context import actor, engine
@@ -262,7 +263,7 @@ def get_upload(upload_id: int) -> Any:
 )
 def upload_problems(upload_id: int, query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
-        items, next_after = uploads.upload_problems(
+        items, next_after = report.upload_problems(
             conn, actor(), upload_id, after=query["after"], limit=query["limit"]
         )
     return {"items": items, "next_after": next_after}

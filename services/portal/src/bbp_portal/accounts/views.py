@@ -20,6 +20,7 @@ from bbp_portal.accounts.actions import (
     stage,
     template_response,
 )
+from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
@@ -261,7 +262,7 @@ def upload_report(upload_id: int) -> Any:
             summary = uploads.get_upload(conn, actor(), upload_id)
         except ServiceError:
             abort(404)
-        problems, more = uploads.upload_problems(conn, actor(), upload_id, limit=REPORT_ROWS_SHOWN)
+        problems, more = report.upload_problems(conn, actor(), upload_id, limit=REPORT_ROWS_SHOWN)
     return render_template(
         "accounts/report.html", upload=summary, problems=problems, more=more is not None
     )
