@@ -21,6 +21,12 @@ Money rules enforced here (and tested in ``tests/integration/payments``):
 
 These functions know nothing of Flask: the views and the API pass the engine, the acting
 person and the relay, so tests call them directly.
+
+Why one module of more than 400 lines: these are every change a person makes to payments,
+side by side under the money rules above, which they enforce together (the request lock,
+the maker-checker and superadmin checks, the comment rules); callers and tests reach them
+all as ``operations.*``. The writes they build on are in ``service`` (creating a payment
+request, cancelling its queued payments).
 """
 
 from __future__ import annotations
