@@ -1,9 +1,6 @@
-"""Forgotten and changed passwords (scope §2.3): the steps of the ``auth`` blueprint that
-``views`` routes to.
-
-Passwords and OTPs travel from the form to Mobiquity and nowhere else: they are never put
-in the session, the database, an audit entry or a log line. Unfinished steps keep only
-Mobiquity's resume id in the session.
+"""Forgotten and changed passwords (scope §2.3), steps of the ``auth`` blueprint that
+``views`` routes to. As at sign-in, a password or OTP goes from the form to Mobiquity only,
+and an unfinished step keeps nothing in the session but Mobiquity's resume id.
 """
 
 from __future__ import annotations

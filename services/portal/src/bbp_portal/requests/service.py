@@ -16,17 +16,8 @@ from sqlalchemy import Connection, Engine, func, insert, literal, select, update
 from bbp_common.db.tables import bill_accounts, bulk_requests, fetch_items
 from bbp_common.logging import get_correlation_id, get_logger
 from bbp_common.payment_store import bump_tallies
-from bbp_portal.bulk.service import (
-    Created,
-    InTransaction,
-    NothingSelected,
-    Relay,
-    RequestError,
-    cancel,
-    chunks,
-    relay_now,
-    submit,
-)
+from bbp_portal.bulk import service as bulk
+from bbp_portal.bulk.service import Created, NothingSelected, RequestError
 
 log = get_logger(__name__)
 
@@ -37,7 +28,7 @@ def create_fetch_request(
     account_ids: Sequence[int],
     *,
     selection: str = "",
-    relay: Relay | None = None,
+    relay: bulk.Relay | None = None,
 ) -> Created:
     """One fetch request with one item per active account, in one transaction."""
     ids = sorted(set(account_ids))
@@ -54,7 +45,7 @@ def create_fetch_request(
             )
         ).inserted_primary_key[0]
         count = 0
-        for chunk in chunks(ids):
+        for chunk in bulk.chunks(ids):
             source = select(
                 literal(request_id),
                 bill_accounts.c.id,
@@ -74,8 +65,8 @@ def create_fetch_request(
             update(bulk_requests).where(bulk_requests.c.id == request_id).values(total_items=count)
         )
         bump_tallies(conn, request_id, {"queued": (count, Decimal("0"))})
-        message_id = submit(conn, request_id, "fetch")
-    relay_now(relay, [message_id])
+        message_id = bulk.submit(conn, request_id, "fetch")
+    bulk.relay_now(relay, [message_id])
     log.info("fetch_request_created", request_id=request_id, items=count, created_by=created_by)
     return Created(request_id, count)
 
@@ -85,8 +76,8 @@ def cancel_fetch_request(
     request_id: int,
     by: str,
     *,
-    relay: Relay | None = None,
-    in_transaction: InTransaction | None = None,
+    relay: bulk.Relay | None = None,
+    in_transaction: bulk.InTransaction | None = None,
 ) -> int:
     """Cancel a fetch request: its queued items are cancelled; what is in flight finishes.
     Returns items cancelled.
@@ -109,7 +100,7 @@ def cancel_fetch_request(
             )
         return int(cancelled)
 
-    return cancel(
+    return bulk.cancel(
         engine, request_id, by, "fetch", cancel_items, relay=relay, in_transaction=in_transaction
     )
 
