@@ -30,8 +30,7 @@ from bbp_common.notifications import PaymentSmsSettings
 from bbp_common.stores import PaymentStore, WalletBreaker
 from bbp_common.stores.breaker import NAME as BREAKER
 from bbp_portal.audit_trail import Actor
-from bbp_portal.payments import operations
-from bbp_portal.requests import service
+from bbp_portal.payments import operations, service
 from bbp_portal.service_errors import Conflict, Forbidden, Refused, ValidationFailed
 from tests.integration.payments.conftest import ADMIN, CHECKER, SUPER, _app
 from tests.support.accounts import sign_in

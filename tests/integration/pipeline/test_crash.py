@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from bbp_common.db.tables import payments
 from bbp_common.domain.payments import FINAL_STATES
-from bbp_portal.requests.service import create_payment_request
+from bbp_portal.payments.service import create_payment_request
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 

@@ -31,7 +31,7 @@ from bbp_common.domain.payments import PaymentState as S
 from bbp_common.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
 from bbp_common.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
 from bbp_common.stores import WalletBreaker
-from bbp_portal.requests.service import BillsUnavailable, create_payment_request
+from bbp_portal.payments.service import BillsUnavailable, create_payment_request
 from tests.support.payments import make_uncleared, move
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 

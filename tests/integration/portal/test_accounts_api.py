@@ -176,7 +176,7 @@ def test_groups_filter_search_and_selection(admin):
 
 
 def test_selection_service_resolves_ids_and_filters(admin, engine):
-    from bbp_portal.accounts.listing import (
+    from bbp_portal.accounts.selection import (
         AccountFilter,
         AccountSelection,
         resolve_selection,

@@ -21,6 +21,12 @@ Money rules enforced here (and tested in ``tests/integration/payments``):
 
 These functions know nothing of Flask: the views and the API pass the engine, the acting
 person and the relay, so tests call them directly.
+
+Why one module of more than 400 lines: these are every change a person makes to payments,
+side by side under the money rules above, which they enforce together (the request lock,
+the maker-checker and superadmin checks, the comment rules); callers and tests reach them
+all as ``operations.*``. The writes they build on are in ``service`` (creating a payment
+request, cancelling its queued payments).
 """
 
 from __future__ import annotations
@@ -43,7 +49,15 @@ from bbp_common.stores.payments import SuccessUnacknowledged
 from bbp_common.stores.requests import RequestRow
 from bbp_common.stores.sql import NOW
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.requests import service
+from bbp_portal.bulk.service import (
+    Created,
+    NothingSelected,
+    Relay,
+    relay_now,
+    request_changed,
+    submit,
+)
+from bbp_portal.payments import service
 from bbp_portal.service_errors import (
     Conflict,
     Forbidden,
@@ -52,13 +66,13 @@ from bbp_portal.service_errors import (
     ServiceError,
     ValidationFailed,
 )
+from bbp_portal.settings import PortalSettings
 
 log = get_logger(__name__)
 S = PaymentState
 
 COMMENT_MAX = 500
 RESOLUTIONS = {"paid": S.SUCCEEDED, "not_paid": S.FAILED}
-Relay = service.Relay
 
 
 def _comment(text: str | None, *, required: bool, what: str = "comment") -> str:
@@ -89,6 +103,14 @@ class PayPolicy:
     approval_threshold: Decimal | None = None
     max_bills: int = 20_000
 
+    @classmethod
+    def from_settings(cls, settings: PortalSettings) -> PayPolicy:
+        return cls(
+            max_bill_age=timedelta(seconds=settings.pay_max_bill_age),
+            approval_threshold=settings.approval_threshold,
+            max_bills=settings.pay_max_bills,
+        )
+
 
 def idempotency_key(login_id: str, key: str) -> str:
     """The stored key: the person's own key, scoped to them (another person's key, or a key
@@ -106,7 +128,7 @@ def create_payment(
     selection: str = "",
     via: str = "page",
     relay: Relay | None = None,
-) -> service.Created:
+) -> Created:
     """Create a payment request for ``bill_ids`` — once per ``key``.
 
     The key is minted with the confirmation page (or chosen by the API client): the same key
@@ -159,7 +181,7 @@ def create_payment(
             relay=relay,
             on_created=on_created,
         )
-    except service.NothingSelected as exc:
+    except NothingSelected as exc:
         raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
         raise Refused(
@@ -245,7 +267,7 @@ def approve(
             f"approved by {actor.login_id}",
             {"approved_by": actor.login_id, "approved_at": NOW, "approval_comment": text},
         )
-        message_id = service.submit(conn, request_id, "payment")
+        message_id = submit(conn, request_id, "payment")
         notifications.request_approved(conn, request_id)
         record(
             conn,
@@ -257,7 +279,7 @@ def approve(
             maker=request.created_by,
             total=str(request.total_amount),
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
 
 
@@ -328,7 +350,7 @@ def pause(
             reason,
             {"paused_by": actor.login_id, "paused_reason": reason[:255]},
         )
-        message_id = service.request_changed(conn, request_id, "paused")
+        message_id = request_changed(conn, request_id, "paused")
         record(
             conn,
             actor,
@@ -338,7 +360,7 @@ def pause(
             comment=text,
             was=request.state,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_paused", request_id=request_id, by=actor.login_id)
 
 
@@ -368,7 +390,7 @@ def resume(
             f"resumed by {actor.login_id}",
             {"paused_by": None, "paused_reason": None},
         )
-        message_id = service.request_changed(conn, request_id, "resumed")
+        message_id = request_changed(conn, request_id, "resumed")
         record(
             conn,
             actor,
@@ -379,7 +401,7 @@ def resume(
             paused_by=request.paused_by,
             paused_reason=request.paused_reason,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_resumed", request_id=request_id, by=actor.login_id)
 
 
@@ -448,7 +470,7 @@ def resolve(
         if target is S.SUCCEEDED and payment_sms is not None:
             queued = notifications.payment_submitted(conn, payment.id, payment_sms)
     if queued is not None and queued.message_id is not None:
-        service.relay_now(relay, [queued.message_id])
+        relay_now(relay, [queued.message_id])
     log.info(
         "payment_resolved",
         reference_id=payment.reference_id,

@@ -1,5 +1,5 @@
-"""The dashboard: what a person needs on arrival — what is running, what waits for a person,
-and their own latest requests — each figure a link to the page that explains it.
+"""The dashboard's figures: live requests by state, what needs attention, the person's own
+latest requests — read over both request kinds and the payments.
 
 Every query here is served by an index on its condition (``bulk_requests (state, id)``,
 ``(created_by, id)``, the needs-attention indexes) and touches only the few rows of live
@@ -9,23 +9,17 @@ requests, so the page stays instant however many finished requests and payments 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from flask import render_template
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from bbp_common.db.tables import bulk_requests
-from bbp_common.logging import get_logger
-from bbp_portal.auth import current_user
-from bbp_portal.payments.queries import Attention, attention
-from bbp_portal.requests.queries import RequestFilter, RequestRow, list_requests
-from bbp_portal.view_context import engine
+from bbp_portal.bulk.queries import RequestRow
+from bbp_portal.payments.attention import Attention, attention
+from bbp_portal.requests.queries import RequestFilter, list_requests
 
 #: Request states that are not over, in the order the dashboard shows them.
 LIVE_STATES = ("running", "queued", "paused", "awaiting_approval")
 RECENT = 5
-log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,14 +42,4 @@ def load(conn: Connection, login_id: str) -> Dashboard:
     return Dashboard(counts, attention(conn), recent)
 
 
-def home() -> Any:
-    """The page. If the figures cannot be read (the database is unreachable), the page still
-    opens, says so, and keeps its links: a person who just signed in is not shown an error."""
-    user = current_user()
-    try:
-        with engine().connect() as conn:
-            found: Dashboard | None = load(conn, user.login_id if user else "")
-    except SQLAlchemyError as exc:
-        log.warning("dashboard_figures_unavailable", error=type(exc).__name__)
-        found = None
-    return render_template("dashboard.html", d=found)
+__all__ = ["LIVE_STATES", "RECENT", "Dashboard", "load"]

@@ -28,12 +28,13 @@ import threading
 import time
 from collections.abc import Sequence
 
+from flask import current_app
 from sqlalchemy import Engine
 
 from bbp_common.logging import get_logger
 from bbp_common.messaging import Publisher
 from bbp_common.outbox import OutboxRelay
-from bbp_portal.requests.metrics import AFTER_COMMIT_RELAY
+from bbp_portal.bulk.metrics import AFTER_COMMIT_RELAY
 from bbp_portal.settings import PortalSettings
 
 log = get_logger(__name__)
@@ -118,4 +119,9 @@ class AfterCommitRelay:
         self._pid = None
 
 
-__all__ = ["AfterCommitRelay"]
+def relay() -> AfterCommitRelay:
+    """This app's after-commit relay (made by ``create_app``; connects on first use)."""
+    return current_app.extensions["bbp.relay"]  # type: ignore[no-any-return]
+
+
+__all__ = ["AfterCommitRelay", "relay"]
