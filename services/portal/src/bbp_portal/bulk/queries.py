@@ -30,8 +30,9 @@ CANCELLABLE = tuple(state.value for state in sorted(domain_requests.CANCELLABLE)
 FETCH_DONE_BUCKETS = ("bills", "no_bills", "failed", "cancelled")
 FETCH_BUCKETS = ("queued", "in_flight", *FETCH_DONE_BUCKETS)
 #: Where a payment stops by itself: posted (Mobiquity has it; its fate is in Mobiquity's
-#: reports), succeeded, failed, uncleared (a person decides next) and cancelled.
-PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled")
+#: reports), succeeded, failed, uncleared (a person decides next), cancelled and unsent
+#: (never left after every try: pay it again).
+PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled", "unsent")
 
 # --------------------------------------------------------------------------- one request
 

@@ -90,7 +90,7 @@ _REQUEST_BRIEF = (
 def attention(conn: Connection, *, limit: int = 200) -> Attention:
     """Everything a person must look at, each list from an index on its condition."""
     troubled: dict[int, dict[str, Any]] = {}
-    for state in ("uncleared", "ambiguous"):
+    for state in ("uncleared", "ambiguous", "unsent"):
         rows = conn.execute(
             select(P.request_id, func.count().label("n"), func.sum(P.total).label("amount"))
             .where(P.state == state)
@@ -105,8 +105,10 @@ def attention(conn: Connection, *, limit: int = 200) -> Attention:
                     "request_id": row.request_id,
                     "uncleared": 0,
                     "ambiguous": 0,
+                    "unsent": 0,
                     "uncleared_amount": Decimal("0"),
                     "ambiguous_amount": Decimal("0"),
+                    "unsent_amount": Decimal("0"),
                 },
             )
             entry[state] = int(row.n)

@@ -42,6 +42,7 @@ PAYMENT_BUCKETS = (
     "ambiguous",
     "uncleared",
     "cancelled",
+    "unsent",
 )
 
 

@@ -217,15 +217,19 @@ class TroubledSchema(Schema):
     request_id = fields.Integer()
     ambiguous = fields.Integer()
     uncleared = fields.Integer()
+    unsent = fields.Integer(
+        metadata={"description": "Payments that never left after every try: pay them again"}
+    )
     ambiguous_amount = fields.Decimal(as_string=True)
     uncleared_amount = fields.Decimal(as_string=True)
+    unsent_amount = fields.Decimal(as_string=True)
 
 
 class AttentionSchema(Schema):
     breaker = fields.Nested(BreakerSchema)
     troubled = fields.List(
         fields.Nested(TroubledSchema),
-        metadata={"description": "Requests with ambiguous or uncleared payments"},
+        metadata={"description": "Requests with ambiguous, uncleared or unsent payments"},
     )
     anomalies = fields.List(
         fields.Nested(AttentionAnomalySchema),
