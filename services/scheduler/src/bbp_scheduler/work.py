@@ -55,6 +55,9 @@ class Work:
     breaker: WalletBreaker = field(init=False)
     #: Requests whose items reached a final (or ambiguous) state: look whether they are done.
     settle: set[int] = field(default_factory=set)
+    #: Payments posted or succeeded in this unit: their SMS is asked for once the stores
+    #: flushed (the producer reads the payment's new state from the table).
+    submitted: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.payments = PaymentStore(
@@ -76,6 +79,9 @@ class Work:
         """Flush the stores, then finish (or mark enquiring) the requests that may be done."""
         self.payments.flush()
         self.fetches.flush()
+        for payment_id in self.submitted:
+            notifications.payment_submitted(self.conn, payment_id)
+        self.submitted.clear()
         self.settle_requests(self.settle)
         self.settle.clear()
 

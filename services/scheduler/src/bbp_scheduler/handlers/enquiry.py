@@ -22,7 +22,6 @@ from bbp_common.domain.payments import (
 from bbp_common.logging import get_logger
 from bbp_common.messages import ENQUIRY_NOT_SENT
 from bbp_common.messaging import Reject
-from bbp_scheduler import notifications
 from bbp_scheduler.work import Work
 
 log = get_logger(__name__)
@@ -79,5 +78,5 @@ def apply_enquiry_result(work: Work, body: dict[str, Any]) -> None:
         )
         return
     if decision.target in (S.POSTED, S.SUCCEEDED):
-        notifications.payment_submitted(work.conn, row.id)
+        work.submitted.append(row.id)
     work.settle.add(row.request_id)

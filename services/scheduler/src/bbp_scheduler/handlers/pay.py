@@ -93,7 +93,7 @@ def apply_pay_result(work: Work, body: dict[str, Any]) -> None:
                 moved_row = store.move(row, target, decision.cause, values)
         if moved_row is not None:
             if moved_row.state in (S.POSTED, S.SUCCEEDED):
-                notifications.payment_submitted(work.conn, row.id)
+                work.submitted.append(row.id)
             if moved_row.state in SETTLING:
                 work.settle.add(row.request_id)
         if metrics:
