@@ -36,8 +36,9 @@ $(VENV)/.installed: $(BIN)/python constraints.txt requirements-dev.txt $(PYPROJE
 
 setup: $(VENV)/.installed  ## create .venv and install every package (idempotent)
 
-browser:  ## make sure Debian's Chromium is installed (browser tests)
+browser:  ## make sure Debian's Chromium (browser tests) and libfaketime (clock-skew tests) are installed
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-faketime.sh
 
 services:  ## make sure MariaDB, RabbitMQ and Redis answer (starts local ones)
 	@scripts/ensure-services.sh
