@@ -392,3 +392,20 @@ def test_log_line_carries_reference_and_mobiquity_ids(
     assert "outcome=rejected" in text
     assert "latency_ms=" in text
     assert line.mobiquity["order_id"] == "169647-832294-424111"  # type: ignore[attr-defined]
+
+
+# -- send-by: at once or not at all ------------------------------------------------------------
+
+
+def test_a_payment_past_its_send_by_moment_never_leaves(
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
+) -> None:
+    """The caller claimed it promising to send at once or not at all: once its deadline on
+    the client's monotonic clock has passed, the request does not leave (NotSent)."""
+    rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
+    outcome = client.pay_bill(payment(), send_by=client._clock() - 0.001)
+    assert isinstance(outcome, NotSent) and outcome.kind == "send_by"
+    assert calls_to(rsps, PAY) == []
+    sent = client.pay_bill(payment(), send_by=client._clock() + 60)
+    assert isinstance(sent, Accepted)
+    assert len(calls_to(rsps, PAY)) == 1
