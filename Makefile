@@ -67,9 +67,10 @@ test: setup services browser  ## run every test tier (what CI runs)
 test-unit: setup  ## only the unit tier (no database, broker or network)
 	$(BIN)/python -m pytest -m unit $(wildcard libs/mobiquity_client/tests) tests
 
-lint: setup  ## ruff and the architecture's import contracts
+lint: setup  ## ruff, the architecture's import contracts and mypy (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 deploy-check: setup  ## lint the Dockerfiles, render and validate the Kubernetes overlays offline, tests/deploy
 	$(BIN)/python deploy/tools/deploy_check.py
