@@ -6,10 +6,11 @@
 
 What it checks, without a cluster or a Docker engine:
 
-1. Every Dockerfile: hadolint (``.hadolint.yaml``), then our own rules — every base image
-   pinned to a full version (or a digest), a numeric non-root ``USER``, an exec-form
-   ``ENTRYPOINT``, ``STOPSIGNAL SIGTERM``, ``PYTHONDONTWRITEBYTECODE=1``, pip only with
-   ``-c constraints.txt`` and ``--no-cache-dir``, one base image for all.
+1. Every Dockerfile (one: deploy/docker/Dockerfile, a target per image): hadolint
+   (``.hadolint.yaml``), then our own rules — every base image pinned to a full version (or a
+   digest); each image target, with what it inherits, a numeric non-root ``USER``, an
+   exec-form ``ENTRYPOINT``, ``STOPSIGNAL SIGTERM``, ``PYTHONDONTWRITEBYTECODE=1``; pip only
+   with ``-c constraints.txt`` and ``--no-cache-dir``, one base image for all.
 2. Every kustomization renders (``kubectl kustomize``, the kubectl pinned in constraints.txt),
    without deprecation warnings.
 3. Every rendered object validates, strictly (no unknown field), against the bundled
@@ -199,64 +200,69 @@ _PIP_INSTALL = re.compile(r"(^|[\s/])pip3?\s+(\S+\s+)*?install\b|-m\s+pip\s+(\S+
 _PINNED_IMAGE = re.compile(r"^[\w./-]+(:[\w.-]*\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$")
 
 
+@dataclass
+class Stage:
+    """One ``FROM`` of a Dockerfile: its alias (lower case, or None), what it starts from."""
+
+    name: str | None
+    base: str
+    line: int
+    instructions: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def stages(text: str) -> list[Stage]:
+    found: list[Stage] = []
+    for ins, args, line in parse_dockerfile(text):
+        if ins == "FROM":
+            parts = [p for p in args.split() if not p.startswith("--")]
+            alias = parts[2].lower() if len(parts) >= 3 and parts[1].lower() == "as" else None
+            found.append(Stage(alias, parts[0] if parts else "", line))
+        elif found:
+            found[-1].instructions.append((ins, args, line))
+    return found
+
+
+def targets(found: list[Stage]) -> list[Stage]:
+    """The stages an image is built from: the last one, and every named stage that no other
+    stage starts FROM or copies from (build steps and shared bases are not images)."""
+    used = {s.base.lower() for s in found}
+    for s in found:
+        for ins, args, _ in s.instructions:
+            match = re.match(r"--from=(\S+)", args) if ins == "COPY" else None
+            if match:
+                used.add(match.group(1).lower())
+    return [s for i, s in enumerate(found) if i == len(found) - 1 or s.name not in used]
+
+
+def _inherited(stage: Stage, found: list[Stage]) -> list[tuple[str, str, int]]:
+    """The instructions an image built from ``stage`` has: its parent stages' first."""
+    by_name = {s.name: s for s in found if s.name}
+    chain = [stage]
+    while chain[-1].base.lower() in by_name and len(chain) <= len(found):
+        chain.append(by_name[chain[-1].base.lower()])
+    return [i for s in reversed(chain) for i in s.instructions]
+
+
 def check_dockerfile(path: Path, text: str | None = None, root: Path = ROOT) -> list[Finding]:
     text = path.read_text() if text is None else text
     where = _rel(path, root)
-    instructions = parse_dockerfile(text)
-    stages: list[list[tuple[str, str, int]]] = []
-    aliases: set[str] = set()
-    findings: list[Finding] = []
-    for ins, args, line in instructions:
-        if ins == "FROM":
-            parts = [p for p in args.split() if not p.startswith("--")]
-            image = parts[0] if parts else ""
-            if image.lower() not in aliases and not _image_pinned(image):
-                findings.append(
-                    Finding(
-                        f"{where}:{line}",
-                        f"base image {image!r} is not pinned to a full version (X.Y.Z) or a digest",
-                    )
-                )
-            if len(parts) >= 3 and parts[1].lower() == "as":
-                aliases.add(parts[2].lower())
-            stages.append([])
-        elif stages:
-            stages[-1].append((ins, args, line))
-    if not stages:
+    found = stages(text)
+    if not found:
         return [Finding(where, "no FROM")]
-    final = stages[-1]
-    users = [(a, n) for i, a, n in final if i == "USER"]
-    if not users:
-        findings.append(Finding(where, "the final stage sets no USER (it would run as root)"))
-    else:
-        user, line = users[-1]
-        if not re.fullmatch(r"[1-9]\d*(:\d+)?", user):
+    findings: list[Finding] = []
+    aliases = {s.name for s in found if s.name}
+    for stage in found:
+        if stage.base.lower() not in aliases and not _image_pinned(stage.base):
             findings.append(
                 Finding(
-                    f"{where}:{line}",
-                    f"USER {user!r} must be numeric and non-zero (runAsNonRoot checks a number)",
+                    f"{where}:{stage.line}",
+                    f"base image {stage.base!r} is not pinned to a full version (X.Y.Z) "
+                    "or a digest",
                 )
             )
-    entry = [(a, n) for i, a, n in final if i == "ENTRYPOINT"]
-    if not entry:
-        findings.append(Finding(where, "the final stage has no ENTRYPOINT"))
-    elif not entry[-1][0].startswith("["):
-        findings.append(
-            Finding(
-                f"{where}:{entry[-1][1]}",
-                "ENTRYPOINT must be the exec form (JSON array): signals reach the process",
-            )
-        )
-    if not any(i == "STOPSIGNAL" and a.upper() in ("SIGTERM", "15") for i, a, _ in final):
-        findings.append(Finding(where, "the final stage has no STOPSIGNAL SIGTERM"))
-    env_text = " ".join(a for i, a, _ in final if i == "ENV")
-    if not re.search(r"(^|\s)PYTHONDONTWRITEBYTECODE=1(\s|$)", env_text):
-        findings.append(
-            Finding(
-                where, "the final stage does not set PYTHONDONTWRITEBYTECODE=1 (read-only root)"
-            )
-        )
-    for ins, args, line in instructions:
+    for target in targets(found):
+        findings += _check_target(target, _inherited(target, found), where)
+    for ins, args, line in parse_dockerfile(text):
         if ins != "RUN":
             continue
         for command in re.split(r"&&|;|\|\|", args):
@@ -269,6 +275,42 @@ def check_dockerfile(path: Path, text: str | None = None, root: Path = ROOT) -> 
                 findings.append(
                     Finding(f"{where}:{line}", "pip install without -c constraints.txt")
                 )
+    return findings
+
+
+def _check_target(target: Stage, final: list[tuple[str, str, int]], where: str) -> list[Finding]:
+    """What every image must have, whichever stage set it."""
+    findings = []
+    label = f"target {target.name}" if target.name else "the final stage"
+    at = f"{where}:{target.line}"
+    users = [(a, n) for i, a, n in final if i == "USER"]
+    if not users:
+        findings.append(Finding(at, f"{label} sets no USER (it would run as root)"))
+    elif not re.fullmatch(r"[1-9]\d*(:\d+)?", users[-1][0]):
+        findings.append(
+            Finding(
+                f"{where}:{users[-1][1]}",
+                f"USER {users[-1][0]!r} must be numeric and non-zero "
+                "(runAsNonRoot checks a number)",
+            )
+        )
+    entry = [(a, n) for i, a, n in final if i == "ENTRYPOINT"]
+    if not entry:
+        findings.append(Finding(at, f"{label} has no ENTRYPOINT"))
+    elif not entry[-1][0].startswith("["):
+        findings.append(
+            Finding(
+                f"{where}:{entry[-1][1]}",
+                "ENTRYPOINT must be the exec form (JSON array): signals reach the process",
+            )
+        )
+    if not any(i == "STOPSIGNAL" and a.upper() in ("SIGTERM", "15") for i, a, _ in final):
+        findings.append(Finding(at, f"{label} has no STOPSIGNAL SIGTERM"))
+    env_text = " ".join(a for i, a, _ in final if i == "ENV")
+    if not re.search(r"(^|\s)PYTHONDONTWRITEBYTECODE=1(\s|$)", env_text):
+        findings.append(
+            Finding(at, f"{label} does not set PYTHONDONTWRITEBYTECODE=1 (read-only root)")
+        )
     return findings
 
 
@@ -285,17 +327,9 @@ def _image_pinned(image: str) -> bool:
 
 def base_images(path: Path) -> list[str]:
     """External images a Dockerfile builds FROM (not its own stages)."""
-    aliases: set[str] = set()
-    images = []
-    for ins, args, _ in parse_dockerfile(path.read_text()):
-        if ins != "FROM":
-            continue
-        parts = [p for p in args.split() if not p.startswith("--")]
-        if parts and parts[0].lower() not in aliases:
-            images.append(parts[0])
-        if len(parts) >= 3 and parts[1].lower() == "as":
-            aliases.add(parts[2].lower())
-    return images
+    found = stages(path.read_text())
+    aliases = {s.name for s in found if s.name}
+    return [s.base for s in found if s.base.lower() not in aliases]
 
 
 def check_dockerfiles(root: Path = ROOT, run_hadolint: bool = True) -> list[Finding]:
@@ -1363,6 +1397,15 @@ def check_compose(root: Path = ROOT) -> list[Finding]:
                 findings.append(Finding(sw, "build context is not the repository root"))
             if not dockerfile.is_file():
                 findings.append(Finding(sw, f"no Dockerfile at {_rel(dockerfile, root)}"))
+            else:
+                images = [t.name for t in targets(stages(dockerfile.read_text()))]
+                target = build.get("target")
+                if target is None and len(images) > 1:
+                    findings.append(Finding(sw, f"no build target (one of {images})"))
+                elif target is not None and target not in images:
+                    findings.append(
+                        Finding(sw, f"build target {target!r} is not one of the images {images}")
+                    )
         for dep, cond in (svc.get("depends_on") or {}).items():
             condition = cond.get("condition") if isinstance(cond, dict) else None
             if dep not in services:

@@ -155,6 +155,8 @@ def test_compose_spelled_out():
         ),
         (lambda s: s["communicator"].pop("read_only"), "not read_only"),
         (lambda s: s["portal"]["build"].update(dockerfile="nope/Dockerfile"), "no Dockerfile"),
+        (lambda s: s["portal"]["build"].update(target="portl"), "'portl' is not one of the images"),
+        (lambda s: s["portal"]["build"].pop("target"), "no build target"),
     ],
 )
 def test_a_broken_compose_file_is_caught(tmp_path, breakage, expected):
