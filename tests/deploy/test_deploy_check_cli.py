@@ -10,10 +10,10 @@ from pathlib import Path
 import deploy_check as dc
 import pytest
 import yaml
+from deploycheck.base import ROOT
+from deploycheck.dockerfiles import dockerfiles
 
 pytestmark = pytest.mark.unit
-
-ROOT = dc.ROOT
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def tree(tmp_path: Path) -> Path:
     for rel in ("dev.env", ".hadolint.yaml", "services/portal/gunicorn.conf.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
-    for path in dc.dockerfiles(ROOT):
+    for path in dockerfiles(ROOT):
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)

@@ -5,29 +5,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import deploy_check as dc
 import local_packages as lp
 import pytest
 import yaml
+from deploycheck.base import ROOT, workloads
+from deploycheck.dockerfiles import (
+    Stage,
+    base_images,
+    check_dockerfile,
+    check_dockerfiles,
+    dockerfiles,
+    hadolint,
+    inherited,
+    stages,
+    targets,
+)
 
 pytestmark = pytest.mark.unit
 
-ROOT = dc.ROOT
 DOCKERFILE = ROOT / "deploy/docker/Dockerfile"
 IMAGES = ("portal", "scheduler", "communicator", "migrate", "sandbox")
 
 
-def _stages() -> list[dc.Stage]:
-    return dc.stages(DOCKERFILE.read_text())
+def _stages() -> list[Stage]:
+    return stages(DOCKERFILE.read_text())
 
 
 def test_every_image_is_a_target_of_the_one_dockerfile():
-    assert dc.dockerfiles() == [DOCKERFILE]
-    assert sorted(t.name for t in dc.targets(_stages())) == sorted(IMAGES)
+    assert dockerfiles() == [DOCKERFILE]
+    assert sorted(t.name for t in targets(_stages())) == sorted(IMAGES)
 
 
 def test_hadolint_and_our_rules_pass_on_every_dockerfile():
-    findings = dc.check_dockerfiles(ROOT, run_hadolint=True)
+    findings = check_dockerfiles(ROOT, run_hadolint=True)
     assert not findings, "\n".join(map(str, findings))
 
 
@@ -36,7 +46,7 @@ def test_image_spelled_out(image):
     found = _stages()
     by_name = {s.name: s for s in found}
     target = by_name[image]
-    final = dc._inherited(target, found)
+    final = inherited(target, found)
     # Every image starts from the one runtime stage (the pinned Python, the user, no pip).
     chain, stage = [], target
     while stage.base in by_name:
@@ -76,7 +86,7 @@ def test_every_image_the_manifests_and_compose_name_is_built_here(units):
     names = {
         c["image"].split("@")[0].rsplit("/", 1)[-1].split(":")[0].removeprefix("bbp-")
         for objects in units.values()
-        for w in dc.workloads(objects)
+        for w in workloads(objects)
         for c in w.containers
     }
     assert names == set(IMAGES)
@@ -90,7 +100,7 @@ def test_every_image_the_manifests_and_compose_name_is_built_here(units):
 
 
 def test_one_python_for_every_image():
-    assert len({img for p in dc.dockerfiles() for img in dc.base_images(p)}) == 1
+    assert len({img for p in dockerfiles() for img in base_images(p)}) == 1
 
 
 @pytest.mark.parametrize(
@@ -111,7 +121,7 @@ def test_one_python_for_every_image():
     ],
 )
 def test_our_dockerfile_rules_catch_a_bad_dockerfile(text, expected):
-    findings = dc.check_dockerfile(Path("Dockerfile"), text)
+    findings = check_dockerfile(Path("Dockerfile"), text)
     assert any(expected in f.message for f in findings), findings
 
 
@@ -121,7 +131,7 @@ def test_a_stage_alias_is_not_mistaken_for_an_unpinned_image():
         "COPY --from=test /x /x\n"
         'ENV PYTHONDONTWRITEBYTECODE=1\nUSER 10001\nSTOPSIGNAL SIGTERM\nENTRYPOINT ["x"]\n'
     )
-    assert dc.check_dockerfile(Path("Dockerfile"), text) == []
+    assert check_dockerfile(Path("Dockerfile"), text) == []
 
 
 def test_each_target_is_held_to_the_rules_with_what_it_inherits():
@@ -131,7 +141,7 @@ def test_each_target_is_held_to_the_rules_with_what_it_inherits():
         'FROM runtime AS rootly\nENTRYPOINT ["y"]\n'
         "FROM python:3.11.14-slim AS bare\nUSER 10001\n"
     )
-    messages = [f.message for f in dc.check_dockerfile(Path("Dockerfile"), text)]
+    messages = [f.message for f in check_dockerfile(Path("Dockerfile"), text)]
     assert not [m for m in messages if "target good" in m], messages
     assert "target rootly sets no USER (it would run as root)" in messages
     assert "target bare has no ENTRYPOINT" in messages
@@ -141,7 +151,7 @@ def test_each_target_is_held_to_the_rules_with_what_it_inherits():
 def test_hadolint_fails_a_bad_dockerfile(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM ghcr.io/x/python:latest\nRUN pip install flask\nUSER root\n")
-    codes = {f.message.split()[1] for f in dc.hadolint([bad], ROOT)}
+    codes = {f.message.split()[1] for f in hadolint([bad], ROOT)}
     assert {"DL3026", "DL3013", "DL3042", "DL3002"} <= codes, codes
 
 
