@@ -34,7 +34,12 @@ $(VENV)/.installed: $(BIN)/python constraints.txt requirements-dev.txt $(PYPROJE
 	$(PIP) install -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(dir $(PYPROJECTS)))
 	@touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install every package (idempotent)
+# checkov has a virtualenv of its own (requirements-checkov.txt says why), shared between
+# clones through a cache; .venv/bin/checkov points at it.
+$(BIN)/checkov: requirements-checkov.txt scripts/ensure-checkov.sh | $(BIN)/python
+	@PYTHON=$(PYTHON) scripts/ensure-checkov.sh $@
+
+setup: $(VENV)/.installed $(BIN)/checkov  ## create .venv and install every package (idempotent)
 
 browser:  ## make sure Debian's Chromium is installed (browser tests)
 	@scripts/ensure-chromium.sh

@@ -46,13 +46,14 @@ class CheckError(Exception):
 
 
 def tool(name: str) -> str:
-    """The pinned tool from this venv (requirements-dev.txt), else the one on PATH."""
+    """The pinned tool from this venv (requirements-dev.txt; checkov: requirements-checkov.txt,
+    linked there), else the one on PATH."""
     venv = Path(sys.executable).parent / name
     if venv.is_file() and os.access(venv, os.X_OK):
         return str(venv)
     found = shutil.which(name)
     if not found:
-        raise CheckError(f"{name} not found: run `make setup` (it comes from requirements-dev.txt)")
+        raise CheckError(f"{name} not found: run `make setup` (it installs the pinned {name})")
     return found
 
 
