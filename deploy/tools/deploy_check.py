@@ -11,9 +11,9 @@ What it checks, without a cluster or a Docker engine:
 
 1. Every Dockerfile (one: deploy/docker/Dockerfile, a target per image): hadolint
    (``.hadolint.yaml``), then our own rules — every base image pinned to a full version (or a
-   digest); each image target, with what it inherits, a numeric non-root ``USER``, an
-   exec-form ``ENTRYPOINT``, ``STOPSIGNAL SIGTERM``, ``PYTHONDONTWRITEBYTECODE=1``; pip only
-   with ``-c constraints.txt`` and ``--no-cache-dir``, one base image for all.
+   digest), pip only with ``-c constraints.txt``, one base image for all; each image target,
+   with what it inherits, a numeric non-root ``USER``, an ``ENTRYPOINT``,
+   ``STOPSIGNAL SIGTERM``, ``PYTHONDONTWRITEBYTECODE=1``.
 2. Every kustomization renders (``kubectl kustomize``, the kubectl pinned in constraints.txt),
    without deprecation warnings.
 3. Every rendered object validates, strictly (no unknown field), against the bundled
