@@ -34,7 +34,12 @@ $(VENV)/.installed: $(BIN)/python constraints.txt requirements-dev.txt $(PYPROJE
 	$(PIP) install -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(dir $(PYPROJECTS)))
 	@touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install every package (idempotent)
+# checkov has a virtualenv of its own (requirements-checkov.txt says why), shared between
+# clones through a cache; .venv/bin/checkov points at it.
+$(BIN)/checkov: requirements-checkov.txt scripts/ensure-checkov.sh | $(BIN)/python
+	@PYTHON=$(PYTHON) scripts/ensure-checkov.sh $@
+
+setup: $(VENV)/.installed $(BIN)/checkov  ## create .venv and install every package (idempotent)
 
 browser:  ## make sure Debian's Chromium (browser tests) and libfaketime (clock-skew tests) are installed
 	@scripts/ensure-chromium.sh
@@ -68,9 +73,10 @@ test: setup services browser  ## run every test tier (what CI runs)
 test-unit: setup  ## only the unit tier (no database, broker or network)
 	$(BIN)/python -m pytest -m unit $(wildcard libs/mobiquity_client/tests) tests
 
-lint: setup  ## ruff and the architecture's import contracts
+lint: setup  ## ruff, the architecture's import contracts and mypy (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 deploy-check: setup  ## lint the Dockerfiles, render and validate the Kubernetes overlays offline, tests/deploy
 	$(BIN)/python deploy/tools/deploy_check.py
