@@ -9,7 +9,7 @@ kind: the sandbox runs in a process of its own, so only the client's CPU is coun
 libs/mobiquity_client/src`` into a temporary folder, put first on ``PYTHONPATH`` of the
 measuring process): both sides run in the same run, interleaved round by round, against the
 same sandbox. ``--logging json`` routes the client's log lines through the services' JSON
-logging (``bbp_common.logging``, to /dev/null), as in the communicator; ``none`` leaves
+logging (``bbp_common.platform.logging``, to /dev/null), as in the communicator; ``none`` leaves
 logging unconfigured (INFO lines are dropped at the level check). Not run by CI::
 
     .venv/bin/python bench/client_cpu.py [--calls 1000] [--rounds 3] [--before main]
@@ -51,7 +51,7 @@ def _billers(base_url: str) -> dict[str, Any]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Runs in the child process: N fetches, N billpays of fetched bills, N enquiries."""
     if args.logging == "json":
-        from bbp_common.logging import configure_logging
+        from bbp_common.platform.logging import configure_logging
 
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the log lines go nowhere
         configure_logging("bench", "INFO", "json")

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bbp_common.db.tables import (  # noqa: E402
+from bbp_common.platform.db.tables import (  # noqa: E402
     bill_accounts,
     bills,
     bulk_requests,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
-from bbp_common.domain import payments, requests
+from bbp_common.core.domain import payments, requests
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "README.md", ROOT / "docs" / "decisions.md"]
@@ -89,18 +89,18 @@ def render() -> str:
     parts = [
         START,
         "",
-        "**Payments** (`bbp_common.domain.payments.TRANSITIONS`, written only by"
-        " `bbp_common.stores.payments`):",
+        "**Payments** (`bbp_common.core.domain.payments.TRANSITIONS`, written only by"
+        " `bbp_common.core.stores.payments`):",
         "",
         *table("payment", payments.TRANSITIONS),
         "",
-        "**Requests** (`bbp_common.domain.requests.REQUEST_TRANSITIONS`,"
-        " `bbp_common.stores.requests`):",
+        "**Requests** (`bbp_common.core.domain.requests.REQUEST_TRANSITIONS`,"
+        " `bbp_common.core.stores.requests`):",
         "",
         *table("request", requests.REQUEST_TRANSITIONS),
         "",
-        "**Fetch items** (`bbp_common.domain.requests.FETCH_TRANSITIONS`,"
-        " `bbp_common.stores.fetch_items`):",
+        "**Fetch items** (`bbp_common.core.domain.requests.FETCH_TRANSITIONS`,"
+        " `bbp_common.core.stores.fetch_items`):",
         "",
         *table("fetch", requests.FETCH_TRANSITIONS),
         "",

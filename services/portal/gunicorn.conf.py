@@ -19,9 +19,10 @@ Kubernetes (whose ConfigMap sets them):
   dropped (``child_exit``). It must be set in the environment before gunicorn starts, not
   from Python, so that every process sees it.
 
-Access and error lines go through the platform's one logging setup (``bbp_common.logging``):
-the same renderer as the portal's own lines — JSON, or console lines under ``make run``
-(``BBP_LOG_FORMAT``, ``BBP_LOG_LEVEL``) — the one secret masker, and the correlation id.
+Access and error lines go through the platform's one logging setup
+(``bbp_common.platform.logging``): the same renderer as the portal's own lines — JSON, or
+console lines under ``make run`` (``BBP_LOG_FORMAT``, ``BBP_LOG_LEVEL``) — the one secret
+masker, and the correlation id.
 gunicorn takes every global of this file whose name is one of its settings as that setting:
 helpers are therefore private (leading underscore).
 """
@@ -34,11 +35,11 @@ from typing import Any as _Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
 
-from bbp_common.logging import configure_logging as _configure_logging
-from bbp_common.logging import get_logger as _get_logger
-from bbp_common.settings import LoggingSettings as _LoggingSettings
-from bbp_common.settings import SettingsError as _SettingsError
-from bbp_common.settings import load_settings as _load_settings
+from bbp_common.platform.logging import configure_logging as _configure_logging
+from bbp_common.platform.logging import get_logger as _get_logger
+from bbp_common.platform.settings import LoggingSettings as _LoggingSettings
+from bbp_common.platform.settings import SettingsError as _SettingsError
+from bbp_common.platform.settings import load_settings as _load_settings
 
 
 def _int_env(name: str, default: int) -> int:

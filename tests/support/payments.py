@@ -16,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.stores import PaymentStore
+from bbp_common.platform.db.tables import (
     account_groups,
     bill_account_groups,
     bill_accounts,
@@ -26,8 +28,6 @@ from bbp_common.db.tables import (
     fetch_items,
     payments,
 )
-from bbp_common.domain.payments import PaymentState
-from bbp_common.stores import PaymentStore
 
 S = PaymentState
 
@@ -182,7 +182,7 @@ def outbox_messages(engine: Engine, message_type: str, request_id: int) -> list[
     """The outbox messages of a type about one request (their bodies)."""
     import json
 
-    from bbp_common.db.tables import outbox
+    from bbp_common.platform.db.tables import outbox
 
     with engine.connect() as conn:
         bodies = conn.execute(

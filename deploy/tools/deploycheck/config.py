@@ -154,7 +154,7 @@ def _settings_info(module_name: str) -> SettingsInfo | None:
         if isinstance(obj, type)
         and issubclass(obj, BaseSettings)
         and obj is not BaseSettings
-        and (obj.__module__ == module.__name__ or module_name == "bbp_common.settings")
+        and (obj.__module__ == module.__name__ or module_name == "bbp_common.platform.settings")
     ]
     if not classes:
         return None
@@ -179,7 +179,7 @@ def check_settings(units: Mapping[str, list[dict]], root: Path = ROOT) -> list[F
         re.findall(r"BBP_[A-Z0-9_]+", (root / "services/portal/gunicorn.conf.py").read_text())
     )
     infos = {svc: _settings_info(f"bbp_{svc}.settings") for svc in SERVICES}
-    common = _settings_info("bbp_common.settings") or SettingsInfo()
+    common = _settings_info("bbp_common.platform.settings") or SettingsInfo()
     known_anywhere = common.known | {k for i in infos.values() if i for k in i.known} | pending
     for unit, objects in units.items():
         if "/" in unit:

@@ -11,7 +11,7 @@ import time
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import bills, fetch_items
+from bbp_common.platform.db.tables import bills, fetch_items
 from bbp_portal.payments.service import create_payment_request
 from bbp_portal.requests.service import create_fetch_request
 from sandbox.testing import RunningSinks

@@ -16,8 +16,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from bbp_common import tallies
-from bbp_common.db.tables import (
+from bbp_common.core import tallies
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.notifications import PaymentSmsSettings
+from bbp_common.core.stores import PaymentStore, WalletBreaker
+from bbp_common.core.stores.breaker import NAME as BREAKER
+from bbp_common.platform.db.tables import (
     audit_log,
     bulk_requests,
     notifications,
@@ -25,10 +29,6 @@ from bbp_common.db.tables import (
     payment_events,
     wallet_breaker,
 )
-from bbp_common.domain.payments import PaymentState
-from bbp_common.notifications import PaymentSmsSettings
-from bbp_common.stores import PaymentStore, WalletBreaker
-from bbp_common.stores.breaker import NAME as BREAKER
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations, service
 from bbp_portal.service_errors import Conflict, Forbidden, Refused, ValidationFailed
@@ -323,7 +323,7 @@ def test_the_resolve_page_is_for_superadmins(engine, client_as) -> None:
 
 def _submitted_sms(engine, payment_id: int) -> list:
     """The payment-submitted SMS about one payment, with its command's outbox body."""
-    from bbp_common.db.tables import notified_payments, outbox
+    from bbp_common.platform.db.tables import notified_payments, outbox
 
     with engine.connect() as conn:
         told = conn.execute(

@@ -18,15 +18,15 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from bbp_common.db.clock import DbClock
-from bbp_common.db.engine import utcnow
-from bbp_common.db.tables import payment_events, payments
-from bbp_common.domain.payments import EnquiryOutcome, EnquiryPolicy, PaymentState, ReturnRule
-from bbp_common.messages import ENQUIRY_NOT_SENT
-from bbp_common.messaging import build
-from bbp_common.messaging.envelope import decode
-from bbp_common.stores import PaymentStore, WalletBreaker
-from bbp_common.stores.claims import ClaimRequest, ClaimResult, claim
+from bbp_common.core.domain.payments import EnquiryOutcome, EnquiryPolicy, PaymentState, ReturnRule
+from bbp_common.core.messages import ENQUIRY_NOT_SENT
+from bbp_common.core.stores import PaymentStore, WalletBreaker
+from bbp_common.core.stores.claims import ClaimRequest, ClaimResult, claim
+from bbp_common.platform.db.clock import DbClock
+from bbp_common.platform.db.engine import utcnow
+from bbp_common.platform.db.tables import payment_events, payments
+from bbp_common.platform.envelope import decode
+from bbp_common.platform.messaging import build
 from bbp_communicator.handlers import Communicator
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations

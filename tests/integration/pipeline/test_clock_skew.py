@@ -16,7 +16,7 @@ import glob
 
 import pytest
 
-from bbp_common.domain.payments import FINAL_STATES
+from bbp_common.core.domain.payments import FINAL_STATES
 from bbp_portal.payments.service import create_payment_request
 from bbp_portal.requests.service import create_fetch_request
 from tests.support.pipeline import Pipeline, seed_fetched_bills

@@ -22,8 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import payment_events, payments
-from bbp_common.domain.payments import FINAL_STATES
+from bbp_common.core.domain.payments import FINAL_STATES
+from bbp_common.platform.db.tables import payment_events, payments
 from bbp_portal.payments.service import create_payment_request
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, seed_fetched_bills

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pika
 import sqlalchemy as sa
 
-from bbp_common.db.tables import dispatches, fetch_items
+from bbp_common.platform.db.tables import dispatches, fetch_items
 from bbp_portal.requests.service import create_fetch_request
 from bbp_scheduler.pacing import max_in_any_window
 from tests.support.pipeline import Pipeline

@@ -17,7 +17,11 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import FINAL_STATES
+from bbp_common.core.domain.payments import PaymentState as S
+from bbp_common.core.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
+from bbp_common.core.stores import WalletBreaker
+from bbp_common.platform.db.tables import (
     billers,
     bills,
     bulk_requests,
@@ -26,11 +30,7 @@ from bbp_common.db.tables import (
     payment_events,
     payments,
 )
-from bbp_common.domain.payments import FINAL_STATES
-from bbp_common.domain.payments import PaymentState as S
-from bbp_common.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
-from bbp_common.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
-from bbp_common.stores import WalletBreaker
+from bbp_common.platform.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
 from bbp_portal.payments.service import BillsUnavailable, create_payment_request
 from tests.support.payments import make_uncleared, move
 from tests.support.pipeline import Pipeline, seed_fetched_bills

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
-from bbp_common.db.tables import audit_log, bill_accounts, bulk_requests, fetch_items
+from bbp_common.platform.db.tables import audit_log, bill_accounts, bulk_requests, fetch_items
 from tests.support.accounts import unique
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from sqlalchemy import insert, select, text
 
-from bbp_common.db.tables import account_groups, bill_accounts, billers
+from bbp_common.platform.db.tables import account_groups, bill_accounts, billers
 from bbp_portal.accounts.listing import list_accounts
 from bbp_portal.accounts.selection import AccountFilter
 from bbp_portal.cursor import Cursor

@@ -17,13 +17,13 @@ SOURCES = [ROOT / "libs", ROOT / "services"]
 
 #: Table → the modules (relative to the repository) allowed to write it.
 DOORS = {
-    "payments": {"libs/common/src/bbp_common/stores/payments.py"},
-    "payment_events": {"libs/common/src/bbp_common/stores/payments.py"},
-    "bulk_requests": {"libs/common/src/bbp_common/stores/requests.py"},
-    "request_events": {"libs/common/src/bbp_common/stores/requests.py"},
-    "fetch_items": {"libs/common/src/bbp_common/stores/fetch_items.py"},
-    "wallet_breaker": {"libs/common/src/bbp_common/stores/breaker.py"},
-    "request_tallies": {"libs/common/src/bbp_common/tallies.py"},
+    "payments": {"libs/common/src/bbp_common/core/stores/payments.py"},
+    "payment_events": {"libs/common/src/bbp_common/core/stores/payments.py"},
+    "bulk_requests": {"libs/common/src/bbp_common/core/stores/requests.py"},
+    "request_events": {"libs/common/src/bbp_common/core/stores/requests.py"},
+    "fetch_items": {"libs/common/src/bbp_common/core/stores/fetch_items.py"},
+    "wallet_breaker": {"libs/common/src/bbp_common/core/stores/breaker.py"},
+    "request_tallies": {"libs/common/src/bbp_common/core/tallies.py"},
 }
 
 

@@ -6,15 +6,15 @@ import threading
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
-from bbp_common import messages
-from bbp_common.db import make_engine, ping
-from bbp_common.db.clock import DbClock
-from bbp_common.health import HealthServer, Liveness
-from bbp_common.logging import configure_logging, get_logger
-from bbp_common.messaging import Consumer, Publisher, setup_topology
-from bbp_common.mobiquity import make_client, payer_wallet
-from bbp_common.runtime import install_stop_signals, run_until_stopped
-from bbp_common.settings import load_settings
+from bbp_common.core import messages
+from bbp_common.platform.db import make_engine, ping
+from bbp_common.platform.db.clock import DbClock
+from bbp_common.platform.health import HealthServer, Liveness
+from bbp_common.platform.logging import configure_logging, get_logger
+from bbp_common.platform.messaging import Consumer, Publisher, setup_topology
+from bbp_common.platform.mobiquity import make_client, payer_wallet
+from bbp_common.platform.runtime import install_stop_signals, run_until_stopped
+from bbp_common.platform.settings import load_settings
 from bbp_communicator.handlers import Communicator, Metrics
 from bbp_communicator.notify import Notifier
 from bbp_communicator.settings import CommunicatorSettings

@@ -1,7 +1,7 @@
 """What the communicator does with each command: call Mobiquity once, report the result.
 
 The communicator keeps no state of its own. For payments it claims each one in MySQL
-before sending (``bbp_common.stores.claims.claim``), so a command that arrives twice —
+before sending (``bbp_common.core.stores.claims.claim``), so a command that arrives twice —
 redelivered or not, from a relay that published again or a stale scheduler — is sent at
 most once.
 Amounts and wallets come from MySQL after the claim, never from the message.
@@ -18,19 +18,19 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 
-from bbp_common.db.clock import DbClock
-from bbp_common.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
-from bbp_common.logging import get_logger
-from bbp_common.messages import (
+from bbp_common.core.domain.payments import EnquiryOutcome, PayOutcome, is_wallet_auth_failure
+from bbp_common.core.messages import (
     ENQUIRY_NOT_SENT,
     ENQUIRY_RESULT,
     FETCH_RESULT,
     PAY_RESULT,
     MessageKind,
 )
-from bbp_common.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
-from bbp_common.stores import PaymentStore, WalletBreaker
-from bbp_common.stores.claims import ClaimRequest, ClaimResult, PayOrder, claim
+from bbp_common.core.stores import PaymentStore, WalletBreaker
+from bbp_common.core.stores.claims import ClaimRequest, ClaimResult, PayOrder, claim
+from bbp_common.platform.db.clock import DbClock
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import EXCHANGE, Envelope, Outgoing, PublishFailed, Retry, build
 from mobiquity_client import (
     Accepted,
     BillPayment,

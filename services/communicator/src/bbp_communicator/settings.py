@@ -7,8 +7,8 @@ import socket
 
 from pydantic import Field
 
-from bbp_common.mobiquity import MobiquitySettings, PayerSettings
-from bbp_common.settings import (
+from bbp_common.platform.mobiquity import MobiquitySettings, PayerSettings
+from bbp_common.platform.settings import (
     AmqpSettings,
     DatabaseSettings,
     HealthSettings,

@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Flask
 
-from bbp_common.db import make_engine
-from bbp_common.logging import configure_logging
-from bbp_common.settings import load_settings
+from bbp_common.platform.db import make_engine
+from bbp_common.platform.logging import configure_logging
+from bbp_common.platform.settings import load_settings
 from bbp_portal.accounts import api as accounts_api
 from bbp_portal.accounts import views as accounts_views
 from bbp_portal.admin import audit as audit_views

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify
 
-from bbp_common.db import ping
+from bbp_common.platform.db import ping
 from bbp_portal.auth import public
 
 

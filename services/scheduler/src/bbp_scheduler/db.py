@@ -15,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_scheduler.lease import Lease
 
 log = get_logger(__name__)

@@ -22,11 +22,11 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Connection
 
-from bbp_common.db import utcnow
-from bbp_common.domain.payments import PaymentState
-from bbp_common.logging import get_logger
-from bbp_common.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
-from bbp_common.messaging import EXCHANGE, Outgoing, PublishFailed, build
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
+from bbp_common.platform.db import utcnow
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import EXCHANGE, Outgoing, PublishFailed, build
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.pacing import Pacer
 from bbp_scheduler.picking import ENQUIRIES, Key, Picker

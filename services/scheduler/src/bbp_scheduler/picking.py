@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bbp_common.domain.requests import DISPATCHING
-from bbp_common.logging import get_logger
-from bbp_common.stores.breaker import CLOSED, OPEN, PROBING, WalletBreaker
+from bbp_common.core.domain.requests import DISPATCHING
+from bbp_common.core.stores.breaker import CLOSED, OPEN, PROBING, WalletBreaker
+from bbp_common.platform.logging import get_logger
 from bbp_scheduler.pacing import round_robin
 from bbp_scheduler.work import Work
 

@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Connection
 
-from bbp_common.messaging import Envelope, Reject, Retry
+from bbp_common.platform.messaging import Envelope, Reject, Retry
 from bbp_scheduler.batching import BatchApplier
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.handlers import Route, routes

@@ -7,8 +7,8 @@ import socket
 
 from pydantic import Field, model_validator
 
-from bbp_common.notifications import NotifyProducerSettings
-from bbp_common.settings import (
+from bbp_common.core.notifications import NotifyProducerSettings
+from bbp_common.platform.settings import (
     AmqpSettings,
     DatabaseSettings,
     HealthSettings,

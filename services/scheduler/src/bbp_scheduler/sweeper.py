@@ -21,10 +21,10 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import Connection
 
-from bbp_common import tallies
-from bbp_common.domain.payments import EnquiryOutcome, PaymentState
-from bbp_common.domain.requests import OPEN, FetchItemState, FetchOutcome
-from bbp_common.logging import get_logger
+from bbp_common.core import tallies
+from bbp_common.core.domain.payments import EnquiryOutcome, PaymentState
+from bbp_common.core.domain.requests import OPEN, FetchItemState, FetchOutcome
+from bbp_common.platform.logging import get_logger
 from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.results import Results

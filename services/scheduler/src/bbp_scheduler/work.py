@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bbp_common.domain.payments import EnquiryPolicy, ReturnRule
-from bbp_common.domain.requests import RequestState
-from bbp_common.stores import FetchItemStore, PaymentStore, RequestStore, WalletBreaker
+from bbp_common.core.domain.payments import EnquiryPolicy, ReturnRule
+from bbp_common.core.domain.requests import RequestState
+from bbp_common.core.stores import FetchItemStore, PaymentStore, RequestStore, WalletBreaker
 from bbp_scheduler import notifications
 from bbp_scheduler.settings import SchedulerSettings
 

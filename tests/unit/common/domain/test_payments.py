@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     FINAL_STATES,
     TRANSITIONS,
     EnquiryOutcome,
@@ -23,7 +23,7 @@ from bbp_common.domain.payments import (
     same_failure_streak,
     sources_of,
 )
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     PaymentState as S,
 )
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
 )
 
-from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts
+from bbp_common.platform.db.tables import account_groups, bill_account_groups, bill_accounts
 from bbp_portal.accounts.selection import AccountFilter, escape_like
 from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, exists, false, func, or_, select, true
 
-from bbp_common.db.tables import bill_account_groups, bill_accounts
+from bbp_common.platform.db.tables import bill_account_groups, bill_accounts
 
 A = bill_accounts.c
 Status = Literal["active", "inactive", "all"]

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
 from bbp_portal.audit_trail import record
 from bbp_portal.auth import current_user, login_required, role_required

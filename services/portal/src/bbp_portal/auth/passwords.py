@@ -10,7 +10,7 @@ from typing import Any
 from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.auth import sessions
 from bbp_portal.auth.access import current_user, login_required, public
 from bbp_portal.auth.forms import (

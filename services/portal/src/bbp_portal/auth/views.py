@@ -14,7 +14,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.auth import passwords, sessions
 from bbp_portal.auth.access import current_user, login_required, public, safe_next
 from bbp_portal.auth.forms import (

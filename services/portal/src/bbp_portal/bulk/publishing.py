@@ -6,8 +6,8 @@ publishes that row so the scheduler hears of the request at once. Three things s
 * **One connection per process, made after the fork.** A pika connection and its I/O thread
   do not survive ``fork()``: a publisher made at import, or in gunicorn's master, would be a
   dead socket in every worker. :class:`AfterCommitRelay` is built by ``create_app`` without
-  connecting, and makes its :class:`~bbp_common.messaging.Publisher` and
-  :class:`~bbp_common.outbox.OutboxRelay` on first use in each process (it notices a fork by
+  connecting, and makes its :class:`~bbp_common.platform.messaging.Publisher` and
+  :class:`~bbp_common.platform.relay.OutboxRelay` on first use in each process (it notices a fork by
   the process id and starts afresh).
 * **Best effort.** If RabbitMQ is down or slow, the request is still created: the row stays
   ``pending`` and the scheduler's periodic relay publishes it. gunicorn's
@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from flask import current_app
 from sqlalchemy import Engine
 
-from bbp_common.logging import get_logger
-from bbp_common.messaging import Publisher
-from bbp_common.outbox import OutboxRelay
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Publisher
+from bbp_common.platform.relay import OutboxRelay
 from bbp_portal.bulk.metrics import AFTER_COMMIT_RELAY
 from bbp_portal.settings import PortalSettings
 

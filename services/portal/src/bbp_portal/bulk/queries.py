@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bbp_common import tallies as request_tallies
-from bbp_common.db.tables import bulk_requests
-from bbp_common.domain import requests as domain_requests
-from bbp_common.domain.requests import RequestState
+from bbp_common.core import tallies as request_tallies
+from bbp_common.core.domain import requests as domain_requests
+from bbp_common.core.domain.requests import RequestState
+from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.service_errors import NotFound
 
 R = bulk_requests.c

@@ -16,13 +16,13 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from bbp_common import outbox
-from bbp_common.domain.requests import CANCELLABLE, RequestState
-from bbp_common.logging import get_logger
-from bbp_common.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
-from bbp_common.messaging import EXCHANGE
-from bbp_common.stores import RequestStore
-from bbp_common.stores.sql import NOW
+from bbp_common.core.domain.requests import CANCELLABLE, RequestState
+from bbp_common.core.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
+from bbp_common.core.stores import RequestStore
+from bbp_common.core.stores.sql import NOW
+from bbp_common.platform import outbox
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import EXCHANGE
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from bbp_common.db.tables import bulk_requests
+from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.bulk.queries import RequestRow
 from bbp_portal.payments.attention import Attention, attention
 from bbp_portal.requests.queries import RequestFilter, list_requests

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.auth import current_user, login_required
 from bbp_portal.dashboard.queries import Dashboard, load
 from bbp_portal.view_context import engine

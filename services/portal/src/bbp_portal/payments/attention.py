@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bbp_common.db.tables import bulk_requests, payment_anomalies, payments, wallet_breaker
-from bbp_common.stores.breaker import NAME as BREAKER
+from bbp_common.core.stores.breaker import NAME as BREAKER
+from bbp_common.platform.db.tables import bulk_requests, payment_anomalies, payments, wallet_breaker
 
 P = payments.c
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bbp_common.db.tables import payments
+from bbp_common.platform.db.tables import payments
 from bbp_portal.payments.queries import PAYMENT_COLUMNS
 
 P = payments.c

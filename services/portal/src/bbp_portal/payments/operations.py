@@ -39,15 +39,16 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from bbp_common import notifications
-from bbp_common.db.tables import bills, bulk_requests, payment_anomalies, payments
-from bbp_common.domain.payments import PaymentState
-from bbp_common.domain.requests import PAUSABLE, RequestKind, RequestState
-from bbp_common.logging import get_logger
-from bbp_common.stores import PaymentStore, RequestStore, WalletBreaker
-from bbp_common.stores.payments import SuccessUnacknowledged
-from bbp_common.stores.requests import RequestRow
-from bbp_common.stores.sql import NOW
+from bbp_common.core import notifications
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.domain.requests import PAUSABLE, RequestKind, RequestState
+from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
+from bbp_common.core.stores.payments import SuccessUnacknowledged
+from bbp_common.core.stores.requests import RequestRow
+from bbp_common.core.stores.sql import NOW
+from bbp_common.platform.db.tables import bills, bulk_requests, payment_anomalies, payments
+from bbp_common.platform.logging import get_logger
+from bbp_portal import notifications as notices
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.bulk.service import (
     Created,
@@ -167,7 +168,7 @@ def create_payment(
             via=via,
         )
         if awaiting:
-            notifications.approval_needed(conn, request_id)
+            notices.approval_needed(conn, request_id)
 
     try:
         return service.create_payment_request(
@@ -268,7 +269,7 @@ def approve(
             {"approved_by": actor.login_id, "approved_at": NOW, "approval_comment": text},
         )
         message_id = submit(conn, request_id, "payment")
-        notifications.request_approved(conn, request_id)
+        notices.request_approved(conn, request_id)
         record(
             conn,
             actor,
@@ -305,7 +306,7 @@ def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -
                 "finished_at": NOW,
             },
         )
-        notifications.request_rejected(conn, request_id)
+        notices.request_rejected(conn, request_id)
         record(
             conn,
             actor,

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, literal, select
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import live_bill_key
+from bbp_common.platform.db.tables import (
     account_groups,
     bill_account_groups,
     bill_accounts,
@@ -26,7 +27,6 @@ from bbp_common.db.tables import (
     fetch_items,
     payments,
 )
-from bbp_common.domain.payments import live_bill_key
 from bbp_portal.bulk.service import chunks
 from bbp_portal.payments.queries import Page, keyset, page_limit
 from bbp_portal.service_errors import ValidationFailed

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import PaymentState, is_reference_id
+from bbp_common.platform.db.tables import (
     audit_log,
     bills,
     bulk_requests,
@@ -23,7 +24,6 @@ from bbp_common.db.tables import (
     payment_events,
     payments,
 )
-from bbp_common.domain.payments import PaymentState, is_reference_id
 from bbp_portal.cursor import Cursor, decode_cursor
 from bbp_portal.service_errors import NotFound, ValidationFailed
 

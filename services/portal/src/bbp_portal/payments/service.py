@@ -17,11 +17,11 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db.tables import bulk_requests
-from bbp_common.domain.payments import new_reference_id
-from bbp_common.domain.requests import RequestKind, RequestState
-from bbp_common.logging import get_correlation_id, get_logger
-from bbp_common.stores import PaymentStore, RequestStore
+from bbp_common.core.domain.payments import new_reference_id
+from bbp_common.core.domain.requests import RequestKind, RequestState
+from bbp_common.core.stores import PaymentStore, RequestStore
+from bbp_common.platform.db.tables import bulk_requests
+from bbp_common.platform.logging import get_correlation_id, get_logger
 from bbp_portal.bulk.service import (
     Created,
     InTransaction,

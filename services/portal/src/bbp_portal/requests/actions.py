@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from bbp_common.db.tables import account_groups
-from bbp_common.logging import get_logger
+from bbp_common.platform.db.tables import account_groups
+from bbp_common.platform.logging import get_logger
 from bbp_portal.accounts.selection import AccountFilter, AccountSelection, selection_query
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.bulk.kinds import kind_of

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, false, func, select
 
-from bbp_common.db.tables import bill_accounts, bills, fetch_items
+from bbp_common.platform.db.tables import bill_accounts, bills, fetch_items
 from bbp_portal.cursor import Cursor
 from bbp_portal.requests.queries import MAX_PAGE, Page, parse_cursor
 from bbp_portal.service_errors import ValidationFailed

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from bbp_common.db.tables import bulk_requests
+from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.bulk.queries import (
     KINDS,
     REQUEST_COLUMNS,

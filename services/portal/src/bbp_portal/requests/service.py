@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine
 
-from bbp_common.domain.requests import RequestKind, RequestState
-from bbp_common.logging import get_correlation_id, get_logger
-from bbp_common.stores import FetchItemStore, RequestStore
+from bbp_common.core.domain.requests import RequestKind, RequestState
+from bbp_common.core.stores import FetchItemStore, RequestStore
+from bbp_common.platform.logging import get_correlation_id, get_logger
 from bbp_portal.bulk import service as bulk
 from bbp_portal.bulk.service import Created, NothingSelected, RequestError
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
-from bbp_common.db.tables import bills, fetch_items
+from bbp_common.platform.db.tables import bills, fetch_items
 from bbp_portal.bulk.queries import Progress
 
 I = fetch_items.c  # noqa: E741 - the items table, as in the SQL

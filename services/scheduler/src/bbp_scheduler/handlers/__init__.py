@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bbp_common.messages import ENQUIRY_RESULT, FETCH_RESULT, NOTIFY_RESULT, PAY_RESULT
+from bbp_common.core.messages import ENQUIRY_RESULT, FETCH_RESULT, NOTIFY_RESULT, PAY_RESULT
 from bbp_scheduler.work import Work
 
 Handler = Callable[[Work, dict[str, Any]], None]

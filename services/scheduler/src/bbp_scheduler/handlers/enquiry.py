@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     DEFINITIVE_ENQUIRY,
     EnquiryOutcome,
     PaymentState,
     decide_enquiry_result,
 )
-from bbp_common.logging import get_logger
-from bbp_common.messages import ENQUIRY_NOT_SENT
-from bbp_common.messaging import Reject
+from bbp_common.core.messages import ENQUIRY_NOT_SENT
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Reject
 from bbp_scheduler.work import Work
 
 log = get_logger(__name__)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from bbp_common.domain.requests import FetchItemState, FetchOutcome
+from bbp_common.core.domain.requests import FetchItemState, FetchOutcome
 from bbp_scheduler.work import Work
 
 F = FetchItemState

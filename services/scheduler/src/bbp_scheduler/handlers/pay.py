@@ -14,16 +14,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     PaymentState,
     PayOutcome,
     decide_pay_result,
     is_wallet_auth_failure,
     same_failure_streak,
 )
-from bbp_common.domain.requests import RequestState
-from bbp_common.logging import get_logger
-from bbp_common.messaging import Reject
+from bbp_common.core.domain.requests import RequestState
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Reject
 from bbp_scheduler import notifications
 from bbp_scheduler.work import Work
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 
-from bbp_common.db.tables import account_upload_errors
+from bbp_common.platform.db.tables import account_upload_errors
 from bbp_portal.accounts.upload.service import CHUNK, get_upload
 from bbp_portal.accounts.upload.validate import Problem
 from bbp_portal.audit_trail import Actor

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db import db_now
-from bbp_common.db.tables import (
+from bbp_common.platform.db import db_now
+from bbp_common.platform.db.tables import (
     account_groups,
     account_upload_errors,
     account_upload_rows,
