@@ -170,6 +170,52 @@ class NotifyResultBody(_Strict):
     )
 
 
+# --------------------------------------------------------------------------- batches (v2)
+#
+# Version 2 of the commands and results carries many items in one message: the dispatcher
+# sends the commands planned for the next moments together, each with the slot it may not
+# leave before (``not_before``, on the database's clock: the communicator waits for it), and
+# the communicator reports a batch's results together. One message, one envelope, one
+# confirm and one acknowledgement for many items is what keeps the hot path cheap; each
+# item is still fenced on its own (attempt, enquiry number) where it is applied.
+
+BATCH_MAX = 200
+
+
+class FetchCommandItem(FetchCommandBody):
+    not_before = fields.NaiveDateTime(required=True)
+
+
+class PayCommandItem(PayCommandBody):
+    not_before = fields.NaiveDateTime(required=True)
+
+
+class EnquiryCommandItem(EnquiryCommandBody):
+    not_before = fields.NaiveDateTime(required=True)
+
+
+def _batch(item: type[Schema]) -> type[Schema]:
+    return type(
+        f"{item.__name__}Batch",
+        (_Strict,),
+        {
+            "items": fields.List(
+                fields.Nested(item),
+                required=True,
+                validate=validate.Length(min=1, max=BATCH_MAX),
+            )
+        },
+    )
+
+
+FetchCommandBatch = _batch(FetchCommandItem)
+FetchResultBatch = _batch(FetchResultBody)
+PayCommandBatch = _batch(PayCommandItem)
+PayResultBatch = _batch(PayResultBody)
+EnquiryCommandBatch = _batch(EnquiryCommandItem)
+EnquiryResultBatch = _batch(EnquiryResultBody)
+
+
 REQUEST_SUBMITTED = MessageKind("request.submitted", 1, "request.submitted", RequestSubmittedBody)
 REQUEST_CHANGED = MessageKind("request.changed", 1, "request.changed", RequestChangedBody)
 FETCH_COMMAND = MessageKind("fetch.command", 1, "command.fetch", FetchCommandBody)
@@ -180,6 +226,12 @@ ENQUIRY_COMMAND = MessageKind("enquiry.command", 1, "command.enquiry", EnquiryCo
 ENQUIRY_RESULT = MessageKind("enquiry.result", 1, "result.enquiry", EnquiryResultBody)
 NOTIFY_COMMAND = MessageKind("notify.command", 1, "command.notify", NotifyCommandBody)
 NOTIFY_RESULT = MessageKind("notify.result", 1, "result.notify", NotifyResultBody)
+FETCH_COMMANDS = MessageKind("fetch.command", 2, "command.fetch", FetchCommandBatch)
+FETCH_RESULTS = MessageKind("fetch.result", 2, "result.fetch", FetchResultBatch)
+PAY_COMMANDS = MessageKind("pay.command", 2, "command.pay", PayCommandBatch)
+PAY_RESULTS = MessageKind("pay.result", 2, "result.pay", PayResultBatch)
+ENQUIRY_COMMANDS = MessageKind("enquiry.command", 2, "command.enquiry", EnquiryCommandBatch)
+ENQUIRY_RESULTS = MessageKind("enquiry.result", 2, "result.enquiry", EnquiryResultBatch)
 
 ALL_KINDS = (
     REQUEST_SUBMITTED,
@@ -192,6 +244,12 @@ ALL_KINDS = (
     ENQUIRY_RESULT,
     NOTIFY_COMMAND,
     NOTIFY_RESULT,
+    FETCH_COMMANDS,
+    FETCH_RESULTS,
+    PAY_COMMANDS,
+    PAY_RESULTS,
+    ENQUIRY_COMMANDS,
+    ENQUIRY_RESULTS,
 )
 
 
