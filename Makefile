@@ -104,8 +104,13 @@ sandbox: setup  ## start only the Mobiquity sandbox (SANDBOX_PORT, default 8090)
 sandbox-reset: setup  ## empty the ledger make run's sandbox keeps (SANDBOX_DATA_DIR, var/sandbox)
 	@SANDBOX_DATA_DIR="$(SANDBOX_DATA_DIR)" $(BIN)/python -m sandbox reset
 
-bench: setup services  ## run every benchmark under bench/ (not part of CI; prints figures)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# The benchmarks' own dependencies (the Celery peer): bench/requirements.txt, never in CI.
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
+	$(PIP) install -c constraints.txt -r bench/requirements.txt
+	@touch $@
+
+bench: setup services $(VENV)/.bench-installed  ## run every benchmark under bench/ (not part of CI; prints figures)
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -50,3 +50,37 @@ def pids_of(name: str) -> list[int]:
             if command.endswith(name):
                 found.append(int(entry.name))
     return found
+
+
+class Probe:
+    """CPU seconds of named groups of processes, read at the start and at the end of a run.
+
+    ``groups`` maps a component's name to its process ids. A process that ends before the
+    second reading loses the CPU it spent (benchmarks read before stopping anything).
+    """
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.started = self.read()
+
+    def read(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self.groups.items()}
+
+    def spent(self) -> dict[str, float]:
+        """CPU seconds of each group since the probe was made."""
+        now = self.read()
+        return {name: now[name] - self.started[name] for name in self.groups}
+
+
+def shared_servers() -> dict[str, list[int]]:
+    """MariaDB and RabbitMQ: shared by everything on the machine (other engineers' tests
+    too), so their CPU over a run is an upper bound of what the run cost them."""
+    return {
+        "mariadb": pids_of("mariadbd") + pids_of("mysqld"),
+        "rabbitmq": pids_of("beam.smp"),
+    }
+
+
+def load_average() -> float:
+    """The 1-minute load average."""
+    return os.getloadavg()[0]
