@@ -56,7 +56,11 @@ KINDS = (
     "request_finished",
     "payments_attention",
     "request_paused",
+    "approval_needed",
+    "request_approved",
+    "request_rejected",
     "payment_submitted",
+    "password_changed",
 )
 #: Who may approve a payment request (maker-checker): everyone who may operate.
 APPROVER_ROLES = ("admin", "superadmin")
