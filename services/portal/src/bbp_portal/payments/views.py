@@ -1,36 +1,63 @@
 """Pages: pending bills, the confirmation page, a payment request's page and its actions,
-one payment (resolve), search, needs-attention, the wallet breaker.
+the approve page, one payment (resolve), search, needs-attention, the wallet breaker.
 
 The confirm button cannot create a request twice: the confirmation page mints an
 idempotency key that travels in its form, and the same key returns the request it created
 (double click, back button, a second tab showing the same confirmation). A new visit to the
 confirmation page mints a new key — a deliberate second request of the same bills is refused
 anyway, because a bill can be in one live payment only.
+
+Step-up (``bbp_portal.auth.stepup``): the confirmation page of a request that would be sent
+at once, and the approve page, send the person to the step-up pages first (for this
+confirmation's key, for this request); the step-up brings them back with the same key.
+Resolving a payment and closing the wallet breaker show what will happen on a page of their
+own before anything changes.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import (
+    current_user,
+    login_required,
+    role_required,
+    safe_next,
+    step_up_fresh,
+    step_up_until,
+)
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
+from bbp_portal.payments import approvals, export, operations, queries, selection, service
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import export, operations, queries, selection, service
 from bbp_portal.payments import pending as pending_bills
-from bbp_portal.service_errors import NotFound, Refused, ServiceError
+from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
 bp = Blueprint("payments", __name__)
 OPERATORS = ("admin", "superadmin")
 #: Problems listed in a flash message before "and N more".
 FLASH_PROBLEMS = 5
+#: A confirmation key as the page mints it (``secrets.token_urlsafe(24)``).
+KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _step_up_url(action: str, target: object, back: str) -> str:
+    return url_for("auth.step_up", action=action, target=str(target), next=back)
+
+
+def _until(action: str, target: object) -> datetime | None:
+    """When this session's step-up for the action ends (UTC), if it is fresh."""
+    until = step_up_until(action, str(target))
+    return datetime.fromtimestamp(until, UTC) if until else None
 
 
 # --------------------------------------------------------------------------- pending bills
@@ -88,20 +115,35 @@ def confirm() -> Any:
     if not ids:
         flash(_("Tick at least one bill to pay."), "warning")
         return redirect(back)
+    # The key of this confirmation: kept when the step-up brings the person back here.
+    key = request.args.get("key", "")
+    if not KEY.match(key):
+        key = secrets.token_urlsafe(24)
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    args["key"] = [key]
+    here = url_for("payments.confirm", **args)
+    policy = selection.policy()
+    user = actor()
     with engine().connect() as conn:
         summary = pending_bills.summarise(
             conn,
             ids,
-            max_bill_age=selection.policy().max_bill_age,
-            approval_threshold=selection.policy().approval_threshold,
+            max_bill_age=policy.max_bill_age,
+            approval_threshold=policy.approval_threshold,
         )
+        outlook = approvals.outlook(conn, user.login_id, summary.total, policy.limits)
     return render_template(
         "payments/confirm.html",
         summary=summary,
         described=described,
-        key=secrets.token_urlsafe(24),
+        key=key,
+        here=here,
         payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
-        threshold=selection.policy().approval_threshold,
+        threshold=policy.approval_threshold,
+        outlook=outlook,
+        step_up_needed=policy.step_up and not outlook.needs_approval,
+        step_up_until=_until("pay", key),
+        step_up_url=_step_up_url("pay", key, here),
         back=back,
     )
 
@@ -117,21 +159,31 @@ def _problem_text(exc: Refused) -> str:
 @bp.post("/payments")
 @role_required(*OPERATORS)
 def create() -> Any:
+    key = request.form.get("idempotency_key", "")
     try:
         ids, described = selection.from_form(request.form)
         created = operations.create_payment(
             engine(),
             actor(),
             ids,
-            key=request.form.get("idempotency_key", ""),
+            key=key,
             policy=selection.policy(),
             selection=described,
             via="page",
             relay=relay(),
+            stepped_up=step_up_fresh("pay", key),
+            refuse_without_step_up=True,
         )
     except Refused as exc:
         flash(_problem_text(exc), "danger")
         return redirect(url_for("payments.pending"))
+    except Forbidden as exc:
+        if exc.code != "step_up_required":
+            raise
+        # The step-up ended (or was never made): make it, then come back to this confirmation.
+        here = safe_next(request.form.get("confirm_url")) or url_for("payments.pending")
+        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
+        return redirect(_step_up_url("pay", key, here) if KEY.match(key) else here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(url_for("payments.pending"))
@@ -140,8 +192,8 @@ def create() -> Any:
     elif created.awaiting_approval:
         flash(
             _(
-                "Payment request created: its total is over the approval threshold, so it waits "
-                "for another admin's approval."
+                "Payment request created: it is over an approval limit, so it waits for "
+                "another admin's approval. Nothing is paid before that."
             ),
             "warning",
         )
@@ -171,8 +223,10 @@ def render_request(found: RequestRow) -> Any:
             flash(exc.message, "warning")
             page = queries.list_payments(conn, found.id, payment_filter)
         entries = queries.history(conn, found.id)
+        reasons = operations.approval_reasons_of(conn, found.id)
     user = current_user()
     operates = bool(user and user.can_operate)
+    is_maker = bool(user and user.login_id.lower() == found.created_by.lower())
     keep = {k: v for k, v in payment_filter.as_dict().items() if v}
     return render_template(
         "requests/payment.html",
@@ -188,7 +242,12 @@ def render_request(found: RequestRow) -> Any:
         and found.state == "awaiting_approval"
         and user is not None
         and user.login_id.lower() != found.created_by.lower(),
-        is_maker=bool(user and user.login_id.lower() == found.created_by.lower()),
+        is_maker=is_maker,
+        maker_confirms=operates
+        and is_maker
+        and found.state == "awaiting_approval"
+        and reasons == ("step_up",)
+        and selection.policy().step_up,
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
         can_cancel=operates and found.state in CANCELLABLE,
@@ -208,21 +267,65 @@ def _request_action(request_id: int, done: str, run: Any) -> Any:
     return redirect(url_for("requests.show", request_id=request_id))
 
 
+@bp.get("/requests/<int:request_id>/approve")
+@role_required(*OPERATORS)
+def decide(request_id: int) -> Any:
+    """The approve page: what approving starts, why it waits, the step-up, the decision."""
+    with engine().connect() as conn:
+        try:
+            found = approvals.waiting(conn, request_id)
+        except NotFound:
+            abort(404)
+    if found.state != "awaiting_approval":
+        flash(_("This request is not waiting for approval."), "info")
+        return redirect(url_for("requests.show", request_id=request_id))
+    user = actor()
+    is_maker = user.login_id.lower() == found.created_by.lower()
+    # Its maker may confirm a request that waits only for their step-up (made via the API).
+    maker_confirms = is_maker and found.reasons == ("step_up",) and selection.policy().step_up
+    here = url_for("payments.decide", request_id=request_id)
+    return render_template(
+        "payments/approve.html",
+        w=found,
+        is_maker=is_maker,
+        maker_confirms=maker_confirms,
+        can_decide=not is_maker or maker_confirms,
+        limits=selection.policy().limits,
+        payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
+        step_up_needed=selection.policy().step_up,
+        step_up_until=_until("approve", request_id),
+        step_up_url=_step_up_url("approve", request_id, here),
+    )
+
+
 @bp.post("/requests/<int:request_id>/approve")
 @role_required(*OPERATORS)
 def approve(request_id: int) -> Any:
-    return _request_action(
-        request_id,
-        _("Approved: the payments start now."),
-        lambda: operations.approve(
+    here = url_for("payments.decide", request_id=request_id)
+    try:
+        operations.approve(
             engine(),
             actor(),
             request_id,
             request.form.get("comment"),
             max_bill_age=selection.policy().max_bill_age,
             relay=relay(),
-        ),
-    )
+            step_up_required=selection.policy().step_up,
+            stepped_up=step_up_fresh("approve", str(request_id)),
+        )
+    except NotFound:
+        abort(404)
+    except Forbidden as exc:
+        if exc.code != "step_up_required":
+            flash(exc.message, "danger")
+            return redirect(here)
+        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
+        return redirect(_step_up_url("approve", request_id, here))
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+        return redirect(here)
+    flash(_("Approved: the payments start now."), "success")
+    return redirect(url_for("requests.show", request_id=request_id))
 
 
 @bp.post("/requests/<int:request_id>/reject")
@@ -283,12 +386,17 @@ def show(payment_id: int) -> Any:
 @bp.post("/payments/<int:payment_id>/resolve")
 @role_required("superadmin")
 def resolve(payment_id: int) -> Any:
+    """Two steps: the form on the payment's page shows what will happen (nothing changes);
+    that page's button, with ``confirmed``, resolves it."""
+    resolution = request.form.get("resolution", "")
+    if request.form.get("confirmed") != "1":
+        return _resolve_confirmation(payment_id, resolution)
     try:
         state = operations.resolve(
             engine(),
             actor(),
             payment_id,
-            request.form.get("resolution", ""),
+            resolution,
             request.form.get("comment"),
             payment_sms=settings(),
             relay=relay(),
@@ -303,6 +411,37 @@ def resolve(payment_id: int) -> Any:
         else:
             flash(_("Resolved as paid."), "success")
     return redirect(url_for("payments.show", payment_id=payment_id))
+
+
+def _resolve_confirmation(payment_id: int, resolution: str) -> Any:
+    """The confirm step of resolving: what "paid" or "not paid" will do to this payment."""
+    back = redirect(url_for("payments.show", payment_id=payment_id) + "#resolve")
+    with engine().connect() as conn:
+        try:
+            detail = queries.get_payment(conn, payment_id)
+        except NotFound:
+            abort(404)
+    if detail.payment.state != "uncleared":
+        flash(_("Only an uncleared payment is resolved by a person."), "warning")
+        return back
+    if resolution not in operations.RESOLUTIONS:
+        flash(_('Choose "It was paid" or "It was not paid".'), "warning")
+        return back
+    comment = " ".join((request.form.get("comment") or "").split())
+    if not comment:
+        flash(_("Say what Mobiquity's report shows: a comment is required."), "warning")
+        return back
+    if len(comment) > operations.COMMENT_MAX:
+        flash(_("The comment is at most %(n)s characters.", n=operations.COMMENT_MAX), "warning")
+        return back
+    return render_template(
+        "payments/resolve_confirm.html",
+        d=detail,
+        p=detail.payment,
+        resolution=resolution,
+        comment=comment,
+        payment_sms=settings().notify_payment_sms,
+    )
 
 
 # --------------------------------------------------------------------------- search
@@ -363,6 +502,20 @@ def wallet() -> Any:
         b=found,
         payer=queries.mask_label(settings().payer_label),
         can_close=bool(user and user.is_superadmin) and found.state == "open",
+    )
+
+
+@bp.get("/wallet/close")
+@role_required("superadmin")
+def close_breaker_confirm() -> Any:
+    """The confirm step of closing the breaker: what it was opened for, what closing does."""
+    with engine().connect() as conn:
+        found = needs_attention.breaker(conn)
+    if found.state != "open":
+        flash(_("The breaker is not open: there is nothing to close."), "info")
+        return redirect(url_for("payments.wallet"))
+    return render_template(
+        "payments/wallet_close.html", b=found, payer=queries.mask_label(settings().payer_label)
     )
 
 
