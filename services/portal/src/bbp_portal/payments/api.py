@@ -7,12 +7,9 @@ in :mod:`~bbp_portal.payments.schemas`. Creating a payment request needs an idem
 chosen by the client (``POST /payments/preview`` proposes one): the same key returns the
 request it created, with ``existing: true``.
 
-Step-up (on by default): the API never steps up by itself. A payment request created here
-without a fresh step-up of the same session for its key (made on the portal's step-up page)
-waits in ``awaiting_approval`` with the reason ``step_up``, whatever its amount: a person
-confirms it in the portal. Approving here needs a fresh step-up of the same session for
-that request, else 403 ``step_up_required``. API tokens (issue 18) have no session, so they
-can only create requests that wait for a person.
+Step-up (on by default; the API never steps up by itself): a payment request made here
+without a fresh step-up of this session for its key waits for a person (reason ``step_up``);
+approving needs one for that request, else 403 ``step_up_required`` (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -96,10 +96,11 @@ def create_payment_request(
 
     Maker-checker (``bbp_common.core.domain.approvals``): the request waits in
     ``awaiting_approval`` when its total is above ``limits.per_request``, when it takes its
-    maker's day above ``limits.per_maker_day``, or when ``step_up_missing`` — unless
-    ``refuse_without_step_up`` and the step-up is all it lacks: then :class:`StepUpMissing`
-    and nothing is written. With a daily limit, the maker's row of the day is locked first,
-    so the maker's requests are judged one at a time.
+    maker's day above ``limits.per_maker_day``, or when ``step_up_missing`` (the API). With
+    ``refuse_without_step_up`` (the pages) a missing step-up is no reason to wait: when it is
+    all the request lacks, :class:`StepUpMissing` and nothing is written; when the request
+    waits for a limit anyway, its maker was asked for none. With a daily limit, the maker's
+    row of the day is locked first, so the maker's requests are judged one at a time.
     """
     ids = sorted(set(bill_ids))
     if not ids:
@@ -186,8 +187,11 @@ def _create_payment_request(
             limits,
             step_up_missing=step_up_missing,
         )
-        if refuse_without_step_up and reasons == (ApprovalReason.STEP_UP,):
-            raise StepUpMissing("Confirm it is you (password and OTP) before paying.")
+        if refuse_without_step_up and ApprovalReason.STEP_UP in reasons:
+            if reasons == (ApprovalReason.STEP_UP,):
+                raise StepUpMissing("Confirm it is you (password and OTP) before paying.")
+            # It waits for a limit anyway: the page asked its maker for no step-up.
+            reasons = tuple(r for r in reasons if r is not ApprovalReason.STEP_UP)
         needs_approval = bool(reasons)
         requests = RequestStore(conn, actor=f"portal:{created_by}")
         request_id = requests.add(

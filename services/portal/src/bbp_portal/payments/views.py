@@ -1,5 +1,6 @@
 """Pages: pending bills, the confirmation page, a payment request's page and its actions,
-the approve page, one payment (resolve), search, needs-attention, the wallet breaker.
+one payment, search, needs-attention, the wallet breaker; and the routes of the decisions
+(``decisions``: the approve page, resolving, closing the breaker).
 
 The confirm button cannot create a request twice: the confirmation page mints an
 idempotency key that travels in its form, and the same key returns the request it created
@@ -8,35 +9,33 @@ confirmation page mints a new key — a deliberate second request of the same bi
 anyway, because a bill can be in one live payment only.
 
 Step-up (``bbp_portal.auth.stepup``): the confirmation page of a request that would be sent
-at once, and the approve page, send the person to the step-up pages first (for this
-confirmation's key, for this request); the step-up brings them back with the same key.
-Resolving a payment and closing the wallet breaker show what will happen on a page of their
-own before anything changes.
+at once sends the person to the step-up pages first, for this confirmation's key; the step-up
+brings them back with the same key.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import (
-    current_user,
-    login_required,
-    role_required,
-    safe_next,
-    step_up_fresh,
-    step_up_until,
-)
+from bbp_portal.auth import current_user, login_required, role_required, safe_next, step_up_fresh
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
-from bbp_portal.payments import approvals, export, operations, queries, selection, service
+from bbp_portal.payments import (
+    approvals,
+    decisions,
+    export,
+    operations,
+    queries,
+    selection,
+    service,
+)
 from bbp_portal.payments import attention as needs_attention
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
@@ -48,16 +47,6 @@ OPERATORS = ("admin", "superadmin")
 FLASH_PROBLEMS = 5
 #: A confirmation key as the page mints it (``secrets.token_urlsafe(24)``).
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-
-def _step_up_url(action: str, target: object, back: str) -> str:
-    return url_for("auth.step_up", action=action, target=str(target), next=back)
-
-
-def _until(action: str, target: object) -> datetime | None:
-    """When this session's step-up for the action ends (UTC), if it is fresh."""
-    until = step_up_until(action, str(target))
-    return datetime.fromtimestamp(until, UTC) if until else None
 
 
 # --------------------------------------------------------------------------- pending bills
@@ -142,8 +131,8 @@ def confirm() -> Any:
         threshold=policy.approval_threshold,
         outlook=outlook,
         step_up_needed=policy.step_up and not outlook.needs_approval,
-        step_up_until=_until("pay", key),
-        step_up_url=_step_up_url("pay", key, here),
+        step_up_until=decisions.until("pay", key),
+        step_up_url=decisions.step_up_url("pay", key, here),
         back=back,
     )
 
@@ -183,7 +172,7 @@ def create() -> Any:
         # The step-up ended (or was never made): make it, then come back to this confirmation.
         here = safe_next(request.form.get("confirm_url")) or url_for("payments.pending")
         flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(_step_up_url("pay", key, here) if KEY.match(key) else here)
+        return redirect(decisions.step_up_url("pay", key, here) if KEY.match(key) else here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(url_for("payments.pending"))
@@ -267,67 +256,6 @@ def _request_action(request_id: int, done: str, run: Any) -> Any:
     return redirect(url_for("requests.show", request_id=request_id))
 
 
-@bp.get("/requests/<int:request_id>/approve")
-@role_required(*OPERATORS)
-def decide(request_id: int) -> Any:
-    """The approve page: what approving starts, why it waits, the step-up, the decision."""
-    with engine().connect() as conn:
-        try:
-            found = approvals.waiting(conn, request_id)
-        except NotFound:
-            abort(404)
-    if found.state != "awaiting_approval":
-        flash(_("This request is not waiting for approval."), "info")
-        return redirect(url_for("requests.show", request_id=request_id))
-    user = actor()
-    is_maker = user.login_id.lower() == found.created_by.lower()
-    # Its maker may confirm a request that waits only for their step-up (made via the API).
-    maker_confirms = is_maker and found.reasons == ("step_up",) and selection.policy().step_up
-    here = url_for("payments.decide", request_id=request_id)
-    return render_template(
-        "payments/approve.html",
-        w=found,
-        is_maker=is_maker,
-        maker_confirms=maker_confirms,
-        can_decide=not is_maker or maker_confirms,
-        limits=selection.policy().limits,
-        payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
-        step_up_needed=selection.policy().step_up,
-        step_up_until=_until("approve", request_id),
-        step_up_url=_step_up_url("approve", request_id, here),
-    )
-
-
-@bp.post("/requests/<int:request_id>/approve")
-@role_required(*OPERATORS)
-def approve(request_id: int) -> Any:
-    here = url_for("payments.decide", request_id=request_id)
-    try:
-        operations.approve(
-            engine(),
-            actor(),
-            request_id,
-            request.form.get("comment"),
-            max_bill_age=selection.policy().max_bill_age,
-            relay=relay(),
-            step_up_required=selection.policy().step_up,
-            stepped_up=step_up_fresh("approve", str(request_id)),
-        )
-    except NotFound:
-        abort(404)
-    except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(exc.message, "danger")
-            return redirect(here)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(_step_up_url("approve", request_id, here))
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-        return redirect(here)
-    flash(_("Approved: the payments start now."), "success")
-    return redirect(url_for("requests.show", request_id=request_id))
-
-
 @bp.post("/requests/<int:request_id>/reject")
 @role_required(*OPERATORS)
 def reject(request_id: int) -> Any:
@@ -380,67 +308,6 @@ def show(payment_id: int) -> Any:
         p=detail.payment,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
-    )
-
-
-@bp.post("/payments/<int:payment_id>/resolve")
-@role_required("superadmin")
-def resolve(payment_id: int) -> Any:
-    """Two steps: the form on the payment's page shows what will happen (nothing changes);
-    that page's button, with ``confirmed``, resolves it."""
-    resolution = request.form.get("resolution", "")
-    if request.form.get("confirmed") != "1":
-        return _resolve_confirmation(payment_id, resolution)
-    try:
-        state = operations.resolve(
-            engine(),
-            actor(),
-            payment_id,
-            resolution,
-            request.form.get("comment"),
-            payment_sms=settings(),
-            relay=relay(),
-        )
-    except NotFound:
-        abort(404)
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    else:
-        if state == "failed":
-            flash(_("Resolved as not paid: the bill can be paid again."), "success")
-        else:
-            flash(_("Resolved as paid."), "success")
-    return redirect(url_for("payments.show", payment_id=payment_id))
-
-
-def _resolve_confirmation(payment_id: int, resolution: str) -> Any:
-    """The confirm step of resolving: what "paid" or "not paid" will do to this payment."""
-    back = redirect(url_for("payments.show", payment_id=payment_id) + "#resolve")
-    with engine().connect() as conn:
-        try:
-            detail = queries.get_payment(conn, payment_id)
-        except NotFound:
-            abort(404)
-    if detail.payment.state != "uncleared":
-        flash(_("Only an uncleared payment is resolved by a person."), "warning")
-        return back
-    if resolution not in operations.RESOLUTIONS:
-        flash(_('Choose "It was paid" or "It was not paid".'), "warning")
-        return back
-    comment = " ".join((request.form.get("comment") or "").split())
-    if not comment:
-        flash(_("Say what Mobiquity's report shows: a comment is required."), "warning")
-        return back
-    if len(comment) > operations.COMMENT_MAX:
-        flash(_("The comment is at most %(n)s characters.", n=operations.COMMENT_MAX), "warning")
-        return back
-    return render_template(
-        "payments/resolve_confirm.html",
-        d=detail,
-        p=detail.payment,
-        resolution=resolution,
-        comment=comment,
-        payment_sms=settings().notify_payment_sms,
     )
 
 
@@ -505,33 +372,15 @@ def wallet() -> Any:
     )
 
 
-@bp.get("/wallet/close")
-@role_required("superadmin")
-def close_breaker_confirm() -> Any:
-    """The confirm step of closing the breaker: what it was opened for, what closing does."""
-    with engine().connect() as conn:
-        found = needs_attention.breaker(conn)
-    if found.state != "open":
-        flash(_("The breaker is not open: there is nothing to close."), "info")
-        return redirect(url_for("payments.wallet"))
-    return render_template(
-        "payments/wallet_close.html", b=found, payer=queries.mask_label(settings().payer_label)
-    )
-
-
-@bp.post("/wallet/close")
-@role_required("superadmin")
-def close_breaker() -> Any:
-    try:
-        operations.close_wallet_breaker(engine(), actor(), request.form.get("comment"))
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    else:
-        flash(
-            _("Breaker closed: payments resume one at a time until one proves the wallet."),
-            "success",
-        )
-    return redirect(url_for("payments.wallet"))
+# The decisions (decisions.py), on this blueprint: endpoints payments.<view>.
+for _rule, _view, _methods in (
+    ("/requests/<int:request_id>/approve", decisions.decide, ["GET"]),
+    ("/requests/<int:request_id>/approve", decisions.approve, ["POST"]),
+    ("/payments/<int:payment_id>/resolve", decisions.resolve, ["POST"]),
+    ("/wallet/close", decisions.close_breaker_confirm, ["GET"]),
+    ("/wallet/close", decisions.close_breaker, ["POST"]),
+):
+    bp.add_url_rule(_rule, view_func=_view, methods=_methods)
 
 
 PAYMENT = RequestKind(
