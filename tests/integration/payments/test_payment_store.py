@@ -264,7 +264,7 @@ def test_a_claimed_payment_is_never_sent_after_its_send_by_moment(engine, monkey
     monkeypatch.setattr(client, "system_token", lambda: "token")
     handlers, reported = communicator(engine, FakeClient(), timedelta(0))
     handlers.client = client
-    monkeypatch.setattr("bbp_communicator.handlers.time.monotonic", lambda: 0.0)
+    handlers.monotonic = lambda: 0.0  # the claim started at 0.0 on its monotonic clock
     body = {
         "payment_id": row.id,
         "request_id": row.request_id,

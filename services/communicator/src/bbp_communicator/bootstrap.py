@@ -15,6 +15,7 @@ from bbp_common.platform.messaging import Consumer, Publisher, setup_topology
 from bbp_common.platform.mobiquity import make_client, payer_wallet
 from bbp_common.platform.runtime import install_stop_signals, run_until_stopped
 from bbp_common.platform.settings import load_settings
+from bbp_communicator.calls import CallPool
 from bbp_communicator.handlers import Communicator, Metrics
 from bbp_communicator.notify import Notifier
 from bbp_communicator.settings import CommunicatorSettings
@@ -80,6 +81,8 @@ class CommunicatorService:
             send_window=settings.pay_send_window,
             answer_window=settings.mobiquity_connect_timeout + settings.mobiquity_read_timeout,
             token_first=settings.mobiquity_bearer_on_bill_calls,
+            # A batch's commands run here, each at its slot: one thread per call in flight.
+            calls=CallPool(workers, self.clock, "calls"),
         )
         self.notifier = Notifier(
             engine=self.engine,
@@ -142,6 +145,8 @@ class CommunicatorService:
             consumer.stop()
         for consumer in self.consumers:
             consumer.join()
+        if self.handlers.calls is not None:
+            self.handlers.calls.stop()
         self.publisher.close()
         self.client.close()
         self.engine.dispose()

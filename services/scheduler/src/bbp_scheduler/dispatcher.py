@@ -23,7 +23,16 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Connection
 
 from bbp_common.core.domain.payments import PaymentState
-from bbp_common.core.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
+from bbp_common.core.messages import (
+    BATCH_MAX,
+    ENQUIRY_COMMAND,
+    ENQUIRY_COMMANDS,
+    FETCH_COMMAND,
+    FETCH_COMMANDS,
+    PAY_COMMAND,
+    PAY_COMMANDS,
+    MessageKind,
+)
 from bbp_common.platform.db import utcnow
 from bbp_common.platform.logging import get_logger
 from bbp_common.platform.messaging import EXCHANGE, Outgoing, PublishFailed, build
@@ -35,6 +44,9 @@ from bbp_scheduler.work import Rules, Work
 
 log = get_logger(__name__)
 
+#: The batch message of each kind of command (version 2).
+BATCHES = {"fetch": FETCH_COMMANDS, "pay": PAY_COMMANDS, "enquiry": ENQUIRY_COMMANDS}
+
 
 @dataclass
 class Command:
@@ -45,6 +57,10 @@ class Command:
     body: dict[str, Any]
     correlation_id: str | None = None
     revert: dict[str, Any] = field(default_factory=dict)
+    #: Its slot (database clock), and the moment it may not leave before: the slot, or
+    #: later when it must be spaced from the command before it.
+    slot: datetime | None = None
+    not_before: datetime | None = None
 
 
 @dataclass
@@ -94,6 +110,10 @@ class Dispatcher:
         self.wake = threading.Event()
         #: The last plan found every in-flight slot taken: work may be waiting for a result.
         self.saturated = False
+        #: The database clock minus ours (from the last plan), and the earliest moment the
+        #: next batched command may leave (database clock).
+        self._offset = 0.0
+        self._next_not_before = utcnow()
 
     @property
     def actor(self) -> str:
@@ -143,6 +163,7 @@ class Dispatcher:
         """
         tick = self.settings.dispatch_tick
         gap = self.pacer.interval
+        lead = timedelta(seconds=self.settings.dispatch_lead)
         pending: deque[tuple[datetime, Command]] = deque()
         next_release = utcnow()
         try:
@@ -150,19 +171,29 @@ class Dispatcher:
                 # Plan about four ticks ahead, in batches: one transaction per batch, not per
                 # command, is what keeps the dispatcher cheap at a few hundred per second.
                 idle = False
-                if not pending or pending[-1][0] < utcnow() + timedelta(seconds=2 * tick):
-                    planned = self.plan(horizon=4 * tick)
+                if not pending or pending[-1][0] < utcnow() + lead + timedelta(seconds=2 * tick):
+                    planned = self.plan(horizon=4 * tick + lead.total_seconds())
                     pending.extend(planned)
                     idle = not planned and not pending and not self.saturated
                 due: list[Command] = []
                 now = utcnow()
-                while pending and max(pending[0][0], next_release) <= now:
-                    next_release = max(pending[0][0], next_release) + gap
-                    due.append(pending.popleft()[1])
-                if due:
-                    self._publish(due)
-                    continue
-                release_at = max(pending[0][0], next_release) if pending else None
+                if lead:
+                    # Batches: every command whose slot comes within the lead leaves now, in
+                    # one message per kind; the communicator waits for each one's slot.
+                    while pending and pending[0][0] <= now + lead:
+                        due.append(pending.popleft()[1])
+                    if due:
+                        self._publish_batches(due)
+                        continue
+                    release_at = pending[0][0] - lead if pending else None
+                else:
+                    while pending and max(pending[0][0], next_release) <= now:
+                        next_release = max(pending[0][0], next_release) + gap
+                        due.append(pending.popleft()[1])
+                    if due:
+                        self._publish(due)
+                        continue
+                    release_at = max(pending[0][0], next_release) if pending else None
                 wait = (release_at - utcnow()).total_seconds() if release_at else tick
                 # Nothing to dispatch: look again less often (a new request wakes us at once).
                 limit = self.settings.dispatch_idle_interval if idle else tick
@@ -182,6 +213,7 @@ class Dispatcher:
         """
         planned: list[tuple[Command, datetime]] = []
         force = self.wake.is_set()
+        settle: set[int] = set()
 
         def work(conn: Connection, token: int) -> float:
             planned.clear()
@@ -220,11 +252,14 @@ class Dispatcher:
                     ],
                 )
                 unit.requests.start({c.request_id for c, _ in planned if c.item_kind != "enquiry"})
-            unit.finish()
+            settle.clear()
+            settle.update(unit.finish())  # stale bills cancelled: their requests may be done
             return offset
 
         started = time.monotonic()
         offset = self.db.write(work)
+        if settle and self.rules is not None:
+            self.db.write(lambda conn, token: self._work(conn, token).settle_requests(settle))
         took = time.monotonic() - started
         self.metrics.plan_seconds.observe(took)
         if took > 0.2:
@@ -233,6 +268,7 @@ class Dispatcher:
             return []
         # Slots are handed out in time order; skipped picks leave gaps, never overlaps.
         self.pacer.commit([slot for _, slot in planned])
+        self._offset = offset
         shift = timedelta(seconds=offset)
         return [(slot - shift, command) for command, slot in planned]
 
@@ -268,6 +304,45 @@ class Dispatcher:
             log.warning("dispatch_publish_failed", count=len(failed), error=str(exc))
             self._revert(failed)
 
+    def _publish_batches(self, commands: Sequence[Command]) -> None:
+        """One message per kind (at most ``BATCH_MAX`` commands each), every command with the
+        slot it may not leave before; a batch whose publish fails is given back whole."""
+        # Each command's not-before moment: its slot, but never sooner than one interval
+        # after the previous command's, nor in the past. A batch that leaves late (a slow
+        # transaction, a starved thread) is spread at the pace, not sent as a bunch: what
+        # Mobiquity sees keeps the cap, not only our records.
+        gap = self.pacer.interval
+        db_now = utcnow() + timedelta(seconds=self._offset)
+        for command in sorted(commands, key=lambda c: c.slot or db_now):
+            moment = max(command.slot or db_now, self._next_not_before, db_now)
+            command.not_before = moment
+            self._next_not_before = moment + gap
+        by_kind: dict[str, list[Command]] = {}
+        for command in commands:
+            by_kind.setdefault(command.item_kind, []).append(command)
+        outgoing = []
+        by_id: dict[str, list[Command]] = {}
+        for group in by_kind.values():
+            for start in range(0, len(group), BATCH_MAX):
+                chunk = group[start : start + BATCH_MAX]
+                kind = BATCHES[chunk[0].item_kind]
+                envelope = build(
+                    kind.type,
+                    {"items": [{**c.body, "not_before": c.not_before} for c in chunk]},
+                    version=kind.version,
+                    correlation_id=chunk[0].correlation_id
+                    or self.picker.correlations.get(chunk[0].request_id or 0),
+                )
+                by_id[envelope.message_id] = chunk
+                outgoing.append(Outgoing(EXCHANGE, kind.routing_key, envelope))
+                self.metrics.dispatched.labels(chunk[0].item_kind).inc(len(chunk))
+        try:
+            self.publisher.publish_batch(outgoing)
+        except PublishFailed as exc:
+            failed = [c for mid in exc.message_ids for c in by_id.get(mid, [])]
+            log.warning("dispatch_publish_failed", count=len(failed), error=str(exc))
+            self._revert(failed)
+
     def _revert(self, commands: Sequence[Command]) -> None:
         """Put back what did not leave. A copy that did leave is superseded by the attempt
         (claims match it) or by the enquiry number (results match it)."""
@@ -294,7 +369,7 @@ class Dispatcher:
                         and row.enquiry_count == command.body["enquiry_number"] - 1
                     ):
                         unit.payments.enquiry_not_sent(row, why="enquiry command not published")
-            unit.finish()
+            unit.finish()  # nothing of these finishes a request: no settling needed
 
         try:
             self.db.write(work)
@@ -328,7 +403,10 @@ class Dispatcher:
                     "expires_at": slot + ttl,
                 }
                 marked.append(
-                    (Command(FETCH_COMMAND, "fetch", item.id, item.request_id, body), slot)
+                    (
+                        Command(FETCH_COMMAND, "fetch", item.id, item.request_id, body, slot=slot),
+                        slot,
+                    )
                 )
         if pays:
             for row in work.payments.dispatch(pays, self.settings.pay_command_ttl):
@@ -338,8 +416,9 @@ class Dispatcher:
                     "attempt": row.attempt,
                     "reference_id": row.reference_id,
                 }
-                command = Command(PAY_COMMAND, "pay", row.id, row.request_id, body)
-                marked.append((command, pays[row.id]))
+                slot = pays[row.id]
+                command = Command(PAY_COMMAND, "pay", row.id, row.request_id, body, slot=slot)
+                marked.append((command, slot))
         if enquiries:
             ttl = timedelta(seconds=self.settings.enquiry_command_ttl)
             for row in work.payments.enquiries_sent(enquiries):
@@ -350,7 +429,9 @@ class Dispatcher:
                     "enquiry_number": row.enquiry_count + 1,
                     "expires_at": slot + ttl,
                 }
-                command = Command(ENQUIRY_COMMAND, "enquiry", row.id, row.request_id, body)
+                command = Command(
+                    ENQUIRY_COMMAND, "enquiry", row.id, row.request_id, body, slot=slot
+                )
                 marked.append((command, slot))
         marked.sort(key=lambda pair: pair[1])
         return marked

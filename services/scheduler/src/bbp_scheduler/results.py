@@ -11,6 +11,7 @@ nothing (handlers fence on attempts and enquiry numbers).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,10 @@ class Results:
         self.rules = Rules.of(settings)
         self.metrics = ResultMetrics.create(registry)
         self.routes: dict[str, Route] = routes()
-        self.batcher = BatchApplier(db, self.apply_all, on_applied=on_applied)
+        self.on_applied = on_applied
+        #: Requests whose items finished in the batch being applied (applier thread only).
+        self._to_settle: set[int] = set()
+        self.batcher = BatchApplier(db, self.apply_all, on_applied=self._after_commit)
 
     @property
     def actor(self) -> str:
@@ -83,6 +87,21 @@ class Results:
 
     def work(self, conn: Connection, token: int) -> Work:
         return Work(conn, token, self.actor, self.rules, self.settings, self.metrics)
+
+    def settle(self, request_ids: set[int]) -> int:
+        """Finish (or mark enquiring) these requests, in a transaction of their own."""
+        if not request_ids:
+            return 0
+        return self.db.write(
+            lambda conn, token: self.work(conn, token).settle_requests(request_ids)
+        )
+
+    def _after_commit(self) -> None:
+        settle, self._to_settle = self._to_settle, set()
+        with contextlib.suppress(LostLease):  # the next leader's sweeper settles them
+            self.settle(settle)
+        if self.on_applied is not None:
+            self.on_applied()
 
     def handle(self, message: Envelope, redelivered: bool) -> None:
         """Apply (in a batch), or hand back if we lost the lease. Returns once committed."""
@@ -95,13 +114,21 @@ class Results:
 
     def apply_all(self, conn: Connection, messages: list[Envelope]) -> None:
         work = self.work(conn, 0)
+        items = [(m.type, body) for m in messages for body in _items(m)]
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for message in messages:
-            by_type[message.type].append(message.body)
+        for kind, body in items:
+            by_type[kind].append(body)
         for kind, bodies in by_type.items():
             preload = self.routes[kind].preload
             if preload is not None:
                 preload(work, bodies)
-        for message in messages:
-            self.routes[message.type].handle(work, message.body)
-        work.finish()
+        for kind, body in items:
+            self.routes[kind].handle(work, body)
+        self._to_settle |= work.finish()
+
+
+def _items(message: Envelope) -> list[dict[str, Any]]:
+    """The results a message carries: one (version 1) or a batch (version 2)."""
+    if message.version >= 2:
+        return list(message.body["items"])
+    return [message.body]

@@ -50,6 +50,11 @@ class SchedulerSettings(
     dispatch_tick: Seconds = Field(
         0.05, description="How far ahead the dispatcher plans slots (and how often it looks)"
     )
+    dispatch_lead: Seconds = Field(
+        0.1,
+        description="Commands leave this long before their slots, several in one message; the "
+        "communicator waits for each one's slot (0: one message per command, at its slot)",
+    )
     dispatch_idle_interval: Seconds = Field(
         0.5,
         description="With nothing to dispatch, how often to look again (new requests wake it)",

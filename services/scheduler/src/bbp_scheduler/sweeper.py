@@ -60,13 +60,18 @@ class Sweeper:
         self.results = results
 
     def _write(self, step: object) -> int:
+        settle: set[int] = set()
+
         def work(conn: Connection, token: int) -> int:
             unit = self.results.work(conn, token)
             done = step(unit)  # type: ignore[operator]
-            unit.finish()
+            settle.clear()
+            settle.update(unit.finish())
             return int(done)
 
-        return self.db.write(work)
+        done = self.db.write(work)
+        self.results.settle(settle)
+        return done
 
     def sweep(self) -> dict[str, int]:
         counts = {
@@ -162,7 +167,8 @@ class Sweeper:
             )
         ]
         self._items_per_state(work.conn, ids)
-        return work.settle_requests(ids)
+        work.settle.update(ids)  # settled after this transaction (``_write``)
+        return len(ids)
 
     def _items_per_state(self, conn: Connection, ids: list[int]) -> None:
         """The items of unfinished requests per kind and state, from their tallies (cheap)."""

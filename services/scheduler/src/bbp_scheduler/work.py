@@ -75,15 +75,19 @@ class Work:
     def now(self) -> datetime:
         return self.payments.now()
 
-    def finish(self) -> None:
-        """Flush the stores, then finish (or mark enquiring) the requests that may be done."""
+    def finish(self) -> set[int]:
+        """Flush the stores and ask for the SMS of payments posted or succeeded. Returns the
+        requests to settle — in a transaction of their own, after this one commits: settling
+        locks the request's row, and a person cancelling holds that lock while locking the
+        request's queued items; taking it here, after moving items back to the queue, could
+        deadlock with them."""
         self.payments.flush()
         self.fetches.flush()
         for payment_id in self.submitted:
             notifications.payment_submitted(self.conn, payment_id)
         self.submitted.clear()
-        self.settle_requests(self.settle)
-        self.settle.clear()
+        settle, self.settle = set(self.settle), set()
+        return settle
 
     def settle_requests(self, request_ids: set[int] | list[int]) -> int:
         """Settle each request (``RequestStore.settle``); a finished one tells its starter.

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from marshmallow import Schema, ValidationError, fields, validate
 
 from bbp_common.core.domain.payments import REFERENCE_LENGTH, EnquiryOutcome, PayOutcome
@@ -24,7 +27,7 @@ class MessageKind:
     type: str
     version: int
     routing_key: str
-    schema: builtins.type[Schema]
+    schema: builtins.type[Schema] | builtins.type[msgspec.Struct]
 
 
 class _Strict(Schema):
@@ -170,6 +173,137 @@ class NotifyResultBody(_Strict):
     )
 
 
+# --------------------------------------------------------------------------- batches (v2)
+#
+# Version 2 of the commands and results carries many items in one message: the dispatcher
+# sends the commands planned for the next moments together, each with the slot it may not
+# leave before (``not_before``, on the database's clock: the communicator waits for it), and
+# the communicator reports a batch's results together. One message, one envelope, one
+# confirm and one acknowledgement for many items is what keeps the hot path cheap; each
+# item is still fenced on its own (attempt, enquiry number) where it is applied.
+
+BATCH_MAX = 200
+
+# The batch bodies are msgspec Structs, not marshmallow schemas: validating and converting a
+# batch of 20 fetch results took marshmallow 6.3 ms and msgspec 0.09 ms (measured here) — on
+# the hot path that was a third of each service's CPU. Same rules as version 1: unknown
+# fields refused, amounts exact decimal strings with at most two places, outcomes from the
+# domain's enums; the handlers get plain dicts (``MessageRegistry.load_body``).
+
+
+class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    pass
+
+
+class FetchCommandItem(_Body):
+    item_id: int
+    request_id: int
+    attempt: int
+    utility: str
+    consumer_id: str
+    mobile: str
+    expires_at: datetime
+    not_before: datetime
+
+
+class Bill(_Body):
+    bill_number: str
+    amount: Decimal
+    service_charge: Decimal
+    due_date: date | None = None
+    detail: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for value in (self.amount, self.service_charge):
+            if not value.is_finite() or int(value.as_tuple().exponent) < -2:
+                raise ValueError("an amount has at most two decimal places")
+
+
+class FetchResultItem(_Body):
+    item_id: int
+    request_id: int
+    attempt: int
+    outcome: Literal["bills", "no_bills", "failed", "expired"]
+    retryable: bool = False
+    bills: list[Bill] = msgspec.field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+    service_request_id: str | None = None
+
+
+_Reference = Annotated[str, msgspec.Meta(min_length=REFERENCE_LENGTH, max_length=REFERENCE_LENGTH)]
+
+
+class PayCommandItem(_Body):
+    payment_id: int
+    request_id: int
+    attempt: int
+    reference_id: _Reference
+    not_before: datetime
+
+
+class PayResultItem(_Body):
+    payment_id: int
+    request_id: int
+    attempt: int
+    reference_id: str
+    outcome: PayOutcome
+    order_id: str | None = None
+    order_status: str | None = None
+    service_request_id: str | None = None
+    trace_id: str | None = None
+    error_code: str | None = None
+    error_detail_code: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    reason: str | None = None
+    counted: bool = True
+
+
+class EnquiryCommandItem(_Body):
+    payment_id: int
+    reference_id: str
+    enquiry_number: int
+    expires_at: datetime
+    not_before: datetime
+
+
+class EnquiryResultItem(_Body):
+    payment_id: int
+    reference_id: str
+    enquiry_number: int
+    outcome: EnquiryOutcome
+    order_id: str | None = None
+    order_status: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    reason: str | None = None
+
+
+class FetchCommandBatch(_Body):
+    items: Annotated[list[FetchCommandItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class FetchResultBatch(_Body):
+    items: Annotated[list[FetchResultItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class PayCommandBatch(_Body):
+    items: Annotated[list[PayCommandItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class PayResultBatch(_Body):
+    items: Annotated[list[PayResultItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class EnquiryCommandBatch(_Body):
+    items: Annotated[list[EnquiryCommandItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class EnquiryResultBatch(_Body):
+    items: Annotated[list[EnquiryResultItem], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
 REQUEST_SUBMITTED = MessageKind("request.submitted", 1, "request.submitted", RequestSubmittedBody)
 REQUEST_CHANGED = MessageKind("request.changed", 1, "request.changed", RequestChangedBody)
 FETCH_COMMAND = MessageKind("fetch.command", 1, "command.fetch", FetchCommandBody)
@@ -180,6 +314,12 @@ ENQUIRY_COMMAND = MessageKind("enquiry.command", 1, "command.enquiry", EnquiryCo
 ENQUIRY_RESULT = MessageKind("enquiry.result", 1, "result.enquiry", EnquiryResultBody)
 NOTIFY_COMMAND = MessageKind("notify.command", 1, "command.notify", NotifyCommandBody)
 NOTIFY_RESULT = MessageKind("notify.result", 1, "result.notify", NotifyResultBody)
+FETCH_COMMANDS = MessageKind("fetch.command", 2, "command.fetch", FetchCommandBatch)
+FETCH_RESULTS = MessageKind("fetch.result", 2, "result.fetch", FetchResultBatch)
+PAY_COMMANDS = MessageKind("pay.command", 2, "command.pay", PayCommandBatch)
+PAY_RESULTS = MessageKind("pay.result", 2, "result.pay", PayResultBatch)
+ENQUIRY_COMMANDS = MessageKind("enquiry.command", 2, "command.enquiry", EnquiryCommandBatch)
+ENQUIRY_RESULTS = MessageKind("enquiry.result", 2, "result.enquiry", EnquiryResultBatch)
 
 ALL_KINDS = (
     REQUEST_SUBMITTED,
@@ -192,6 +332,12 @@ ALL_KINDS = (
     ENQUIRY_RESULT,
     NOTIFY_COMMAND,
     NOTIFY_RESULT,
+    FETCH_COMMANDS,
+    FETCH_RESULTS,
+    PAY_COMMANDS,
+    PAY_RESULTS,
+    ENQUIRY_COMMANDS,
+    ENQUIRY_RESULTS,
 )
 
 

@@ -21,6 +21,7 @@ from bbp_common.core.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
 from bbp_common.core.stores import RequestStore
 from bbp_common.core.stores.sql import NOW
 from bbp_common.platform import outbox
+from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.logging import get_logger
 from bbp_common.platform.messaging import EXCHANGE
 
@@ -101,6 +102,7 @@ def relay_now(relay: Relay | None, message_ids: Sequence[str]) -> None:
         log.warning("outbox_relay_after_commit_failed", exc_info=True)
 
 
+@retry_transaction
 def cancel(
     engine: Engine,
     request_id: int,

@@ -53,6 +53,7 @@ from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
 from bbp_common.core.stores.payments import SuccessUnacknowledged
 from bbp_common.core.stores.requests import RequestRow
 from bbp_common.core.stores.sql import NOW
+from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bills, bulk_requests, payment_anomalies, payments
 from bbp_common.platform.logging import get_logger
 from bbp_portal import notifications as notices
@@ -278,6 +279,7 @@ def stale_payments(conn: Connection, request_id: int, max_bill_age: timedelta) -
     )
 
 
+@retry_transaction
 def approve(
     engine: Engine,
     actor: Actor,
@@ -345,6 +347,7 @@ def approve(
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
 
 
+@retry_transaction
 def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -> int:
     """``awaiting_approval → rejected`` by another admin: its payments are cancelled (nothing
     of it was ever dispatched) and their bills are free again. Returns payments cancelled."""
@@ -382,6 +385,7 @@ def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -
     return cancelled
 
 
+@retry_transaction
 def pause(
     engine: Engine,
     actor: Actor,
@@ -426,6 +430,7 @@ def pause(
     log.info("request_paused", request_id=request_id, by=actor.login_id)
 
 
+@retry_transaction
 def resume(
     engine: Engine,
     actor: Actor,
@@ -470,6 +475,7 @@ def resume(
 # --------------------------------------------------------------------------- payments
 
 
+@retry_transaction
 def resolve(
     engine: Engine,
     actor: Actor,
@@ -542,6 +548,7 @@ def resolve(
     return target
 
 
+@retry_transaction
 def acknowledge_anomaly(engine: Engine, actor: Actor, anomaly_id: int, comment: str | None) -> None:
     """A superadmin acknowledges a result that disagreed with a payment's final state (after
     looking into it), with a comment; it leaves the needs-attention list. Only once."""
@@ -582,6 +589,7 @@ def acknowledge_anomaly(engine: Engine, actor: Actor, anomaly_id: int, comment: 
         )
 
 
+@retry_transaction
 def close_wallet_breaker(engine: Engine, actor: Actor, comment: str | None = None) -> None:
     """A superadmin closes the open wallet breaker (after fixing the MPIN): it goes to
     *probing* — one payment at a time until one proves the wallet authenticates."""

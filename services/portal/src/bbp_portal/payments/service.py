@@ -27,6 +27,7 @@ from bbp_common.core.domain.approvals import (
 from bbp_common.core.domain.payments import new_reference_id
 from bbp_common.core.domain.requests import RequestKind, RequestState
 from bbp_common.core.stores import MakerDays, PaymentStore, RequestStore
+from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bulk_requests
 from bbp_common.platform.logging import get_correlation_id, get_logger
 from bbp_portal.bulk.service import (
@@ -150,6 +151,7 @@ def _existing(engine: Engine, key: str) -> Created:
     )
 
 
+@retry_transaction
 def _create_payment_request(
     engine: Engine,
     created_by: str,
