@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic.fields import FieldInfo
@@ -45,6 +46,8 @@ def _default(info: FieldInfo) -> str:
         return "(secret)"
     if isinstance(default, tuple):
         return repr(",".join(f"{v:g}s" for v in default))
+    if isinstance(default, Decimal):  # an amount: as it is written in the environment
+        return f"`{default}`"
     return f"`{default!r}`"
 
 

@@ -65,6 +65,8 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
                 sandbox=sandbox,
                 tmp_path=tmp_path,
                 BBP_PAYER_LABEL="GP wallet 01711000123",
+                # Step-up has its own browser test (test_approvals_browser.py).
+                BBP_STEP_UP="false",
             ) as portal:
                 yield {"base": portal.base, "pipeline": pipe, "sandbox": sandbox}
         finally:
@@ -149,6 +151,9 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
             page.get_by_label("Comment").fill("Not in Mobiquity's transaction report")
             page.screenshot(path=str(SHOTS / "pay-resolve.png"), full_page=True)
             page.locator("#resolve-not-paid").click()
+            # the confirm step says what "not paid" does before anything changes
+            expect(page.locator("#resolve-effect")).to_contain_text("paid twice")
+            page.locator("#resolve-confirm").click()
             expect(page.locator("#payment-state")).to_have_text("failed")
             expect(page.locator("#resolved-by")).to_contain_text("superadmin")
 

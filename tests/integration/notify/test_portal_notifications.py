@@ -65,7 +65,8 @@ def wait_sent(pipe: Pipeline, kind: str, expected: int, timeout: float = 20, **w
 
 @pytest.fixture()
 def portal(pipe: Pipeline, redis_url: str) -> Iterator[Flask]:
-    """The portal on the pipeline's database and vhost, maker-checker over 100 BDT."""
+    """The portal on the pipeline's database and vhost, maker-checker over 100 BDT (no daily
+    limit, no step-up: the approvals tests look at those)."""
     app = create_app(
         base_settings(
             database_url=pipe.database_url,
@@ -76,6 +77,8 @@ def portal(pipe: Pipeline, redis_url: str) -> Iterator[Flask]:
             mobiquity_client_secret=pipe.sandbox.client_secret,
             mobiquity_read_timeout=10,
             approval_threshold="100",
+            approval_daily_threshold="off",
+            step_up=False,
         ),
         TESTING=True,
     )

@@ -1,8 +1,10 @@
 """Payment-operations fixtures: the real app on the run's MariaDB/MySQL and Redis.
 
-Two apps on the same database: ``app`` (no maker-checker) and ``checked_app`` (approval over
-1 000 BDT). Sessions are written as the sign-in views leave them (``tests.support.accounts.
-sign_in``); the real sign-in flow is the e2e test's. CSRF is off (its own tests turn it on).
+Two apps on the same database: ``app`` (no maker-checker, no step-up) and ``checked_app``
+(approval over 1 000 BDT per request, no daily limit, no step-up). Maker-checker and step-up
+are on by default; their own tests (``test_approvals.py``, ``test_step_up.py``) turn them on.
+Sessions are written as the sign-in views leave them (``tests.support.accounts.sign_in``);
+the real sign-in flow is the e2e test's. CSRF is off (its own tests turn it on).
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ from tests.support.accounts import sign_in
 from tests.support.payments import seed_billers
 from tests.support.portal import base_settings
 
+#: The rules these tests do not look at, off (each test module looks at one thing).
+UNCHECKED: dict[str, object] = {
+    "approval_threshold": "off",
+    "approval_daily_threshold": "off",
+    "step_up": False,
+}
+
 
 def _app(database_url: str, redis_url: str, **settings: object) -> Flask:
     return create_app(
-        base_settings(database_url=database_url, redis_url=redis_url, **settings),
+        base_settings(database_url=database_url, redis_url=redis_url, **{**UNCHECKED, **settings}),
         TESTING=True,
         WTF_CSRF_ENABLED=False,
     )

@@ -314,8 +314,15 @@ def test_the_resolve_page_is_for_superadmins(engine, client_as) -> None:
     superadmin = client_as("superadmin")
     page = superadmin.get(f"/payments/{payment.id}").get_data(as_text=True)
     assert 'id="resolve-form"' in page
-    done = superadmin.post(
+    # the form first shows what will happen (the confirm step), then resolves
+    asked = superadmin.post(
         f"/payments/{payment.id}/resolve", data={"resolution": "paid", "comment": "seen"}
+    )
+    assert asked.status_code == 200 and 'id="resolve-confirm"' in asked.get_data(as_text=True)
+    assert payment_rows(engine, request_id)[0].state == "uncleared"
+    done = superadmin.post(
+        f"/payments/{payment.id}/resolve",
+        data={"resolution": "paid", "comment": "seen", "confirmed": "1"},
     )
     assert done.status_code == 302
     assert payment_rows(engine, request_id)[0].state == "succeeded"
@@ -390,7 +397,8 @@ def test_the_resolve_page_sends_the_sms_by_the_portal_setting(database_url, redi
         make_uncleared(engine, payment.id)
         client = sign_in(app.test_client(), "superadmin", "pay-superadmin")
         done = client.post(
-            f"/payments/{payment.id}/resolve", data={"resolution": "paid", "comment": "seen"}
+            f"/payments/{payment.id}/resolve",
+            data={"resolution": "paid", "comment": "seen", "confirmed": "1"},
         )
         assert done.status_code == 302
         ((row, _commands),) = _submitted_sms(engine, payment.id)

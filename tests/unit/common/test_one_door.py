@@ -1,5 +1,6 @@
 """One door per state table: only the stores write payments, requests, fetch items, their
-events and the wallet breaker (and only ``tallies`` writes the tallies, for the stores).
+events, the wallet breaker and the makers' days (and only ``tallies`` writes the tallies,
+for the stores).
 
 A static scan of every module of the libraries and services, for SQLAlchemy constructs and
 SQL text that write one of these tables. A new writer anywhere else fails here.
@@ -23,6 +24,7 @@ DOORS = {
     "request_events": {"libs/common/src/bbp_common/core/stores/requests.py"},
     "fetch_items": {"libs/common/src/bbp_common/core/stores/fetch_items.py"},
     "wallet_breaker": {"libs/common/src/bbp_common/core/stores/breaker.py"},
+    "maker_days": {"libs/common/src/bbp_common/core/stores/maker_days.py"},
     "request_tallies": {"libs/common/src/bbp_common/core/tallies.py"},
 }
 

@@ -135,11 +135,35 @@ class PortalSettings(
         description="Bills fetched longer ago than this cannot be paid (or approved) until "
         "fetched again: a stale bill may have been paid elsewhere (default 24h)",
     )
+    # Maker-checker (issue 17): on by default. 100 000 BDT is a few dozen ordinary utility
+    # bills (a bill is typically a few hundred to a few thousand taka): routine batches go
+    # straight, a bulk run needs a second person. 200 000 BDT a maker a day: splitting a bulk
+    # run into requests under the per-request limit still needs one.
     approval_threshold: Threshold = Field(
-        None,
+        Decimal("100000"),
         ge=0,
-        description="Maker-checker: a payment request whose total (BDT) exceeds this waits for "
-        "another admin's approval ('' or off = no approval needed)",
+        description="Maker-checker per request: a payment request whose total (BDT) is above "
+        "this waits for another admin's approval ('off' = no per-request limit)",
+    )
+    approval_daily_threshold: Threshold = Field(
+        Decimal("200000"),
+        ge=0,
+        description="Maker-checker per maker and day (Asia/Dhaka): the payment request that "
+        "takes its maker's requests of the day above this (BDT), and every later one that "
+        "day, waits for another admin's approval; payments never sent (cancelled, rejected, "
+        "unsent) do not count ('off' = no daily limit)",
+    )
+    step_up: bool = Field(
+        True,
+        description="Step-up: before a payment request is confirmed or approved, the person "
+        "types their password again (and the OTP, when Mobiquity asks for one); an API "
+        "request without one waits for a person's confirmation in the portal",
+    )
+    step_up_ttl: Seconds = Field(
+        300,
+        gt=0,
+        le=3600,
+        description="How long a step-up stays valid, for the one action it was made for",
     )
     payer_label: str = Field(
         "",

@@ -3,7 +3,8 @@
 The session holds a ``user`` mapping ``{"login_id", "role", "language"}`` once sign-in
 succeeded (see the sign-in views). Every view outside sign-in, health and readiness is
 guarded: by :func:`install_guard` (deny by default) and by :func:`login_required` or
-:func:`role_required`.
+:func:`role_required`. Actions that move money also need a fresh step-up
+(:func:`step_up_fresh`, made on the step-up pages of ``auth.stepup``).
 """
 
 from bbp_portal.auth.access import (
@@ -17,6 +18,7 @@ from bbp_portal.auth.access import (
     role_required,
     safe_next,
 )
+from bbp_portal.auth.sessions import step_up_fresh, step_up_required, step_up_until
 
 __all__ = [
     "ROLES",
@@ -28,4 +30,7 @@ __all__ = [
     "public",
     "role_required",
     "safe_next",
+    "step_up_fresh",
+    "step_up_required",
+    "step_up_until",
 ]

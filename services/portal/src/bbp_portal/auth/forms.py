@@ -88,3 +88,9 @@ class NewPasswordForm(FlaskForm):
 
 class ChangePasswordForm(NewPasswordForm):
     old_password = _password_field(_l("Current password"), "current-password")
+
+
+class StepUpForm(FlaskForm):
+    """A step-up: the password of the signed-in person (the login id is the session's)."""
+
+    password = _password_field(_l("Password"), "current-password")

@@ -23,7 +23,9 @@ from mobiquity_client import LoginSucceeded
 #: Renew a Mobiquity token this long before Mobiquity says it expires.
 TOKEN_MARGIN = 30.0
 #: Session keys of unfinished sign-in steps (none holds a password or an OTP).
-PENDING_KEYS = ("pending_login", "pending_reset", "pending_reauth")
+PENDING_KEYS = ("pending_login", "pending_reset", "pending_reauth", "pending_step_up")
+#: Session key of the last step-up: which action, for what, valid until when.
+STEP_UP_KEY = "step_up"
 
 
 def _regenerate() -> None:
@@ -93,6 +95,42 @@ def pending(key: str) -> dict[str, Any] | None:
 
 def set_pending(key: str, **values: Any) -> None:
     session[key] = {**values, "at": time.time()}
+
+
+# ---------------------------------------------------------------------------- step-up
+
+
+def step_up_required() -> bool:
+    """Whether confirming a payment and approving one need a step-up (the setting)."""
+    return bool(services().settings.step_up)
+
+
+def record_step_up(action: str, target: str) -> float:
+    """This session's person just proved it is them, for ``action`` on ``target`` (a
+    confirmation's key, a request id): valid for ``step_up_ttl`` seconds, in this session
+    only, for that one action. A new step-up replaces the previous one. Returns its end."""
+    until = time.time() + float(services().settings.step_up_ttl)
+    session[STEP_UP_KEY] = {"action": action, "target": str(target), "until": until}
+    return until
+
+
+def step_up_until(action: str, target: str) -> float | None:
+    """When this session's step-up for ``action`` on ``target`` ends; ``None`` if there is
+    none, it has ended, or it was made for another action or target."""
+    found = session.get(STEP_UP_KEY) or {}
+    if found.get("action") != action or found.get("target") != str(target):
+        return None
+    until = float(found.get("until") or 0)
+    return until if until > time.time() else None
+
+
+def step_up_fresh(action: str, target: str) -> bool:
+    """A fresh step-up of this session for ``action`` on ``target``."""
+    return step_up_until(action, target) is not None
+
+
+def forget_step_up() -> None:
+    session.pop(STEP_UP_KEY, None)
 
 
 #: Set by the portal's own background polls; such requests do not count as activity.

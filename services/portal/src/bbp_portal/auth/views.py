@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from bbp_common.platform.logging import get_logger
-from bbp_portal.auth import passwords, sessions
+from bbp_portal.auth import passwords, sessions, stepup
 from bbp_portal.auth.access import current_user, login_required, public, safe_next
 from bbp_portal.auth.forms import (
     LoginForm,
@@ -181,14 +181,16 @@ def logout() -> Any:
 
 # ---------------------------------------------------------------------------- passwords
 
-# The forgotten- and changed-password steps (passwords.py) are on this blueprint too: their
-# endpoints are auth.<view>, like the sign-in's.
+# The forgotten- and changed-password steps (passwords.py) and the step-up (stepup.py) are on
+# this blueprint too: their endpoints are auth.<view>, like the sign-in's.
 for _rule, _view in (
     ("/forgot-password", passwords.forgot_password),
     ("/forgot-password/otp", passwords.forgot_password_otp),
     ("/forgot-password/new", passwords.forgot_password_new),
     ("/account/password", passwords.change_password),
     ("/account/password/otp", passwords.change_password_otp),
+    ("/step-up", stepup.step_up),
+    ("/step-up/otp", stepup.step_up_otp),
 ):
     bp.add_url_rule(_rule, view_func=_view, methods=["GET", "POST"])
 

@@ -59,6 +59,8 @@ class Created:
     total_amount: Decimal | None = None
     existing: bool = False
     awaiting_approval: bool = False
+    #: Why it waits for approval (``bbp_common.core.domain.approvals.ApprovalReason`` values).
+    approval_reasons: tuple[str, ...] = ()
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:

@@ -6,6 +6,10 @@ Thin views over :mod:`~bbp_portal.payments.operations` and the queries
 in :mod:`~bbp_portal.payments.schemas`. Creating a payment request needs an idempotency key
 chosen by the client (``POST /payments/preview`` proposes one): the same key returns the
 request it created, with ``existing: true``.
+
+Step-up (on by default; the API never steps up by itself): a payment request made here
+without a fresh step-up of this session for its key waits for a person (reason ``step_up``);
+approving needs one for that request, else 403 ``step_up_required`` (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from bbp_portal.api import endpoint, page_of
+from bbp_portal.auth import step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
+from bbp_portal.payments import approvals, operations, queries, selection
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import operations, queries, selection
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.payments.schemas import (
     AttentionSchema,
@@ -101,20 +106,31 @@ def list_pending(query: dict[str, Any]) -> Any:
     roles=OPERATORS,
     tags=TAGS,
     description="Writes nothing. Amounts are ours (the bill, plus its service charge where "
-    "the biller says so). Answers a fresh idempotency_key to create the request with.",
+    "the biller says so). Answers a fresh idempotency_key to create the request with, and "
+    "whether the request would wait for approval and why (approval_reasons: request_limit, "
+    "daily_limit, step_up — with step-up on, a request made through the API always waits "
+    "for a person's confirmation unless this session stepped up for its key).",
 )
 def preview(body: dict[str, Any]) -> Any:
     ids, _described = selection.from_body(body)
     p = selection.policy()
+    key = secrets.token_urlsafe(24)
     with engine().connect() as conn:
         summary = pending_bills.summarise(
             conn, ids, max_bill_age=p.max_bill_age, approval_threshold=p.approval_threshold
         )
+        outlook = approvals.outlook(
+            conn, actor().login_id, summary.total, p.limits, step_up_missing=p.step_up
+        )
     return {
         **summary.__dict__,
+        "needs_approval": outlook.needs_approval,
+        "approval_reasons": [str(r) for r in outlook.reasons],
+        "maker_day": outlook.day,
+        "maker_day_total": outlook.counted,
         "payable": summary.payable,
         "payer": queries.mask_label(settings().payer_label),
-        "idempotency_key": secrets.token_urlsafe(24),
+        "idempotency_key": key,
     }
 
 
@@ -127,26 +143,32 @@ def preview(body: dict[str, Any]) -> Any:
     roles=OPERATORS,
     tags=TAGS,
     description="Refused whole (409 bills_unavailable, details per bill) when a bill is "
-    "unknown, fetched too long ago, of an inactive biller or already in a live payment. Over "
-    "the approval threshold the request is awaiting_approval and nothing is sent until "
-    "another admin approves it.",
+    "unknown, fetched too long ago, of an inactive biller or already in a live payment. The "
+    "request is awaiting_approval, and nothing is sent until a person approves it, when its "
+    "total is above the per-request limit, when it takes its maker's requests of the day "
+    "(Asia/Dhaka) above the daily limit, or — with step-up on — when this session made no "
+    "fresh step-up for its idempotency_key (approval_reasons says which). A request that "
+    "waits only for the step-up may be confirmed in the portal by its maker, with a step-up.",
 )
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
+    key = body["idempotency_key"]
     created = operations.create_payment(
         engine(),
         actor(),
         ids,
-        key=body["idempotency_key"],
+        key=key,
         policy=selection.policy(),
         selection=described,
         via="api",
         relay=relay(),
+        stepped_up=step_up_fresh("pay", key),
     )
     payload = CreatedSchema().dump(
         {
             "existing": created.existing,
             "awaiting_approval": created.awaiting_approval,
+            "approval_reasons": list(created.approval_reasons),
             "request": _request(created.request_id),
         }
     )
@@ -165,8 +187,10 @@ def create_payment(body: dict[str, Any]) -> Any:
     response=RequestSchema,
     roles=OPERATORS,
     tags=TAGS,
-    description="→ queued, and the scheduler starts it. 403 maker_cannot_approve for the maker; "
-    "409 bills_stale when its bills were fetched too long ago meanwhile.",
+    description="→ queued, and the scheduler starts it. 403 step_up_required unless this "
+    "session made a fresh step-up for this request (on the portal's step-up page; step-up is "
+    "on by default: in practice, approve in the portal); 403 maker_cannot_approve for the "
+    "maker; 409 bills_stale when its bills were fetched too long ago meanwhile.",
 )
 def approve(request_id: int, body: dict[str, Any]) -> Any:
     operations.approve(
@@ -176,6 +200,8 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
         body["comment"],
         max_bill_age=selection.policy().max_bill_age,
         relay=relay(),
+        step_up_required=selection.policy().step_up,
+        stepped_up=step_up_fresh("approve", str(request_id)),
     )
     return _request(request_id)
 

@@ -10,7 +10,13 @@ Money rules enforced here (and tested in ``tests/integration/payments``):
 * A request is re-read under its row lock (``SELECT … FOR UPDATE``) before it changes, and
   every change is conditional on the state it was read in: two people clicking at once, or a
   person and the scheduler's auto-pause, never both win.
-* The maker never approves (or rejects) their own request.
+* Maker-checker, on by default (``bbp_common.core.domain.approvals``): a request above the
+  per-request limit, one that takes its maker's Asia/Dhaka day above the daily limit, and one
+  created without a step-up (the API) waits for approval. The maker never approves (or
+  rejects) their own request — except one that waits *only* for the step-up its maker did
+  not make: its maker confirms it with a step-up (what they would have done on the page).
+* Step-up: approving needs a fresh step-up of the approving person (the views and the API
+  say whether the session has one; this module refuses without it).
 * Approval re-checks freshness: a request approved after its bills went stale is refused.
 * Rejecting or cancelling cancels only *queued* payments (``cancel_queued_payments``:
   conditional, evented, tallied); what is in flight finishes.
@@ -40,6 +46,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, func, select, update
 
 from bbp_common.core import notifications
+from bbp_common.core.domain.approvals import ApprovalLimits, ApprovalReason, parse_reasons
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.domain.requests import PAUSABLE, RequestKind, RequestState
 from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
@@ -99,11 +106,16 @@ def _superadmin(actor: Actor, what: str) -> None:
 
 @dataclass(frozen=True)
 class PayPolicy:
-    """What the settings say about paying: freshness, maker-checker, size."""
+    """What the settings say about paying: freshness, maker-checker, step-up, size.
+
+    The defaults here are "off" (for tests of one rule at a time); the settings' defaults
+    are on (``from_settings``)."""
 
     max_bill_age: timedelta
     approval_threshold: Decimal | None = None
     max_bills: int = 20_000
+    daily_threshold: Decimal | None = None
+    step_up: bool = False
 
     @classmethod
     def from_settings(cls, settings: PortalSettings) -> PayPolicy:
@@ -111,7 +123,13 @@ class PayPolicy:
             max_bill_age=timedelta(seconds=settings.pay_max_bill_age),
             approval_threshold=settings.approval_threshold,
             max_bills=settings.pay_max_bills,
+            daily_threshold=settings.approval_daily_threshold,
+            step_up=settings.step_up,
         )
+
+    @property
+    def limits(self) -> ApprovalLimits:
+        return ApprovalLimits(self.approval_threshold, self.daily_threshold)
 
 
 def idempotency_key(login_id: str, key: str) -> str:
@@ -130,13 +148,20 @@ def create_payment(
     selection: str = "",
     via: str = "page",
     relay: Relay | None = None,
+    stepped_up: bool = False,
+    refuse_without_step_up: bool = False,
 ) -> Created:
     """Create a payment request for ``bill_ids`` — once per ``key``.
 
     The key is minted with the confirmation page (or chosen by the API client): the same key
     returns the request it created (double click, back button, two tabs). Amounts come from
-    our database. Over the approval threshold the request waits for another admin and the
+    our database. Over a limit of ``policy`` the request waits for another admin and the
     approvers are e-mailed; the audit entry and those e-mails commit with the request.
+
+    ``stepped_up``: the person made a fresh step-up for this key. Without one (and with
+    ``policy.step_up``) a request that would be sent at once waits for approval instead —
+    or, with ``refuse_without_step_up`` (the pages, which ask for the step-up first), is
+    refused with ``step_up_required`` and nothing is written.
     """
     key = (key or "").strip()
     if not key or len(key) > 200:
@@ -157,6 +182,9 @@ def create_payment(
         total = conn.execute(
             select(bulk_requests.c.total_amount).where(bulk_requests.c.id == request_id)
         ).scalar_one()
+        reason = conn.execute(
+            select(bulk_requests.c.approval_reason).where(bulk_requests.c.id == request_id)
+        ).scalar_one()
         record(
             conn,
             actor,
@@ -166,6 +194,8 @@ def create_payment(
             payments=len(ids),
             total=str(total),
             awaiting_approval=awaiting,
+            approval_reason=reason,
+            stepped_up=stepped_up,
             via=via,
         )
         if awaiting:
@@ -178,11 +208,15 @@ def create_payment(
             ids,
             idempotency_key=idempotency_key(actor.login_id, key),
             max_bill_age=policy.max_bill_age,
-            approval_threshold=policy.approval_threshold,
+            limits=policy.limits,
+            step_up_missing=policy.step_up and not stepped_up,
+            refuse_without_step_up=refuse_without_step_up,
             selection=selection,
             relay=relay,
             on_created=on_created,
         )
+    except service.StepUpMissing as exc:
+        raise Forbidden("step_up_required", str(exc)) from None
     except NothingSelected as exc:
         raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
@@ -204,7 +238,16 @@ def _lock_request(requests: RequestStore, request_id: int) -> RequestRow:
     return row
 
 
-def _decide_checks(request: RequestRow, actor: Actor) -> None:
+def approval_reasons_of(conn: Connection, request_id: int) -> tuple[ApprovalReason, ...]:
+    """Why a payment request waits (or waited) for approval."""
+    stored = conn.execute(
+        select(bulk_requests.c.approval_reason).where(bulk_requests.c.id == request_id)
+    ).scalar()
+    return parse_reasons(stored)
+
+
+def _decide_checks(request: RequestRow, actor: Actor, *, maker_may: bool = False) -> None:
+    """``maker_may``: the maker is confirming a request that waited only for their step-up."""
     if request.kind is not RequestKind.PAYMENT:
         raise Conflict("not_a_payment", f"Request {request.id} is not a payment request.")
     if request.state is not RequestState.AWAITING_APPROVAL:
@@ -213,7 +256,7 @@ def _decide_checks(request: RequestRow, actor: Actor) -> None:
             f"Request {request.id} is {request.state.value.replace('_', ' ')},"
             " not awaiting approval.",
         )
-    if request.created_by.lower() == actor.login_id.lower():
+    if request.created_by.lower() == actor.login_id.lower() and not maker_may:
         raise Forbidden(
             "maker_cannot_approve",
             "You created this request: another admin must approve or reject it.",
@@ -245,17 +288,31 @@ def approve(
     *,
     max_bill_age: timedelta | None = None,
     relay: Relay | None = None,
+    step_up_required: bool = False,
+    stepped_up: bool = False,
 ) -> None:
     """``awaiting_approval → queued`` by another admin, with ``request.submitted``.
 
-    Refused for the maker, for a request not awaiting approval, and — with ``max_bill_age`` —
-    when any of its bills went stale while it waited (reject it and pay fresh bills).
+    Refused without a fresh step-up when ``step_up_required`` (``step_up_required``), for
+    the maker (unless the request waited only for the maker's step-up and they made one now:
+    they confirm it), for a request not awaiting approval, and — with ``max_bill_age`` — when
+    any of its bills went stale while it waited (reject it and pay fresh bills).
     """
     text = _comment(comment, required=True)
+    if step_up_required and not stepped_up:
+        raise Forbidden(
+            "step_up_required",
+            "Approving needs a step-up: confirm it is you (password and OTP) in the portal, "
+            "then approve within a few minutes.",
+        )
     with engine.begin() as conn:
         requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
         request = _lock_request(requests, request_id)
-        _decide_checks(request, actor)
+        reasons = approval_reasons_of(conn, request_id)
+        by_maker = request.created_by.lower() == actor.login_id.lower()
+        _decide_checks(
+            request, actor, maker_may=stepped_up and reasons == (ApprovalReason.STEP_UP,)
+        )
         if max_bill_age is not None:
             stale = stale_payments(conn, request_id, max_bill_age)
             if stale:
@@ -271,7 +328,8 @@ def approve(
             {"approved_by": actor.login_id, "approved_at": NOW, "approval_comment": text},
         )
         message_id = submit(conn, request_id, "payment")
-        notices.request_approved(conn, request_id)
+        if not by_maker:
+            notices.request_approved(conn, request_id)
         record(
             conn,
             actor,
@@ -281,6 +339,9 @@ def approve(
             comment=text,
             maker=request.created_by,
             total=str(request.total_amount),
+            approval_reason=",".join(reasons) or None,
+            confirmed_by_maker=by_maker,
+            stepped_up=stepped_up,
         )
     relay_now(relay, [message_id])
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
@@ -548,6 +609,7 @@ __all__ = [
     "PayPolicy",
     "ServiceError",
     "acknowledge_anomaly",
+    "approval_reasons_of",
     "approve",
     "close_wallet_breaker",
     "create_payment",

@@ -82,7 +82,18 @@ class SummarySchema(Schema):
     billers = fields.List(fields.Nested(SubtotalSchema))
     problems = fields.List(fields.Nested(BillProblemSchema))
     payable = fields.Boolean(metadata={"description": "True when nothing stops the request"})
-    needs_approval = fields.Boolean()
+    needs_approval = fields.Boolean(
+        metadata={"description": "Created now through the API, it would wait for approval"}
+    )
+    approval_reasons = fields.List(
+        fields.String(),
+        metadata={"description": "Why it would wait: request_limit, daily_limit, step_up"},
+    )
+    maker_day = fields.Date(metadata={"description": "Today in Asia/Dhaka"})
+    maker_day_total = fields.Decimal(
+        as_string=True,
+        metadata={"description": "What your payment requests of today count so far (BDT)"},
+    )
     payer = fields.String(metadata={"description": "The paying wallet's label (masked)"})
     idempotency_key = fields.String(metadata={"description": "A fresh key to create it with"})
 
@@ -90,6 +101,10 @@ class SummarySchema(Schema):
 class CreatedSchema(Schema):
     existing = fields.Boolean(metadata={"description": "This key had created it already"})
     awaiting_approval = fields.Boolean()
+    approval_reasons = fields.List(
+        fields.String(),
+        metadata={"description": "Why it waits: request_limit, daily_limit, step_up"},
+    )
     request = fields.Nested(RequestSchema)
 
 

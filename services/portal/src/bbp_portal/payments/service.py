@@ -17,9 +17,16 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from bbp_common.core.domain.approvals import (
+    ApprovalLimits,
+    ApprovalReason,
+    approval_reasons,
+    parse_reasons,
+    reasons_text,
+)
 from bbp_common.core.domain.payments import new_reference_id
 from bbp_common.core.domain.requests import RequestKind, RequestState
-from bbp_common.core.stores import PaymentStore, RequestStore
+from bbp_common.core.stores import MakerDays, PaymentStore, RequestStore
 from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bulk_requests
 from bbp_common.platform.logging import get_correlation_id, get_logger
@@ -40,6 +47,13 @@ log = get_logger(__name__)
 OnCreated = Callable[[Connection, int, bool], None]
 """Runs inside the creating transaction with ``(conn, request_id, awaiting_approval)``: the
 caller's audit entry and notifications commit with the request or not at all."""
+
+
+class StepUpMissing(RequestError):
+    """The request would be sent at once, but its maker made no fresh step-up (pages: they
+    step up first, and nothing was written)."""
+
+    code = "step_up_required"
 
 
 class BillsUnavailable(RequestError):
@@ -67,7 +81,9 @@ def create_payment_request(
     *,
     idempotency_key: str | None = None,
     max_bill_age: timedelta | None = None,
-    approval_threshold: Decimal | None = None,
+    limits: ApprovalLimits | None = None,
+    step_up_missing: bool = False,
+    refuse_without_step_up: bool = False,
     selection: str = "",
     relay: Relay | None = None,
     on_created: OnCreated | None = None,
@@ -78,6 +94,14 @@ def create_payment_request(
     longer ago than ``max_bill_age``, of an inactive biller, or already in a live payment —
     the unique index on ``live_bill_key`` settles any race with another request. The same
     ``idempotency_key`` returns the request it already created (a double-clicked confirm).
+
+    Maker-checker (``bbp_common.core.domain.approvals``): the request waits in
+    ``awaiting_approval`` when its total is above ``limits.per_request``, when it takes its
+    maker's day above ``limits.per_maker_day``, or when ``step_up_missing`` (the API). With
+    ``refuse_without_step_up`` (the pages) a missing step-up is no reason to wait: when it is
+    all the request lacks, :class:`StepUpMissing` and nothing is written; when the request
+    waits for a limit anyway, its maker was asked for none. With a daily limit, the maker's
+    row of the day is locked first, so the maker's requests are judged one at a time.
     """
     ids = sorted(set(bill_ids))
     if not ids:
@@ -89,7 +113,8 @@ def create_payment_request(
             ids,
             idempotency_key,
             max_bill_age,
-            approval_threshold,
+            limits or ApprovalLimits(),
+            (step_up_missing, refuse_without_step_up),
             selection,
             relay,
             on_created,
@@ -113,6 +138,7 @@ def _existing(engine: Engine, key: str) -> Created:
                 bulk_requests.c.total_items,
                 bulk_requests.c.total_amount,
                 bulk_requests.c.state,
+                bulk_requests.c.approval_reason,
             ).where(bulk_requests.c.idempotency_key == key)
         ).one()
     return Created(
@@ -121,6 +147,7 @@ def _existing(engine: Engine, key: str) -> Created:
         row.total_amount,
         existing=True,
         awaiting_approval=row.state == "awaiting_approval",
+        approval_reasons=tuple(r.value for r in parse_reasons(row.approval_reason)),
     )
 
 
@@ -131,12 +158,18 @@ def _create_payment_request(
     ids: list[int],
     idempotency_key: str | None,
     max_bill_age: timedelta | None,
-    approval_threshold: Decimal | None,
+    limits: ApprovalLimits,
+    step_up: tuple[bool, bool],
     selection: str,
     relay: Relay | None,
     on_created: OnCreated | None,
 ) -> Created:
+    step_up_missing, refuse_without_step_up = step_up
     with engine.begin() as conn:
+        # First: the maker's day, locked — a second request of the same maker waits here
+        # until this one commits, then counts it.
+        days = MakerDays(conn)
+        day = days.lock(created_by) if limits.per_maker_day is not None else None
         if idempotency_key:
             existing = conn.execute(
                 select(bulk_requests.c.id).where(bulk_requests.c.idempotency_key == idempotency_key)
@@ -150,18 +183,33 @@ def _create_payment_request(
             )
         rows, keys, totals = found.rows, found.keys, found.totals
         total_amount = sum(totals.values(), Decimal("0"))
-        needs_approval = approval_threshold is not None and total_amount > approval_threshold
+        reasons = approval_reasons(
+            total_amount,
+            day.counted if day else Decimal("0"),
+            limits,
+            step_up_missing=step_up_missing,
+        )
+        if refuse_without_step_up and ApprovalReason.STEP_UP in reasons:
+            if reasons == (ApprovalReason.STEP_UP,):
+                raise StepUpMissing("Confirm it is you (password and OTP) before paying.")
+            # It waits for a limit anyway: the page asked its maker for no step-up.
+            reasons = tuple(r for r in reasons if r is not ApprovalReason.STEP_UP)
+        needs_approval = bool(reasons)
         requests = RequestStore(conn, actor=f"portal:{created_by}")
         request_id = requests.add(
             RequestKind.PAYMENT,
             RequestState.AWAITING_APPROVAL if needs_approval else RequestState.QUEUED,
-            "payment request created" + (": waits for approval" if needs_approval else ""),
+            "payment request created"
+            + (f": waits for approval ({', '.join(reasons)})" if needs_approval else ""),
             created_by=created_by,
+            approval_reason=reasons_text(reasons),
             selection=selection[:500],
             idempotency_key=idempotency_key,
             total_items=len(rows),
             total_amount=total_amount,
             correlation_id=get_correlation_id(),
+            # The day it counts for is the day its maker's row was locked for.
+            **({"created_at": day.now} if day else {}),
         )
         ordered = sorted(rows, key=lambda r: _order(r.due_date, r.id))
         PaymentStore(conn, actor=f"portal:{created_by}").add_queued(
@@ -187,6 +235,8 @@ def _create_payment_request(
             ],
             "payment request created",
         )
+        if day is not None:
+            days.created(day)
         message_id = None if needs_approval else submit(conn, request_id, "payment")
         if on_created is not None:
             on_created(conn, request_id, needs_approval)
@@ -199,8 +249,15 @@ def _create_payment_request(
         total=str(total_amount),
         created_by=created_by,
         awaiting_approval=needs_approval,
+        approval_reasons=list(reasons),
     )
-    return Created(request_id, len(rows), total_amount, awaiting_approval=needs_approval)
+    return Created(
+        request_id,
+        len(rows),
+        total_amount,
+        awaiting_approval=needs_approval,
+        approval_reasons=tuple(reasons),
+    )
 
 
 # --------------------------------------------------------------------------- cancelling
@@ -248,6 +305,7 @@ __all__ = [
     "Created",
     "NothingSelected",
     "OnCreated",
+    "StepUpMissing",
     "cancel_queued_payments",
     "cancel_request",
     "create_payment_request",

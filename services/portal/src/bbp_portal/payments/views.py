@@ -1,36 +1,52 @@
 """Pages: pending bills, the confirmation page, a payment request's page and its actions,
-one payment (resolve), search, needs-attention, the wallet breaker.
+one payment, search, needs-attention, the wallet breaker; and the routes of the decisions
+(``decisions``: the approve page, resolving, closing the breaker).
 
 The confirm button cannot create a request twice: the confirmation page mints an
 idempotency key that travels in its form, and the same key returns the request it created
 (double click, back button, a second tab showing the same confirmation). A new visit to the
 confirmation page mints a new key — a deliberate second request of the same bills is refused
 anyway, because a bill can be in one live payment only.
+
+Step-up (``bbp_portal.auth.stepup``): the confirmation page of a request that would be sent
+at once sends the person to the step-up pages first, for this confirmation's key; the step-up
+brings them back with the same key.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import current_user, login_required, role_required, safe_next, step_up_fresh
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
+from bbp_portal.payments import (
+    approvals,
+    decisions,
+    export,
+    operations,
+    queries,
+    selection,
+    service,
+)
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import export, operations, queries, selection, service
 from bbp_portal.payments import pending as pending_bills
-from bbp_portal.service_errors import NotFound, Refused, ServiceError
+from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
 bp = Blueprint("payments", __name__)
 OPERATORS = ("admin", "superadmin")
 #: Problems listed in a flash message before "and N more".
 FLASH_PROBLEMS = 5
+#: A confirmation key as the page mints it (``secrets.token_urlsafe(24)``).
+KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 # --------------------------------------------------------------------------- pending bills
@@ -88,20 +104,35 @@ def confirm() -> Any:
     if not ids:
         flash(_("Tick at least one bill to pay."), "warning")
         return redirect(back)
+    # The key of this confirmation: kept when the step-up brings the person back here.
+    key = request.args.get("key", "")
+    if not KEY.match(key):
+        key = secrets.token_urlsafe(24)
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    args["key"] = [key]
+    here = url_for("payments.confirm", **args)
+    policy = selection.policy()
+    user = actor()
     with engine().connect() as conn:
         summary = pending_bills.summarise(
             conn,
             ids,
-            max_bill_age=selection.policy().max_bill_age,
-            approval_threshold=selection.policy().approval_threshold,
+            max_bill_age=policy.max_bill_age,
+            approval_threshold=policy.approval_threshold,
         )
+        outlook = approvals.outlook(conn, user.login_id, summary.total, policy.limits)
     return render_template(
         "payments/confirm.html",
         summary=summary,
         described=described,
-        key=secrets.token_urlsafe(24),
+        key=key,
+        here=here,
         payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
-        threshold=selection.policy().approval_threshold,
+        threshold=policy.approval_threshold,
+        outlook=outlook,
+        step_up_needed=policy.step_up and not outlook.needs_approval,
+        step_up_until=decisions.until("pay", key),
+        step_up_url=decisions.step_up_url("pay", key, here),
         back=back,
     )
 
@@ -117,21 +148,31 @@ def _problem_text(exc: Refused) -> str:
 @bp.post("/payments")
 @role_required(*OPERATORS)
 def create() -> Any:
+    key = request.form.get("idempotency_key", "")
     try:
         ids, described = selection.from_form(request.form)
         created = operations.create_payment(
             engine(),
             actor(),
             ids,
-            key=request.form.get("idempotency_key", ""),
+            key=key,
             policy=selection.policy(),
             selection=described,
             via="page",
             relay=relay(),
+            stepped_up=step_up_fresh("pay", key),
+            refuse_without_step_up=True,
         )
     except Refused as exc:
         flash(_problem_text(exc), "danger")
         return redirect(url_for("payments.pending"))
+    except Forbidden as exc:
+        if exc.code != "step_up_required":
+            raise
+        # The step-up ended (or was never made): make it, then come back to this confirmation.
+        here = safe_next(request.form.get("confirm_url")) or url_for("payments.pending")
+        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
+        return redirect(decisions.step_up_url("pay", key, here) if KEY.match(key) else here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(url_for("payments.pending"))
@@ -140,8 +181,8 @@ def create() -> Any:
     elif created.awaiting_approval:
         flash(
             _(
-                "Payment request created: its total is over the approval threshold, so it waits "
-                "for another admin's approval."
+                "Payment request created: it is over an approval limit, so it waits for "
+                "another admin's approval. Nothing is paid before that."
             ),
             "warning",
         )
@@ -171,8 +212,10 @@ def render_request(found: RequestRow) -> Any:
             flash(exc.message, "warning")
             page = queries.list_payments(conn, found.id, payment_filter)
         entries = queries.history(conn, found.id)
+        reasons = operations.approval_reasons_of(conn, found.id)
     user = current_user()
     operates = bool(user and user.can_operate)
+    is_maker = bool(user and user.login_id.lower() == found.created_by.lower())
     keep = {k: v for k, v in payment_filter.as_dict().items() if v}
     return render_template(
         "requests/payment.html",
@@ -188,7 +231,12 @@ def render_request(found: RequestRow) -> Any:
         and found.state == "awaiting_approval"
         and user is not None
         and user.login_id.lower() != found.created_by.lower(),
-        is_maker=bool(user and user.login_id.lower() == found.created_by.lower()),
+        is_maker=is_maker,
+        maker_confirms=operates
+        and is_maker
+        and found.state == "awaiting_approval"
+        and reasons == ("step_up",)
+        and selection.policy().step_up,
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
         can_cancel=operates and found.state in CANCELLABLE,
@@ -206,23 +254,6 @@ def _request_action(request_id: int, done: str, run: Any) -> Any:
     else:
         flash(done, "success")
     return redirect(url_for("requests.show", request_id=request_id))
-
-
-@bp.post("/requests/<int:request_id>/approve")
-@role_required(*OPERATORS)
-def approve(request_id: int) -> Any:
-    return _request_action(
-        request_id,
-        _("Approved: the payments start now."),
-        lambda: operations.approve(
-            engine(),
-            actor(),
-            request_id,
-            request.form.get("comment"),
-            max_bill_age=selection.policy().max_bill_age,
-            relay=relay(),
-        ),
-    )
 
 
 @bp.post("/requests/<int:request_id>/reject")
@@ -278,31 +309,6 @@ def show(payment_id: int) -> Any:
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
     )
-
-
-@bp.post("/payments/<int:payment_id>/resolve")
-@role_required("superadmin")
-def resolve(payment_id: int) -> Any:
-    try:
-        state = operations.resolve(
-            engine(),
-            actor(),
-            payment_id,
-            request.form.get("resolution", ""),
-            request.form.get("comment"),
-            payment_sms=settings(),
-            relay=relay(),
-        )
-    except NotFound:
-        abort(404)
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    else:
-        if state == "failed":
-            flash(_("Resolved as not paid: the bill can be paid again."), "success")
-        else:
-            flash(_("Resolved as paid."), "success")
-    return redirect(url_for("payments.show", payment_id=payment_id))
 
 
 # --------------------------------------------------------------------------- search
@@ -366,19 +372,15 @@ def wallet() -> Any:
     )
 
 
-@bp.post("/wallet/close")
-@role_required("superadmin")
-def close_breaker() -> Any:
-    try:
-        operations.close_wallet_breaker(engine(), actor(), request.form.get("comment"))
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    else:
-        flash(
-            _("Breaker closed: payments resume one at a time until one proves the wallet."),
-            "success",
-        )
-    return redirect(url_for("payments.wallet"))
+# The decisions (decisions.py), on this blueprint: endpoints payments.<view>.
+for _rule, _view, _methods in (
+    ("/requests/<int:request_id>/approve", decisions.decide, ["GET"]),
+    ("/requests/<int:request_id>/approve", decisions.approve, ["POST"]),
+    ("/payments/<int:payment_id>/resolve", decisions.resolve, ["POST"]),
+    ("/wallet/close", decisions.close_breaker_confirm, ["GET"]),
+    ("/wallet/close", decisions.close_breaker, ["POST"]),
+):
+    bp.add_url_rule(_rule, view_func=_view, methods=_methods)
 
 
 PAYMENT = RequestKind(

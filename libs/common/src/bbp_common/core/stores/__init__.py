@@ -1,9 +1,10 @@
 """The stores: the only code that writes the state tables.
 
 One store per state table — ``payments`` (:mod:`.payments`), ``bulk_requests``
-(:mod:`.requests`), ``fetch_items`` (:mod:`.fetch_items`) and the paying wallet's breaker
-(:mod:`.breaker`). Each works inside the caller's transaction (the unit of work is the
-caller's ``with engine.begin()`` or the scheduler's ``LeaderDb.write``), checks every move
+(:mod:`.requests`), ``fetch_items`` (:mod:`.fetch_items`), the paying wallet's breaker
+(:mod:`.breaker`) and the makers' days of the daily approval limit (:mod:`.maker_days`).
+Each works inside the caller's transaction (the unit of work is the caller's ``with
+engine.begin()`` or the scheduler's ``LeaderDb.write``), checks every move
 against its transition table, writes its audit events and the request tallies in that same
 transaction, and returns what moved. A test (``tests/unit/common/test_one_door.py``) fails
 when any other module writes these tables.
@@ -19,7 +20,16 @@ Statements are plain SQL text built from a few fixed fragments and run with
 
 from bbp_common.core.stores.breaker import WalletBreaker
 from bbp_common.core.stores.fetch_items import FetchItemStore
+from bbp_common.core.stores.maker_days import MakerDay, MakerDays
 from bbp_common.core.stores.payments import PaymentRow, PaymentStore
 from bbp_common.core.stores.requests import RequestStore
 
-__all__ = ["FetchItemStore", "PaymentRow", "PaymentStore", "RequestStore", "WalletBreaker"]
+__all__ = [
+    "FetchItemStore",
+    "MakerDay",
+    "MakerDays",
+    "PaymentRow",
+    "PaymentStore",
+    "RequestStore",
+    "WalletBreaker",
+]

@@ -322,6 +322,9 @@ bulk_requests = Table(
     Column("approved_by", String(64)),
     Column("approved_at", Timestamp()),
     Column("approval_comment", String(500)),
+    # Why a payment request waits for approval (bbp_common.core.domain.approvals), e.g.
+    # "request_limit,daily_limit"; NULL when it did not have to.
+    Column("approval_reason", String(64)),
     Column("cancelled_by", String(64)),
     # The portal request's correlation id: stamped on every command of this request.
     Column("correlation_id", String(64)),
@@ -338,9 +341,26 @@ bulk_requests = Table(
     Index(None, "state", "id"),
     Index(None, "kind", "id"),
     Index(None, "created_by", "id"),
+    # A maker's payment requests of one day (the daily approval limit).
+    Index(None, "created_by", "created_at"),
     **TABLE_ARGS,
 )
 """A bulk fetch or payment request: one row, many items (fetch_items or payments)."""
+
+maker_days = Table(
+    "maker_days",
+    metadata,
+    Column("maker", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("requests", Integer, nullable=False, server_default="0"),
+    _created(),
+    _updated(),
+    **TABLE_ARGS,
+)
+"""One row per maker and Asia/Dhaka day (``bbp_common.core.stores.maker_days``): creating a
+payment request locks it (``FOR UPDATE``) before summing the maker's day, so two requests
+made at once are judged one after the other against the daily approval limit.
+``requests``: the payment requests the maker created that day."""
 
 request_tallies = Table(
     "request_tallies",
