@@ -26,6 +26,7 @@ from bbp_common.core.messages import (
     PAY_RESULT,
     MessageKind,
 )
+from bbp_common.core.notifications import wallet_breaker_opened
 from bbp_common.core.stores import PaymentStore, WalletBreaker
 from bbp_common.core.stores.claims import ClaimRequest, ClaimResult, PayOrder, claim
 from bbp_common.platform.db.clock import DbClock
@@ -360,7 +361,9 @@ class Communicator:
             if is_wallet_auth_failure(outcome.error_code, detail):
                 self.wallet_refused_at = time.monotonic()
                 with self.engine.begin() as conn:
-                    if WalletBreaker(conn, actor=self.name).open(
+                    # Opening tells every superadmin (e-mail, SMS), once per opening.
+                    breaker = WalletBreaker(conn, actor=self.name, on_opened=wallet_breaker_opened)
+                    if breaker.open(
                         cause=f"wallet authentication failed ({outcome.error_code}/{detail})",
                         reference_id=reference_id,
                         details={"error_code": outcome.error_code, "detail_code": detail},
