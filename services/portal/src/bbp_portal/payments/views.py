@@ -22,7 +22,7 @@ from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
 from bbp_portal.payments import attention as needs_attention
-from bbp_portal.payments import export, operations, queries, selection, service
+from bbp_portal.payments import export, live, operations, queries, selection, service
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
@@ -154,35 +154,15 @@ def create() -> Any:
 
 
 def render_request(found: RequestRow) -> Any:
-    """The payment request's page (``requests.show`` hands payment requests here)."""
-    args = request.args
-    state = args.get("state", "")
-    try:
-        payment_filter = queries.PaymentFilter(
-            state=state if state in queries.STATES else "", q=args.get("q", "")[:64]
-        )
-    except ServiceError as exc:
-        flash(exc.message, "warning")
-        payment_filter = queries.PaymentFilter()
+    """The payment request's page (``requests.show`` hands payment requests here); its live
+    part (rows, progress, why it waits) is ``live.request_context``'s, polled after."""
     with engine().connect() as conn:
-        try:
-            page = queries.list_payments(conn, found.id, payment_filter, cursor=args.get("cursor"))
-        except ServiceError as exc:
-            flash(exc.message, "warning")
-            page = queries.list_payments(conn, found.id, payment_filter)
         entries = queries.history(conn, found.id)
     user = current_user()
     operates = bool(user and user.can_operate)
-    keep = {k: v for k, v in payment_filter.as_dict().items() if v}
     return render_template(
         "requests/payment.html",
-        req=found,
-        progress=found.progress,
-        page=page,
-        filter=payment_filter,
-        keep=keep,
-        states=queries.STATES,
-        buckets=queries.PAYMENT_BUCKETS,
+        **live.request_context(found),
         history=entries,
         can_decide=operates
         and found.state == "awaiting_approval"
@@ -192,7 +172,6 @@ def render_request(found: RequestRow) -> Any:
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
         can_cancel=operates and found.state in CANCELLABLE,
-        can_resolve=bool(user and user.is_superadmin),
     )
 
 
@@ -270,11 +249,15 @@ def show(payment_id: int) -> Any:
             detail = queries.get_payment(conn, payment_id)
         except NotFound:
             abort(404)
+        enquiry = live.payment_enquiry(detail.payment, conn)
     user = current_user()
     return render_template(
         "payments/show.html",
         d=detail,
         p=detail.payment,
+        enquiry=enquiry,
+        shown=detail.payment.state,
+        can_check=bool(user and user.is_superadmin) and enquiry.can_check,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
     )
@@ -384,6 +367,7 @@ def close_breaker() -> Any:
 PAYMENT = RequestKind(
     name="payment",
     page=render_request,
+    live=live.render_request_live,
     cancel=service.cancel_request,
     export_header=export.EXPORT_HEADER,
     export_rows=export.export_rows,
