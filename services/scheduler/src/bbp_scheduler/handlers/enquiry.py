@@ -42,12 +42,16 @@ def apply_enquiry_result(work: Work, body: dict[str, Any]) -> None:
     number = body["enquiry_number"]
     current = row.enquiry_sent_at is not None and number == row.enquiry_number
     if row.state is not S.AMBIGUOUS:
-        checked = row.state is S.UNCLEARED and current and number == CHECK_ENQUIRY
+        checked = (
+            row.state is S.UNCLEARED
+            and number == CHECK_ENQUIRY
+            and (current or outcome in DEFINITIVE_ENQUIRY)
+        )
         if checked:
-            # A person's check of an uncleared payment: recorded for whoever resolves it,
-            # never applied (a definitive answer that disagrees is also kept below, so "not
-            # paid" waits for its acknowledgement).
-            if body.get("reason") == ENQUIRY_NOT_SENT:
+            # A person's check of an uncleared payment (or its late but definitive answer):
+            # recorded for whoever resolves it, never applied (a definitive answer that
+            # disagrees is also kept below, so "not paid" waits for its acknowledgement).
+            if current and body.get("reason") == ENQUIRY_NOT_SENT:
                 store.enquiry_not_sent(row, why="the check expired before it was sent: asked again")
                 return
             store.enquiry_answered(row, outcome, {}, check=True)
