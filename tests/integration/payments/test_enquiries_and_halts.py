@@ -230,6 +230,11 @@ def test_a_request_page_polls_a_small_fragment_until_it_is_settled(engine, clien
     assert re.search(rf'data-payment="{first.id}".*?data-state>posted<', html, re.S)
     assert 'id="progress"' in html and 'hx-swap-oob="true"' in html
     assert 'id="request-state"' in html and "hx-trigger" in html
+    # A poll never writes to the session: a bad page link is told by the page, not by every
+    # poll of it.
+    assert client.get(f"/requests/{request_id}/live?cursor=nonsense").status_code == 200
+    with client.session_transaction() as session:
+        assert not session.get("_flashes")
 
     with engine.begin() as conn:
         PaymentStore(conn, actor="test").cancel_queued(request_id, "test")

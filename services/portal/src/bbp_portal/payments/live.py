@@ -52,23 +52,26 @@ def db_now(conn: Connection) -> datetime:
 # --------------------------------------------------------------------------- a payment request
 
 
-def request_context(found: RequestRow) -> dict[str, Any]:
+def request_context(found: RequestRow, *, live: bool = False) -> dict[str, Any]:
     """What a payment request's live part shows: one keyset page of its payments (the
-    page's filters and cursor), its progress, the wallet breaker, and the enquiry words."""
+    page's filters and cursor), its progress, the wallet breaker, and the enquiry words.
+    ``live`` (the polled fragment): a bad filter was told once by the page; a background
+    poll never writes to the session (no flash)."""
     args = request.args
+    tell = (lambda message, category: None) if live else flash
     state = args.get("state", "")
     try:
         payment_filter = queries.PaymentFilter(
             state=state if state in queries.STATES else "", q=args.get("q", "")[:64]
         )
     except ServiceError as exc:
-        flash(exc.message, "warning")
+        tell(exc.message, "warning")
         payment_filter = queries.PaymentFilter()
     with engine().connect() as conn:
         try:
             page = queries.list_payments(conn, found.id, payment_filter, cursor=args.get("cursor"))
         except ServiceError as exc:
-            flash(exc.message, "warning")
+            tell(exc.message, "warning")
             page = queries.list_payments(conn, found.id, payment_filter)
         breaker = attention.breaker(conn)
         now = db_now(conn)
@@ -92,7 +95,9 @@ def request_context(found: RequestRow) -> dict[str, Any]:
 
 def render_request_live(found: RequestRow) -> Any:
     """The payment request's live fragment: rows, and out of band state, notes, progress."""
-    return render_template("requests/payment_live.html", oob=True, **request_context(found))
+    return render_template(
+        "requests/payment_live.html", oob=True, **request_context(found, live=True)
+    )
 
 
 # --------------------------------------------------------------------------- one payment

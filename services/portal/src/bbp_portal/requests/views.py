@@ -190,10 +190,12 @@ def render_fetch(found: RequestRow) -> Any:
 
 def render_fetch_live(found: RequestRow) -> Any:
     """A fetch request's live fragment: its rows, state and progress."""
-    return render_template("requests/fetch_live.html", oob=True, **_fetch_context(found))
+    return render_template("requests/fetch_live.html", oob=True, **_fetch_context(found, live=True))
 
 
-def _fetch_context(found: RequestRow) -> dict[str, Any]:
+def _fetch_context(found: RequestRow, *, live: bool = False) -> dict[str, Any]:
+    """The fetch page's context; ``live`` (the polled fragment) never flashes: a background
+    poll writes nothing to the session."""
     request_id = found.id
     args = request.args
     status = args.get("status", "")
@@ -206,7 +208,8 @@ def _fetch_context(found: RequestRow) -> dict[str, Any]:
         try:
             page = items.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
         except ServiceError as exc:
-            flash(exc.message, "warning")
+            if not live:
+                flash(exc.message, "warning")
             page = items.list_items(conn, request_id, item_filter)
         billers = list_billers(conn)
     user = current_user()
