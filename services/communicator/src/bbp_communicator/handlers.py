@@ -31,6 +31,7 @@ from bbp_common.core.messages import (
     PAY_RESULTS,
     MessageKind,
 )
+from bbp_common.core.notifications import wallet_breaker_opened
 from bbp_common.core.stores import PaymentStore, WalletBreaker
 from bbp_common.core.stores.claims import ClaimRequest, ClaimResult, PayOrder, claim
 from bbp_common.platform.db.clock import DbClock
@@ -103,8 +104,8 @@ class Communicator:
     calls: CallPool | None = None
     #: Monotonic clock (the model check moves a virtual one).
     monotonic: Callable[[], float] = time.monotonic
-    #: Called in the transaction that opened the wallet breaker (notifications hook).
-    on_breaker_opened: Any = None
+    #: Called in the transaction that opened the wallet breaker: every superadmin is told.
+    on_breaker_opened: Any = wallet_breaker_opened
 
     def db_now(self) -> Any:
         if self.clock is None:
@@ -399,6 +400,7 @@ class Communicator:
             if is_wallet_auth_failure(outcome.error_code, detail):
                 self.wallet_refused_at = self.monotonic()
                 with self.engine.begin() as conn:
+                    # Opening tells every superadmin (e-mail, SMS), once per opening.
                     breaker = WalletBreaker(conn, actor=self.name, on_opened=self.on_breaker_opened)
                     if breaker.open(
                         cause=f"wallet authentication failed ({outcome.error_code}/{detail})",

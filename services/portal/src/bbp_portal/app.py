@@ -40,6 +40,7 @@ from bbp_portal.mobiquity import SignInApi, make_client
 from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
 from bbp_portal.payments import api as payments_api
+from bbp_portal.payments import live as payments_live
 from bbp_portal.payments import views as payments_views
 from bbp_portal.requests import api as requests_api
 from bbp_portal.requests import views as requests_views
@@ -115,6 +116,7 @@ def create_app(
         billers_views.bp,
         requests_views.bp,
         payments_views.bp,
+        payments_live.bp,
     ):
         app.register_blueprint(blueprint)
     register_api(app, accounts_api.api, billers_api.api, requests_api.api, payments_api.api)

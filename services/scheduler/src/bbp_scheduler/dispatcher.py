@@ -364,9 +364,9 @@ class Dispatcher:
                     row = unit.payments.lock([command.item_id]).get(command.item_id)
                     if (
                         row is not None
-                        and row.state is PaymentState.AMBIGUOUS
+                        and row.state in (PaymentState.AMBIGUOUS, PaymentState.UNCLEARED)
                         and row.enquiry_sent_at is not None
-                        and row.enquiry_count == command.body["enquiry_number"] - 1
+                        and row.enquiry_number == command.body["enquiry_number"]
                     ):
                         unit.payments.enquiry_not_sent(row, why="enquiry command not published")
             unit.finish()  # nothing of these finishes a request: no settling needed
@@ -426,7 +426,7 @@ class Dispatcher:
                 body = {
                     "payment_id": row.id,
                     "reference_id": row.reference_id,
-                    "enquiry_number": row.enquiry_count + 1,
+                    "enquiry_number": row.enquiry_number,  # 0: a person's check
                     "expires_at": slot + ttl,
                 }
                 command = Command(
@@ -440,7 +440,7 @@ class Dispatcher:
 _IN_FLIGHT = (
     "SELECT (SELECT COUNT(*) FROM fetch_items WHERE state = 'dispatched')"
     " + (SELECT COUNT(*) FROM payments WHERE state IN ('dispatched', 'sending'))"
-    " + (SELECT COUNT(*) FROM payments WHERE state = 'ambiguous'"
+    " + (SELECT COUNT(*) FROM payments WHERE state IN ('ambiguous', 'uncleared')"
     "    AND enquiry_sent_at IS NOT NULL)"
 )
 
