@@ -304,3 +304,43 @@ def csv_empty_lines(lines: int) -> bytes:
 
 def csv_nul_byte() -> bytes:
     return b"utility,consumer_id,mobile\r\nDSCO,C0001,01711111111\r\nDSCO,C0\x002,01711111111\r\n"
+
+
+CSV_BOMBS = {
+    "a 10 MiB line without a newline": lambda: csv_long_line(10 * 1024 * 1024 - 100),
+    "five million empty lines": lambda: csv_empty_lines(5_000_000),
+    "a NUL byte": csv_nul_byte,
+}
+
+
+# --------------------------------------------------------------------------- good files
+
+
+@cache
+def excel_like_xlsx(rows: int = 50_000) -> bytes:
+    """A good workbook as Excel writes one: a shared-strings table, cells by index, a true
+    dimension; four utilities, distinct consumer ids, mobiles and labels, a group every tenth."""
+    table: dict[str, int] = {}
+
+    def text(value: str) -> int:
+        return table.setdefault(value, len(table))
+
+    utilities = ("DSCO", "DESCO", "JGDCL", "TTAS")
+    lines = []
+    head = "".join(
+        f'<c r="{chr(65 + i)}1" t="s"><v>{text(h)}</v></c>' for i, h in enumerate(HEADER)
+    )
+    lines.append(f'<row r="1" spans="1:5">{head}</row>')
+    for n in range(rows):
+        line = n + 2
+        values = [utilities[n % 4], f"C{n:08d}", f"017{n:08d}", f"Office {n} Dhaka"]
+        values += ["Dhaka offices"] if n % 10 == 0 else []
+        cells = "".join(
+            f'<c r="{chr(65 + i)}{line}" t="s"><v>{text(v)}</v></c>' for i, v in enumerate(values)
+        )
+        lines.append(f'<row r="{line}" spans="1:5">{cells}</row>')
+    strings = "".join(f"<si><t>{t}</t></si>" for t in table).encode()
+    return workbook(
+        sheet(["".join(lines).encode()], dimension=f"A1:E{rows + 1}", head=""),
+        shared_strings([strings], len(table)),
+    )

@@ -14,8 +14,15 @@ import io
 from collections.abc import Iterator
 from itertools import chain
 
-from bbp_portal.files.limits import N_, UploadLimits, UploadRefused
-from bbp_portal.files.xlsx import cell_too_long, column_letter, too_many_columns, too_many_lines
+from bbp_portal.files.limits import (
+    N_,
+    UploadLimits,
+    UploadRefused,
+    cell_too_long,
+    column_letter,
+    too_many_columns,
+    too_many_lines,
+)
 
 #: Bytes decoded at a time when looking for the first byte that is not UTF-8.
 _CHUNK = 64 * 1024

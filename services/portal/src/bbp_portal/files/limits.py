@@ -98,3 +98,67 @@ def bill_accounts(max_bytes: int, max_rows: int) -> UploadLimits:
         max_shared_strings=int(BILL_ACCOUNTS.max_shared_strings * scale),
         max_uncompressed_bytes=int(BILL_ACCOUNTS.max_uncompressed_bytes * scale),
     )
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def column_letter(index: int) -> str:
+    """1 → ``A``, 26 → ``Z``, 27 → ``AA``: how Excel names columns."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def too_many_rows(limits: UploadLimits) -> UploadRefused:
+    return UploadRefused(
+        "too_many_rows",
+        N_(
+            "The file has more than %(limit)s rows; at most %(limit)s are accepted at once. "
+            "Split it into smaller files."
+        ),
+        limit=f"{limits.max_rows:,}",
+    )
+
+
+def too_many_lines(limits: UploadLimits, line: int) -> UploadRefused:
+    return UploadRefused(
+        "too_many_lines",
+        N_(
+            "The file goes on to line %(line)s; at most %(limit)s lines are read (%(rows)s "
+            "rows and %(blank)s blank lines). Delete the empty lines at its end."
+        ),
+        line=f"{line:,}",
+        limit=f"{limits.max_lines:,}",
+        rows=f"{limits.max_rows:,}",
+        blank=f"{limits.max_blank_lines:,}",
+    )
+
+
+def too_many_columns(limits: UploadLimits, line: int, column: int) -> UploadRefused:
+    return UploadRefused(
+        "too_many_columns",
+        N_(
+            "Line %(line)s has a value in column %(column)s; at most %(limit)s columns "
+            "(A to %(last)s) are read. Delete the columns after %(last)s."
+        ),
+        line=f"{line:,}",
+        column=column_letter(column),
+        limit=f"{limits.max_columns:,}",
+        last=column_letter(limits.max_columns),
+    )
+
+
+def cell_too_long(limits: UploadLimits, line: int, column: int) -> UploadRefused:
+    return UploadRefused(
+        "cell_too_long",
+        N_(
+            "Line %(line)s, column %(column)s: the value is longer than %(limit)s characters; "
+            "a cell may hold at most %(limit)s."
+        ),
+        line=f"{line:,}",
+        column=column_letter(column),
+        limit=f"{limits.max_cell_chars:,}",
+    )

@@ -34,7 +34,17 @@ from contextlib import contextmanager
 from typing import Any
 from xml.parsers import expat
 
-from bbp_portal.files.limits import N_, MiB, UploadLimits, UploadRefused
+from bbp_portal.files.limits import (
+    N_,
+    MiB,
+    UploadLimits,
+    UploadRefused,
+    cell_too_long,
+    column_letter,
+    too_many_columns,
+    too_many_lines,
+    too_many_rows,
+)
 
 #: What a cell may hold: text, numbers, booleans, dates.
 Cell = object
@@ -63,15 +73,6 @@ def unreadable(detail: str = "") -> UploadRefused:
         ),
         detail=detail,
     )
-
-
-def column_letter(index: int) -> str:
-    """1 → ``A``, 26 → ``Z``, 27 → ``AA``: how Excel names columns."""
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 # --------------------------------------------------------------------------- the zip
@@ -342,7 +343,10 @@ def _sheet_handlers(limits: UploadLimits, part: str) -> Handlers:
                 )
             reference = attrs.get("r")
             if reference:
-                found = _column_of(reference, part)
+                letters = reference.rstrip(_DIGITS)
+                found = _COLUMNS.get(letters, 0) if letters != reference else 0
+                if not found:
+                    found = _column_of(reference, part)
                 if found <= column:
                     raise UploadRefused(
                         "cells_out_of_order",
@@ -428,72 +432,24 @@ def _row_number(text: str, part: str) -> int:
         return int(value)
 
 
+_DIGITS = "0123456789"
+#: Column letters seen so far → their number (at most Excel's 18 278 names).
+_COLUMNS: dict[str, int] = {}
+
+
 def _column_of(reference: str, part: str) -> int:
     """The column of a cell reference (``AB12`` → 28), as openpyxl reads it."""
-    from openpyxl.utils.cell import column_index_from_string  # cached per column name
+    from openpyxl.utils.cell import column_index_from_string
 
-    letters = reference.rstrip("0123456789")
+    letters = reference.rstrip(_DIGITS)
     if letters == reference or not letters:
         raise unreadable(f"{part}: cell reference {reference[:20]!r}")
     try:
-        return int(column_index_from_string(letters))
+        column = int(column_index_from_string(letters))
     except ValueError:
         raise unreadable(f"{part}: cell reference {reference[:20]!r}") from None
-
-
-# --------------------------------------------------------------------------- refusals
-
-
-def too_many_rows(limits: UploadLimits) -> UploadRefused:
-    return UploadRefused(
-        "too_many_rows",
-        N_(
-            "The file has more than %(limit)s rows; at most %(limit)s are accepted at once. "
-            "Split it into smaller files."
-        ),
-        limit=f"{limits.max_rows:,}",
-    )
-
-
-def too_many_lines(limits: UploadLimits, line: int) -> UploadRefused:
-    return UploadRefused(
-        "too_many_lines",
-        N_(
-            "The file goes on to line %(line)s; at most %(limit)s lines are read (%(rows)s "
-            "rows and %(blank)s blank lines). Delete the empty lines at its end."
-        ),
-        line=f"{line:,}",
-        limit=f"{limits.max_lines:,}",
-        rows=f"{limits.max_rows:,}",
-        blank=f"{limits.max_blank_lines:,}",
-    )
-
-
-def too_many_columns(limits: UploadLimits, line: int, column: int) -> UploadRefused:
-    return UploadRefused(
-        "too_many_columns",
-        N_(
-            "Line %(line)s has a value in column %(column)s; at most %(limit)s columns "
-            "(A to %(last)s) are read. Delete the columns after %(last)s."
-        ),
-        line=f"{line:,}",
-        column=column_letter(column),
-        limit=f"{limits.max_columns:,}",
-        last=column_letter(limits.max_columns),
-    )
-
-
-def cell_too_long(limits: UploadLimits, line: int, column: int) -> UploadRefused:
-    return UploadRefused(
-        "cell_too_long",
-        N_(
-            "Line %(line)s, column %(column)s: the value is longer than %(limit)s characters; "
-            "a cell may hold at most %(limit)s."
-        ),
-        line=f"{line:,}",
-        column=column_letter(column),
-        limit=f"{limits.max_cell_chars:,}",
-    )
+    _COLUMNS[letters] = column
+    return column
 
 
 # --------------------------------------------------------------------------- reading
@@ -539,4 +495,7 @@ def _lines(rows: Iterator[tuple[Cell, ...]]) -> Iterator[tuple[int, list[Cell]]]
         except Exception as exc:  # a bad shared-string index, a date out of range, …
             raise unreadable(f"line {line + 1}: {type(exc).__name__}: {exc}") from None
         line += 1
-        yield line, list(cells)
+        values = list(cells)
+        while values and values[-1] is None:  # the columns up to the limit, empty ones cut
+            values.pop()
+        yield line, values

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bbp_portal.files.delimited import csv_records, sniff_delimiter
-from bbp_portal.files.limits import BILL_ACCOUNTS, N_, UploadLimits, UploadRefused
-from bbp_portal.files.xlsx import first_sheet, too_many_rows
+from bbp_portal.files.limits import BILL_ACCOUNTS, N_, UploadLimits, UploadRefused, too_many_rows
+from bbp_portal.files.xlsx import first_sheet
 
 #: The columns of the upload, in template order. ``groups`` holds names separated by ``|``.
 COLUMNS: tuple[str, ...] = ("utility", "consumer_id", "mobile", "label", "groups")
