@@ -151,6 +151,8 @@ API_CASES = [
     ("/api/v1/accounts?q=a&q=b", 400, "repeated_parameter", "q"),
     ("/api/v1/accounts?q=" + "x" * 6000, 414, "uri_too_long", None),
     ("/api/v1/requests/987654321", 404, "not_found", None),
+    ("/api/v1/accounts?group_id=987654321", 404, "not_found", "group_id"),
+    ("/api/v1/pending-bills?fetch_request_id=987654321", 404, "not_found", "fetch_request_id"),
 ]
 
 

@@ -376,6 +376,11 @@ WTFORMS_PAGES = frozenset(
     }
 )
 UNCHECKED = frozenset({"static", "healthz", "readyz"})
+#: The API's query filters naming a row: checked to exist (their type is the schema's job).
+API_IDS: dict[str, dict[str, Whole]] = {
+    "api_v1.list_accounts": {"group_id": _GROUP},
+    "api_v1.list_pending": {"group_id": _GROUP, "fetch_request_id": _FETCH},
+}
 _WTFORMS_QUERY = {"next": _NEXT, "restart": OneOf(N_("The restart"), ("1",))}
 
 
@@ -408,6 +413,24 @@ def _refuse_repeated(values: MultiDict[str, str], repeatable: Collection[str] = 
             )
 
 
+def _refuse_unknown_ids(values: MultiDict[str, str], kinds: Mapping[str, Whole]) -> None:
+    """The API's id filters: a well-formed id that names nothing is a 404, not an empty list
+    (a malformed one is left to the endpoint's schema, which answers 422)."""
+    for name, kind in kinds.items():
+        value = values.get(name, "").strip()
+        if value.isascii() and value.isdigit() and len(value) <= 19:
+            _must_exist(kind, name, int(value))
+
+
+def _must_exist(kind: Whole, name: str, number: int) -> None:
+    if kind.exists is None:
+        return
+    with engine().connect() as conn:
+        found = kind.exists(conn, number)
+    if not found:
+        raise BadInput("not_found", gettext(kind.missing, id=f"{number:,}"), name, status=404)
+
+
 def check_values(values: MultiDict[str, str], kinds: Mapping[str, Kind], *, form: bool) -> None:
     """Refuse the first value ``kinds`` does not allow (an unknown name included)."""
     repeatable = [name for name, kind in kinds.items() if isinstance(kind, Ids)]
@@ -428,14 +451,8 @@ def check_values(values: MultiDict[str, str], kinds: Mapping[str, Kind], *, form
         if value == "" or (value.strip() == "" and not isinstance(kind, Text)):
             continue  # an empty filter is no filter
         kind.check(name, value)
-        if isinstance(kind, Whole) and kind.exists is not None:
-            number = kind.number(name, value)
-            with engine().connect() as conn:
-                found = kind.exists(conn, number)
-            if not found:
-                raise BadInput(
-                    "not_found", gettext(kind.missing, id=f"{number:,}"), name, status=404
-                )
+        if isinstance(kind, Whole):
+            _must_exist(kind, name, kind.number(name, value))
 
 
 def check_request() -> None:
@@ -446,6 +463,7 @@ def check_request() -> None:
         return
     if request.path.startswith("/api/"):
         _refuse_repeated(request.args)
+        _refuse_unknown_ids(request.args, API_IDS.get(endpoint, {}))
         return
     if endpoint in WTFORMS_PAGES:
         check_values(request.args, _WTFORMS_QUERY, form=False)
