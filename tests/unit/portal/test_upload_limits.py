@@ -197,6 +197,14 @@ def test_a_bad_shared_string_index_or_damaged_xml_is_unreadable_not_a_crash():
     assert refusal(huge_tag, "a.xlsx")[0].code == "unreadable_xlsx"
 
 
+def test_a_zip_asking_for_a_newer_zip_version_is_unreadable_not_a_crash():
+    """Found by hypothesis: zipfile raises NotImplementedError ("zip file version 6.4") for a
+    member whose "version needed to extract" is newer than it knows."""
+    data = bytearray(bombs.good_xlsx())
+    data[data.find(b"PK\x01\x02") + 6] = 64  # the first member needs version 6.4
+    assert refusal(bytes(data), "a.xlsx")[0].code == "unreadable_xlsx"
+
+
 def test_an_encrypted_member_is_refused_as_protected():
     data = bytearray(bombs.good_xlsx())
     at = data.find(b"PK\x01\x02")

@@ -110,8 +110,10 @@ def _check_directory(data: bytes, limits: UploadLimits) -> zipfile.ZipFile:
         )
     try:
         return _GuardedZip(io.BytesIO(data), limits)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        raise unreadable(f"zip: {exc}") from None
+    except UploadRefused:
+        raise
+    except Exception as exc:  # BadZipFile, NotImplementedError ("zip file version 6.4"), …
+        raise unreadable(f"zip: {type(exc).__name__}: {exc}") from None
 
 
 class _GuardedZip(zipfile.ZipFile):
@@ -196,8 +198,10 @@ class _Scanner:
             parser.Parse(b"", True)
         except expat.ExpatError as exc:
             raise unreadable(f"{self.part}: {exc}") from None
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:  # CRC, truncated, lying size
-            raise unreadable(f"{self.part}: {exc}") from None
+        except UploadRefused:
+            raise
+        except Exception as exc:  # a CRC, a truncated or lying member, a method zipfile lacks
+            raise unreadable(f"{self.part}: {type(exc).__name__}: {exc}") from None
 
     def _doctype(self, *_: Any) -> None:
         raise unreadable(f"{self.part}: a DTD")  # never in Office files; entity bombs live there
