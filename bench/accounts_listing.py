@@ -19,8 +19,8 @@ import time
 from _accounts_setup import make_app, percentile, signed_in
 from sqlalchemy import func, insert, select, text
 
-from bbp_common.db.tables import account_groups, bill_accounts
-from bbp_portal.accounts.cursor import Cursor
+from bbp_common.platform.db.tables import account_groups, bill_accounts
+from bbp_portal.cursor import Cursor
 from tests.support.accounts import seed_accounts
 
 MILLION = 1_000_000

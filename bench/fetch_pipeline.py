@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bbp_common.db.tables import bulk_requests, dispatches  # noqa: E402
+from bbp_common.platform.db.tables import bulk_requests, dispatches  # noqa: E402
 from bbp_portal.app import create_app  # noqa: E402
 from bench._cpu import cpu_seconds, pids_of, with_children  # noqa: E402
 from sandbox.testing import run_sandbox  # noqa: E402

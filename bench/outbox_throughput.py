@@ -36,10 +36,10 @@ from marshmallow import Schema, fields
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
-from bbp_common import outbox
-from bbp_common.db import make_engine
-from bbp_common.inbox import first_time
-from bbp_common.messaging import (
+from bbp_common.platform import outbox, relay
+from bbp_common.platform.db import make_engine
+from bbp_common.platform.inbox import first_time
+from bbp_common.platform.messaging import (
     Consumer,
     Envelope,
     Outgoing,
@@ -48,8 +48,9 @@ from bbp_common.messaging import (
     build,
     message_schema,
 )
-from bbp_common.messaging.topology import declare_topology
-from bbp_common.settings import DatabaseSettings
+from bbp_common.platform.messaging.publisher import properties_of
+from bbp_common.platform.messaging.topology import declare_topology
+from bbp_common.platform.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = "bench.item"
@@ -99,7 +100,7 @@ def bench_blocking(amqp_url: str, spec: QueueSpec, count: int) -> float:
     started = time.perf_counter()
     for envelope in messages:
         channel.basic_publish(
-            "bbp", f"{spec.name}.x", envelope.to_json(), envelope.properties(), mandatory=True
+            "bbp", f"{spec.name}.x", envelope.to_json(), properties_of(envelope), mandatory=True
         )
     elapsed = time.perf_counter() - started
     connection.close()
@@ -175,9 +176,7 @@ def bench_outbox(
     for publisher in publishers:
         assert publisher.wait_ready(10)
     relays = [
-        outbox.OutboxRelay(
-            engine, publisher, args.batch_size, poll_interval=0.05, name=f"relay-{i}"
-        )
+        relay.OutboxRelay(engine, publisher, args.batch_size, poll_interval=0.05, name=f"relay-{i}")
         for i, publisher in enumerate(publishers)
     ]
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True) for relay in relays]

@@ -23,14 +23,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bbp_common.db.tables import (  # noqa: E402
+from bbp_common.platform.db.tables import (  # noqa: E402
     bill_accounts,
     bills,
     bulk_requests,
     fetch_items,
     payments,
 )
-from bbp_portal.requests.service import create_payment_request  # noqa: E402
+from bbp_portal.payments.service import create_payment_request  # noqa: E402
 from bench._cpu import cpu_seconds, pids_of, with_children  # noqa: E402
 from sandbox.mobiquity.bills import bills_for  # noqa: E402
 from sandbox.mobiquity.catalogue import by_utility  # noqa: E402

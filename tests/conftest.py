@@ -173,8 +173,8 @@ def engine(database_url: str):  # type: ignore[no-untyped-def]
     """An engine on the run's database (UTC, READ COMMITTED, as the services use)."""
     from pydantic import SecretStr
 
-    from bbp_common.db import make_engine
-    from bbp_common.settings import DatabaseSettings
+    from bbp_common.platform.db import make_engine
+    from bbp_common.platform.settings import DatabaseSettings
 
     eng = make_engine(DatabaseSettings(database_url=SecretStr(database_url)))
     yield eng

@@ -8,7 +8,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from bbp_common.db.tables import metadata
+from bbp_common.platform.db.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):

@@ -19,21 +19,27 @@ Kubernetes (whose ConfigMap sets them):
   dropped (``child_exit``). It must be set in the environment before gunicorn starts, not
   from Python, so that every process sees it.
 
-Access and error logs are JSON, one object a line, like the services' own logs. gunicorn takes
-every global of this file whose name is one of its settings as that setting: helpers are
-therefore private (leading underscore).
+Access and error lines go through the platform's one logging setup
+(``bbp_common.platform.logging``): the same renderer as the portal's own lines — JSON, or
+console lines under ``make run`` (``BBP_LOG_FORMAT``, ``BBP_LOG_LEVEL``) — the one secret
+masker, and the correlation id.
+gunicorn takes every global of this file whose name is one of its settings as that setting:
+helpers are therefore private (leading underscore).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json as _json
-import logging as _logging
 import os as _os
 from pathlib import Path as _Path
 from typing import Any as _Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
+
+from bbp_common.platform.logging import configure_logging as _configure_logging
+from bbp_common.platform.logging import get_logger as _get_logger
+from bbp_common.platform.settings import LoggingSettings as _LoggingSettings
+from bbp_common.platform.settings import SettingsError as _SettingsError
+from bbp_common.platform.settings import load_settings as _load_settings
 
 
 def _int_env(name: str, default: int) -> int:
@@ -70,36 +76,21 @@ worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None  # noqa: S10
 # gunicorn's control socket (gunicornc) lives under $HOME by default: unused here, and the
 # root filesystem of the container is read-only.
 control_socket_disable = True
+# Both logs are on; where their lines go and how they look is PlatformLogger's (below):
+# stdout, like every service of the platform.
 accesslog = "-"
 errorlog = "-"
-loglevel = _os.environ.get("BBP_LOG_LEVEL", "info").lower()
 
 
-def _iso_now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _logging_settings() -> _LoggingSettings:
+    try:
+        return _load_settings(_LoggingSettings)
+    except _SettingsError as exc:
+        raise SystemExit(str(exc)) from None
 
 
-class _JsonFormatter(_logging.Formatter):
-    """gunicorn's own messages (master and workers) as one JSON object a line."""
-
-    def format(self, record: _logging.LogRecord) -> str:
-        payload: dict[str, _Any] = {
-            "timestamp": _iso_now(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "service": "portal",
-            "event": _mask_text(record.getMessage()),
-        }
-        if record.exc_info:
-            payload["exception"] = _mask_text(self.formatException(record.exc_info))
-        return _json.dumps(payload, default=str)
-
-
-def _mask_text(text: str) -> str:
-    """The platform's one secret masker, for gunicorn's own lines too."""
-    from bbp_common.masking import mask_text
-
-    return mask_text(text)
+_LOGGING = _logging_settings()
+loglevel = _LOGGING.log_level.lower()
 
 
 def _response_header(resp: _Any, name: str) -> str | None:
@@ -109,18 +100,22 @@ def _response_header(resp: _Any, name: str) -> str | None:
     return None
 
 
-class JsonLogger(_GunicornLogger):
-    """JSON access log (one object per request, every value escaped) and JSON error log.
+class PlatformLogger(_GunicornLogger):
+    """gunicorn's error and access lines, rendered by the platform's logging setup.
 
-    The query string is left out on purpose: it may carry tokens or personal data.
+    Its two loggers keep no handler of their own: they hand every record to the root
+    logger, which ``configure_logging`` gives the platform's renderer and masker (in the
+    master here, and again in each worker when the app is built). An access line is one
+    structured event per request; the query string is left out on purpose (it may carry
+    tokens or personal data).
     """
 
     def setup(self, cfg: _Any) -> None:
         super().setup(cfg)
-        for handler in self.error_log.handlers:
-            handler.setFormatter(_JsonFormatter())
-        for handler in self.access_log.handlers:
-            handler.setFormatter(_logging.Formatter("%(message)s"))
+        _configure_logging("portal", _LOGGING.log_level, _LOGGING.log_format)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
 
     def access(self, resp: _Any, req: _Any, environ: dict[str, _Any], request_time: _Any) -> None:
         if not self.access_log_enabled:
@@ -129,31 +124,28 @@ class JsonLogger(_GunicornLogger):
         if isinstance(status, str):
             status = status.split(None, 1)[0]
         headers = {k.lower(): v for k, v in getattr(req, "headers", [])}
-        record = {
-            "timestamp": _iso_now(),
-            "level": "info",
-            "logger": "gunicorn.access",
-            "service": "portal",
-            "event": "http_request",
-            "remote": environ.get("REMOTE_ADDR"),
-            "forwarded_for": headers.get("x-forwarded-for"),
-            # The portal's correlation id (it echoes a caller's plain X-Request-ID or makes one).
-            "request_id": _response_header(resp, "x-request-id") or headers.get("x-request-id"),
-            "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
-            "status": int(status) if str(status).isdigit() else status,
-            "bytes": getattr(resp, "sent", None),
-            "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "user_agent": environ.get("HTTP_USER_AGENT"),
-            "pid": _os.getpid(),
-        }
         try:
-            self.access_log.info(_json.dumps(record, default=str))
+            _get_logger("gunicorn.access").info(
+                "http_request",
+                # The portal's correlation id: it echoes a caller's plain X-Request-ID or
+                # makes one, and the same id is in every line and message of the request.
+                correlation_id=_response_header(resp, "x-request-id")
+                or headers.get("x-request-id"),
+                # A request the app failed on comes with an empty environ: read the request.
+                remote=environ.get("REMOTE_ADDR") or (getattr(req, "peer_addr", None) or [None])[0],
+                forwarded_for=headers.get("x-forwarded-for"),
+                method=environ.get("REQUEST_METHOD") or getattr(req, "method", None),
+                path=environ.get("PATH_INFO") or getattr(req, "path", None),
+                status=int(status) if str(status).isdigit() else status,
+                bytes=getattr(resp, "sent", None),
+                duration_ms=round(request_time.total_seconds() * 1000, 3),
+                user_agent=environ.get("HTTP_USER_AGENT") or headers.get("user-agent"),
+            )
         except Exception:  # a log line must never fail a request
             self.exception("access_log_failed")
 
 
-logger_class = JsonLogger
+logger_class = PlatformLogger
 
 
 def on_starting(server: _Any) -> None:

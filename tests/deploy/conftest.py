@@ -1,7 +1,8 @@
 """Fixtures of the deployment checks: the rendered kustomizations, once per run.
 
-The checks themselves live in deploy/tools/deploy_check.py (also run by `make deploy-check`);
-these tests run them and show, on mutated copies, that each rule catches what it is for.
+The checks live in deploy/tools/deploycheck/ (one module per concern) and are run by
+deploy/tools/deploy_check.py (`make deploy-check`); these tests run them and show, on mutated
+copies, that each rule catches what it is for.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ for folder in (ROOT / "deploy" / "tools", ROOT / "deploy" / "docker"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-import deploy_check  # noqa: E402
+from deploycheck.render import render_all_once  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def units() -> dict[str, list[dict]]:
     """Every kustomization (dev, dev/migrate, prod, prod/migrate), rendered once."""
-    return deploy_check.render_all_once(ROOT)
+    return render_all_once(ROOT)
 
 
 @pytest.fixture()

@@ -5,35 +5,42 @@ from __future__ import annotations
 
 import shutil
 
-import deploy_check as dc
 import pytest
 import yaml
-from deploy_check import find_object
+from deploycheck.base import ROOT, SERVICES, find_object
+from deploycheck.compose import check_compose
+from deploycheck.config import (
+    PLACEHOLDER_VALUE,
+    check_configmaps,
+    check_no_secrets_rendered,
+    check_secret_files,
+    check_settings,
+    secret_examples,
+)
+from deploycheck.dockerfiles import dockerfiles
 
 pytestmark = pytest.mark.unit
 
-ROOT = dc.ROOT
-
 
 def test_no_secret_is_committed_or_rendered(units):
-    findings = dc.check_secret_files(ROOT)
+    findings = check_secret_files(ROOT)
     for unit, objects in units.items():
-        findings += dc.check_no_secrets_rendered(objects, unit)
-        findings += dc.check_configmaps(objects, unit)
+        findings += check_no_secrets_rendered(objects, unit)
+        findings += check_configmaps(objects, unit)
     assert not findings, "\n".join(map(str, findings))
 
 
 def test_each_service_has_a_secret_example_with_placeholders_only():
-    examples = dc.secret_examples(ROOT)
-    assert set(examples) == {f"bbp-{s}-secrets" for s in (*dc.SERVICES, "migrate")}
+    examples = secret_examples(ROOT)
+    assert set(examples) == {f"bbp-{s}-secrets" for s in (*SERVICES, "migrate")}
     for example in examples.values():
         assert "data" not in example
         assert example["stringData"]["BBP_DATABASE_URL"].startswith("<")
-        assert all(dc.PLACEHOLDER_VALUE.match(v) for v in example["stringData"].values())
+        assert all(PLACEHOLDER_VALUE.match(v) for v in example["stringData"].values())
 
 
 def test_the_paying_wallet_is_in_the_communicators_secret_only():
-    examples = dc.secret_examples(ROOT)
+    examples = secret_examples(ROOT)
     wallet = {k for k in examples["bbp-communicator-secrets"]["stringData"] if "PAYER" in k}
     assert wallet, "the communicator's Secret names the paying wallet"
     for name, example in examples.items():
@@ -42,7 +49,7 @@ def test_the_paying_wallet_is_in_the_communicators_secret_only():
 
 
 def test_settings_match_the_services_settings_classes(units):
-    findings = dc.check_settings(units, ROOT)
+    findings = check_settings(units, ROOT)
     assert not findings, "\n".join(map(str, findings))
 
 
@@ -59,7 +66,7 @@ def test_a_secret_with_real_values_is_caught(tmp_path):
     )
     example = root / "deploy/k8s/base/scheduler/secret.example.yaml"
     example.write_text(example.read_text().replace('"<mysql+pymysql', '"mysql+pymysql'))
-    messages = "\n".join(map(str, dc.check_secret_files(root)))
+    messages = "\n".join(map(str, check_secret_files(root)))
     assert "oops.yaml: a Secret outside a *.example.yaml file" in messages
     assert "oops.yaml: BBP_DATABASE_URL is not a <placeholder>" in messages
     assert "scheduler/secret.example.yaml: BBP_DATABASE_URL is not a <placeholder>" in messages
@@ -72,7 +79,7 @@ def test_applying_an_example_or_generating_a_secret_is_caught(tmp_path):
     k["resources"].append("secret.example.yaml")
     k["secretGenerator"] = [{"name": "bbp-portal-secrets", "literals": ["A=b"]}]
     kfile.write_text(yaml.safe_dump(k))
-    messages = "\n".join(map(str, dc.check_secret_files(root)))
+    messages = "\n".join(map(str, check_secret_files(root)))
     assert "applies an example file" in messages
     assert "secretGenerator" in messages
 
@@ -84,7 +91,7 @@ def test_a_rendered_secret_and_a_password_in_a_configmap_are_caught(fresh):
         BBP_AMQP_URL="amqp://bbp:hunter2@rabbit/bbp", BBP_SMTP_PASSWORD="x"
     )
     messages = "\n".join(
-        map(str, dc.check_no_secrets_rendered(objects, "dev") + dc.check_configmaps(objects, "dev"))
+        map(str, check_no_secrets_rendered(objects, "dev") + check_configmaps(objects, "dev"))
     )
     assert "a Secret is rendered" in messages
     assert "BBP_AMQP_URL holds a URL with a password" in messages
@@ -96,7 +103,7 @@ def test_a_secret_setting_in_a_configmap_or_a_typo_is_caught(fresh, units):
     find_object(objects, "ConfigMap", "bbp-portal")["data"].update(
         BBP_DATABASE_URL="mysql+pymysql://db/bbp", BBP_PORTAL_WORKRES="4"
     )
-    messages = "\n".join(map(str, dc.check_settings({**units, "prod": objects}, ROOT)))
+    messages = "\n".join(map(str, check_settings({**units, "prod": objects}, ROOT)))
     assert "BBP_DATABASE_URL is a secret setting but comes from a ConfigMap" in messages
     assert "BBP_PORTAL_WORKRES is not a setting of the portal" in messages
 
@@ -107,7 +114,7 @@ def test_a_required_setting_missing_is_caught(tmp_path, units):
     example = root / "deploy/k8s/base/portal/secret.example.yaml"
     lines = [x for x in example.read_text().splitlines() if "BBP_AMQP_URL" not in x]
     example.write_text("\n".join(lines) + "\n")
-    messages = "\n".join(map(str, dc.check_settings(units, root)))
+    messages = "\n".join(map(str, check_settings(units, root)))
     assert "required setting BBP_AMQP_URL is in neither" in messages
     assert "secret setting BBP_AMQP_URL is missing from its Secret example" in messages
 
@@ -116,7 +123,7 @@ def test_a_required_setting_missing_is_caught(tmp_path, units):
 
 
 def test_compose_is_complete_and_consistent():
-    findings = dc.check_compose(ROOT)
+    findings = check_compose(ROOT)
     assert not findings, "\n".join(map(str, findings))
 
 
@@ -128,7 +135,7 @@ def test_compose_spelled_out():
     assert s["redis"]["image"].startswith("redis:")
     assert s["migrate"]["depends_on"]["mysql"]["condition"] == "service_healthy"
     assert s["migrate"]["restart"] == "no"
-    for name in dc.SERVICES:
+    for name in SERVICES:
         assert s[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert s[name]["read_only"] is True
         assert "/tmp" in s[name]["tmpfs"]
@@ -155,12 +162,14 @@ def test_compose_spelled_out():
         ),
         (lambda s: s["communicator"].pop("read_only"), "not read_only"),
         (lambda s: s["portal"]["build"].update(dockerfile="nope/Dockerfile"), "no Dockerfile"),
+        (lambda s: s["portal"]["build"].update(target="portl"), "'portl' is not one of the images"),
+        (lambda s: s["portal"]["build"].pop("target"), "no build target"),
     ],
 )
 def test_a_broken_compose_file_is_caught(tmp_path, breakage, expected):
     root = _tree(tmp_path)
     shutil.copy(ROOT / "dev.env", root / "dev.env")
-    for path in dc.dockerfiles(ROOT):
+    for path in dockerfiles(ROOT):
         target = root / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
@@ -168,5 +177,5 @@ def test_a_broken_compose_file_is_caught(tmp_path, breakage, expected):
     doc = yaml.safe_load(compose.read_text())
     breakage(doc["services"])
     compose.write_text(yaml.safe_dump(doc))
-    findings = dc.check_compose(root)
+    findings = check_compose(root)
     assert any(expected in str(f) for f in findings), findings

@@ -3,9 +3,16 @@ that a policy opening too much (or too little) is caught."""
 
 from __future__ import annotations
 
-import deploy_check as dc
 import pytest
-from deploy_check import allowed, find_object, outside, pod
+from deploycheck.base import find_object, workloads
+from deploycheck.network import (
+    INGRESS_NAMESPACE,
+    MONITORING_NAMESPACE,
+    allowed,
+    check_network,
+    outside,
+    pod,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -15,7 +22,7 @@ MYSQL, RABBITMQ, REDIS = "198.51.100.1", "198.51.100.17", "198.51.100.33"
 
 def _world(units, unit):
     objects = units[unit]
-    ws = [*dc.workloads(objects), *dc.workloads(units[f"{unit}/migrate"])]
+    ws = [*workloads(objects), *workloads(units[f"{unit}/migrate"])]
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     peers = {w.component: pod(w.component, w.namespace, w.pod_labels, w.named_ports()) for w in ws}
     return policies, peers
@@ -23,9 +30,7 @@ def _world(units, unit):
 
 @pytest.mark.parametrize("unit", ("dev", "prod"))
 def test_the_network_rules_hold(units, unit):
-    findings = dc.check_network(
-        units[unit], unit, extra_workloads=dc.workloads(units[f"{unit}/migrate"])
-    )
+    findings = check_network(units[unit], unit, extra_workloads=workloads(units[f"{unit}/migrate"]))
     assert not findings, "\n".join(map(str, findings))
 
 
@@ -71,8 +76,8 @@ def test_dev_sandbox_spelled_out(units):
 @pytest.mark.parametrize("unit", ("dev", "prod"))
 def test_inbound_spelled_out(units, unit):
     policies, p = _world(units, unit)
-    ingress_ctl = pod("nginx", dc.INGRESS_NAMESPACE, {"app.kubernetes.io/name": "ingress-nginx"})
-    prometheus = pod("prometheus", dc.MONITORING_NAMESPACE, {"app": "prometheus"})
+    ingress_ctl = pod("nginx", INGRESS_NAMESPACE, {"app.kubernetes.io/name": "ingress-nginx"})
+    prometheus = pod("prometheus", MONITORING_NAMESPACE, {"app": "prometheus"})
     other_ns = pod("x", "default", {"app": "x"})
     web, metrics = p["portal"].ports["http"], p["portal"].ports["metrics"]
     assert allowed(policies, ingress_ctl, p["portal"], web)
@@ -144,7 +149,7 @@ def test_evaluator_semantics():
 
 
 def _check(objects, units, unit="prod"):
-    return dc.check_network(objects, unit, dc.workloads(units[f"{unit}/migrate"]))
+    return check_network(objects, unit, workloads(units[f"{unit}/migrate"]))
 
 
 def test_an_allow_all_egress_is_caught(fresh, units):
@@ -221,3 +226,12 @@ def test_sandbox_open_to_the_scheduler_is_caught(fresh, units):
     egress["spec"]["podSelector"] = {}
     findings = _check(objects, units, "dev")
     assert any("sandbox" in f.message and "scheduler" in f.message for f in findings), findings
+
+
+def test_web_and_metrics_ports_closed_to_their_callers_are_caught(fresh, units):
+    objects = fresh("prod")
+    objects.remove(find_object(objects, "NetworkPolicy", "bbp-portal-web"))
+    objects.remove(find_object(objects, "NetworkPolicy", "bbp-scheduler-metrics"))
+    messages = "\n".join(map(str, _check(objects, units)))
+    assert "prod/portal: ingress-controller (ingress-nginx) cannot reach the web port" in messages
+    assert "prod/scheduler: prometheus (monitoring) cannot reach the metrics port" in messages

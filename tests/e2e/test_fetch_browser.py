@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from bbp_common.db.tables import account_groups, bill_account_groups
+from bbp_common.platform.db.tables import account_groups, bill_account_groups
 from tests.integration.pipeline.test_fetch_pipeline import expected
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
 from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import account_groups, bill_account_groups, payments
+from bbp_common.platform.db.tables import account_groups, bill_account_groups, payments
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
 from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
 

@@ -8,7 +8,7 @@ import uuid
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, insert, text, update
 
-from bbp_common.db.tables import users
+from bbp_common.platform.db.tables import users
 
 
 def unique(prefix: str = "") -> str:

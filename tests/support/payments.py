@@ -1,7 +1,7 @@
 """Helpers for the payment-operations tests: fetched bills written as a finished fetch writes
 them, payments moved along the state machine as the scheduler and communicator move them.
 
-Everything goes through the real tables (and ``payment_store.transition`` for state
+Everything goes through the real tables (and the payment store for state
 changes), so what the portal reads is exactly what the pipeline would have left.
 """
 
@@ -16,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.stores import PaymentStore
+from bbp_common.platform.db.tables import (
     account_groups,
     bill_account_groups,
     bill_accounts,
@@ -26,8 +28,6 @@ from bbp_common.db.tables import (
     fetch_items,
     payments,
 )
-from bbp_common.domain.payments import PaymentState
-from bbp_common.payment_store import load, transition
 
 S = PaymentState
 
@@ -161,11 +161,12 @@ def payment_rows(engine: Engine, request_id: int) -> list[Any]:
 def move(engine: Engine, payment_id: int, *path: PaymentState, **values: Any) -> None:
     """Walk a payment along ``path`` as the pipeline would (each step a real transition)."""
     with engine.begin() as conn:
+        store = PaymentStore(conn, actor="test")
+        store.lock([payment_id])
         for target in path:
-            payment = load(conn, payment_id, lock=True)
-            assert payment is not None
             extra = values if target is path[-1] else {}
-            assert transition(conn, payment, target, cause="test", actor="test", values=extra)
+            store.move(payment_id, target, "test", extra)
+        store.flush()
 
 
 def make_uncleared(engine: Engine, payment_id: int) -> None:
@@ -181,7 +182,7 @@ def outbox_messages(engine: Engine, message_type: str, request_id: int) -> list[
     """The outbox messages of a type about one request (their bodies)."""
     import json
 
-    from bbp_common.db.tables import outbox
+    from bbp_common.platform.db.tables import outbox
 
     with engine.connect() as conn:
         bodies = conn.execute(

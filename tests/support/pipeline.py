@@ -28,11 +28,11 @@ import pika
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from bbp_common import tallies
-from bbp_common.db import make_engine
-from bbp_common.db.tables import bill_accounts, billers, bulk_requests
-from bbp_common.messaging import QUEUES
-from bbp_common.settings import DatabaseSettings
+from bbp_common.core import tallies
+from bbp_common.platform.db import make_engine
+from bbp_common.platform.db.tables import bill_accounts, billers, bulk_requests
+from bbp_common.platform.messaging import QUEUES
+from bbp_common.platform.settings import DatabaseSettings
 from sandbox.testing import RunningSandbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,8 @@ FAST = {
     "BBP_FETCH_COMMAND_TTL": "20",
     "BBP_PAY_COMMAND_TTL": "5",
     "BBP_PAY_REQUEUE_GRACE": "2",
-    "BBP_PAY_SENDING_TIMEOUT": "5",
+    "BBP_PAY_ANSWER_GRACE": "2",
+    "BBP_PAY_SEND_WINDOW": "2",
     "BBP_ENQUIRY_SCHEDULE": "1s,2s,3s",
     "BBP_ENQUIRY_COMMAND_TTL": "5",
     "BBP_ENQUIRY_RESULT_TIMEOUT": "4",
@@ -329,7 +330,7 @@ def seed_fetched_bills(
 
     Returns the bill ids per (utility, consumer id). Saves a fetch round trip in payment tests.
     """
-    from bbp_common.db.tables import bills, fetch_items
+    from bbp_common.platform.db.tables import bills, fetch_items
     from sandbox.mobiquity.bills import bills_for
     from sandbox.mobiquity.catalogue import by_utility
 

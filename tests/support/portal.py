@@ -443,7 +443,7 @@ def unregister(app: Flask, login_id: str) -> None:
     """Remove ``login_id`` from the registry (tests that need a stranger to Mobiquity's users)."""
     import sqlalchemy as sa
 
-    from bbp_common.db.tables import users
+    from bbp_common.platform.db.tables import users
 
     with app.extensions["bbp.engine"].begin() as conn:
         conn.execute(sa.delete(users).where(users.c.login_id == login_id))

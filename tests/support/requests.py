@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select, update
 
-from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts, bills
-from bbp_common.db.tables import fetch_items as items_table
-from bbp_common.payment_store import bump_tallies
+from bbp_common.core.tallies import bump as bump_tallies
+from bbp_common.platform.db.tables import account_groups, bill_account_groups, bill_accounts, bills
+from bbp_common.platform.db.tables import fetch_items as items_table
 
 
 def add_accounts(
@@ -146,7 +146,7 @@ def outbox_statuses(
     engine: Engine, request_id: int, message_type: str = "request.submitted"
 ) -> list[str]:
     """Statuses of the outbox rows of this type about this request (pending, sent, failed)."""
-    from bbp_common.db.tables import outbox
+    from bbp_common.platform.db.tables import outbox
 
     with engine.connect() as conn:
         rows = conn.execute(

@@ -10,6 +10,9 @@ behaviour:
 * ``rst``: read the whole request, then reset the connection (RST).
 * ``hang``: read the whole request and never answer.
 * ``headers_then_stall``: send headers announcing 100 bytes, 10 bytes of body, then stall.
+* ``ok_set_cookie``: as ``ok``, with a ``Set-Cookie`` header.
+* ``redirect``: 302 to another path, keep-alive.
+* ``unavailable``: 503 with ``Retry-After: 0``, keep-alive.
 """
 
 from __future__ import annotations
@@ -128,10 +131,19 @@ class MisbehavingServer:
                     index = len(self.received) - 1
                 behaviour = self.script[index] if index < len(self.script) else "ok"
                 payload = json.dumps(self.body).encode()
-                if behaviour in {"ok", "ok_then_fin"}:
+                extra = {
+                    "ok_set_cookie": b"Set-Cookie: SESSION=user-a; Path=/\r\n",
+                    "redirect": b"Location: /elsewhere\r\n",
+                    "unavailable": b"Retry-After: 0\r\n",
+                }.get(behaviour, b"")
+                status = {"redirect": b"302 Found", "unavailable": b"503 Service Unavailable"}
+                if behaviour in {"ok", "ok_then_fin", "ok_set_cookie", "redirect", "unavailable"}:
                     conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"HTTP/1.1 "
+                        + status.get(behaviour, b"200 OK")
+                        + b"\r\nContent-Type: application/json\r\n"
                         + f"Content-Length: {len(payload)}\r\n".encode()
+                        + extra
                         + b"Connection: keep-alive\r\n\r\n"
                         + payload
                     )

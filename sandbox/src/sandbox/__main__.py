@@ -1,7 +1,8 @@
 """`python -m sandbox [service] [options]`: start a stand-in (default: `mobiquity`).
 
 Each service is a subcommand: `mobiquity` (the Mobiquity stand-in) and `sinks` (the SMTP sink
-and the SMS-gateway sink in one process, sharing their faults and read-back).
+and the SMS-gateway sink in one process, sharing their faults and read-back). `reset` empties
+the ledger the Mobiquity stand-in keeps in its data directory (`SANDBOX_DATA_DIR`).
 """
 
 from __future__ import annotations
@@ -13,22 +14,40 @@ from collections.abc import Callable, Sequence
 DEFAULT_SERVICE = "mobiquity"
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
 def _run_mobiquity(args: argparse.Namespace) -> int:
     from dataclasses import replace
+    from pathlib import Path
 
     from sandbox.mobiquity import create_app
+    from sandbox.mobiquity.journal import DataDirInUse, lock_is_free, read_holder
     from sandbox.mobiquity.settings import Settings
     from sandbox.server import serve
 
     settings = Settings.from_env()
     overrides = {
         k: v
-        for k, v in (("host", args.host), ("port", args.port), ("threads", args.threads))
+        for k, v in (
+            ("host", args.host),
+            ("port", args.port),
+            ("threads", args.threads),
+            ("data_dir", args.data_dir),
+        )
         if v is not None
     }
     settings = replace(settings, **overrides)
+    if settings.data_dir:
+        data_dir = Path(settings.data_dir)
+        if not lock_is_free(data_dir):
+            _say(f"python -m sandbox: {DataDirInUse(data_dir, read_holder(data_dir))}", err=True)
+            return 1
     serve(
-        create_app(settings),
+        lambda: create_app(settings),
         host=settings.host,
         port=settings.port,
         threads=settings.threads,
@@ -48,7 +67,71 @@ def _mobiquity_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--host", help="listen address (default SANDBOX_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default SANDBOX_PORT or 8090)")
     parser.add_argument("--threads", type=int, help="gthread threads (default 128)")
+    parser.add_argument(
+        "--data-dir",
+        help="keep the ledger in this directory across restarts (default SANDBOX_DATA_DIR; "
+        "none: in memory only)",
+    )
     parser.set_defaults(run=_run_mobiquity)
+
+
+def _run_reset(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from sandbox.mobiquity.journal import DataDirInUse, JournalError, clear_data_dir
+
+    raw = args.data_dir if args.data_dir is not None else os.environ.get("SANDBOX_DATA_DIR", "")
+    if not raw.strip():
+        _say(
+            "python -m sandbox reset: no data directory (set SANDBOX_DATA_DIR or pass "
+            "--data-dir); a sandbox without one forgets everything when it stops",
+            err=True,
+        )
+        return 2
+    data_dir = Path(raw.strip())
+    try:
+        forgotten = clear_data_dir(data_dir)
+    except DataDirInUse as busy:
+        url = busy.holder.get("url")
+        if not url:
+            _say(f"python -m sandbox reset: {busy}", err=True)
+            return 1
+        # A running sandbox holds it: ask it to reset (its memory and its file together).
+        # Issued tokens stay valid, so the services of a running demo carry on.
+        request = urllib.request.Request(  # noqa: S310 - the URL the sandbox wrote itself
+            f"{url}/__sandbox__/reset?keep_tokens=1", data=b"", method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+                json.loads(resp.read() or b"{}")
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            _say(
+                f"python -m sandbox reset: the sandbox at {url} holds {data_dir} but did not "
+                f"answer the reset ({err}); stop it and run this again",
+                err=True,
+            )
+            return 1
+        _say(f"reset the running sandbox at {url}: its ledger ({data_dir}) is empty")
+        return 0
+    except JournalError as err:
+        _say(f"python -m sandbox reset: {err}", err=True)
+        return 1
+    _say(f"emptied the sandbox ledger in {data_dir} ({forgotten} billpay entries forgotten)")
+    return 0
+
+
+def _reset_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "reset",
+        help="empty the ledger kept in the data directory (SANDBOX_DATA_DIR); a running "
+        "sandbox that holds it is asked to reset itself",
+    )
+    parser.add_argument("--data-dir", help="the data directory (default SANDBOX_DATA_DIR)")
+    parser.set_defaults(run=_run_reset)
 
 
 def _run_sinks(args: argparse.Namespace) -> int:
@@ -85,6 +168,7 @@ def _sinks_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 SERVICES: dict[str, Callable[[argparse._SubParsersAction], None]] = {  # type: ignore[type-arg]
     "mobiquity": _mobiquity_parser,
     "sinks": _sinks_parser,
+    "reset": _reset_parser,
 }
 
 

@@ -8,14 +8,15 @@ do not starve each other; keep-alive so that benchmarks measure the system, not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 
 class _GunicornApp(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Any, options: dict[str, Any]) -> None:
-        self._app = app
+    def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._app_factory = app_factory
         self._options = options
         super().__init__()
 
@@ -24,11 +25,13 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return self._app
+        # Called in the worker, after the fork: the state (and the ledger file it holds) is
+        # the worker's own, and a worker gunicorn replaces reads the ledger back afresh.
+        return self._app_factory()
 
 
 def serve(
-    app: Any,
+    app_factory: Callable[[], Any],
     *,
     host: str,
     port: int,
@@ -38,7 +41,7 @@ def serve(
     log_level: str = "info",
     name: str = "bbp-sandbox",
 ) -> None:
-    """Run `app` until SIGTERM/SIGINT (blocks).
+    """Run the app `app_factory()` makes (in the worker process) until SIGTERM/SIGINT.
 
     Keep-alive is long (75 s) on purpose: a client's pooled connection that the server
     closed while idle makes the next payment an "unknown outcome" on the client side.
@@ -62,4 +65,4 @@ def serve(
         # (tests, `make run`) would fight over it, and nothing here uses it.
         "control_socket_disable": True,
     }
-    _GunicornApp(app, options).run()
+    _GunicornApp(app_factory, options).run()

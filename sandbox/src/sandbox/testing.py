@@ -88,6 +88,14 @@ class RunningSandbox:
         """Billpay calls processed (filters: reference, consumer_id, bill_number, outcome)."""
         return list(self.control("GET", "ledger", **filters))
 
+    def report(self, **query: Any) -> bytes:
+        """`GET /__sandbox__/report` (from, to, tz, status, format): the file's bytes."""
+        params = {k: v for k, v in query.items() if v is not None}
+        url = f"{self.base_url}/__sandbox__/report?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=120) as resp:  # noqa: S310 - our own URL
+            data: bytes = resp.read()
+            return data
+
     def calls(self, endpoint: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
         """Mobiquity calls received."""
         return list(self.control("GET", "calls", endpoint=endpoint, since=since))
@@ -120,13 +128,22 @@ def run_sandbox(
 ) -> Iterator[RunningSandbox]:
     """Spawn `python -m sandbox mobiquity` on `port` (default: a free one) and wait for health.
 
-    `env` adds SANDBOX_* variables (e.g. {"SANDBOX_STATUS_IN_BODY_ONLY": "1"}). The process
+    `env` adds SANDBOX_* variables (e.g. {"SANDBOX_STATUS_IN_BODY_ONLY": "1"}; a
+    {"SANDBOX_DATA_DIR": ...} of its own keeps the ledger there across restarts). The process
     is terminated on exit; its output is in `log_path` (shown if start-up fails; removed on
     exit unless SANDBOX_KEEP_LOGS is set).
     """
     port = port or free_port(host)
     base_url = f"http://{host}:{port}"
-    child_env = {**os.environ, **(env or {}), "SANDBOX_HOST": host, "SANDBOX_PORT": str(port)}
+    # No data directory unless the test asks for one: a sandbox started for a test forgets
+    # everything when it stops, even when the shell has `make run`'s SANDBOX_DATA_DIR.
+    child_env = {
+        **os.environ,
+        "SANDBOX_DATA_DIR": "",
+        **(env or {}),
+        "SANDBOX_HOST": host,
+        "SANDBOX_PORT": str(port),
+    }
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
         prefix=f"sandbox-{port}-", suffix=".log", delete=False
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import messaging_support  # noqa: F401 — registers the test schema
 
-from bbp_common.messaging import Consumer, Envelope
+from bbp_common.platform.messaging import Consumer, Envelope
 
 
 def main() -> None:

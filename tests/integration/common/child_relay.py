@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import messaging_support  # noqa: F401 — registers the test schema
 from pydantic import SecretStr
 
-from bbp_common.db import make_engine
-from bbp_common.messaging import Publisher
-from bbp_common.outbox import OutboxRelay
-from bbp_common.settings import DatabaseSettings
+from bbp_common.platform.db import make_engine
+from bbp_common.platform.messaging import Publisher
+from bbp_common.platform.relay import OutboxRelay
+from bbp_common.platform.settings import DatabaseSettings
 
 DIED = 17
 

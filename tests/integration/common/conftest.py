@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from bbp_common.messaging import Publisher
+from bbp_common.platform.messaging import Publisher
 
 
 @pytest.fixture()

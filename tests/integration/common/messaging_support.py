@@ -19,8 +19,8 @@ import pika
 from marshmallow import Schema, fields
 from sqlalchemy import Connection, text
 
-from bbp_common.messaging import QueueSpec, message_schema
-from bbp_common.messaging.topology import declare_topology
+from bbp_common.platform.messaging import QueueSpec, message_schema
+from bbp_common.platform.messaging.topology import declare_topology
 
 ITEM = "test.item"
 

@@ -28,9 +28,9 @@ from messaging_support import (
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from bbp_common.inbox import first_time
-from bbp_common.logging import correlation, get_correlation_id
-from bbp_common.messaging import (
+from bbp_common.platform.inbox import first_time
+from bbp_common.platform.logging import correlation, get_correlation_id
+from bbp_common.platform.messaging import (
     Consumer,
     Envelope,
     Handler,

@@ -14,8 +14,8 @@ from messaging_support import (
     wait_until,
 )
 
-from bbp_common.logging import correlation
-from bbp_common.messaging import Outgoing, Publisher, PublishFailed, build
+from bbp_common.platform.logging import correlation
+from bbp_common.platform.messaging import Outgoing, Publisher, PublishFailed, build
 
 
 def item(spec_name: str, n: int, **body: object) -> Outgoing:

@@ -6,7 +6,7 @@ import pika
 import pytest
 from messaging_support import ITEM, depth, drain, rabbitmqctl, vhost_of
 
-from bbp_common.messaging import (
+from bbp_common.platform.messaging import (
     QUEUES,
     Outgoing,
     Publisher,
@@ -15,7 +15,7 @@ from bbp_common.messaging import (
     build,
     setup_topology,
 )
-from bbp_common.messaging.topology import declare_topology
+from bbp_common.platform.messaging.topology import declare_topology
 
 
 def test_the_topology_is_declared_idempotently_with_quorum_queues_and_routes_as_documented(

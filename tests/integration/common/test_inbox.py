@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import Engine
 
-from bbp_common.inbox import first_time
+from bbp_common.platform.inbox import first_time
 
 
 def test_first_time_once_per_consumer_and_message(engine: Engine) -> None:

@@ -24,13 +24,14 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import Engine, select, text
 
-from bbp_common import outbox
-from bbp_common.db import make_engine
-from bbp_common.db.tables import outbox as outbox_table
-from bbp_common.inbox import first_time
-from bbp_common.logging import correlation
-from bbp_common.messaging import InvalidMessage, Publisher
-from bbp_common.settings import DatabaseSettings
+from bbp_common.platform import outbox
+from bbp_common.platform import relay as outbox_relay
+from bbp_common.platform.db import make_engine
+from bbp_common.platform.db.tables import outbox as outbox_table
+from bbp_common.platform.inbox import first_time
+from bbp_common.platform.logging import correlation
+from bbp_common.platform.messaging import InvalidMessage, Publisher
+from bbp_common.platform.settings import DatabaseSettings
 
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.usefixtures("clean_outbox")
@@ -62,7 +63,7 @@ def test_a_row_of_a_rolled_back_transaction_is_never_published(
         tx.rollback()  # the business change failed: its message must not exist
     [committed] = add_rows(engine, f"{spec.name}.x", 1, start=2)
 
-    relay = outbox.OutboxRelay(
+    relay = outbox_relay.OutboxRelay(
         engine, publisher, batch_size=10, metrics_registry=CollectorRegistry()
     )
     assert relay.relay_once() == 1
@@ -86,7 +87,7 @@ def test_the_envelope_is_stored_whole_with_the_current_correlation_id(
     assert stored["correlation_id"] == "portal-request-9"
     assert stored["message_type"] == ITEM
 
-    outbox.OutboxRelay(engine, publisher, metrics_registry=CollectorRegistry()).relay_once()
+    outbox_relay.OutboxRelay(engine, publisher, metrics_registry=CollectorRegistry()).relay_once()
     [got] = drain(amqp_url, spec.name)
     assert got.body["correlation_id"] == "portal-request-9"
     assert got.properties.correlation_id == "portal-request-9"
@@ -118,7 +119,7 @@ def test_a_relay_killed_between_publish_and_mark_sent_publishes_again_and_it_is_
     assert row(engine, message_id)["status"] == "pending"  # … and never marked sent
     assert depth(amqp_url, spec.name) == 1
 
-    relay = outbox.OutboxRelay(engine, publisher, metrics_registry=CollectorRegistry())
+    relay = outbox_relay.OutboxRelay(engine, publisher, metrics_registry=CollectorRegistry())
     assert relay.relay_once() == 1
     assert row(engine, message_id)["status"] == "sent"
 
@@ -154,7 +155,7 @@ def test_two_relays_running_at_once_publish_each_row_exactly_once(
                 published[name].extend(ids)
                 time.sleep(0.02)  # hold the claim a moment: the other relay must skip it
 
-            worker = outbox.OutboxRelay(
+            worker = outbox_relay.OutboxRelay(
                 own_engine,
                 pub,
                 batch_size=25,
@@ -190,7 +191,7 @@ def test_a_row_that_keeps_failing_is_retried_with_backoff_then_marked_failed_and
 ) -> None:
     [message_id] = add_rows(engine, "nobody.listens.here", 1)  # unroutable: returned
     registry = CollectorRegistry()
-    patient = outbox.OutboxRelay(
+    patient = outbox_relay.OutboxRelay(
         engine, publisher, max_attempts=2, retry_initial=60, metrics_registry=registry
     )
 
@@ -226,7 +227,7 @@ def test_while_the_broker_is_unreachable_rows_are_not_claimed_and_attempts_not_s
 ) -> None:
     [message_id] = add_rows(engine, "x", 1)
     with Publisher("amqp://guest:guest@127.0.0.1:1/", reconnect_cap=0.2) as unreachable:
-        relay = outbox.OutboxRelay(engine, unreachable, metrics_registry=CollectorRegistry())
+        relay = outbox_relay.OutboxRelay(engine, unreachable, metrics_registry=CollectorRegistry())
         assert relay.relay_once() == 0
         assert relay.relay_ids([message_id]) == 0
     assert row(engine, message_id)["attempts"] == 0
@@ -238,7 +239,7 @@ def test_relay_ids_publishes_just_those_rows_right_after_commit(
     spec = new_queue(amqp_url)
     others = add_rows(engine, f"{spec.name}.x", 3)
     mine = add_rows(engine, f"{spec.name}.x", 5, start=10)
-    relay = outbox.OutboxRelay(
+    relay = outbox_relay.OutboxRelay(
         engine, publisher, batch_size=2, metrics_registry=CollectorRegistry()
     )
 
@@ -254,7 +255,7 @@ def test_run_relays_new_rows_until_stopped(
     amqp_url: str, engine: Engine, publisher: Publisher
 ) -> None:
     spec = new_queue(amqp_url)
-    relay = outbox.OutboxRelay(
+    relay = outbox_relay.OutboxRelay(
         engine, publisher, poll_interval=0.05, metrics_registry=CollectorRegistry()
     )
     stop = threading.Event()
@@ -290,7 +291,7 @@ def test_the_claim_query_walks_the_status_index_without_a_filesort(engine: Engin
 def test_a_relay_skips_rows_another_relay_holds(engine: Engine, publisher: Publisher) -> None:
     """The claim itself, without timing luck: a held claim is invisible to a second one."""
     add_rows(engine, "x", 6)
-    relay = outbox.OutboxRelay(engine, publisher, batch_size=4)
+    relay = outbox_relay.OutboxRelay(engine, publisher, batch_size=4)
     with engine.connect() as first, engine.connect() as second, first.begin():
         held = relay._claim_pending(first)
         with second.begin():

@@ -1,5 +1,5 @@
-"""The migrated database is exactly bbp_common.db.tables (what `alembic check` checks): a table,
-column, index or type added on one side only fails here."""
+"""The migrated database is exactly bbp_common.platform.db.tables (what `alembic check`
+checks): a table, column, index or type added on one side only fails here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bbp_common.db.tables import metadata
+from bbp_common.platform.db.tables import metadata
 
 
 def test_migrations_and_tables_agree(database_url: str) -> None:

@@ -12,7 +12,7 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import notifications, users
+from bbp_common.platform.db.tables import notifications, users
 from sandbox.testing import RunningSandbox, RunningSinks, run_sandbox, run_sinks
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost

@@ -14,10 +14,10 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bbp_common import outbox
-from bbp_common.messages import NOTIFY_COMMAND
-from bbp_common.messaging import EXCHANGE
-from bbp_common.notifications import enqueue, enqueue_for_user
+from bbp_common.core.messages import NOTIFY_COMMAND
+from bbp_common.core.notifications import enqueue, enqueue_for_user
+from bbp_common.platform import outbox
+from bbp_common.platform.messaging import EXCHANGE
 from bbp_portal.app import create_app
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import add_user, dead_letters, rows

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bbp_common.db.tables import bulk_requests
+from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.app import create_app
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import rows

@@ -11,8 +11,9 @@ import time
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import bills, fetch_items
-from bbp_portal.requests.service import create_fetch_request, create_payment_request
+from bbp_common.platform.db.tables import bills, fetch_items
+from bbp_portal.payments.service import create_payment_request
+from bbp_portal.requests.service import create_fetch_request
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import OPS, add_user, rows
 from tests.support.pipeline import Pipeline

@@ -3,7 +3,7 @@ payments, the wallet breaker, disagreeing results, search, needs-attention, role
 
 Service-level on the real database (the pipeline's side of pausing and cancelling is in
 ``tests/integration/pipeline/test_payment_operations.py``). Payments are moved along the
-state machine with ``payment_store.transition`` exactly as the scheduler and communicator
+state machine through the payment store exactly as the scheduler and communicator
 move them.
 """
 
@@ -16,8 +16,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from bbp_common import tallies
-from bbp_common.db.tables import (
+from bbp_common.core import tallies
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.notifications import PaymentSmsSettings
+from bbp_common.core.stores import PaymentStore, WalletBreaker
+from bbp_common.core.stores.breaker import NAME as BREAKER
+from bbp_common.platform.db.tables import (
     audit_log,
     bulk_requests,
     notifications,
@@ -25,12 +29,8 @@ from bbp_common.db.tables import (
     payment_events,
     wallet_breaker,
 )
-from bbp_common.domain.payments import PaymentState
-from bbp_common.notifications import PaymentSmsSettings
-from bbp_common.payment_store import BREAKER, load, open_breaker, record_anomaly
 from bbp_portal.audit_trail import Actor
-from bbp_portal.payments import operations
-from bbp_portal.requests import service
+from bbp_portal.payments import operations, service
 from bbp_portal.service_errors import Conflict, Forbidden, Refused, ValidationFailed
 from tests.integration.payments.conftest import ADMIN, CHECKER, SUPER, _app
 from tests.support.accounts import sign_in
@@ -323,7 +323,7 @@ def test_the_resolve_page_is_for_superadmins(engine, client_as) -> None:
 
 def _submitted_sms(engine, payment_id: int) -> list:
     """The payment-submitted SMS about one payment, with its command's outbox body."""
-    from bbp_common.db.tables import notified_payments, outbox
+    from bbp_common.platform.db.tables import notified_payments, outbox
 
     with engine.connect() as conn:
         told = conn.execute(
@@ -411,7 +411,9 @@ def _breaker(engine) -> str:
 
 def test_only_a_superadmin_closes_the_open_breaker(engine, client_as) -> None:
     with engine.begin() as conn:
-        open_breaker(conn, reason="Authen01/AUTH03 wallet authentication", reference_id="R" * 20)
+        WalletBreaker(conn, actor="test").open(
+            cause="Authen01/AUTH03 wallet authentication", reference_id="R" * 20, details={}
+        )
     page = client_as("auditor").get("/wallet").get_data(as_text=True)
     assert "Authen01/AUTH03" in page and 'id="close-breaker"' not in page
     assert client_as("admin").post("/wallet/close").status_code == 403
@@ -434,9 +436,11 @@ def test_a_disagreeing_result_is_acknowledged_once_with_a_comment(engine, client
     ids = seed_bills(engine, [("DSCO", "12.00")])
     request_id = operations.create_payment(engine, ADMIN, ids, key="an", policy=POLICY).request_id
     (payment,) = payment_rows(engine, request_id)
-    move(engine, payment.id, S.DISPATCHED, S.FAILED, reason="expired, not sent")
+    move(engine, payment.id, S.DISPATCHED, S.SENDING, S.FAILED, reason="billpay rejected")
     with engine.begin() as conn:
-        record_anomaly(conn, load(conn, payment.id), "pay", json.dumps({"outcome": "accepted"}))
+        store = PaymentStore(conn, actor="test")
+        row = store.lock([payment.id])[payment.id]
+        store.keep_anomaly(row, "pay", json.dumps({"outcome": "accepted"}))
         anomaly_id = conn.execute(
             sa.select(payment_anomalies.c.id).where(payment_anomalies.c.payment_id == payment.id)
         ).scalar_one()

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import audit_log, bills, bulk_requests, fetch_items, notifications, users
+from bbp_common.platform.db.tables import (
+    audit_log,
+    bills,
+    bulk_requests,
+    fetch_items,
+    notifications,
+    users,
+)
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from bbp_portal.service_errors import Refused, ValidationFailed

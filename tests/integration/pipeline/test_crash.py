@@ -5,25 +5,30 @@ with SIGKILL at random moments (at least five times each, a replacement started 
 RabbitMQ closes every connection once, and the sandbox drops 5 % of billpay answers after
 processing them. Afterwards every payment must be in a state where the machine stops, the
 ledger must hold at most one billpay call per reference id and per bill, and our states
-must agree with the ledger. The counts are printed.
+must agree with the ledger — amounts included, every ledger entry one payment of ours — and
+every payment's events must tell its whole path with its reference id. Nothing that never
+left may be failed. The counts are printed.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import threading
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import payments
-from bbp_portal.requests.service import create_payment_request
+from bbp_common.core.domain.payments import FINAL_STATES
+from bbp_common.platform.db.tables import payment_events, payments
+from bbp_portal.payments.service import create_payment_request
 from tests.conftest import Servers
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 
-FINAL = {"posted", "succeeded", "failed", "uncleared", "cancelled"}
+FINAL = {state.value for state in FINAL_STATES}
 BILLS = 2000
 
 
@@ -103,12 +108,25 @@ def test_two_thousand_payments_through_kills_and_lost_answers(
     with pipeline.engine.connect() as conn:
         ours = conn.execute(
             sa.select(
+                payments.c.id,
                 payments.c.reference_id,
                 payments.c.state,
                 payments.c.bill_number,
                 payments.c.consumer_id,
                 payments.c.order_id,
+                payments.c.total,
+                payments.c.failure,
             ).where(payments.c.request_id == created.request_id)
+        ).all()
+        events = conn.execute(
+            sa.select(
+                payment_events.c.payment_id,
+                payment_events.c.reference_id,
+                payment_events.c.from_state,
+                payment_events.c.to_state,
+            )
+            .where(payment_events.c.payment_id.in_([p.id for p in ours]))
+            .order_by(payment_events.c.id)
         ).all()
     ledger: list[dict[str, Any]] = pipeline.sandbox.ledger()
     per_reference = Counter(entry["reference"] for entry in ledger)
@@ -129,10 +147,43 @@ def test_two_thousand_payments_through_kills_and_lost_answers(
     assert set(final_states) <= FINAL
     assert max(per_reference.values(), default=0) <= 1, "a payment was sent twice"
     assert max(per_bill.values(), default=0) <= 1, "a bill was paid twice"
+    # Every ledger entry is one payment of ours, in a state where it may have been sent.
+    by_ours = {p.reference_id: p for p in ours}
+    for entry in ledger:
+        mine = by_ours.get(entry["reference"])
+        assert mine is not None, f"Mobiquity has a billpay we do not know: {entry}"
+        assert mine.state in ("posted", "succeeded", "failed", "uncleared"), (mine, entry)
     for p in ours:
         entry = by_reference.get(p.reference_id)
         if p.state in ("posted", "succeeded"):
             assert entry is not None and entry["outcome"] == "accepted", p
+            assert Decimal(entry["amount"]) == p.total, (p, entry)  # the amount we hold
         if p.state == "failed":
-            assert entry is None or entry["outcome"] == "rejected", p
+            # Only Mobiquity's answer fails a payment: our crashes never do.
+            assert entry is not None and entry["outcome"] == "rejected", p
+            assert p.failure in ("rejected", "enquiry"), p
+        if p.state in ("unsent", "cancelled"):
+            assert entry is None, p
+    # What we hold as paid equals Mobiquity's ledger (uncleared apart: a person decides).
+    paid = sum((p.total for p in ours if p.state in ("posted", "succeeded")), Decimal("0"))
+    accepted = sum(
+        (
+            Decimal(e["amount"])
+            for e in ledger
+            if e["outcome"] == "accepted" and by_ours[e["reference"]].state != "uncleared"
+        ),
+        Decimal("0"),
+    )
+    assert paid == accepted
+    # Every change is evented with its reference id; each chain is continuous and ends where
+    # the payment stands.
+    chains: dict[int, list[Any]] = {}
+    for event in events:
+        chains.setdefault(event.payment_id, []).append(event)
+    for p in ours:
+        chain = chains[p.id]
+        assert chain[0].from_state is None and chain[-1].to_state == p.state, p
+        assert {e.reference_id for e in chain} == {p.reference_id}
+        for before, after in itertools.pairwise(chain):
+            assert after.from_state == before.to_state, (p, before, after)
     assert final_states["posted"] + final_states["succeeded"] >= BILLS * 0.8

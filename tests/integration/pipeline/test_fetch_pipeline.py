@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import bills, fetch_items
+from bbp_common.platform.db.tables import bills, fetch_items
 from bbp_portal.requests.service import create_fetch_request
 from sandbox.mobiquity.bills import bills_for
 from sandbox.mobiquity.catalogue import by_utility

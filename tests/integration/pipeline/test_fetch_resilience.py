@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pika
 import sqlalchemy as sa
 
-from bbp_common.db.tables import dispatches, fetch_items
+from bbp_common.platform.db.tables import dispatches, fetch_items
 from bbp_portal.requests.service import create_fetch_request
 from bbp_scheduler.pacing import max_in_any_window
 from tests.support.pipeline import Pipeline
@@ -59,6 +59,15 @@ def test_dispatches_never_exceed_the_cap_in_any_second(pipeline: Pipeline) -> No
     assert max_in_any_window(seen) <= 40 * 1.15
 
 
+def dispatched_count(pipe: Pipeline, request_id: int) -> int:
+    with pipe.engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).where(
+                fetch_items.c.request_id == request_id, fetch_items.c.state == "dispatched"
+            )
+        ).scalar_one()
+
+
 def queue_depth(pipe: Pipeline, queue: str) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(pipe.amqp_url))
     try:
@@ -74,9 +83,13 @@ def test_a_communicator_outage_leaves_a_backlog_of_at_most_the_in_flight_maximum
     ids = pipeline.add_accounts(accounts("4200", 120))
     pipeline.start("scheduler")
     created = create_fetch_request(pipeline.engine, "admin01", ids)
-    pipeline.wait_for(lambda: queue_depth(pipeline, "communicator.fetch") >= 12, 20, "a backlog")
+    # Commands travel several to a message (batches): count the items dispatched, and that
+    # the messages holding them wait in the queue.
+    pipeline.wait_for(lambda: dispatched_count(pipeline, created.request_id) >= 12, 20, "a backlog")
+    waiting = queue_depth(pipeline, "communicator.fetch")
     time.sleep(2)  # the scheduler keeps looking: it must not add more
-    assert queue_depth(pipeline, "communicator.fetch") == 12
+    assert dispatched_count(pipeline, created.request_id) == 12
+    assert waiting >= 1 and queue_depth(pipeline, "communicator.fetch") == waiting
     pipeline.start("communicator")
     pipeline.wait_finished(created.request_id, timeout=60)
     assert done_count(pipeline, created.request_id) == 120

@@ -13,8 +13,8 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import payments
-from bbp_portal.requests.service import create_payment_request
+from bbp_common.platform.db.tables import payments
+from bbp_portal.payments.service import create_payment_request
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
-from bbp_portal.requests.service import cancel_request
+from bbp_portal.payments.service import cancel_request
 from tests.integration.pipeline.test_payments import (
     FINAL,
     ledger,

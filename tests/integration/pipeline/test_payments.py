@@ -17,7 +17,11 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.db.tables import (
+from bbp_common.core.domain.payments import FINAL_STATES
+from bbp_common.core.domain.payments import PaymentState as S
+from bbp_common.core.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
+from bbp_common.core.stores import WalletBreaker
+from bbp_common.platform.db.tables import (
     billers,
     bills,
     bulk_requests,
@@ -26,15 +30,12 @@ from bbp_common.db.tables import (
     payment_events,
     payments,
 )
-from bbp_common.domain.payments import PaymentState as S
-from bbp_common.messages import ENQUIRY_NOT_SENT, ENQUIRY_RESULT, PAY_COMMAND, PAY_RESULT
-from bbp_common.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
-from bbp_common.payment_store import close_breaker, open_breaker
-from bbp_portal.requests.service import BillsUnavailable, create_payment_request
+from bbp_common.platform.messaging import EXCHANGE, Outgoing, Publisher, build, setup_topology
+from bbp_portal.payments.service import BillsUnavailable, create_payment_request
 from tests.support.payments import make_uncleared, move
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 
-FINAL = {"posted", "succeeded", "failed", "uncleared", "cancelled"}
+FINAL = {state.value for state in FINAL_STATES}
 
 
 def rows(pipe: Pipeline, request_id: int) -> list[Any]:
@@ -182,16 +183,46 @@ def test_http_401_is_rejected_not_retried(pipeline: Pipeline) -> None:
     assert ledger(pipeline, payment.reference_id) == []  # refused, not processed
 
 
-def test_not_sent_fails_the_payment_and_nothing_reaches_mobiquity(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize(
+    "bearer",
+    [
+        pytest.param("true", id="no-token-before-the-claim"),
+        pytest.param("false", id="connection-refused-after-the-claim"),
+    ],
+)
+def test_a_payment_that_never_left_goes_back_with_its_reference_then_ends_unsent(
+    pipeline: Pipeline, bearer: str
+) -> None:
+    """Our own trouble never fails a payment (issue 15, defect 6). With the system token
+    required, the token cannot be had, so the dispatch is made unclaimable and reported;
+    without it, the claim is made and the billpay's connection is refused: NotSent. Either
+    way nothing reaches Mobiquity, the payment goes back to the queue with the same reference
+    id and a new attempt, ``BBP_PAY_MAX_RETURNS`` times, then ends ``unsent`` (bill freed)."""
     request_id = pay(pipeline, [("DSCO", "61200002")])
-    pipeline.start("scheduler")
+    pipeline.start("scheduler", BBP_PAY_MAX_RETURNS="2")
     # Nothing listens on port 9: the connection is refused before any byte leaves.
-    pipeline.start("communicator", BBP_MOBIQUITY_BASE_URL="http://127.0.0.1:9")
+    pipeline.start(
+        "communicator",
+        BBP_MOBIQUITY_BASE_URL="http://127.0.0.1:9",
+        BBP_MOBIQUITY_BEARER_ON_BILL_CALLS=bearer,
+    )
     (payment,) = wait_all_final(pipeline, request_id)
-    assert payment.state == "failed"
-    assert "not sent" in payment.reason
+    assert payment.state == "unsent"
+    assert payment.returns == 3 and payment.attempt == 3
     assert payment.live_bill_key is None
+    assert payment.failure is None
     assert pipeline.sandbox.calls("billpay") == []
+    with pipeline.engine.connect() as conn:
+        events = conn.execute(
+            sa.select(payment_events.c.reference_id, payment_events.c.to_state)
+            .where(payment_events.c.payment_id == payment.id)
+            .order_by(payment_events.c.id)
+        ).all()
+    assert {e.reference_id for e in events} == {payment.reference_id}
+    moves = [e.to_state for e in events]
+    assert moves[0] == "queued" and moves[-1] == "unsent"
+    assert moves.count("queued") == 3  # created, then back twice with the same reference
+    assert "failed" not in moves
 
 
 def test_no_answer_after_processing_is_enquired_and_cleared_never_resent(
@@ -234,11 +265,19 @@ def test_not_found_is_no_answer_by_default_and_ends_uncleared(pipeline: Pipeline
 
 def test_not_found_is_believed_only_when_configured_and_after_the_grace(pipeline: Pipeline) -> None:
     request_id = pay(pipeline, [("DSCO", "99040003")])
-    run(pipeline, BBP_ENQUIRY_BELIEVE_NOT_FOUND="true", BBP_ENQUIRY_NOT_FOUND_GRACE="2.5")
+    # The grace counts from the claim's answer deadline: send window 0.5 s + connect 1 s +
+    # read 1 s = 2.5 s after the claim, + 0.25 s. Enquiry 1 (1 s after the 500) is inside
+    # it; enquiry 2 (2 s after that) is past it.
+    run(
+        pipeline,
+        BBP_ENQUIRY_BELIEVE_NOT_FOUND="true",
+        BBP_ENQUIRY_NOT_FOUND_GRACE="0.25",
+        BBP_PAY_SEND_WINDOW="0.5",
+        BBP_MOBIQUITY_READ_TIMEOUT="1",
+    )
     (payment,) = wait_all_final(pipeline, request_id)
-    assert payment.state == "failed"
+    assert payment.state == "failed" and payment.failure == "not_found"
     assert "not found" in payment.reason
-    # Enquiry 1 (at 1 s) is inside the grace; enquiry 2 (at 2 s after the answer) is past it.
     assert payment.enquiry_count >= 2
     assert ledger(pipeline, payment.reference_id) == []
 
@@ -324,7 +363,12 @@ def test_a_redelivered_command_that_was_never_claimed_is_sent_once(pipeline: Pip
     assert len(ledger(pipeline, payment.reference_id)) == 1
 
 
-def test_an_expired_command_is_never_sent(pipeline: Pipeline) -> None:
+def test_an_expired_command_is_never_sent_and_its_payment_goes_back_with_its_reference(
+    pipeline: Pipeline,
+) -> None:
+    """A command found past its claim deadline is never sent; the payment provably never
+    left, so it goes back to the queue and is paid by the next dispatch (attempt 2) with the
+    same reference id — once (issue 15, defect 6)."""
     request_id = pay(pipeline, [("DSCO", "62200002")])
     (payment,) = rows(pipeline, request_id)
     body = mark_dispatched(pipeline, payment.id, deadline_in=-1)  # its deadline passed
@@ -334,11 +378,14 @@ def test_an_expired_command_is_never_sent(pipeline: Pipeline) -> None:
     finally:
         pub.close()
     pipeline.start("communicator")
-    pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "failed", 30, "expiry")
-    (payment,) = rows(pipeline, request_id)
-    assert payment.reason == "expired, not sent"
-    assert payment.live_bill_key is None
+    time.sleep(2)
     assert pipeline.sandbox.calls("billpay") == []
+    assert rows(pipeline, request_id)[0].state == "dispatched"  # the scheduler decides
+    pipeline.start("scheduler")
+    (paid,) = wait_all_final(pipeline, request_id)
+    assert paid.state == "posted" and paid.attempt == 2 and paid.returns == 1
+    assert paid.reference_id == payment.reference_id
+    assert len(ledger(pipeline, payment.reference_id)) == 1
 
 
 def test_a_sender_killed_mid_call_leaves_the_payment_to_enquiries(pipeline: Pipeline) -> None:
@@ -391,7 +438,7 @@ def test_a_wrong_mpin_costs_one_attempt_however_many_payments_wait(pipeline: Pip
     # A superadmin fixes the MPIN and closes the breaker: one probe, then full speed.
     pipeline.sandbox.clear_faults()
     with pipeline.engine.begin() as conn:
-        assert close_breaker(conn, by="superadmin")
+        assert WalletBreaker(conn, actor="test").close(person="superadmin", comment="test")
     assert breaker(pipeline) == "probing"
     final = wait_all_final(pipeline, request_id)
     assert sorted(r.state for r in final).count("posted") == 29
@@ -416,7 +463,7 @@ def test_a_wallet_authentication_failure_opens_the_breaker_for_every_request(
     assert len(pipeline.sandbox.calls("billpay")) == 2
     assert all(r.state == "queued" for r in rows(pipeline, others))
     with pipeline.engine.begin() as conn:
-        assert close_breaker(conn, by="superadmin")
+        assert WalletBreaker(conn, actor="test").close(person="superadmin", comment="test")
     final = wait_all_final(pipeline, others)
     assert {r.state for r in final} == {"posted"}
 
@@ -448,14 +495,13 @@ def test_a_result_that_disagrees_with_the_final_state_is_kept_for_a_person(
 ) -> None:
     request_id = pay(pipeline, [("DSCO", "62500002")])
     (payment,) = rows(pipeline, request_id)
-    body = mark_dispatched(pipeline, payment.id, deadline_in=-1)
-    pub = publisher(pipeline)
-    try:
-        pub.publish(pay_command(body))
-    finally:
-        pub.close()
-    pipeline.start("communicator")  # alone: the scheduler's sweeper would re-queue it
-    pipeline.wait_for(lambda: rows(pipeline, request_id)[0].state == "failed", 30, "expiry")
+    move(pipeline.engine, payment.id, S.DISPATCHED, S.SENDING, S.FAILED, attempt=1)
+    body = {
+        "payment_id": payment.id,
+        "request_id": request_id,
+        "attempt": 1,
+        "reference_id": payment.reference_id,
+    }
     pipeline.start("scheduler")
     late = build(PAY_RESULT.type, {**body, "outcome": "accepted", "order_id": "1-2-3"}, version=1)
     pub = publisher(pipeline)
@@ -573,7 +619,9 @@ def test_a_command_already_dispatched_when_the_breaker_opens_is_not_sent(
     (payment,) = rows(pipeline, request_id)
     body = mark_dispatched(pipeline, payment.id, deadline_in=60)
     with pipeline.engine.begin() as conn:
-        open_breaker(conn, reason="test: wrong MPIN", reference_id=None)
+        WalletBreaker(conn, actor="test").open(
+            cause="test: wrong MPIN", reference_id=None, details={}
+        )
     pub = publisher(pipeline)
     try:
         pub.publish(pay_command(body))

@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
-from bbp_common.db.tables import bills, fetch_items
+from bbp_common.platform.db.tables import bills, fetch_items
 from bbp_portal.app import create_app
 from sandbox.testing import free_port
 from tests.integration.pipeline.test_fetch_pipeline import expected

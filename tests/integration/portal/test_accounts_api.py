@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
-from bbp_common.db.tables import audit_log, bill_accounts, bulk_requests, fetch_items
+from bbp_common.platform.db.tables import audit_log, bill_accounts, bulk_requests, fetch_items
 from tests.support.accounts import unique
 
 
@@ -176,7 +176,7 @@ def test_groups_filter_search_and_selection(admin):
 
 
 def test_selection_service_resolves_ids_and_filters(admin, engine):
-    from bbp_portal.accounts.listing import (
+    from bbp_portal.accounts.selection import (
         AccountFilter,
         AccountSelection,
         resolve_selection,

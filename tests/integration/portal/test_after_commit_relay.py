@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import create_engine
 
-from bbp_portal.requests.publishing import AfterCommitRelay
+from bbp_portal.bulk.publishing import AfterCommitRelay
 from sandbox.testing import free_port
 from tests.support.portal import base_settings
 

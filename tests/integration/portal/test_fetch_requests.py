@@ -22,8 +22,8 @@ from openpyxl import load_workbook
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select, update
 
-from bbp_common.db.tables import audit_log, bulk_requests, fetch_items
-from bbp_common.payment_store import bump_tallies
+from bbp_common.core.tallies import bump as bump_tallies
+from bbp_common.platform.db.tables import audit_log, bulk_requests, fetch_items
 from tests.support.accounts import unique
 from tests.support.requests import (
     add_accounts,

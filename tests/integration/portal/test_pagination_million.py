@@ -13,9 +13,10 @@ import time
 import pytest
 from sqlalchemy import insert, select, text
 
-from bbp_common.db.tables import account_groups, bill_accounts, billers
-from bbp_portal.accounts.cursor import Cursor
-from bbp_portal.accounts.listing import AccountFilter, list_accounts
+from bbp_common.platform.db.tables import account_groups, bill_accounts, billers
+from bbp_portal.accounts.listing import list_accounts
+from bbp_portal.accounts.selection import AccountFilter
+from bbp_portal.cursor import Cursor
 from tests.support.accounts import rows_read, seed_accounts
 
 MILLION = 1_000_000

@@ -9,7 +9,7 @@ import json
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import notifications, outbox
+from bbp_common.platform.db.tables import notifications, outbox
 from tests.support.portal import post_form, register
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from bbp_common.db.tables import audit_log, users
+from bbp_common.platform.db.tables import audit_log, users
 from bbp_portal.audit import AuditEvent, SqlAuditStore
 from tests.support.portal import flashes, post_form, register
 

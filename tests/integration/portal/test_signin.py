@@ -8,7 +8,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from bbp_common.db.tables import audit_log
+from bbp_common.platform.db.tables import audit_log
 from bbp_portal.app import create_app
 from tests.support.portal import (
     DEMO_PASSWORDS,

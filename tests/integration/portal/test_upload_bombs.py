@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bbp_common.db.tables import account_uploads, audit_log
+from bbp_common.platform.db.tables import account_uploads, audit_log
 from tests.support import upload_bombs as bombs
 from tests.support.portal import flashes
 

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from bbp_common.db.tables import (
+from bbp_common.platform.db.tables import (
     account_upload_rows,
     account_uploads,
     audit_log,

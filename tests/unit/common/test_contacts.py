@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bbp_common.contacts import (
+from bbp_common.core.contacts import (
     InvalidRecipient,
     international,
     mask_mobile,

@@ -3,8 +3,8 @@ import logging
 
 import pytest
 
-from bbp_common.logging import configure_logging, correlation, get_logger
-from bbp_common.masking import MASK, mask, mask_text
+from bbp_common.platform.logging import configure_logging, correlation, get_logger
+from bbp_common.platform.masking import MASK, mask, mask_text
 
 SECRETS = [
     "Com@1357",

@@ -1,6 +1,6 @@
 import pytest
 
-from bbp_common.settings import (
+from bbp_common.platform.settings import (
     DatabaseSettings,
     LoggingSettings,
     SettingsError,
@@ -74,7 +74,7 @@ def test_every_setting_is_described():
 def test_a_schedule_is_read_from_the_environment(monkeypatch):
     from pydantic import Field
 
-    from bbp_common.settings import Schedule, _Base
+    from bbp_common.platform.settings import Schedule, _Base
 
     class WithSchedule(_Base):
         enquiry_schedule: Schedule = Field("1m,5m")

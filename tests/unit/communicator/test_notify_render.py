@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import bbp_communicator
-from bbp_common.notifications import KINDS
+from bbp_common.core.notifications import KINDS
 from bbp_communicator.notify import Permanent, Renderer
 
 REQUEST = {

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy.dialects import mysql
 
 from bbp_portal.accounts import rules
-from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
-from bbp_portal.accounts.listing import KEY_TYPES, SORTS, AccountFilter, AccountSelection, _beyond
+from bbp_portal.accounts.listing import KEY_TYPES, SORTS, _beyond
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection
+from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
 
 
 def encode(payload: object) -> str:

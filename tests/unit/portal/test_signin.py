@@ -193,12 +193,35 @@ def test_session_id_changes_at_sign_in():
     assert other.get("/").status_code == 302
 
 
-def test_idle_and_absolute_expiry():
+class FakeClock:
+    """The sessions' clock, moved by the test: no real sleeps, so a loaded machine (a slow
+    request) cannot make the idle limit pass or not pass by accident."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    from bbp_portal.auth import sessions
+
+    fake = FakeClock()
+    monkeypatch.setattr(sessions, "time", fake)
+    return fake
+
+
+def test_idle_and_absolute_expiry(clock: FakeClock):
     p = portal(session_idle_timeout=0.3, session_absolute_lifetime=100)
     client = p.client()
     login(client, "admin01", "Admin@123")
     assert client.get("/").status_code == 200
-    time.sleep(0.4)
+    clock.advance(0.4)
     answer = client.get("/")
     assert answer.status_code == 302
     assert "without activity" in " ".join(flashes(client.get(answer.headers["Location"])))
@@ -208,21 +231,21 @@ def test_idle_and_absolute_expiry():
     login(client, "admin01", "Admin@123")
     for _ in range(3):
         assert client.get("/").status_code == 200  # busy...
-        time.sleep(0.1)
-    time.sleep(0.3)
+        clock.advance(0.1)
+    clock.advance(0.3)
     answer = client.get("/")
     assert answer.status_code == 302
     assert "maximum length" in " ".join(flashes(client.get(answer.headers["Location"])))
 
 
-def test_background_polls_do_not_keep_an_unattended_session_alive():
+def test_background_polls_do_not_keep_an_unattended_session_alive(clock: FakeClock):
     """A request page polling its progress is not activity: the idle limit still ends it."""
     p = portal(session_idle_timeout=0.5, session_absolute_lifetime=100)
     client = p.client()
     login(client, "admin01", "Admin@123")
     polled = []
     for _ in range(5):
-        time.sleep(0.15)
+        clock.advance(0.15)
         polled.append(client.get("/", headers={"X-BBP-Background": "1"}).status_code)
     assert polled[0] == 200  # still signed in: it reads...
     assert polled[-1] == 302  # ...but 0.75 s without a person's request ended the session
@@ -233,7 +256,7 @@ def test_background_polls_do_not_keep_an_unattended_session_alive():
     client = p.client()
     login(client, "admin01", "Admin@123")
     for _ in range(5):
-        time.sleep(0.15)
+        clock.advance(0.15)
         assert client.get("/").status_code == 200
 
 

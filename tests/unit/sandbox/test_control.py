@@ -187,11 +187,12 @@ def test_payer_wallet_comes_from_settings() -> None:
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
-    def fake_serve(app: Any, **kwargs: Any) -> None:
-        seen.update(kwargs, app=app)
+    def fake_serve(app_factory: Any, **kwargs: Any) -> None:
+        # gunicorn would call the factory in its worker process.
+        seen.update(kwargs, app=app_factory())
 
     monkeypatch.setattr("sandbox.server.serve", fake_serve)
-    for name in ("SANDBOX_PORT", "SANDBOX_HOST", "SANDBOX_THREADS"):
+    for name in ("SANDBOX_PORT", "SANDBOX_HOST", "SANDBOX_THREADS", "SANDBOX_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
     return seen
 

@@ -19,16 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from http.client import HTTPException
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-import requests
 import tenacity
-from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from . import _json
+from .answers import envelope, pending_bills
 from .config import (
     IDEMPOTENT_ENDPOINTS,
     AuthPolicy,
@@ -61,7 +58,6 @@ from .errors import (
 )
 from .models import (
     Accepted,
-    BillDetail,
     BillPayment,
     DeviceInfo,
     EnquiryFailed,
@@ -80,19 +76,12 @@ from .models import (
     ResetStep,
     Unknown,
 )
-from .schemas import (
-    EnvelopeSchema,
-    FetchAnswerSchema,
-    TokenSchema,
-    UmsAnswerSchema,
-    load,
-)
+from .schemas import TokenSchema, UmsAnswerSchema, load
 from .transport import (
+    TRANSPORT_ERRORS,
+    HttpTransport,
     TransportFailure,
     classify_exception,
-    make_adapter,
-    make_session,
-    no_retry,
 )
 
 log = logging.getLogger("mobiquity_client")
@@ -131,6 +120,11 @@ class _Answer:
     @property
     def failed(self) -> bool:
         return self.status >= 400 or self.envelope.get("status") == "FAILED"
+
+    @property
+    def label(self) -> str:
+        """The outcome name of logs and metrics for a call other than billpay."""
+        return "server_error" if self.status >= 500 else "refused" if self.failed else "ok"
 
 
 class _SendFailed(Exception):
@@ -243,9 +237,6 @@ class MobiquityClient:
         client_id, client_secret: OAuth client credentials for the system token.
         timeouts: connect and read timeouts of every HTTP request.
         paths: the path of every call (the enquiry path is our assumption).
-        session: a ``requests.Session`` to use (its adapter for ``base_url`` is replaced by one
-            that never retries); by default one is created, cookie-less, with ``pool_size``
-            pooled keep-alive connections.
         sender: the paying wallet; required by ``pay_bill`` only.
         retries: retry policy of the idempotent calls; ``RetryPolicy.none()`` turns them off.
         auth: which calls carry the system token / the user's token; token renewal margin.
@@ -266,7 +257,6 @@ class MobiquityClient:
         *,
         timeouts: Timeouts | None = None,
         paths: Paths | None = None,
-        session: requests.Session | None = None,
         sender: PayerWallet | None = None,
         retries: RetryPolicy | None = None,
         auth: AuthPolicy | None = None,
@@ -303,13 +293,12 @@ class MobiquityClient:
         self._sender = sender
         self._on_call = on_call
         self._clock = clock
-        self._owns_session = session is None
-        if session is None:
-            self._session = make_session(pool_size, base_url)
-        else:
-            self._session = session
-            session.mount(self._base_url + "/", make_adapter(pool_size))
-        self._check_no_urllib3_retries()
+        self._transport = HttpTransport(
+            self._base_url,
+            pool_size=pool_size,
+            connect_timeout=self._timeouts.connect,
+            read_timeout=self._timeouts.read,
+        )
         self._token: _CachedToken | None = None
         self._token_lock = threading.Lock()
 
@@ -317,20 +306,14 @@ class MobiquityClient:
         return f"MobiquityClient(base_url={self._base_url!r}, client_id={self._client_id!r})"
 
     def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
+        """Close the pooled connections."""
+        self._transport.close()
 
     def __enter__(self) -> MobiquityClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _check_no_urllib3_retries(self) -> None:
-        adapter = self._session.get_adapter(self._base_url + "/")
-        retries = getattr(adapter, "max_retries", None)
-        if retries is None or retries.total != no_retry().total:
-            raise ConfigurationError("the adapter for base_url must not retry (Retry(total=0))")
 
     # -----------------------------------------------------------------------------------------
     # HTTP
@@ -365,18 +348,10 @@ class MobiquityClient:
         all_headers.update(headers or {})
         started = time.perf_counter()
         try:
-            response = self._session.request(
-                method,
-                self._base_url + path,
-                data=data,
-                headers=all_headers,
-                timeout=(self._timeouts.connect, self._timeouts.read),
-                allow_redirects=False,
-            )
-            content = response.content
-        except (requests.RequestException, Urllib3HTTPError, HTTPException, OSError) as exc:
+            status, content = self._transport.request(method, path, data, all_headers)
+        except TRANSPORT_ERRORS as exc:
             raise _SendFailed(classify_exception(exc), time.perf_counter() - started) from exc
-        return response.status_code, content, time.perf_counter() - started
+        return status, content, time.perf_counter() - started
 
     @staticmethod
     def _parse(http_status: int, content: bytes, elapsed: float) -> _Answer:
@@ -401,10 +376,13 @@ class MobiquityClient:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        log_answer: bool = True,
     ) -> _Answer:
         """One request/answer of a call other than billpay.
 
         Raises ``MobiquityUnavailable`` for transport failures and (effective) HTTP 5xx.
+        ``log_answer=False``: the caller logs the answer's line itself (with what it made of
+        it); failures are logged here all the same.
         """
         try:
             status, content, elapsed = self._send(
@@ -420,8 +398,9 @@ class MobiquityClient:
                 endpoint=endpoint.value,
             ) from failed.__cause__
         answer = self._parse(status, content, elapsed)
-        label = "server_error" if answer.status >= 500 else "refused" if answer.failed else "ok"
-        self._log(endpoint, label, elapsed, context, answer)
+        label = answer.label
+        if log_answer or answer.status >= 500:
+            self._log(endpoint, label, elapsed, context, answer)
         self._notify(endpoint, label, elapsed)
         if answer.status >= 500:
             details = _error_details(answer)
@@ -441,6 +420,11 @@ class MobiquityClient:
         context: Mapping[str, Any],
         answer: _Answer | None,
     ) -> None:
+        """One line per HTTP request: INFO when fine, WARNING otherwise. Nothing is built
+        when the level is off; no secret is ever among the fields (no body is logged)."""
+        level = logging.INFO if outcome in {"ok", "accepted"} else logging.WARNING
+        if not log.isEnabledFor(level):
+            return
         env = answer.envelope if answer is not None else {}
         fields: dict[str, Any] = {
             "endpoint": endpoint.value,
@@ -454,13 +438,14 @@ class MobiquityClient:
         if env.get("orderId") is not None:
             fields["order_id"] = env.get("orderId")
         text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        level = logging.INFO if outcome in {"ok", "accepted"} else logging.WARNING
         log.log(level, "mobiquity call %s", text, extra={"mobiquity": fields})
 
     def _retrying(self, endpoint: Endpoint, attempt: Callable[[], T]) -> T:
         """Run an idempotent attempt under the retry policy (MobiquityUnavailable only)."""
         assert endpoint in IDEMPOTENT_ENDPOINTS, "only idempotent calls are retried"
         policy = self._retries
+        if policy.attempts == 1:
+            return attempt()  # RetryPolicy.none(): nothing to retry, no Retrying to build
 
         def _before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -504,21 +489,67 @@ class MobiquityClient:
         return answer
 
     def _post(
-        self, endpoint: Endpoint, body: Mapping[str, Any], context: Mapping[str, Any]
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, Any],
+        context: Mapping[str, Any],
+        *,
+        log_answer: bool = True,
     ) -> _Answer:
-        path = self._paths.of(endpoint)
+        """Send a POST (retried if idempotent, with the system token where the policy says).
 
+        ``log_answer=False``: the caller logs the final answer's line itself, with what it
+        made of it (``_log_final``); a refused token's answer still gets its own line here,
+        since another request follows it.
+        """
+        path = self._paths.of(endpoint)
+        return self._send_authorized(
+            endpoint, "POST", path, context=context, json_body=body, log_answer=log_answer
+        )
+
+    def _send_authorized(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        *,
+        context: Mapping[str, Any],
+        json_body: Any,
+        log_answer: bool,
+    ) -> _Answer:
         def send(headers: Mapping[str, str]) -> _Answer:
             def attempt() -> _Answer:
                 return self._exchange(
-                    endpoint, "POST", path, context=context, json_body=body, headers=headers
+                    endpoint,
+                    method,
+                    path,
+                    context=context,
+                    json_body=json_body,
+                    headers=headers,
+                    log_answer=log_answer,
                 )
 
             if endpoint in IDEMPOTENT_ENDPOINTS:
-                return self._retrying(endpoint, attempt)
-            return attempt()
+                answer = self._retrying(endpoint, attempt)
+            else:
+                answer = attempt()
+            if not log_answer and _token_refused(answer):
+                self._log(endpoint, answer.label, answer.elapsed, context, answer)
+            return answer
 
         return self._authorized(endpoint, send)
+
+    def _log_final(
+        self,
+        endpoint: Endpoint,
+        outcome: str,
+        answer: _Answer,
+        context: Mapping[str, Any],
+    ) -> None:
+        """The one line of a call whose answer was not logged when it came (a refused
+        token's answer was: it is not logged twice)."""
+        if not _token_refused(answer):
+            self._log(endpoint, outcome, answer.elapsed, context, answer)
 
     # -----------------------------------------------------------------------------------------
     # Errors
@@ -852,22 +883,27 @@ class MobiquityClient:
             "thirdParty": "aggregator",
             "params": {"MOB_NO": mobile},
         }
-        context = {"utility": utility, "consumer_id": consumer_id}
-        answer = self._post(Endpoint.FETCH, body, context)
-        details = {**_error_details(answer), "endpoint": Endpoint.FETCH.value}
-        message = details["user_message"] or ""
-        if answer.status == 422:
-            cls = ConsumerIdRequired if _mentions(answer, "consumer") else InvalidInput
-            raise cls(f"fetch: HTTP 422: {message}", **details)
-        if answer.status == 403 and _mentions(answer, "not applicable"):
-            raise NotApplicableForUtility(f"fetch: HTTP 403: {message}", **details)
+        context: dict[str, Any] = {"utility": utility, "consumer_id": consumer_id}
+        answer = self._post(Endpoint.FETCH, body, context, log_answer=False)
         if answer.failed:
+            self._log_final(Endpoint.FETCH, answer.label, answer, context)
+            details = {**_error_details(answer), "endpoint": Endpoint.FETCH.value}
+            message = details["user_message"] or ""
+            if answer.status == 422:
+                cls = ConsumerIdRequired if _mentions(answer, "consumer") else InvalidInput
+                raise cls(f"fetch: HTTP 422: {message}", **details)
+            if answer.status == 403 and _mentions(answer, "not applicable"):
+                raise NotApplicableForUtility(f"fetch: HTTP 403: {message}", **details)
             raise self._refusal(Endpoint.FETCH, answer)
-        data = load(FetchAnswerSchema, answer.body, what="fetch", http_status=answer.http_status)
-        raw_bills = answer.envelope.get("bill_list") or []
-        return [
-            _pending_bill(bill, raw) for bill, raw in zip(data["bill_list"], raw_bills, strict=True)
-        ]
+        try:
+            bills = pending_bills(answer.body, http_status=answer.http_status)
+        except UnexpectedResponse as exc:
+            context["field"] = exc.field
+            self._log_final(Endpoint.FETCH, "bad_body", answer, context)
+            raise
+        context["bills"] = len(bills)
+        self._log_final(Endpoint.FETCH, answer.label, answer, context)
+        return bills
 
     # -----------------------------------------------------------------------------------------
     # Bill payment
@@ -923,12 +959,16 @@ class MobiquityClient:
             body[placement.top_level_field] = payment.reference
         return body
 
-    def pay_bill(self, payment: BillPayment) -> PaymentOutcome:
+    def pay_bill(self, payment: BillPayment, *, send_by: float | None = None) -> PaymentOutcome:
         """Send one bill payment, exactly once, and classify the outcome.
 
         Returns ``Accepted``, ``Rejected``, ``NotSent`` (provably never left: safe to send
         later) or ``Unknown`` (enquire; never resend). Never raises for transport or answer
         problems; raises ``ConfigurationError`` when no paying wallet is configured.
+
+        ``send_by`` is a deadline on the client's monotonic clock (``clock``): once it has
+        passed, the request does not leave and the answer is ``NotSent`` (kind
+        ``send_by``) — a caller that promised to send at once or not at all keeps its word.
         """
         sender = self._sender
         if sender is None:
@@ -951,6 +991,9 @@ class MobiquityClient:
             headers["Authorization"] = f"Bearer {token}"
 
         answer: _Answer | None = None
+        if send_by is not None and self._clock() >= send_by:
+            self._log(endpoint, "not_sent", 0.0, {**context, "kind": "send_by"}, None)
+            return NotSent(reference, "send_by", "the send-by moment passed before sending", 0.0)
         try:
             status, content, elapsed = self._send(
                 endpoint, "POST", self._paths.billpay, json_body=body, headers=headers
@@ -1026,7 +1069,7 @@ class MobiquityClient:
         if answer.body is None:
             return unknown("bad_body", f"HTTP {status}: {answer.parse_error}")
         try:
-            data = load(EnvelopeSchema, answer.body, what="billpay", http_status=answer.http_status)
+            data = envelope(answer.body, what="billpay", http_status=answer.http_status)
         except UnexpectedResponse as exc:
             return unknown("bad_body", str(exc))
         failed = data["status"] == "FAILED" or data["orderStatus"] == "FAILED"
@@ -1072,30 +1115,22 @@ class MobiquityClient:
         json_body = {contract.reference_body_field: reference} if method == "POST" else None
         context = {"reference": reference}
 
-        def send(headers: Mapping[str, str]) -> _Answer:
-            return self._retrying(
-                endpoint,
-                lambda: self._exchange(
-                    endpoint, method, path, context=context, json_body=json_body, headers=headers
-                ),
-            )
-
         try:
-            answer = self._authorized(endpoint, send)
+            answer = self._send_authorized(
+                endpoint, method, path, context=context, json_body=json_body, log_answer=False
+            )
         except MobiquityUnavailable as exc:
             return EnquiryUnknown(reference, exc.kind, str(exc), exc.http_status)
         except MobiquityError as exc:
             return EnquiryUnknown(reference, "token", f"no system token: {exc}", exc.http_status)
+        outcome: EnquiryOutcome | None = None
         if contract.mapper is not None:
-            mapped = contract.mapper(EnquiryAnswer(reference, answer.http_status, answer.body))
-            if mapped is not None:
-                return mapped
-        outcome = self._map_enquiry(reference, answer)
-        log.info(
-            "mobiquity enquiry reference=%s result=%s",
-            reference,
-            type(outcome).__name__,
-            extra={"mobiquity": {"reference": reference, "result": type(outcome).__name__}},
+            outcome = contract.mapper(EnquiryAnswer(reference, answer.http_status, answer.body))
+        if outcome is None:
+            outcome = self._map_enquiry(reference, answer)
+        # one line per call, with what the answer meant
+        self._log_final(
+            endpoint, answer.label, answer, {**context, "result": type(outcome).__name__}
         )
         return outcome
 
@@ -1109,7 +1144,7 @@ class MobiquityClient:
         if answer.body is None:
             return unknown("bad_body", f"HTTP {status}: {answer.parse_error}")
         try:
-            data = load(EnvelopeSchema, answer.body, what="enquiry", http_status=answer.http_status)
+            data = envelope(answer.body, what="enquiry", http_status=answer.http_status)
         except UnexpectedResponse as exc:
             return unknown("bad_body", str(exc))
         details = _error_details(answer)
@@ -1148,33 +1183,3 @@ class MobiquityClient:
         if order_status in contract.pending:
             return EnquiryPending(reference, order_id, order_status, srid, raw=raw)
         return unknown("bad_body", f"enquiry: unknown {contract.status_field} {order_status!r}")
-
-
-def _pending_bill(bill: Mapping[str, Any], raw: Any) -> PendingBill:
-    detail = bill["detail"]
-    raw_detail = raw.get("detail") if isinstance(raw, Mapping) else None
-    return PendingBill(
-        bill_number=bill["bill_number"],
-        due_date=bill["due_date"],
-        amount=bill["amount"],
-        service_charge=bill["service_charge"]
-        if bill["service_charge"] is not None
-        else Decimal("0"),
-        detail=None
-        if detail is None
-        else BillDetail(
-            account_no=detail["accountNo"],
-            bill_no=detail["billNo"],
-            bill_month=detail["billMonth"],
-            bill_year=detail["billYear"],
-            total_kwh=detail["totalKwh"],
-            amount=detail["amount"],
-            lpc=detail["lpc"],
-            vat=detail["vat"],
-            issue_date=detail["issueDate"],
-            due_date=detail["dueDate"],
-            payment_status=detail["paymentStatus"],
-            raw=dict(raw_detail) if isinstance(raw_detail, Mapping) else {},
-        ),
-        raw=dict(raw) if isinstance(raw, Mapping) else {},
-    )

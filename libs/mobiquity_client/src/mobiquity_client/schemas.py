@@ -1,8 +1,9 @@
-"""marshmallow (4.x) schemas of Mobiquity's answers.
+"""marshmallow (4.x) schemas of the token and user-management answers (the hot answers —
+fetch-bill, billpay, enquiry — are checked by ``answers.py``).
 
 Unknown fields are ignored (Mobiquity adds fields freely); the fields we use are checked for
 type and presence. ``load`` turns a ``ValidationError`` into ``UnexpectedResponse`` naming
-the offending field (``bill_list[0].amount``), never a ``KeyError``.
+the offending field (``token.access_token``), never a ``KeyError``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from .errors import UnexpectedResponse
 
@@ -30,31 +31,6 @@ class TokenSchema(_Base):
     token_type = _opt_str()
 
 
-class ErrorItemSchema(_Base):
-    code = _opt_str()
-    message = _opt_str()
-    componentName = _opt_str()
-
-
-class EnvelopeSchema(_Base):
-    """The common envelope: success fields and the error fields, all optional."""
-
-    status = fields.Raw(load_default=None, allow_none=True)  # "FAILED" or, on fetch, 403
-    code = fields.Raw(load_default=None, allow_none=True)  # "otp.validation.required" or 422
-    message = _opt_str()
-    serviceRequestId = _opt_str()
-    serviceFlow = _opt_str()
-    errorCode = _opt_str()
-    errors = fields.List(fields.Nested(ErrorItemSchema), load_default=None, allow_none=True)
-    errorUserMsg = _opt_str()
-    traceId = _opt_str()
-    httpErrorCode = fields.Raw(load_default=None, allow_none=True)
-    step = _opt_str()
-    orderId = _opt_str()
-    orderStatus = _opt_str()
-    orderState = _opt_str()
-
-
 class UserTokenSchema(_Base):
     access_token = fields.String(required=True, validate=validate.Length(min=1))
     expires_in = fields.Integer(load_default=None, allow_none=True)
@@ -72,44 +48,6 @@ class UmsAnswerSchema(_Base):
     userId = _opt_str()
     lastLoginTime = _opt_str()
     sessionIdList = fields.List(fields.String(), load_default=None, allow_none=True)
-
-
-class BillDetailSchema(_Base):
-    accountNo = _opt_str()
-    billNo = _opt_str()
-    billMonth = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 12))
-    billYear = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(1900, 2999)
-    )
-    totalKwh = _opt_str()
-    amount = fields.Decimal(load_default=None, allow_none=True)
-    lpc = fields.Decimal(load_default=None, allow_none=True)
-    vat = fields.Decimal(load_default=None, allow_none=True)
-    issueDate = fields.Date(format="%d-%m-%Y", load_default=None, allow_none=True)
-    dueDate = fields.Date(format="%d-%m-%Y", load_default=None, allow_none=True)
-    paymentStatus = _opt_str()
-
-    @pre_load
-    def _blank_is_none(self, data: Any, **_: Any) -> Any:
-        # Billers send "" for an absent value; treat it as null rather than as a bad number.
-        if isinstance(data, Mapping):
-            return {k: (None if v == "" else v) for k, v in data.items()}
-        return data
-
-
-class BillSchema(_Base):
-    bill_number = fields.String(required=True, validate=validate.Length(min=1))
-    due_date = fields.Date(required=True, allow_none=True)
-    amount = fields.Decimal(required=True, validate=validate.Range(min=0))
-    service_charge = fields.Decimal(load_default=None, allow_none=True)
-    detail = fields.Nested(BillDetailSchema, required=True, allow_none=True)
-
-
-class FetchAnswerSchema(_Base):
-    message = _opt_str()
-    utility = _opt_str()
-    account_no = fields.Raw(load_default=None, allow_none=True)
-    bill_list = fields.List(fields.Nested(BillSchema), required=True)
 
 
 def _first_error(messages: Any, path: str = "") -> tuple[str, str]:

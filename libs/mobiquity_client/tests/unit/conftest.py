@@ -1,4 +1,4 @@
-"""Fixtures of the unit tests: HTTP faked at the transport level with ``responses``."""
+"""Fixtures of the unit tests: HTTP faked at the transport level (``mq_fake.FakeHttp``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import mq_doc
 import pytest
-import responses
+from mq_fake import FakeHttp, Registered
 from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, MPIN, SleepRecorder
 
 from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
@@ -19,13 +19,13 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+def rsps() -> Iterator[FakeHttp]:
+    with FakeHttp().active() as fake:
+        yield fake
 
 
 @pytest.fixture
-def token_ok(rsps: responses.RequestsMock) -> responses.BaseResponse:
+def token_ok(rsps: FakeHttp) -> Registered:
     return rsps.post(BASE + "/mobiquitypay/oauth/token", json=mq_doc.TOKEN)
 
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 
 import mq_doc
+import mq_fake
 import pytest
-import requests
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, SleepRecorder, calls_to
 
 from mobiquity_client import (
@@ -33,7 +33,7 @@ TOKEN = "/mobiquitypay/oauth/token"
 
 
 def test_get_with_reference_in_path_and_bearer(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
     client.enquire_payment(REF)
@@ -42,7 +42,7 @@ def test_get_with_reference_in_path_and_bearer(
     assert call.request.headers["Authorization"] == "Bearer " + mq_doc.TOKEN["access_token"]
 
 
-def test_succeeded(rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient) -> None:
+def test_succeeded(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
     outcome = client.enquire_payment(REF)
     assert outcome == EnquirySucceeded(
@@ -51,7 +51,7 @@ def test_succeeded(rsps: responses.RequestsMock, token_ok: object, client: Mobiq
 
 
 def test_failed_keeps_mobiquity_error(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.get(
         BASE + ENQ,
@@ -65,9 +65,7 @@ def test_failed_keeps_mobiquity_error(
 
 
 @pytest.mark.parametrize("status", ["PENDING", "INPROGRESS"])
-def test_pending(
-    status: str, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_pending(status: str, rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found(status))
     outcome = client.enquire_payment(REF)
     assert isinstance(outcome, EnquiryPending)
@@ -76,7 +74,7 @@ def test_pending(
 
 @pytest.mark.parametrize("http_status", [404, 200])  # open point 0
 def test_not_found(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.ENQUIRY_NOT_FOUND, status=http_status)
     outcome = client.enquire_payment(REF)
@@ -94,6 +92,8 @@ def test_not_found(
         (400, json.dumps(mq_doc.ERROR_INVALID_VALUE)),
         (200, json.dumps(mq_doc.enquiry_found("REVERSED"))),  # unmapped status
         (200, json.dumps({"status": "SUCCEEDED", "orderId": "1"})),  # no orderStatus
+        (200, json.dumps(mq_doc.enquiry_found("SUCCEEDED", orderId=17))),  # orderId a number
+        (200, json.dumps(mq_doc.enquiry_found("SUCCEEDED", errors={"code": "x"}))),
         (200, json.dumps({**mq_doc.enquiry_found("SUCCEEDED"), "externalReferenceId": "OTHER"})),
         (200, "{not json"),
         (200, json.dumps({"orderStatus": 7})),
@@ -103,7 +103,7 @@ def test_not_found(
 def test_unknown(
     status: int,
     body: str,
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -115,11 +115,11 @@ def test_unknown(
 
 @pytest.mark.parametrize(
     "failure",
-    [{"status": 500}, {"status": 503}, {"body": requests.ReadTimeout("read timed out")}],
+    [{"status": 500}, {"status": 503}, {"body": mq_fake.read_timeout()}],
 )
 def test_transient_failures_retried_then_unknown(
     failure: dict[str, object],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     sleeps: SleepRecorder,
@@ -132,7 +132,7 @@ def test_transient_failures_retried_then_unknown(
 
 
 def test_transient_failure_then_answer(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.get(BASE + ENQ, status=502)
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
@@ -140,25 +140,23 @@ def test_transient_failure_then_answer(
 
 
 def test_no_retry_policy(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
-    rsps.get(BASE + ENQ, body=requests.ReadTimeout("read timed out"))
+    rsps.get(BASE + ENQ, body=mq_fake.read_timeout())
     outcome = make_client(retries=RetryPolicy.none()).enquire_payment(REF)
     assert isinstance(outcome, EnquiryUnknown)
     assert outcome.kind == "read_timeout"
     assert len(calls_to(rsps, ENQ)) == 1
 
 
-def test_token_unavailable_is_unknown(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_token_unavailable_is_unknown(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=401, json={"error": "invalid_client"})
     outcome = client.enquire_payment(REF)
     assert isinstance(outcome, EnquiryUnknown)
     assert outcome.kind == "token"
 
 
-def test_401_renews_token_once(rsps: responses.RequestsMock, client: MobiquityClient) -> None:
+def test_401_renews_token_once(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old"})
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new"})
     rsps.get(BASE + ENQ, status=401)
@@ -170,9 +168,7 @@ def test_401_renews_token_once(rsps: responses.RequestsMock, client: MobiquityCl
     ]
 
 
-def test_reference_is_url_quoted(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_reference_is_url_quoted(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.get(BASE + "/jigsaw/v1/order/enquiry/A%2FB%20C", json=mq_doc.enquiry_found("PENDING"))
     outcome = client.enquire_payment("A/B C")
     # the echoed externalReferenceId is another reference: unknown, but the path was right
@@ -181,7 +177,7 @@ def test_reference_is_url_quoted(
 
 
 def test_configured_post_contract_and_path(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     contract = EnquiryContract(
         method="POST",
@@ -200,7 +196,7 @@ def test_configured_post_contract_and_path(
 
 
 def test_mapper_hook_takes_over_and_can_fall_back(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     seen: list[EnquiryAnswer] = []
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import mq_doc
+import mq_fake
 import pytest
-import requests
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, SleepRecorder, calls_to
 
 from mobiquity_client import (
@@ -36,9 +36,7 @@ def _fetch(client: MobiquityClient, consumer_id: str = "17021270") -> list[Pendi
     return client.fetch_pending_bills("DSCO", consumer_id, "9810036587")
 
 
-def test_request_body_and_bearer(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_request_body_and_bearer(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     _fetch(client)
     (call,) = calls_to(rsps, FETCH)
@@ -46,9 +44,7 @@ def test_request_body_and_bearer(
     assert call.request.headers["Authorization"] == "Bearer " + mq_doc.TOKEN["access_token"]
 
 
-def test_several_bills(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_several_bills(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_SEVERAL_BILLS, content_type="application/json")
     first, second = _fetch(client)
     assert first.bill_number == "012331291314"
@@ -76,7 +72,7 @@ def test_several_bills(
 
 
 def test_amounts_are_exact_decimals_never_floats(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_SEVERAL_BILLS, content_type="application/json")
     _, second = _fetch(client)
@@ -87,21 +83,19 @@ def test_amounts_are_exact_decimals_never_floats(
 
 
 def test_one_bill_without_detail_and_due_date(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_ONE_BILL_NO_DETAIL, content_type="application/json")
     (bill,) = _fetch(client)
     assert bill == PendingBill("3265725864641415", None, Decimal("430.0"), Decimal("0.0"), None)
 
 
-def test_no_bill(rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient) -> None:
+def test_no_bill(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     assert _fetch(client) == []
 
 
-def test_pending_bill_is_frozen(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_pending_bill_is_frozen(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_ONE_BILL_NO_DETAIL, content_type="application/json")
     (bill,) = _fetch(client)
     with pytest.raises(AttributeError):
@@ -110,7 +104,7 @@ def test_pending_bill_is_frozen(
 
 @pytest.mark.parametrize("http_status", [422, 200])  # open point 0: HTTP status or body only
 def test_consumer_id_empty(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.FETCH_CONSUMER_ID_EMPTY, status=http_status)
     with pytest.raises(ConsumerIdRequired) as err:
@@ -122,7 +116,7 @@ def test_consumer_id_empty(
 
 @pytest.mark.parametrize("http_status", [403, 200])
 def test_not_applicable_for_utility(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.FETCH_NOT_APPLICABLE, status=http_status)
     with pytest.raises(NotApplicableForUtility) as err:
@@ -132,7 +126,7 @@ def test_not_applicable_for_utility(
 
 
 def test_other_422_is_invalid_input(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json={"message": "Mobile number invalid", "code": 422}, status=422)
     with pytest.raises(InvalidInput) as err:
@@ -141,7 +135,7 @@ def test_other_422_is_invalid_input(
 
 
 def test_plain_403_is_token_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json={"message": "Forbidden"}, status=403)
     with pytest.raises(TokenRejected):
@@ -184,7 +178,7 @@ def test_plain_403_is_token_rejected(
 def test_unexpected_shape_names_the_offending_field(
     body: str,
     field: str,
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -198,7 +192,7 @@ def test_unexpected_shape_names_the_offending_field(
 
 
 def test_blank_detail_values_are_none(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     body = {
         "bill_list": [
@@ -226,14 +220,14 @@ def test_blank_detail_values_are_none(
         {"status": 500},
         {"status": 502, "body": "<html/>"},
         {"status": 503},
-        {"body": requests.ConnectionError("connection reset")},
-        {"body": requests.ReadTimeout("read timed out")},
-        {"body": requests.ConnectTimeout("connect timed out")},
+        {"body": mq_fake.reset()},
+        {"body": mq_fake.read_timeout()},
+        {"body": mq_fake.connect_timeout()},
     ],
 )
 def test_transient_failures_are_retried_then_succeed(
     failure: dict[str, Any],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     sleeps: SleepRecorder,
@@ -247,7 +241,7 @@ def test_transient_failures_are_retried_then_succeed(
 
 
 def test_retries_are_bounded(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     sleeps: SleepRecorder,
@@ -262,7 +256,7 @@ def test_retries_are_bounded(
 
 
 def test_backoff_is_jittered_exponential_and_capped(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     make_client: Callable[..., MobiquityClient],
     sleeps: SleepRecorder,
@@ -278,7 +272,7 @@ def test_backoff_is_jittered_exponential_and_capped(
 
 
 def test_retry_policy_none_sends_once(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     make_client: Callable[..., MobiquityClient],
 ) -> None:
@@ -290,7 +284,7 @@ def test_retry_policy_none_sends_once(
 
 @pytest.mark.parametrize("status", [400, 404, 409])
 def test_4xx_is_not_retried(
-    status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, json=mq_doc.ERROR_INVALID_VALUE, status=status)
     with pytest.raises(InvalidInput):
@@ -298,9 +292,7 @@ def test_4xx_is_not_retried(
     assert len(calls_to(rsps, FETCH)) == 1
 
 
-def test_401_renews_the_token_and_retries_once(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_401_renews_the_token_and_retries_once(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old-token"})
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new-token"})
     rsps.post(BASE + FETCH, status=401, json={"error": "invalid_token"})
@@ -315,7 +307,7 @@ def test_401_renews_the_token_and_retries_once(
 
 
 def test_401_twice_is_token_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + FETCH, status=401)
     with pytest.raises(TokenRejected) as err:
@@ -327,7 +319,7 @@ def test_401_twice_is_token_rejected(
 
 @pytest.mark.parametrize("http_status", [401, 200])
 def test_401_with_a_failed_envelope_also_renews_the_token(
-    http_status: int, rsps: responses.RequestsMock, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "old-token"})
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new-token"})
@@ -335,3 +327,78 @@ def test_401_with_a_failed_envelope_also_renews_the_token(
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_NO_BILL, content_type="application/json")
     assert _fetch(client) == []
     assert len(calls_to(rsps, FETCH)) == 2
+
+
+# -- amounts: exact to the cent or refused (issue 15, defect 4) --------------------------------
+
+
+def _one_bill(**changes: str) -> str:
+    """A fetch answer with two bills, as JSON text (numbers written exactly as given)."""
+    fields = {
+        "amount": "110.00",
+        "service_charge": "5.00",
+        "lpc": '"10.00"',
+        "vat": '"10.00"',
+        "detail_amount": '"100.00"',
+    }
+    fields.update(changes)
+    return (
+        '{"message": "OK", "code": 200, "bill_list": ['
+        '{"bill_number": "1", "due_date": "2023-08-14", "amount": 50.25, "service_charge": 0,'
+        ' "detail": null},'
+        f'{{"bill_number": "2", "due_date": null, "amount": {fields["amount"]},'
+        f' "service_charge": {fields["service_charge"]},'
+        f' "detail": {{"amount": {fields["detail_amount"]}, "lpc": {fields["lpc"]},'
+        f' "vat": {fields["vat"]}}}}}]}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount": "123.456"}, "bill_list[1].amount"),
+        ({"amount": '"123.456"'}, "bill_list[1].amount"),
+        ({"amount": "0.001"}, "bill_list[1].amount"),
+        ({"amount": "12345678901234567890123456789.001"}, "bill_list[1].amount"),  # > 28 digits
+        ({"amount": "-5.00"}, "bill_list[1].amount"),
+        ({"amount": '"NaN"'}, "bill_list[1].amount"),
+        ({"amount": '"Infinity"'}, "bill_list[1].amount"),
+        ({"service_charge": "5.555"}, "bill_list[1].service_charge"),
+        ({"service_charge": "-1.00"}, "bill_list[1].service_charge"),
+        ({"detail_amount": '"100.001"'}, "bill_list[1].detail.amount"),
+        ({"lpc": '"10.005"'}, "bill_list[1].detail.lpc"),
+        ({"lpc": "10.005"}, "bill_list[1].detail.lpc"),
+        ({"vat": '"1.001"'}, "bill_list[1].detail.vat"),
+        ({"vat": '"sNaN"'}, "bill_list[1].detail.vat"),
+    ],
+)
+def test_an_amount_that_is_not_exact_to_the_cent_makes_the_answer_malformed(
+    changes: dict[str, str],
+    field: str,
+    rsps: FakeHttp,
+    token_ok: object,
+    client: MobiquityClient,
+) -> None:
+    # A third decimal must never be rounded away (the database column keeps two): the whole
+    # answer is refused, naming the field, and no bill of it is returned.
+    rsps.post(BASE + FETCH, body=_one_bill(**changes), content_type="application/json")
+    with pytest.raises(UnexpectedResponse) as err:
+        _fetch(client)
+    assert err.value.field == field
+    assert field in str(err.value)
+    assert err.value.endpoint == "fetch"
+    assert len(calls_to(rsps, FETCH)) == 1  # a malformed answer is not retried
+
+
+def test_amounts_exact_to_the_cent_are_kept_as_sent(
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
+) -> None:
+    body = _one_bill(amount="1234.50", service_charge="1E+1", lpc='"10.000"', vat="2")
+    rsps.post(BASE + FETCH, body=body, content_type="application/json")
+    first, second = _fetch(client)
+    assert str(first.amount) == "50.25"
+    assert str(second.amount) == "1234.50"
+    assert second.service_charge == Decimal("10")
+    assert second.detail is not None
+    assert second.detail.lpc == Decimal("10.00")  # trailing zeros change no value: accepted
+    assert second.detail.vat == Decimal("2")

@@ -9,7 +9,7 @@ from typing import Any
 
 import mq_doc
 import pytest
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, MPIN, calls_to, payment
 
 from mobiquity_client import (
@@ -32,7 +32,7 @@ PAY = "/jigsaw/v1/order/billpay"
 TOKEN = "/mobiquitypay/oauth/token"
 
 
-def _sent_body(rsps: responses.RequestsMock) -> dict[str, Any]:
+def _sent_body(rsps: FakeHttp) -> dict[str, Any]:
     (call,) = calls_to(rsps, PAY)
     body = json.loads(call.request.body, parse_float=Decimal)
     assert isinstance(body, dict)
@@ -43,7 +43,7 @@ def _sent_body(rsps: responses.RequestsMock) -> dict[str, Any]:
 
 
 def test_body_follows_the_document_and_carries_the_reference(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     client.pay_bill(payment())
@@ -70,7 +70,7 @@ def test_body_follows_the_document_and_carries_the_reference(
 
 
 def test_amount_is_written_exactly_never_through_float(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     client.pay_bill(payment(amount=Decimal("1234567890123.10")))
@@ -79,7 +79,7 @@ def test_amount_is_written_exactly_never_through_float(
 
 
 def test_amount_as_string_when_configured(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     make_client(billpay=BillpaySettings(amount_format="string")).pay_bill(payment())
@@ -87,7 +87,7 @@ def test_amount_as_string_when_configured(
 
 
 def test_reference_in_partner_data_other1_only(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     placement = ReferencePlacement(top_level_field=None, remarks=False, partner_data_other1=True)
@@ -99,7 +99,7 @@ def test_reference_in_partner_data_other1_only(
 
 
 def test_reference_under_another_top_level_name(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     make_client(reference_in=ReferencePlacement(top_level_field="partnerReference")).pay_bill(
@@ -116,7 +116,7 @@ def test_reference_must_travel_somewhere() -> None:
 
 
 def test_without_bearer_when_configured_off(
-    rsps: responses.RequestsMock, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, make_client: Callable[..., MobiquityClient]
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     client = make_client(auth=AuthPolicy(system_token_for=frozenset()))
@@ -127,7 +127,7 @@ def test_without_bearer_when_configured_off(
 
 
 def test_configured_path_is_used(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     rsps.post(BASE + "/custom/pay", json=mq_doc.BILLPAY_ACCEPTED)
     outcome = make_client(paths=Paths(billpay="/custom/pay")).pay_bill(payment())
@@ -145,7 +145,7 @@ def test_missing_sender_is_a_programmer_error(
 
 
 def test_document_accepted_answer(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     outcome = client.pay_bill(payment())
@@ -168,7 +168,7 @@ def test_document_accepted_answer(
 )
 def test_each_acceptance_signal(
     answer: dict[str, Any],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -180,7 +180,7 @@ def test_each_acceptance_signal(
 
 
 def test_document_failed_answer_is_rejected_with_all_details(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_FAILED, status=400)
     outcome = client.pay_bill(payment())
@@ -195,7 +195,7 @@ def test_document_failed_answer_is_rejected_with_all_details(
 
 
 def test_failed_answer_with_status_only_in_body_is_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_FAILED, status=200)  # open point 0
     outcome = client.pay_bill(payment())
@@ -204,7 +204,7 @@ def test_failed_answer_with_status_only_in_body_is_rejected(
 
 
 def test_insufficient_balance_is_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     answer = {
         **mq_doc.BILLPAY_FAILED,
@@ -220,7 +220,7 @@ def test_insufficient_balance_is_rejected(
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_http_401_403_is_rejected_and_never_resent(
-    status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json={"error": "invalid_token"}, status=status)
     outcome = client.pay_bill(payment())
@@ -230,7 +230,7 @@ def test_http_401_403_is_rejected_and_never_resent(
 
 
 def test_401_drops_the_cached_token_for_the_next_call(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, status=401)
     client.pay_bill(payment())
@@ -239,7 +239,7 @@ def test_401_drops_the_cached_token_for_the_next_call(
 
 
 def test_401_in_body_only_is_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json={"httpErrorCode": "401", "message": "token expired"})
     assert isinstance(client.pay_bill(payment()), Rejected)
@@ -265,6 +265,10 @@ def test_401_in_body_only_is_rejected(
         (200, '{"status": "FAILED"}', "bad_body"),  # FAILED without any error code
         (200, '{"orderStatus": "UNHEARD_OF"}', "bad_body"),
         (200, '{"amount": NaN}', "bad_body"),
+        (200, '{"status": "FAILED", "errors": [{"code": 5}]}', "bad_body"),  # code not a string
+        (200, '{"status": "FAILED", "errorCode": "X", "errors": "AUTH03"}', "bad_body"),
+        (200, '{"status": "FAILED", "errorCode": "X", "errors": ["AUTH03"]}', "bad_body"),
+        (200, '{"code": "process.fulfilment", "orderStatus": ["PENDING"]}', "bad_body"),
         (302, "", "bad_body"),
         (404, '{"message": "no route"}', "unexpected_status"),
         (429, '{"message": "slow down"}', "unexpected_status"),
@@ -274,7 +278,7 @@ def test_unknown_answers(
     status: int,
     body: str,
     kind: str,
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -287,16 +291,20 @@ def test_unknown_answers(
 
 
 def test_unexpected_shape_names_the_field(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, json={"code": "process.fulfilment", "orderId": 12345})
     outcome = client.pay_bill(payment())
     assert isinstance(outcome, Unknown)
     assert "orderId" in outcome.reason
+    rsps.post(BASE + PAY, json={"status": "FAILED", "errors": [{"code": "A"}, {"message": 7}]})
+    outcome = client.pay_bill(payment())
+    assert isinstance(outcome, Unknown)
+    assert "field errors[1].message" in outcome.reason
 
 
 def test_redirect_is_not_followed(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, status=307, headers={"Location": BASE + "/elsewhere"})
     rsps.post(BASE + "/elsewhere", json=mq_doc.BILLPAY_ACCEPTED)
@@ -305,7 +313,7 @@ def test_redirect_is_not_followed(
 
 
 def test_5xx_is_never_retried_even_with_a_retry_policy(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     make_client: Callable[..., MobiquityClient],
     sleeps: Any,
@@ -320,9 +328,7 @@ def test_5xx_is_never_retried_even_with_a_retry_policy(
 # -- not sent ---------------------------------------------------------------------------------
 
 
-def test_no_system_token_means_not_sent(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_no_system_token_means_not_sent(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=503)
     outcome = client.pay_bill(payment())
     assert isinstance(outcome, NotSent)
@@ -330,9 +336,7 @@ def test_no_system_token_means_not_sent(
     assert not calls_to(rsps, PAY)
 
 
-def test_refused_client_credentials_means_not_sent(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_refused_client_credentials_means_not_sent(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=401, json={"error": "invalid_client"})
     outcome = client.pay_bill(payment())
     assert isinstance(outcome, NotSent)
@@ -343,7 +347,7 @@ def test_refused_client_credentials_means_not_sent(
 
 
 def test_an_unforeseen_exception_while_sending_is_unknown(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + PAY, body=RuntimeError("something odd in the stack"))
     outcome = client.pay_bill(payment())
@@ -352,7 +356,7 @@ def test_an_unforeseen_exception_while_sending_is_unknown(
 
 
 def test_on_call_reports_each_request(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     seen: list[tuple[str, str, float]] = []
     client = make_client(on_call=lambda e, o, s: seen.append((e, o, s)))
@@ -363,7 +367,7 @@ def test_on_call_reports_each_request(
 
 
 def test_a_failing_on_call_hook_does_not_break_the_payment(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     def hook(endpoint: str, outcome: str, seconds: float) -> None:
         raise RuntimeError("metrics down")
@@ -373,7 +377,7 @@ def test_a_failing_on_call_hook_does_not_break_the_payment(
 
 
 def test_log_line_carries_reference_and_mobiquity_ids(
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
     caplog: pytest.LogCaptureFixture,
@@ -388,3 +392,20 @@ def test_log_line_carries_reference_and_mobiquity_ids(
     assert "outcome=rejected" in text
     assert "latency_ms=" in text
     assert line.mobiquity["order_id"] == "169647-832294-424111"  # type: ignore[attr-defined]
+
+
+# -- send-by: at once or not at all ------------------------------------------------------------
+
+
+def test_a_payment_past_its_send_by_moment_never_leaves(
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
+) -> None:
+    """The caller claimed it promising to send at once or not at all: once its deadline on
+    the client's monotonic clock has passed, the request does not leave (NotSent)."""
+    rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
+    outcome = client.pay_bill(payment(), send_by=client._clock() - 0.001)
+    assert isinstance(outcome, NotSent) and outcome.kind == "send_by"
+    assert calls_to(rsps, PAY) == []
+    sent = client.pay_bill(payment(), send_by=client._clock() + 60)
+    assert isinstance(sent, Accepted)
+    assert len(calls_to(rsps, PAY)) == 1

@@ -1,7 +1,7 @@
 """Secrets (passwords, OTPs, MPIN, tokens, client secret) never reach logs, errors or reprs.
 
-A full flow runs against a real local HTTP server with every logger at DEBUG (urllib3 and
-requests included), successes and failures alike.
+A full flow runs against a real local HTTP server with every logger at DEBUG (urllib3
+included), successes and failures alike.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_a_full_flow_leaks_no_secret(server: str, caplog: pytest.LogCaptureFixtu
     )
     device = DeviceInfo(device_id="dev-1")
     texts: list[str] = [repr(client)]
-    caplog.set_level(logging.DEBUG)  # every logger, urllib3 and requests included
+    caplog.set_level(logging.DEBUG)  # every logger, urllib3 included
 
     def expect_error(call: Any) -> None:
         with pytest.raises(MobiquityError) as err:

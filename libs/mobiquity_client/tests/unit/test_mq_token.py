@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import mq_doc
 import pytest
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, calls_to
 
 from mobiquity_client import (
@@ -35,7 +35,7 @@ class FakeClock:
 
 
 def test_request_is_client_credentials_with_basic_auth(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     assert client.system_token() == mq_doc.TOKEN["access_token"]
     (call,) = calls_to(rsps, TOKEN)
@@ -46,7 +46,7 @@ def test_request_is_client_credentials_with_basic_auth(
 
 
 def test_cached_until_shortly_before_expiry(
-    rsps: responses.RequestsMock, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, make_client: Callable[..., MobiquityClient]
 ) -> None:
     clock = FakeClock()
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "t1", "expires_in": 299})
@@ -62,7 +62,7 @@ def test_cached_until_shortly_before_expiry(
 
 
 def test_margin_is_at_most_half_the_lifetime(
-    rsps: responses.RequestsMock, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, make_client: Callable[..., MobiquityClient]
 ) -> None:
     clock = FakeClock()
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "expires_in": 10})
@@ -76,18 +76,14 @@ def test_margin_is_at_most_half_the_lifetime(
     assert len(calls_to(rsps, TOKEN)) == 2
 
 
-def test_invalidate(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_invalidate(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     client.system_token()
     client.invalidate_system_token()
     client.system_token()
     assert len(calls_to(rsps, TOKEN)) == 2
 
 
-def test_concurrent_callers_make_one_token_request(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_concurrent_callers_make_one_token_request(rsps: FakeHttp, client: MobiquityClient) -> None:
     in_flight = 0
     max_in_flight = 0
     lock = threading.Lock()
@@ -102,7 +98,7 @@ def test_concurrent_callers_make_one_token_request(
             in_flight -= 1
         return 200, {"Content-Type": "application/json"}, '{"access_token": "t", "expires_in": 299}'
 
-    rsps.add_callback(responses.POST, BASE + TOKEN, callback=slow_token)
+    rsps.add_callback("POST", BASE + TOKEN, callback=slow_token)
     barrier = threading.Barrier(16)
     results: list[str] = []
 
@@ -121,9 +117,7 @@ def test_concurrent_callers_make_one_token_request(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
-def test_refused_credentials(
-    status: int, rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_refused_credentials(status: int, rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=status, json={"error": "invalid_client"})
     with pytest.raises(ClientCredentialsRejected) as err:
         client.system_token()
@@ -132,14 +126,14 @@ def test_refused_credentials(
     assert len(calls_to(rsps, TOKEN)) == 1  # a refusal is not retried
 
 
-def test_5xx_is_retried(rsps: responses.RequestsMock, client: MobiquityClient) -> None:
+def test_5xx_is_retried(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=503)
     rsps.post(BASE + TOKEN, json=mq_doc.TOKEN)
     assert client.system_token() == mq_doc.TOKEN["access_token"]
     assert len(calls_to(rsps, TOKEN)) == 2
 
 
-def test_5xx_retries_exhausted(rsps: responses.RequestsMock, client: MobiquityClient) -> None:
+def test_5xx_retries_exhausted(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=500)
     with pytest.raises(MobiquityUnavailable):
         client.system_token()
@@ -156,7 +150,7 @@ def test_5xx_retries_exhausted(rsps: responses.RequestsMock, client: MobiquityCl
     ],
 )
 def test_odd_token_answers_name_the_field(
-    body: dict[str, object], field: str, rsps: responses.RequestsMock, client: MobiquityClient
+    body: dict[str, object], field: str, rsps: FakeHttp, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + TOKEN, json=body)
     with pytest.raises(UnexpectedResponse) as err:

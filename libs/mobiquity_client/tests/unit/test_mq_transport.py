@@ -1,156 +1,97 @@
 """What a transport failure proves: NotSent only when the billpay provably never left.
 
-Two levels: the exception chains requests/urllib3 really build (constructed here exactly as
-``requests.adapters.HTTPAdapter.send`` wraps them), and real sockets misbehaving on cue.
+Two levels: the exceptions urllib3 2.x really raises (built here as urllib3 builds them; the
+client sends with ``retries=False``, so urllib3 raises the error it met as is — and a pool
+with ``Retry(total=0)`` would wrap it in ``MaxRetryError``), and real sockets misbehaving on
+cue, where nothing is faked.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
-from http.client import IncompleteRead, RemoteDisconnected
+from http.client import BadStatusLine
 
 import mq_doc
+import mq_fake
 import pytest
-import requests
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, calls_to, payment
 from mq_sockets import FullBacklog, MisbehavingServer, unused_port
-from urllib3.connection import HTTPConnection
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    SSLError,
-)
+from urllib3.exceptions import MaxRetryError, ProtocolError, ProxyError, SSLError
 
 from mobiquity_client import (
+    Accepted,
     AuthPolicy,
     EnquiryUnknown,
     MobiquityClient,
     MobiquityUnavailable,
     NotSent,
+    PayerWallet,
     RetryPolicy,
     Timeouts,
     Unknown,
     classify_exception,
 )
-from mobiquity_client.transport import make_session
 
 pytestmark = pytest.mark.unit
 
 URL = "/jigsaw/v1/order/billpay"
-_CONN = HTTPConnection("mobiquity.test", 80)
 
 
 def _max_retry(reason: Exception) -> MaxRetryError:
     return MaxRetryError(None, URL, reason)  # type: ignore[arg-type]
 
 
-def _reset() -> ConnectionResetError:
-    return ConnectionResetError(104, "Connection reset by peer")
-
-
-# -- the exception chains ---------------------------------------------------------------------
+# -- the exceptions -------------------------------------------------------------------------------
 
 NEVER_SENT = {
-    "name_resolution": lambda: requests.ConnectionError(
-        _max_retry(
-            NameResolutionError("mobiquity.test", _CONN, socket.gaierror(-2, "Name unknown"))
-        )
-    ),
-    "connection_refused": lambda: requests.ConnectionError(
-        _max_retry(
-            NewConnectionError(_CONN, "Failed to establish a new connection: [Errno 111] refused")
-        )
-    ),
-    "connect_timeout": lambda: requests.ConnectTimeout(
-        _max_retry(ConnectTimeoutError(_CONN, "Connection to mobiquity.test timed out."))
-    ),
+    "name_resolution": mq_fake.name_resolution_error,
+    "connection_refused": mq_fake.refused,
+    "connect_timeout": mq_fake.connect_timeout,
 }
 
 MAY_HAVE_BEEN_SENT = {
-    # a pooled keep-alive connection that died after the request was written (POST: urllib3
-    # re-raises the read error as is, requests wraps it)
-    "stale_keepalive_post": (
-        lambda: requests.ConnectionError(
-            ProtocolError(
-                "Connection aborted.",
-                RemoteDisconnected("Remote end closed connection without response"),
-            )
-        ),
+    # a pooled keep-alive connection that died after the request was written
+    "stale_keepalive": (mq_fake.remote_disconnected, "connection_lost"),
+    # the same, as a pool with Retry(total=0) reports it on a GET
+    "stale_keepalive_via_max_retry": (
+        lambda: _max_retry(mq_fake.remote_disconnected()),
         "connection_lost",
     ),
-    # the same on a GET: urllib3 reports it through MaxRetryError
-    "stale_keepalive_get": (
-        lambda: requests.ConnectionError(
-            _max_retry(
-                ProtocolError(
-                    "Connection aborted.",
-                    RemoteDisconnected("Remote end closed connection without response"),
-                )
-            )
-        ),
+    "reset": (mq_fake.reset, "connection_lost"),
+    "reset_via_max_retry": (lambda: _max_retry(mq_fake.reset()), "connection_lost"),
+    "read_timeout": (mq_fake.read_timeout, "read_timeout"),
+    "truncated_body": (mq_fake.truncated_body, "connection_lost"),
+    "bad_status_line": (
+        lambda: ProtocolError("Connection aborted.", BadStatusLine("garbage")),
         "connection_lost",
     ),
-    "reset": (
-        lambda: requests.ConnectionError(ProtocolError("Connection aborted.", _reset())),
-        "connection_lost",
-    ),
-    "reset_via_max_retry": (
-        lambda: requests.ConnectionError(
-            _max_retry(ProtocolError("Connection aborted.", _reset()))
-        ),
-        "connection_lost",
-    ),
-    "read_timeout": (
-        lambda: requests.ReadTimeout(
-            ReadTimeoutError(None, URL, "Read timed out. (read timeout=15)")  # type: ignore[arg-type]
-        ),
-        "read_timeout",
-    ),
-    # a timeout while reading the body: requests raises ConnectionError(ReadTimeoutError)
-    "read_timeout_in_body": (
-        lambda: requests.ConnectionError(
-            ReadTimeoutError(None, URL, "Read timed out.")  # type: ignore[arg-type]
-        ),
-        "read_timeout",
-    ),
-    "truncated_body": (
-        lambda: requests.exceptions.ChunkedEncodingError(
-            ProtocolError("Response ended prematurely", IncompleteRead(b"{", 99))
-        ),
-        "connection_lost",
-    ),
-    "ssl": (
-        lambda: requests.exceptions.SSLError(_max_retry(SSLError("EOF occurred in violation"))),
-        "ssl",
-    ),
+    "ssl": (lambda: SSLError("EOF occurred in violation of protocol"), "ssl"),
     # a proxy that could not be reached: not provably our request's fate, stay conservative
     "proxy": (
-        lambda: requests.exceptions.ProxyError(
-            _max_retry(ProxyError("Unable to connect to proxy", NewConnectionError(_CONN, "x")))
-        ),
+        lambda: ProxyError("Unable to connect to proxy", mq_fake.refused()),
         "transport",
     ),
-    "plain_oserror": (lambda: requests.ConnectionError(OSError("boom")), "transport"),
+    "proxy_via_max_retry": (
+        lambda: _max_retry(ProxyError("Unable to connect to proxy", mq_fake.refused())),
+        "transport",
+    ),
+    "plain_oserror": (lambda: OSError("boom"), "transport"),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(NEVER_SENT))
-def test_never_sent_chains_are_recognised(kind: str) -> None:
-    failure = classify_exception(NEVER_SENT[kind]())
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_never_sent_errors_are_recognised(kind: str, wrapped: bool) -> None:
+    error: Exception = NEVER_SENT[kind]()
+    failure = classify_exception(_max_retry(error) if wrapped else error)
     assert failure.never_sent is True
     assert failure.kind == kind
 
 
 @pytest.mark.parametrize("name", sorted(MAY_HAVE_BEEN_SENT))
-def test_chains_after_sending_are_not_never_sent(name: str) -> None:
+def test_errors_after_sending_are_not_never_sent(name: str) -> None:
     make, kind = MAY_HAVE_BEEN_SENT[name]
     failure = classify_exception(make())
     assert failure.never_sent is False
@@ -158,21 +99,23 @@ def test_chains_after_sending_are_not_never_sent(name: str) -> None:
 
 
 def test_new_connection_error_deeper_in_the_chain_does_not_count() -> None:
-    # Only the direct urllib3 reason decides; a NewConnectionError seen in some context of an
-    # error raised after sending must not turn the failure into "never sent".
-    try:
+    # Only the raised error (or a MaxRetryError's direct reason) decides; a
+    # NewConnectionError seen in some context of an error raised after sending must not turn
+    # the failure into "never sent".
+    for wrap in (lambda e: e, _max_retry):
         try:
-            raise NewConnectionError(_CONN, "refused")
-        except NewConnectionError:
-            raise ProtocolError("Connection aborted.", _reset()) from None
-    except ProtocolError as inner:
-        exc = requests.ConnectionError(inner)
-    assert classify_exception(exc).never_sent is False
+            try:
+                raise mq_fake.refused()
+            except Exception:
+                raise mq_fake.reset() from None
+        except ProtocolError as inner:
+            exc = wrap(inner)
+        assert classify_exception(exc).never_sent is False
 
 
 @pytest.mark.parametrize("kind", sorted(NEVER_SENT))
-def test_pay_bill_not_sent_for_never_sent_chains(
-    kind: str, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+def test_pay_bill_not_sent_for_never_sent_errors(
+    kind: str, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + URL, body=NEVER_SENT[kind]())
     outcome = client.pay_bill(payment())
@@ -183,8 +126,8 @@ def test_pay_bill_not_sent_for_never_sent_chains(
 
 
 @pytest.mark.parametrize("name", sorted(MAY_HAVE_BEEN_SENT))
-def test_pay_bill_unknown_for_chains_after_sending(
-    name: str, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+def test_pay_bill_unknown_for_errors_after_sending(
+    name: str, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     make, kind = MAY_HAVE_BEEN_SENT[name]
     rsps.post(BASE + URL, body=make())
@@ -195,9 +138,9 @@ def test_pay_bill_unknown_for_chains_after_sending(
 
 
 def test_idempotent_calls_see_never_sent_too(
-    rsps: responses.RequestsMock, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, make_client: Callable[..., MobiquityClient]
 ) -> None:
-    rsps.post(BASE + "/mobiquitypay/oauth/token", body=NEVER_SENT["connection_refused"]())
+    rsps.post(BASE + "/mobiquitypay/oauth/token", body=mq_fake.refused())
     client = make_client(retries=RetryPolicy.none())
     with pytest.raises(MobiquityUnavailable) as err:
         client.system_token()
@@ -205,40 +148,7 @@ def test_idempotent_calls_see_never_sent_too(
     assert err.value.kind == "connection_refused"
 
 
-# -- urllib3 never retries --------------------------------------------------------------------
-
-
-def test_adapter_never_retries(client: MobiquityClient) -> None:
-    adapter = client._session.get_adapter(BASE + URL)
-    retry = adapter.max_retries  # type: ignore[attr-defined]
-    assert (retry.total, retry.connect, retry.read, retry.status, retry.redirect, retry.other) == (
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
-
-
-def test_a_callers_session_gets_the_no_retry_adapter() -> None:
-    session = requests.Session()  # its default adapter would be Retry(0, read=False)
-    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=5))
-    client = MobiquityClient(BASE, "id", "secret", session=session)
-    assert session.get_adapter(BASE + URL).max_retries.total == 0  # type: ignore[attr-defined]
-    # other hosts keep the caller's adapter
-    assert session.get_adapter("http://elsewhere.test/").max_retries.total == 5  # type: ignore[attr-defined]
-    client.close()
-
-
-def test_the_default_session_refuses_cookies(rsps: responses.RequestsMock) -> None:
-    session = make_session(2)
-    rsps.get(BASE + "/x", headers={"Set-Cookie": "SESSION=user-a; Path=/"})
-    session.get(BASE + "/x")
-    assert len(session.cookies) == 0
-
-
-# -- real sockets -----------------------------------------------------------------------------
+# -- real sockets ---------------------------------------------------------------------------------
 
 
 def _socket_client(base_url: str, *, read: float = 1.0, connect: float = 1.0) -> MobiquityClient:
@@ -247,11 +157,25 @@ def _socket_client(base_url: str, *, read: float = 1.0, connect: float = 1.0) ->
         base_url,
         "id",
         "secret",
-        sender=__import__("mobiquity_client").PayerWallet("01755555555", "97531"),
+        sender=PayerWallet("01755555555", "97531"),
         timeouts=Timeouts(connect=connect, read=read),
         retries=RetryPolicy(attempts=5, sleep=lambda _s: None),
         auth=AuthPolicy(system_token_for=frozenset()),
     )
+
+
+def test_the_pool_never_retries_by_default_either() -> None:
+    client = _socket_client("http://127.0.0.1:9")
+    retry = client._transport.pool.retries
+    assert (retry.total, retry.connect, retry.read, retry.status, retry.redirect, retry.other) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    client.close()
 
 
 def test_socket_nothing_listening_is_not_sent() -> None:
@@ -306,21 +230,44 @@ def test_socket_body_stalling_after_headers_is_unknown() -> None:
         assert len(server.received) == 1
 
 
-def test_socket_stale_keepalive_connection_dying_after_the_request_is_unknown() -> None:
-    # First payment answered on a keep-alive connection; the second reuses the pooled
-    # connection, is written, and the server closes without answering. requests raises the
-    # same ConnectionError class as for a refused connection: it must still be Unknown, and
-    # urllib3 must not silently resend it on a fresh connection.
-    with MisbehavingServer(["ok", "close"]) as server:
+@pytest.mark.parametrize("behaviour", ["close", "rst"])
+def test_socket_answer_dropped_on_a_reused_keepalive_connection_is_unknown(
+    behaviour: str,
+) -> None:
+    # The first payment is answered on a keep-alive connection; the second reuses the pooled
+    # connection, is written, and the server reads it and then closes (or resets) without
+    # answering. That must be Unknown — never NotSent — and urllib3 must not silently send it
+    # again on a fresh connection.
+    with MisbehavingServer(["ok", behaviour]) as server:
         client = _socket_client(server.url)
         first = client.pay_bill(payment("REF00000000000000001"))
         second = client.pay_bill(payment("REF00000000000000002"))
         time.sleep(0.1)
-        assert first.__class__.__name__ == "Accepted"
-        assert isinstance(second, Unknown)
+        assert isinstance(first, Accepted)
+        assert isinstance(second, Unknown), second
         assert second.kind == "connection_lost"
         assert [r.connection for r in server.received] == [1, 1]  # reused, not resent
         assert server.connections == 1
+        # the dead connection is not reused: the next call opens a new one
+        third = client.pay_bill(payment("REF00000000000000003"))
+        assert isinstance(third, Accepted)
+        assert [r.connection for r in server.received] == [1, 1, 2]
+
+
+def test_socket_enquiry_dropped_on_a_reused_connection_is_unknown_not_never_sent() -> None:
+    with MisbehavingServer(["ok", "close"]) as server:
+        client = MobiquityClient(
+            server.url,
+            "id",
+            "secret",
+            retries=RetryPolicy.none(),
+            auth=AuthPolicy(system_token_for=frozenset()),
+        )
+        client.enquire_payment(mq_doc.REFERENCE)
+        outcome = client.enquire_payment(mq_doc.REFERENCE)
+        assert isinstance(outcome, EnquiryUnknown)
+        assert outcome.kind == "connection_lost"
+        assert [r.connection for r in server.received] == [1, 1]
 
 
 def test_socket_connection_closed_while_idle_is_replaced_before_sending() -> None:
@@ -331,7 +278,7 @@ def test_socket_connection_closed_while_idle_is_replaced_before_sending() -> Non
         client.pay_bill(payment("REF00000000000000001"))
         time.sleep(0.2)
         second = client.pay_bill(payment("REF00000000000000002"))
-        assert second.__class__.__name__ == "Accepted"
+        assert isinstance(second, Accepted)
         assert [r.connection for r in server.received] == [1, 2]
 
 
@@ -353,3 +300,36 @@ def test_socket_idempotent_enquiry_is_retried_by_policy_only() -> None:
         # with the policy's retries the third request gets the server's default answer
         client.enquire_payment(mq_doc.REFERENCE)
         assert len(server.received) == 3
+
+
+@pytest.mark.parametrize(("behaviour", "status"), [("redirect", 302), ("unavailable", 503)])
+def test_socket_no_redirect_followed_and_no_status_retry(behaviour: str, status: int) -> None:
+    with MisbehavingServer([behaviour]) as server:
+        client = _socket_client(server.url)
+        outcome = client.pay_bill(payment())
+        assert isinstance(outcome, Unknown)
+        assert outcome.http_status == status
+        assert [r.path for r in server.received] == [URL]
+
+
+def test_socket_cookies_are_never_sent_back() -> None:
+    # One user's answer setting a cookie must not ride on the next call of the shared client.
+    with MisbehavingServer(["ok_set_cookie", "ok"]) as server:
+        client = _socket_client(server.url)
+        client.pay_bill(payment("REF00000000000000001"))
+        client.pay_bill(payment("REF00000000000000002"))
+        assert len(server.received) == 2
+        assert "cookie" not in server.received[1].headers
+
+
+def test_socket_one_request_line_per_call_with_keepalive() -> None:
+    with MisbehavingServer([]) as server:
+        client = _socket_client(server.url)
+        for n in range(5):
+            client.pay_bill(payment(f"REF0000000000000000{n}"))
+        assert server.connections == 1  # one pooled connection, kept alive
+        request = server.received[0]
+        assert request.method == "POST"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["user-agent"].startswith("mobiquity-client")
+        assert int(request.headers["content-length"]) == len(request.body)

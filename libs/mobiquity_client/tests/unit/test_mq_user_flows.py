@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import mq_doc
+import mq_fake
 import pytest
-import requests
-import responses
+from mq_fake import FakeHttp
 from mq_helpers import BASE, calls_to
 
 from mobiquity_client import (
@@ -52,7 +52,7 @@ DOC_DEVICE = DeviceInfo(
 )
 
 
-def _body(rsps: responses.RequestsMock, path: str) -> dict[str, Any]:
+def _body(rsps: FakeHttp, path: str) -> dict[str, Any]:
     (call,) = calls_to(rsps, path)
     body = json.loads(call.request.body)
     assert isinstance(body, dict)
@@ -63,7 +63,7 @@ def _body(rsps: responses.RequestsMock, path: str) -> dict[str, Any]:
 
 
 def test_login_sends_the_document_body_with_system_token(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + LOGIN, json=mq_doc.LOGIN_SUCCEEDED)
     client.login("Aman01", "Com@1357", DOC_DEVICE)
@@ -72,9 +72,7 @@ def test_login_sends_the_document_body_with_system_token(
     assert call.request.headers["Authorization"] == "Bearer " + mq_doc.TOKEN["access_token"]
 
 
-def test_login_without_otp(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_login_without_otp(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + LOGIN, json=mq_doc.LOGIN_SUCCEEDED)
     result = client.login("Aman01", "Com@1357", DOC_DEVICE)
     assert isinstance(result, LoginSucceeded)
@@ -85,9 +83,7 @@ def test_login_without_otp(
     assert result.session_ids == ("fd4e5489-3280-4aa7-b1d0-596570277b2f",)
 
 
-def test_login_paused_for_otp(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_login_paused_for_otp(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + LOGIN, json=mq_doc.LOGIN_PAUSED_OTP)
     result = client.login("Aman01", "Com@1357", DOC_DEVICE)
     assert result == OtpRequired(
@@ -98,7 +94,7 @@ def test_login_paused_for_otp(
 
 @pytest.mark.parametrize("http_status", [400, 200])
 def test_login_wrong_credentials(
-    http_status: int, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    http_status: int, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + LOGIN, json=mq_doc.ERROR_INVALID_CREDENTIALS, status=http_status)
     with pytest.raises(InvalidCredentials) as err:
@@ -124,7 +120,7 @@ def test_login_wrong_credentials(
 def test_login_other_documented_errors_are_typed(
     answer: dict[str, Any],
     error: type[MobiquityError],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -136,7 +132,7 @@ def test_login_other_documented_errors_are_typed(
 
 
 def test_login_400_without_envelope_is_unexpected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + LOGIN, body="<html>Bad request</html>", status=400)
     with pytest.raises(UnexpectedResponse):
@@ -156,7 +152,7 @@ def test_login_400_without_envelope_is_unexpected(
 def test_login_odd_answers(
     answer: dict[str, Any],
     error: type[MobiquityError],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -166,7 +162,7 @@ def test_login_odd_answers(
 
 
 def test_login_missing_token_field_is_named(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + LOGIN, json={**mq_doc.LOGIN_SUCCEEDED, "token": {"expires_in": 1}})
     with pytest.raises(UnexpectedResponse) as err:
@@ -174,10 +170,10 @@ def test_login_missing_token_field_is_named(
     assert err.value.field == "token.access_token"
 
 
-@pytest.mark.parametrize("failure", [{"status": 500}, {"body": requests.ConnectionError("reset")}])
+@pytest.mark.parametrize("failure", [{"status": 500}, {"body": mq_fake.reset()}])
 def test_login_is_never_retried(
     failure: dict[str, Any],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -188,7 +184,7 @@ def test_login_is_never_retried(
 
 
 def test_login_401_drops_token_but_does_not_resend(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + LOGIN, status=401, json={"error": "invalid_token"})
     with pytest.raises(TokenRejected):
@@ -201,9 +197,7 @@ def test_login_401_drops_token_but_does_not_resend(
 # -- login OTP --------------------------------------------------------------------------------
 
 
-def test_confirm_login_otp(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_confirm_login_otp(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + CONFIRM, json=mq_doc.LOGIN_CONFIRM_SUCCEEDED)
     result = client.confirm_login_otp("0a24aaa1-3e71-4468-a7a7-e7bc8aef6d31", "560727")
     assert _body(rsps, CONFIRM) == mq_doc.LOGIN_CONFIRM_REQUEST
@@ -223,7 +217,7 @@ def test_confirm_login_otp(
 )
 def test_any_failed_answer_to_an_otp_step_is_otp_rejected(
     answer: dict[str, Any],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -235,7 +229,7 @@ def test_any_failed_answer_to_an_otp_step_is_otp_rejected(
 
 
 def test_confirm_otp_unknown_resume_id(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + CONFIRM, json=mq_doc.ERROR_RESUME_NOT_FOUND, status=400)
     with pytest.raises(ResumeRequestNotFound) as err:
@@ -244,7 +238,7 @@ def test_confirm_otp_unknown_resume_id(
 
 
 def test_confirm_without_system_token_when_configured(
-    rsps: responses.RequestsMock, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, make_client: Callable[..., MobiquityClient]
 ) -> None:
     client = make_client(auth=AuthPolicy(system_token_for=frozenset()))
     rsps.post(BASE + CONFIRM, json=mq_doc.LOGIN_CONFIRM_SUCCEEDED)
@@ -256,7 +250,7 @@ def test_confirm_without_system_token_when_configured(
 # -- change password --------------------------------------------------------------------------
 
 
-def test_change_password(rsps: responses.RequestsMock, client: MobiquityClient) -> None:
+def test_change_password(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + CHANGE, json=mq_doc.CHANGE_CREDENTIAL_SUCCEEDED)
     client.change_password("user-token-abc", "OTP01", "Com@8989", "Com@4545", "Com@4545")
     assert _body(rsps, CHANGE) == mq_doc.CHANGE_CREDENTIAL_REQUEST
@@ -275,7 +269,7 @@ def test_change_password(rsps: responses.RequestsMock, client: MobiquityClient) 
 def test_change_password_errors(
     answer: dict[str, Any],
     error: type[MobiquityError],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     client: MobiquityClient,
 ) -> None:
     rsps.post(BASE + CHANGE, json=answer, status=400)
@@ -283,9 +277,7 @@ def test_change_password_errors(
         client.change_password("user-token-abc", "OTP01", "bad", "Com@4545", "Com@4545")
 
 
-def test_change_password_expired_user_token(
-    rsps: responses.RequestsMock, client: MobiquityClient
-) -> None:
+def test_change_password_expired_user_token(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + CHANGE, status=401)
     with pytest.raises(TokenRejected):
         client.change_password("expired", "OTP01", "Com@8989", "Com@4545", "Com@4545")
@@ -293,7 +285,7 @@ def test_change_password_expired_user_token(
 
 
 def test_change_password_with_system_token_when_configured(
-    rsps: responses.RequestsMock, token_ok: object, make_client: Callable[..., MobiquityClient]
+    rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
     auth = AuthPolicy(
         system_token_for=frozenset({"change_credential"}),  # type: ignore[arg-type]
@@ -308,9 +300,7 @@ def test_change_password_with_system_token_when_configured(
 # -- forgot password --------------------------------------------------------------------------
 
 
-def test_reset_flow(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_reset_flow(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + INITIATE, json=mq_doc.RESET_INITIATE_PAUSED)
     rsps.post(BASE + VALIDATE, json=mq_doc.RESET_VALIDATE_PAUSED)
     rsps.post(BASE + FINISH, json=mq_doc.RESET_CONFIRM_SUCCEEDED)
@@ -342,7 +332,7 @@ def test_reset_flow(
 
 
 def test_reset_accepts_the_field_tables_spelling(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     answer = {**mq_doc.RESET_VALIDATE_PAUSED, "code": "new.authentication.value.required"}
     rsps.post(BASE + VALIDATE, json=answer)
@@ -350,7 +340,7 @@ def test_reset_accepts_the_field_tables_spelling(
 
 
 def test_reset_initiate_invalid_value(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + INITIATE, json=mq_doc.ERROR_INVALID_VALUE, status=400)
     with pytest.raises(InvalidInput) as err:
@@ -359,7 +349,7 @@ def test_reset_initiate_invalid_value(
 
 
 def test_reset_initiate_security_question_is_unsupported(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(
         BASE + INITIATE, json={**mq_doc.RESET_INITIATE_PAUSED, "code": "security.answer.required"}
@@ -380,7 +370,7 @@ def test_reset_initiate_security_question_is_unsupported(
 def test_reset_validate_failures_are_otp_rejected(
     answer: dict[str, Any],
     error: type[MobiquityError],
-    rsps: responses.RequestsMock,
+    rsps: FakeHttp,
     token_ok: object,
     client: MobiquityClient,
 ) -> None:
@@ -392,7 +382,7 @@ def test_reset_validate_failures_are_otp_rejected(
 
 
 def test_reset_validate_unexpected_step(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + VALIDATE, json={**mq_doc.RESET_VALIDATE_PAUSED, "serviceRequestId": None})
     with pytest.raises(UnexpectedResponse) as err:
@@ -400,9 +390,7 @@ def test_reset_validate_unexpected_step(
     assert err.value.field == "serviceRequestId"
 
 
-def test_reset_finish_failure(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
-) -> None:
+def test_reset_finish_failure(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + FINISH, json=mq_doc.ERROR_WORKSPACE_MANDATORY, status=400)
     with pytest.raises(MandatoryFieldMissing):
         client.finish_password_reset("x", "a", "a")
@@ -410,7 +398,7 @@ def test_reset_finish_failure(
 
 @pytest.mark.parametrize("path", [INITIATE, VALIDATE, FINISH, CONFIRM])
 def test_password_and_otp_calls_are_never_retried(
-    path: str, rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    path: str, rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + path, status=503)
     calls = {
@@ -425,7 +413,7 @@ def test_password_and_otp_calls_are_never_retried(
 
 
 def test_401_on_an_otp_step_is_token_rejected_not_otp_rejected(
-    rsps: responses.RequestsMock, token_ok: object, client: MobiquityClient
+    rsps: FakeHttp, token_ok: object, client: MobiquityClient
 ) -> None:
     rsps.post(BASE + CONFIRM, json=mq_doc.UNAUTHORIZED_ENVELOPE, status=401)
     with pytest.raises(TokenRejected) as err:

@@ -7,7 +7,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 
 from sandbox.mobiquity import catalogue, faults
 from sandbox.mobiquity.bills import bill_count, find_bill, make_bill
@@ -20,9 +20,10 @@ from sandbox.mobiquity.envelopes import (
     new_id,
     now_precise,
     now_stamp,
+    server_error,
     wrong_password,
 )
-from sandbox.mobiquity.http import finish, gate, json_body, state, system_auth
+from sandbox.mobiquity.http import finish, gate, json_body, json_response, state, system_auth
 from sandbox.mobiquity.state import State
 
 log = logging.getLogger("sandbox.mobiquity")
@@ -237,9 +238,7 @@ def _validate_billpay(
         )
     if st.race_probe is not None:
         st.race_probe()  # tests widen the check-then-record window here
-    st.paid[key] = entry["seq"]
-    if reference is not None:
-        st.accepted_refs[reference] = entry["seq"]
+    # The bill and the reference are marked by `State.record_billpay`, still under the lock.
 
 
 def _amount_text(value: Any) -> str | None:
@@ -287,6 +286,9 @@ def billpay() -> Response:
             "utility": None,
             "amount": _amount_text(instrument.get("amount")),
             "receiver": _text(receiver.get("idValue")),
+            "sender": _text(sender.get("idValue")),
+            "external_reference_id": _text(body.get("externalReferenceId")),
+            "remarks": _text(body.get("remarks")),
             "outcome": "accepted",
             "http_status": None,
             "answered": ctx.plan.after,
@@ -331,9 +333,19 @@ def billpay() -> Response:
             faults.AFTER_500: 500,
             faults.MALFORMED: 200,
         }.get(ctx.plan.after, status)
-        st.ledger.append(entry)
-        if reference is not None:
-            st.ledger_by_reference.setdefault(reference, []).append(entry)
+        try:
+            st.record_billpay(entry)
+        except OSError:
+            log.exception(
+                "billpay seq=%s not recorded: the ledger file cannot be written", entry["seq"]
+            )
+            unrecorded = True
+        else:
+            unrecorded = False
+    if unrecorded:
+        # Nothing was recorded or marked paid: answer like Mobiquity failing before processing.
+        g.answered = "answered"
+        return json_response(server_error(request.path), 500)
     log.info(
         "billpay seq=%s reference=%s consumer_id=%s bill=%s outcome=%s error=%s answer=%s",
         entry["seq"],

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, stream_with_context
 
-from sandbox.mobiquity import catalogue
+from sandbox.mobiquity import catalogue, report
 from sandbox.mobiquity.billing import enquiry_status
 from sandbox.mobiquity.bills import bills_for
 from sandbox.mobiquity.faults import FaultError
@@ -69,6 +69,37 @@ def ledger() -> Response:
             if all(e.get(k) == v for k, v in filters.items())
         ]
     return json_response(rows)
+
+
+@bp.get("/report")
+def transaction_report() -> Response:
+    """The ledger as Mobiquity's transaction report, a download (`report.py`, README).
+
+    `from`, `to`: dates (`YYYY-MM-DD`, the whole day) or times (`YYYY-MM-DDTHH:MM:SS`),
+    inclusive, in `tz` (default UTC); `status`: SUCCEEDED, PENDING, FAILED (comma-separated);
+    `format`: csv (default) or xlsx. Streamed: the ledger is never copied.
+    """
+    try:
+        query = report.parse_query(request.args)
+    except report.ReportError as err:
+        return _problem(str(err))
+    st = state()
+    with st.lock:
+        ledger, count = st.ledger, len(st.ledger)
+
+    lines = report.rows(ledger, count, query, lambda entry: enquiry_status(st, entry))
+    if query.fmt == "xlsx":
+        body = report.xlsx_chunks(lines)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = report.csv_chunks(lines)
+        mimetype = "text/csv; charset=utf-8"
+    name = query.filename(request.args.get("from", ""), request.args.get("to", ""))
+    return Response(
+        stream_with_context(body),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/calls")

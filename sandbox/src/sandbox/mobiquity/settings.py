@@ -97,7 +97,17 @@ class Settings:
     keepalive_seconds: int = 75
     access_log: bool = False
     log_level: str = "info"
+    data_dir: str = ""
+    """Where the ledger is kept across restarts (`journal.py`); "" keeps it in memory only."""
     config: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    @property
+    def control_url(self) -> str:
+        """Where this sandbox answers, as a client on this machine reaches it."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,5 +129,6 @@ class Settings:
             keepalive_seconds=int(env.get("SANDBOX_KEEPALIVE_SECONDS", cls.keepalive_seconds)),
             access_log=_coerce("SANDBOX_ACCESS_LOG", "bool", env.get("SANDBOX_ACCESS_LOG", "0")),
             log_level=env.get("SANDBOX_LOG_LEVEL", cls.log_level),
+            data_dir=env.get("SANDBOX_DATA_DIR", "").strip(),
             config=RuntimeConfig().patched(config_patch),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import random
 import secrets
 import threading
@@ -20,11 +21,19 @@ from typing import Any
 
 from sandbox.mobiquity import faults as faults_mod
 from sandbox.mobiquity.envelopes import new_id, now_precise, utc_text
+from sandbox.mobiquity.journal import Journal
 from sandbox.mobiquity.settings import RuntimeConfig, Settings
 from sandbox.mobiquity.users import User, demo_users
 
+log = logging.getLogger("sandbox.mobiquity")
+
 SYSTEM = "system"
 USER = "user"
+
+
+def paid_key(entry: dict[str, Any]) -> tuple[str, str, str]:
+    """The (utility, consumer id, bill number) an accepted ledger entry paid."""
+    return (entry["utility"], entry["consumer_id"], entry["bill_number"])
 
 
 @dataclass
@@ -115,7 +124,11 @@ class Call:
 
 
 class State:
-    """Users, tokens, OTPs, paused flows, the ledger, the calls, faults and config."""
+    """Users, tokens, OTPs, paused flows, the ledger, the calls, faults and config.
+
+    With `settings.data_dir` the ledger is also kept in a journal file there and read back
+    at start (`sandbox.mobiquity.journal`); everything else is in memory only.
+    """
 
     def __init__(self, settings: Settings, *, seed: int | None = None) -> None:
         self.settings = settings
@@ -124,11 +137,32 @@ class State:
         self._rng = random.Random(seed)
         self.race_probe: Callable[[], None] | None = None
         """Test seam: called between "is the bill still pending?" and "mark it paid"."""
+        self.journal: Journal | None = None
         self.reset()
+        if settings.data_dir:
+            self.journal = Journal(settings.data_dir)
+            entries = self.journal.open(holder_url=settings.control_url)
+            with self.lock:
+                for entry in entries:
+                    self._remember(entry)
+                self.order_seq = len(entries)
+            if entries:
+                log.info(
+                    "sandbox ledger: %d billpay entries read back from %s",
+                    len(entries),
+                    self.journal.path,
+                )
+
+    def close(self) -> None:
+        """Release the data directory (a restarted sandbox may take it)."""
+        if self.journal is not None:
+            self.journal.close()
 
     def reset(self, *, keep_tokens: bool = False) -> None:
-        """Forget everything and restore the demo users and the start-up config."""
+        """Forget everything (the ledger file too) and restore the demo users and config."""
         with self.lock:
+            if self.journal is not None:
+                self.journal.clear()
             self.config: RuntimeConfig = self.settings.config
             self.users: dict[str, User] = demo_users()
             if not keep_tokens:
@@ -144,6 +178,28 @@ class State:
             self.faults: dict[int, faults_mod.Fault] = {}
             self.fault_seq = 0
             self.order_seq = 0
+
+    # ---- the ledger ----------------------------------------------------------------------
+
+    def record_billpay(self, entry: dict[str, Any]) -> None:
+        """Append a processed billpay to the ledger (journal first). Call under `lock`.
+
+        Raises OSError when the journal cannot be written; the caller then undoes what the
+        validation marked and answers as if the order had never been processed.
+        """
+        if self.journal is not None:
+            self.journal.append(entry)
+        self._remember(entry)
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        self.ledger.append(entry)
+        reference = entry.get("reference")
+        if reference is not None:
+            self.ledger_by_reference.setdefault(reference, []).append(entry)
+        if entry["outcome"] == "accepted":
+            self.paid.setdefault(paid_key(entry), entry["seq"])
+            if reference is not None:
+                self.accepted_refs.setdefault(reference, entry["seq"])
 
     # ---- tokens --------------------------------------------------------------------------
 

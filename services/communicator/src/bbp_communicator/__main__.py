@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bbp_common.settings import SettingsError
+from bbp_common.platform.settings import SettingsError
 
 
 def main() -> int:

@@ -6,14 +6,16 @@ import threading
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
-from bbp_common import messages
-from bbp_common.db import make_engine, ping
-from bbp_common.health import HealthServer, Liveness
-from bbp_common.logging import configure_logging, get_logger
-from bbp_common.messaging import Consumer, Publisher, setup_topology
-from bbp_common.mobiquity import make_client, payer_wallet
-from bbp_common.runtime import install_stop_signals, run_until_stopped
-from bbp_common.settings import load_settings
+from bbp_common.core import messages
+from bbp_common.platform.db import make_engine, ping
+from bbp_common.platform.db.clock import DbClock
+from bbp_common.platform.health import HealthServer, Liveness
+from bbp_common.platform.logging import configure_logging, get_logger
+from bbp_common.platform.messaging import Consumer, Publisher, setup_topology
+from bbp_common.platform.mobiquity import make_client, payer_wallet
+from bbp_common.platform.runtime import install_stop_signals, run_until_stopped
+from bbp_common.platform.settings import load_settings
+from bbp_communicator.calls import CallPool
 from bbp_communicator.handlers import Communicator, Metrics
 from bbp_communicator.notify import Notifier
 from bbp_communicator.settings import CommunicatorSettings
@@ -67,6 +69,7 @@ class CommunicatorService:
             ).observe(seconds),
         )
         self.publisher = Publisher.from_settings(settings, name=f"{settings.communicator_name}-pub")
+        self.clock = DbClock(self.engine)
         self.handlers = Communicator(
             engine=self.engine,
             client=self.client,
@@ -74,6 +77,12 @@ class CommunicatorService:
             name=settings.communicator_name,
             publish_timeout=settings.communicator_result_publish_timeout,
             metrics=Metrics.for_registry(self.registry),
+            clock=self.clock,
+            send_window=settings.pay_send_window,
+            answer_window=settings.mobiquity_connect_timeout + settings.mobiquity_read_timeout,
+            token_first=settings.mobiquity_bearer_on_bill_calls,
+            # A batch's commands run here, each at its slot: one thread per call in flight.
+            calls=CallPool(workers, self.clock, "calls"),
         )
         self.notifier = Notifier(
             engine=self.engine,
@@ -120,6 +129,7 @@ class CommunicatorService:
 
     def start(self) -> CommunicatorService:
         setup_topology(self.settings.amqp_url, delivery_limit=self.settings.amqp_delivery_limit)
+        self.clock.measure()  # command expiries are judged on the database's clock
         self.publisher.start()
         self.publisher.wait_ready(30)
         for consumer in self.consumers:
@@ -135,6 +145,8 @@ class CommunicatorService:
             consumer.stop()
         for consumer in self.consumers:
             consumer.join()
+        if self.handlers.calls is not None:
+            self.handlers.calls.stop()
         self.publisher.close()
         self.client.close()
         self.engine.dispose()

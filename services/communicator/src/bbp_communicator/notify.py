@@ -58,12 +58,12 @@ from jinja2 import (
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, select
 
-from bbp_common.contacts import InvalidRecipient, international, mask_mobile, normalise
-from bbp_common.db.tables import fetch_items, notifications, payments
-from bbp_common.logging import get_logger
-from bbp_common.masking import mask_text
-from bbp_common.messages import NOTIFY_RESULT, MessageKind
-from bbp_common.messaging import Envelope, Reject, delivery_count
+from bbp_common.core.contacts import InvalidRecipient, international, mask_mobile, normalise
+from bbp_common.core.messages import NOTIFY_RESULT, MessageKind
+from bbp_common.platform.db.tables import fetch_items, notifications, payments
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.masking import mask_text
+from bbp_common.platform.messaging import Envelope, Reject, delivery_count
 from bbp_communicator.notify_settings import NotifySenderSettings
 
 log = get_logger(__name__)

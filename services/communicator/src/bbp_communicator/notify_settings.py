@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from bbp_common.settings import Seconds, _Base
+from bbp_common.platform.settings import Seconds, _Base
 
 #: The SSL Wireless-style default: most Bangladeshi gateways take these fields.
 DEFAULT_SMS_FIELDS = json.dumps(

@@ -7,8 +7,8 @@ import socket
 
 from pydantic import Field
 
-from bbp_common.mobiquity import MobiquitySettings, PayerSettings
-from bbp_common.settings import (
+from bbp_common.platform.mobiquity import MobiquitySettings, PayerSettings
+from bbp_common.platform.settings import (
     AmqpSettings,
     DatabaseSettings,
     HealthSettings,
@@ -43,6 +43,11 @@ class CommunicatorSettings(
     )
     communicator_enquiry_workers: int = Field(
         8, ge=1, description="Enquiry calls one replica makes at once"
+    )
+    pay_send_window: Seconds = Field(
+        5,
+        description="A claimed payment is sent within this long after its claim or not at "
+        "all (reported not sent, queued again with the same reference id)",
     )
     communicator_result_publish_timeout: Seconds = Field(
         60,

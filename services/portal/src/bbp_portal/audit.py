@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from bbp_common.db.tables import audit_log
-from bbp_common.masking import mask
+from bbp_common.platform.db.tables import audit_log
+from bbp_common.platform.masking import mask
 
 #: Every action the portal writes (the audit page's filter offers these).
 ACTIONS = (

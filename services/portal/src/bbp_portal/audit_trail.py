@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from bbp_common.db.tables import audit_log
+from bbp_common.platform.db.tables import audit_log
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, has_request_context
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.audit import AuditEvent, AuditStore
 from bbp_portal.device import client_ip, device_id
 from bbp_portal.directory import UserStore

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from bbp_common.logging import correlation, new_correlation_id
+from bbp_common.platform.logging import correlation, new_correlation_id
 
 HEADER = "X-Request-ID"
 _TOKEN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db import utcnow
-from bbp_common.db.tables import users
+from bbp_common.platform.db import utcnow
+from bbp_common.platform.db.tables import users
 
 
 @dataclass(frozen=True)

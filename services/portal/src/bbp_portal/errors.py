@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 
 log = get_logger(__name__)
 

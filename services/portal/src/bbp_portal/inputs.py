@@ -28,7 +28,7 @@ from flask_babel import gettext
 from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
 
-from bbp_common.db.tables import account_groups, bulk_requests
+from bbp_common.platform.db.tables import account_groups, bulk_requests
 from bbp_portal.files.limits import N_
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import engine
@@ -219,7 +219,7 @@ _NEXT = Text(N_("The page to return to"), 2048)
 _COMMENT = Text(N_("The comment"), MAX_FIELD_CHARS)
 _CSRF = Text(N_("The form's security token"), 512)
 _ACCOUNT_STATUS = OneOf(N_("The status"), ("active", "inactive", "all"))
-_SELECTION = {
+_SELECTION: dict[str, Kind] = {
     "scope": OneOf(N_("The selection"), ("ids", "group", "filter")),
     "ids": Ids(N_("The chosen items")),
     "group_id": _GROUP,
@@ -227,7 +227,7 @@ _SELECTION = {
     "utility": _UTILITY,
     "status": _ACCOUNT_STATUS,
 }
-_PENDING = {
+_PENDING: dict[str, Kind] = {
     "utility": _UTILITY,
     "group_id": _GROUP,
     "due_from": Day(N_("The first due date")),
@@ -240,16 +240,17 @@ def _pages() -> dict[str, dict[str, Kind]]:
     """Endpoint → the parameters it takes (query for GET, form fields for POST)."""
     from bbp_portal.accounts.listing import SORTS
     from bbp_portal.audit import ACTIONS, OUTCOMES
+    from bbp_portal.bulk import queries as request_queries
     from bbp_portal.payments import operations
     from bbp_portal.payments import queries as payment_queries
-    from bbp_portal.requests import queries as request_queries
+    from bbp_portal.requests.items import ITEM_STATUSES
 
-    comment = {"comment": _COMMENT}
-    account_form = {
+    comment: dict[str, Kind] = {"comment": _COMMENT}
+    account_form: dict[str, Kind] = {
         name: Text(N_("The field"), MAX_FIELD_CHARS)
         for name in ("utility_code", "consumer_id", "mobile", "label")
     } | {"group_ids": Ids(N_("The groups"), 1_000)}
-    biller_form = {
+    biller_form: dict[str, Kind] = {
         name: Text(N_("The field"), MAX_FIELD_CHARS)
         for name in (
             "utility_code",
@@ -263,7 +264,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
     } | {"product_id": Whole(N_("The product id"))}
     return {
         # -- GET pages
-        "home": {},
+        "dashboard.home": {},
         "accounts.index": {
             "q": _QUERY,
             "utility": _UTILITY,
@@ -309,7 +310,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "cursor": _CURSOR,
         },
         "requests.show": {
-            "status": OneOf(N_("The status"), request_queries.ITEM_STATUSES),
+            "status": OneOf(N_("The status"), ITEM_STATUSES),
             "state": OneOf(N_("The state"), payment_queries.STATES),
             "utility": _UTILITY,
             "q": _QUERY,
@@ -378,8 +379,8 @@ WTFORMS_PAGES = frozenset(
 UNCHECKED = frozenset({"static", "healthz", "readyz"})
 #: The API's query filters naming a row: checked to exist (their type is the schema's job).
 API_IDS: dict[str, dict[str, Whole]] = {
-    "api_v1.list_accounts": {"group_id": _GROUP},
-    "api_v1.list_pending": {"group_id": _GROUP, "fetch_request_id": _FETCH},
+    "api_v1.accounts.list_accounts": {"group_id": _GROUP},
+    "api_v1.payments.list_pending": {"group_id": _GROUP, "fetch_request_id": _FETCH},
 }
 _WTFORMS_QUERY = {"next": _NEXT, "restart": OneOf(N_("The restart"), ("1",))}
 

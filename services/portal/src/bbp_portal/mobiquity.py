@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from bbp_common import mobiquity
+from bbp_common.platform import mobiquity
 from bbp_portal.settings import PortalSettings
 from mobiquity_client import (
     DeviceInfo,

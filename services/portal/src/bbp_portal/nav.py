@@ -24,7 +24,7 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
-    NavItem(_l("Dashboard"), "home"),
+    NavItem(_l("Dashboard"), "dashboard.home"),
     NavItem(_l("Bill accounts"), "accounts.index", ("admin", "superadmin", "auditor")),
     NavItem(_l("Requests"), "requests.index", ("admin", "superadmin", "auditor")),
     NavItem(_l("Pay bills"), "payments.pending", ("admin", "superadmin")),

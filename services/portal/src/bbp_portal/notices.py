@@ -1,7 +1,7 @@
 """The portal's side of notifications: ask for the password-changed e-mail, list the ones
 that could not be delivered, and send one again.
 
-Everything goes through :mod:`bbp_common.notifications` in one transaction each: the
+Everything goes through :mod:`bbp_portal.notifications` in one transaction each: the
 notification row and its outbox command commit together, and the scheduler's relay
 publishes the command (the portal needs no broker connection for it). The views depend on
 the :class:`NoticeStore` protocol so unit tests can run without a database.
@@ -16,9 +16,10 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from bbp_common import notifications as common
-from bbp_common.contacts import mask_mobile
-from bbp_common.db.tables import notifications
+from bbp_common.core.contacts import mask_mobile
+from bbp_common.core.notifications import NotResendable as NotResendableRow
+from bbp_common.platform.db.tables import notifications
+from bbp_portal import notifications as common
 
 #: States the superadmin page lists: given up on, and waiting for a person.
 UNDELIVERED = ("failed", "dead")
@@ -113,5 +114,5 @@ class SqlNotices:
         try:
             with self._engine.begin() as conn:
                 common.resend(conn, notification_id, by)
-        except common.NotResendable:
+        except NotResendableRow:
             raise NotResendable(notification_id) from None

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from bbp_common.mobiquity import MobiquitySettings
-from bbp_common.notifications import PaymentSmsSettings
-from bbp_common.settings import (
+from bbp_common.core.notifications import PaymentSmsSettings
+from bbp_common.platform.mobiquity import MobiquitySettings
+from bbp_common.platform.settings import (
     AmqpSettings,
     DatabaseSettings,
     LoggingSettings,

@@ -18,8 +18,8 @@ from concurrent.futures import Future
 
 from sqlalchemy import Connection
 
-from bbp_common.logging import get_logger
-from bbp_common.messaging import Envelope
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Envelope
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.lease import LostLease
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
-from bbp_common import messages
-from bbp_common.db import make_engine, ping
-from bbp_common.health import HealthServer, Liveness
-from bbp_common.logging import configure_logging, get_logger
-from bbp_common.messaging import Consumer, Envelope, Publisher, setup_topology
-from bbp_common.outbox import OutboxRelay
-from bbp_common.runtime import install_stop_signals
-from bbp_common.settings import load_settings
+from bbp_common.core import messages
+from bbp_common.platform.db import make_engine, ping
+from bbp_common.platform.health import HealthServer, Liveness
+from bbp_common.platform.logging import configure_logging, get_logger
+from bbp_common.platform.messaging import Consumer, Envelope, Publisher, setup_topology
+from bbp_common.platform.relay import OutboxRelay
+from bbp_common.platform.runtime import install_stop_signals
+from bbp_common.platform.settings import load_settings
 from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.dispatcher import Dispatcher, DispatcherMetrics

@@ -20,30 +20,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Connection, case, func, insert, or_, select, text, update
+from sqlalchemy import Connection
 
-from bbp_common.db import utcnow
-from bbp_common.db.tables import (
-    bills,
-    bulk_requests,
-    dispatches,
-    fetch_items,
-    payment_events,
-    payments,
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.messages import (
+    BATCH_MAX,
+    ENQUIRY_COMMAND,
+    ENQUIRY_COMMANDS,
+    FETCH_COMMAND,
+    FETCH_COMMANDS,
+    PAY_COMMAND,
+    PAY_COMMANDS,
+    MessageKind,
 )
-from bbp_common.domain.payments import PaymentState
-from bbp_common.logging import get_logger
-from bbp_common.messages import ENQUIRY_COMMAND, FETCH_COMMAND, PAY_COMMAND, MessageKind
-from bbp_common.messaging import EXCHANGE, Outgoing, PublishFailed, build
-from bbp_common.payment_store import PaymentRow, breaker_state, bump_tallies, transition
+from bbp_common.platform.db import utcnow
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import EXCHANGE, Outgoing, PublishFailed, build
 from bbp_scheduler.db import LeaderDb
-from bbp_scheduler.pacing import Pacer, round_robin
+from bbp_scheduler.pacing import Pacer
+from bbp_scheduler.picking import ENQUIRIES, Key, Picker
 from bbp_scheduler.settings import SchedulerSettings
+from bbp_scheduler.work import Rules, Work
 
 log = get_logger(__name__)
 
-ENQUIRIES = ("enquiry", 0)
-Key = tuple[str, int]
+#: The batch message of each kind of command (version 2).
+BATCHES = {"fetch": FETCH_COMMANDS, "pay": PAY_COMMANDS, "enquiry": ENQUIRY_COMMANDS}
 
 
 @dataclass
@@ -55,6 +57,10 @@ class Command:
     body: dict[str, Any]
     correlation_id: str | None = None
     revert: dict[str, Any] = field(default_factory=dict)
+    #: Its slot (database clock), and the moment it may not leave before: the slot, or
+    #: later when it must be spaced from the command before it.
+    slot: datetime | None = None
+    not_before: datetime | None = None
 
 
 @dataclass
@@ -98,16 +104,28 @@ class Dispatcher:
         self.publisher = publisher
         self.settings = settings
         self.metrics = metrics
+        self.rules = Rules.of(settings) if hasattr(settings, "enquiry_schedule") else None
         self.pacer = Pacer(settings.mobiquity_rate_limit or None)
-        self.buffers: dict[Key, deque[Any]] = {}
-        self.active: list[Key] = []
-        self.active_checked = 0.0
-        self.last_key: Key | None = None
+        self.picker = Picker(getattr(settings, "pay_max_bill_age", 86400))
         self.wake = threading.Event()
-        #: Correlation id of each active request (set by the portal request that made it).
-        self.correlations: dict[int, str] = {}
         #: The last plan found every in-flight slot taken: work may be waiting for a result.
         self.saturated = False
+        #: The database clock minus ours (from the last plan), and the earliest moment the
+        #: next batched command may leave (database clock).
+        self._offset = 0.0
+        self._next_not_before = utcnow()
+
+    @property
+    def actor(self) -> str:
+        return f"scheduler:{self.db.lease.holder}"
+
+    @property
+    def active_checked(self) -> float:
+        return self.picker.active_checked
+
+    @active_checked.setter
+    def active_checked(self, value: float) -> None:
+        self.picker.active_checked = value
 
     def slots_freed(self) -> None:
         """Results were applied: if the dispatcher waits for a free slot, look again now
@@ -115,26 +133,25 @@ class Dispatcher:
         if self.saturated:
             self.wake.set()
 
+    def _work(self, conn: Connection, token: int) -> Work:
+        assert self.rules is not None
+        return Work(conn, token, self.actor, self.rules, self.settings)
+
     # ------------------------------------------------------------------ term
 
     def begin_term(self) -> None:
         """A new leader continues the pace from the last second of recorded dispatches."""
         recent = self.db.read(
-            lambda conn: (
-                conn.execute(
-                    select(dispatches.c.dispatched_at).where(
-                        dispatches.c.dispatched_at
-                        > func.date_sub(func.utc_timestamp(6), text("INTERVAL 2 SECOND"))
-                    )
+            lambda conn: [
+                at
+                for (at,) in conn.exec_driver_sql(
+                    "SELECT dispatched_at FROM dispatches"
+                    " WHERE dispatched_at > DATE_SUB(UTC_TIMESTAMP(6), INTERVAL 2 SECOND)"
                 )
-                .scalars()
-                .all()
-            )
+            ]
         )
         self.pacer = Pacer(self.settings.mobiquity_rate_limit or None, recent=recent)
-        self.buffers.clear()
-        self.active = []
-        self.active_checked = 0.0
+        self.picker.reset()
 
     def run(self, stop: threading.Event) -> None:
         """Plan a little ahead, release each command at its slot, plan again when short.
@@ -146,6 +163,7 @@ class Dispatcher:
         """
         tick = self.settings.dispatch_tick
         gap = self.pacer.interval
+        lead = timedelta(seconds=self.settings.dispatch_lead)
         pending: deque[tuple[datetime, Command]] = deque()
         next_release = utcnow()
         try:
@@ -153,19 +171,29 @@ class Dispatcher:
                 # Plan about four ticks ahead, in batches: one transaction per batch, not per
                 # command, is what keeps the dispatcher cheap at a few hundred per second.
                 idle = False
-                if not pending or pending[-1][0] < utcnow() + timedelta(seconds=2 * tick):
-                    planned = self.plan(horizon=4 * tick)
+                if not pending or pending[-1][0] < utcnow() + lead + timedelta(seconds=2 * tick):
+                    planned = self.plan(horizon=4 * tick + lead.total_seconds())
                     pending.extend(planned)
                     idle = not planned and not pending and not self.saturated
                 due: list[Command] = []
                 now = utcnow()
-                while pending and max(pending[0][0], next_release) <= now:
-                    next_release = max(pending[0][0], next_release) + gap
-                    due.append(pending.popleft()[1])
-                if due:
-                    self._publish(due)
-                    continue
-                release_at = max(pending[0][0], next_release) if pending else None
+                if lead:
+                    # Batches: every command whose slot comes within the lead leaves now, in
+                    # one message per kind; the communicator waits for each one's slot.
+                    while pending and pending[0][0] <= now + lead:
+                        due.append(pending.popleft()[1])
+                    if due:
+                        self._publish_batches(due)
+                        continue
+                    release_at = pending[0][0] - lead if pending else None
+                else:
+                    while pending and max(pending[0][0], next_release) <= now:
+                        next_release = max(pending[0][0], next_release) + gap
+                        due.append(pending.popleft()[1])
+                    if due:
+                        self._publish(due)
+                        continue
+                    release_at = max(pending[0][0], next_release) if pending else None
                 wait = (release_at - utcnow()).total_seconds() if release_at else tick
                 # Nothing to dispatch: look again less often (a new request wakes us at once).
                 limit = self.settings.dispatch_idle_interval if idle else tick
@@ -184,49 +212,54 @@ class Dispatcher:
         Release times are on this process's clock (the slots are on the database's).
         """
         planned: list[tuple[Command, datetime]] = []
+        force = self.wake.is_set()
+        settle: set[int] = set()
 
         def work(conn: Connection, token: int) -> float:
             planned.clear()
-            now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+            unit = self._work(conn, token)
+            now = unit.now
             offset = (now - utcnow()).total_seconds()
             in_flight = count_in_flight(conn)
             self.metrics.in_flight.set(in_flight)
             capacity = self.settings.mobiquity_max_in_flight - in_flight
             self.saturated = capacity <= 0
             if self.saturated:
+                unit.finish()
                 return offset
             slots = self.pacer.plan(now, horizon, capacity)
             if not slots:
+                unit.finish()
                 return offset
-            picks = self._pick(conn, now, len(slots))
-            if not picks:
-                return offset
-            allowed = self._requests_still_running(conn, {k[1] for k, _ in picks if k != ENQUIRIES})
-            chosen = [
-                (key, row, slot)
-                for (key, row), slot in zip(picks, slots, strict=False)
-                if key == ENQUIRIES or key[1] in allowed
-            ]
-            planned.extend(self._mark(conn, chosen))
+            picks = self.picker.pick(unit, now, len(slots), force=force)
+            if picks:
+                allowed = unit.requests.dispatching(
+                    {key[1] for key, _ in picks if key != ENQUIRIES}
+                )
+                chosen = [
+                    (key, row, slot)
+                    for (key, row), slot in zip(picks, slots, strict=False)
+                    if key == ENQUIRIES or key[1] in allowed
+                ]
+                planned.extend(self._mark(unit, chosen))
             if planned:
-                conn.execute(
-                    insert(dispatches),
+                conn.exec_driver_sql(
+                    "INSERT INTO dispatches (dispatched_at, kind, item_id, request_id,"
+                    " fencing_token) VALUES (%s, %s, %s, %s, %s)",
                     [
-                        {
-                            "dispatched_at": slot,
-                            "kind": command.item_kind,
-                            "item_id": command.item_id,
-                            "request_id": command.request_id,
-                            "fencing_token": token,
-                        }
+                        (slot, command.item_kind, command.item_id, command.request_id, token)
                         for command, slot in planned
                     ],
                 )
-                self._start_requests(conn, {c.request_id for c, _ in planned if c.request_id})
+                unit.requests.start({c.request_id for c, _ in planned if c.item_kind != "enquiry"})
+            settle.clear()
+            settle.update(unit.finish())  # stale bills cancelled: their requests may be done
             return offset
 
         started = time.monotonic()
         offset = self.db.write(work)
+        if settle and self.rules is not None:
+            self.db.write(lambda conn, token: self._work(conn, token).settle_requests(settle))
         took = time.monotonic() - started
         self.metrics.plan_seconds.observe(took)
         if took > 0.2:
@@ -235,6 +268,7 @@ class Dispatcher:
             return []
         # Slots are handed out in time order; skipped picks leave gaps, never overlaps.
         self.pacer.commit([slot for _, slot in planned])
+        self._offset = offset
         shift = timedelta(seconds=offset)
         return [(slot - shift, command) for command, slot in planned]
 
@@ -258,7 +292,7 @@ class Dispatcher:
                 version=command.kind.version,
                 # The portal request's id, so the communicator's lines carry it too.
                 correlation_id=command.correlation_id
-                or self.correlations.get(command.request_id or 0),
+                or self.picker.correlations.get(command.request_id or 0),
             )
             by_id[envelope.message_id] = command
             outgoing.append(Outgoing(EXCHANGE, command.kind.routing_key, envelope))
@@ -270,410 +304,147 @@ class Dispatcher:
             log.warning("dispatch_publish_failed", count=len(failed), error=str(exc))
             self._revert(failed)
 
-    def _revert(self, commands: Sequence[Command]) -> None:
-        """Put back what did not leave. A copy that did leave is superseded by the attempt."""
+    def _publish_batches(self, commands: Sequence[Command]) -> None:
+        """One message per kind (at most ``BATCH_MAX`` commands each), every command with the
+        slot it may not leave before; a batch whose publish fails is given back whole."""
+        # Each command's not-before moment: its slot, but never sooner than one interval
+        # after the previous command's, nor in the past. A batch that leaves late (a slow
+        # transaction, a starved thread) is spread at the pace, not sent as a bunch: what
+        # Mobiquity sees keeps the cap, not only our records.
+        gap = self.pacer.interval
+        db_now = utcnow() + timedelta(seconds=self._offset)
+        for command in sorted(commands, key=lambda c: c.slot or db_now):
+            moment = max(command.slot or db_now, self._next_not_before, db_now)
+            command.not_before = moment
+            self._next_not_before = moment + gap
+        by_kind: dict[str, list[Command]] = {}
+        for command in commands:
+            by_kind.setdefault(command.item_kind, []).append(command)
+        outgoing = []
+        by_id: dict[str, list[Command]] = {}
+        for group in by_kind.values():
+            for start in range(0, len(group), BATCH_MAX):
+                chunk = group[start : start + BATCH_MAX]
+                kind = BATCHES[chunk[0].item_kind]
+                envelope = build(
+                    kind.type,
+                    {"items": [{**c.body, "not_before": c.not_before} for c in chunk]},
+                    version=kind.version,
+                    correlation_id=chunk[0].correlation_id
+                    or self.picker.correlations.get(chunk[0].request_id or 0),
+                )
+                by_id[envelope.message_id] = chunk
+                outgoing.append(Outgoing(EXCHANGE, kind.routing_key, envelope))
+                self.metrics.dispatched.labels(chunk[0].item_kind).inc(len(chunk))
+        try:
+            self.publisher.publish_batch(outgoing)
+        except PublishFailed as exc:
+            failed = [c for mid in exc.message_ids for c in by_id.get(mid, [])]
+            log.warning("dispatch_publish_failed", count=len(failed), error=str(exc))
+            self._revert(failed)
 
-        def work(conn: Connection, _token: int) -> None:
+    def _revert(self, commands: Sequence[Command]) -> None:
+        """Put back what did not leave. A copy that did leave is superseded by the attempt
+        (claims match it) or by the enquiry number (results match it)."""
+
+        def work(conn: Connection, token: int) -> None:
+            unit = self._work(conn, token)
             for command in commands:
                 if command.item_kind == "fetch":
-                    result = conn.execute(
-                        update(fetch_items)
-                        .where(
-                            fetch_items.c.id == command.item_id,
-                            fetch_items.c.state == "dispatched",
-                            fetch_items.c.attempts == command.body["attempt"],
-                        )
-                        .values(state="queued", attempts=fetch_items.c.attempts - 1)
-                    )
-                    if result.rowcount == 1:
-                        bump_tallies(
-                            conn, command.request_id or 0, {"in_flight": (-1, 0), "queued": (1, 0)}
-                        )
+                    unit.fetches.undo_dispatch(command.item_id, command.body["attempt"])
                 elif command.item_kind == "pay":
-                    row = conn.execute(
-                        select(
-                            payments.c.id,
-                            payments.c.request_id,
-                            payments.c.reference_id,
-                            payments.c.state,
-                            payments.c.total,
-                            payments.c.attempt,
-                        )
-                        .where(payments.c.id == command.item_id)
-                        .with_for_update()
-                    ).first()
-                    if row is not None and row.state == PaymentState.DISPATCHED.value:
-                        transition(
-                            conn,
-                            PaymentRow.of(row),
-                            PaymentState.QUEUED,
-                            cause="command not published",
-                            actor=self.db.lease.holder,
-                            extra_where=payments.c.attempt == command.body["attempt"],
-                            values={"dispatched_at": None, "deadline_at": None},
-                        )
+                    row = unit.payments.lock([command.item_id]).get(command.item_id)
+                    if (
+                        row is not None
+                        and row.state is PaymentState.DISPATCHED
+                        and row.attempt == command.body["attempt"]
+                    ):
+                        unit.payments.never_left([row], "command not published", counted=False)
                 else:
-                    conn.execute(
-                        update(payments)
-                        .where(
-                            payments.c.id == command.item_id,
-                            payments.c.state == PaymentState.AMBIGUOUS.value,
-                            payments.c.enquiry_count == command.body["enquiry_number"] - 1,
-                        )
-                        .values(enquiry_sent_at=None)
-                    )
+                    row = unit.payments.lock([command.item_id]).get(command.item_id)
+                    if (
+                        row is not None
+                        and row.state is PaymentState.AMBIGUOUS
+                        and row.enquiry_sent_at is not None
+                        and row.enquiry_count == command.body["enquiry_number"] - 1
+                    ):
+                        unit.payments.enquiry_not_sent(row, why="enquiry command not published")
+            unit.finish()  # nothing of these finishes a request: no settling needed
 
         try:
             self.db.write(work)
         except Exception:  # the sweeper finds whatever stays dispatched
             log.exception("dispatch_revert_failed")
 
-    # ------------------------------------------------------------------ choosing work
-
-    def _refresh_active(self, conn: Connection) -> None:
-        if time.monotonic() - self.active_checked < 0.5 and not self.wake.is_set():
-            return
-        rows = conn.execute(
-            select(bulk_requests.c.id, bulk_requests.c.kind, bulk_requests.c.correlation_id)
-            .where(bulk_requests.c.state.in_(["queued", "running"]))
-            .order_by(bulk_requests.c.id)
-        ).all()
-        self.active = [(row.kind, row.id) for row in rows]
-        self.correlations = {row.id: row.correlation_id for row in rows if row.correlation_id}
-        live = set(self.active) | {ENQUIRIES}
-        for key in list(self.buffers):
-            if key not in live:
-                del self.buffers[key]
-        self.active_checked = time.monotonic()
-
-    def _pick(self, conn: Connection, now: datetime, limit: int) -> list[tuple[Key, Any]]:
-        self._refresh_active(conn)
-        breaker = breaker_state(conn)
-        # Open: no payment leaves. Probing: one payment at a time, none while one is out.
-        payments_blocked = breaker == "open" or (breaker == "probing" and _payments_out(conn))
-        queues: dict[Key, list[Any]] = {}
-        enquiries = self._fill(conn, ENQUIRIES, now, limit)
-        if enquiries:
-            queues[ENQUIRIES] = list(enquiries)
-        for key in self.active:
-            if key[0] == "payment" and payments_blocked:
-                continue
-            buffered = self._fill(conn, key, now, limit)
-            if buffered:
-                queues[key] = list(buffered)
-        picks = round_robin(queues, limit, start_after=self.last_key)
-        if breaker == "probing":
-            payment_picks = [p for p in picks if p[0][0] == "payment"][:1]
-            picks = [p for p in picks if p[0][0] != "payment"] + payment_picks
-        for key, _row in picks:
-            self.buffers[key].popleft()
-        if picks:
-            self.last_key = picks[-1][0]
-        return picks
-
-    def _fill(self, conn: Connection, key: Key, now: datetime, limit: int) -> deque[Any]:
-        buffer = self.buffers.setdefault(key, deque())
-        if buffer and key != ENQUIRIES:
-            return buffer
-        size = max(limit * 4, 100)
-        if key == ENQUIRIES:
-            buffer.clear()  # cheap, and due times move: always read afresh
-            rows = conn.execute(
-                select(
-                    payments.c.id,
-                    payments.c.request_id,
-                    payments.c.reference_id,
-                    payments.c.enquiry_count,
-                )
-                .where(
-                    payments.c.state == PaymentState.AMBIGUOUS.value,
-                    payments.c.enquiry_due_at <= now,
-                    payments.c.enquiry_sent_at.is_(None),
-                )
-                .order_by(payments.c.enquiry_due_at)
-                .limit(limit)
-            ).all()
-        elif key[0] == "fetch":
-            rows = conn.execute(
-                select(
-                    fetch_items.c.id,
-                    fetch_items.c.request_id,
-                    fetch_items.c.utility_code,
-                    fetch_items.c.consumer_id,
-                    fetch_items.c.mobile,
-                    fetch_items.c.attempts,
-                )
-                .where(
-                    fetch_items.c.request_id == key[1],
-                    fetch_items.c.state == "queued",
-                    or_(
-                        fetch_items.c.next_attempt_at.is_(None),
-                        fetch_items.c.next_attempt_at <= now,
-                    ),
-                )
-                .order_by(fetch_items.c.id)
-                .limit(size)
-            ).all()
-        else:
-            rows = conn.execute(
-                select(
-                    payments.c.id,
-                    payments.c.request_id,
-                    payments.c.reference_id,
-                    payments.c.state,
-                    payments.c.total,
-                    payments.c.attempt,
-                    bills.c.fetched_at,
-                )
-                .select_from(payments.join(bills, bills.c.id == payments.c.bill_id))
-                .where(payments.c.request_id == key[1], payments.c.state == "queued")
-                .order_by(payments.c.dispatch_order, payments.c.id)
-                .limit(size)
-            ).all()
-            rows = self._drop_stale_bills(conn, now, rows)
-        buffer.extend(rows)
-        return buffer
-
-    def _drop_stale_bills(self, conn: Connection, now: datetime, rows: list[Any]) -> list[Any]:
-        """Cancel queued payments whose bill was fetched too long ago; return the others.
-
-        Freshness is checked when a request is created and approved; a request paused for
-        days, or held back by an open breaker, is checked again here, at the last moment
-        before a command leaves: a stale bill may have been paid elsewhere meanwhile.
-        """
-        oldest = now - timedelta(seconds=self.settings.pay_max_bill_age)
-        fresh = [row for row in rows if row.fetched_at >= oldest]
-        for row in rows:
-            if row.fetched_at < oldest:
-                cause = "bill fetched too long ago to pay now: fetch it again"
-                transition(
-                    conn,
-                    PaymentRow.of(row),
-                    PaymentState.CANCELLED,
-                    cause=cause,
-                    actor=self.db.lease.holder,
-                    values={"reason": cause},
-                )
-                log.warning("payment_cancelled_stale_bill", reference_id=row.reference_id)
-        return fresh
-
-    def _requests_still_running(self, conn: Connection, request_ids: set[int]) -> set[int]:
-        """Lock (shared) and re-read the requests: a pause committed now stops dispatch now."""
-        if not request_ids:
-            return set()
-        rows = conn.execute(
-            select(bulk_requests.c.id)
-            .where(
-                bulk_requests.c.id.in_(sorted(request_ids)),
-                bulk_requests.c.state.in_(["queued", "running"]),
-            )
-            .with_for_update(read=True)
-        ).all()
-        return {row.id for row in rows}
-
-    def _start_requests(self, conn: Connection, request_ids: set[int]) -> None:
-        if request_ids:
-            conn.execute(
-                update(bulk_requests)
-                .where(
-                    bulk_requests.c.id.in_(sorted(request_ids)), bulk_requests.c.state == "queued"
-                )
-                .values(state="running", started_at=func.utc_timestamp(6))
-            )
-
     # ------------------------------------------------------------------ marking
 
     def _mark(
-        self, conn: Connection, chosen: Sequence[tuple[Key, Any, datetime]]
+        self, work: Work, chosen: Sequence[tuple[Key, Any, datetime]]
     ) -> list[tuple[Command, datetime]]:
-        """Mark the chosen items dispatched at their slots, a few statements per batch.
-
-        Each UPDATE is conditional (still queued), so an item cancelled meanwhile is left out;
-        the rows that did move are read back within the same transaction.
-        """
+        """Mark the chosen items dispatched at their slots, through the stores (a few
+        statements per batch). Items that moved meanwhile (cancelled) are left out."""
         marked: list[tuple[Command, datetime]] = []
-        fetches = [(row, slot) for key, row, slot in chosen if key[0] == "fetch"]
-        pays = [(row, slot) for key, row, slot in chosen if key[0] == "payment"]
-        enquiries = [(row, slot) for key, row, slot in chosen if key == ENQUIRIES]
+        fetches = {row.id: slot for key, row, slot in chosen if key[0] == "fetch"}
+        pays = {row.id: slot for key, row, slot in chosen if key[0] == "payment"}
+        enquiries = {
+            row.id: (row.enquiry_count, slot) for key, row, slot in chosen if key == ENQUIRIES
+        }
         if fetches:
-            marked += self._mark_fetches(conn, fetches)
+            ttl = timedelta(seconds=self.settings.fetch_command_ttl)
+            for item in work.fetches.dispatch(fetches, self.settings.fetch_command_ttl):
+                slot = fetches[item.id]
+                body = {
+                    "item_id": item.id,
+                    "request_id": item.request_id,
+                    "attempt": item.attempts,
+                    "utility": item.utility_code,
+                    "consumer_id": item.consumer_id,
+                    "mobile": item.mobile,
+                    "expires_at": slot + ttl,
+                }
+                marked.append(
+                    (
+                        Command(FETCH_COMMAND, "fetch", item.id, item.request_id, body, slot=slot),
+                        slot,
+                    )
+                )
         if pays:
-            marked += self._mark_payments(conn, pays)
-        for row, slot in enquiries:
-            command = self._mark_enquiry(conn, row, slot)
-            if command is not None:
+            for row in work.payments.dispatch(pays, self.settings.pay_command_ttl):
+                body = {
+                    "payment_id": row.id,
+                    "request_id": row.request_id,
+                    "attempt": row.attempt,
+                    "reference_id": row.reference_id,
+                }
+                slot = pays[row.id]
+                command = Command(PAY_COMMAND, "pay", row.id, row.request_id, body, slot=slot)
+                marked.append((command, slot))
+        if enquiries:
+            ttl = timedelta(seconds=self.settings.enquiry_command_ttl)
+            for row in work.payments.enquiries_sent(enquiries):
+                slot = enquiries[row.id][1]
+                body = {
+                    "payment_id": row.id,
+                    "reference_id": row.reference_id,
+                    "enquiry_number": row.enquiry_count + 1,
+                    "expires_at": slot + ttl,
+                }
+                command = Command(
+                    ENQUIRY_COMMAND, "enquiry", row.id, row.request_id, body, slot=slot
+                )
                 marked.append((command, slot))
         marked.sort(key=lambda pair: pair[1])
         return marked
 
-    def _mark_fetches(
-        self, conn: Connection, chosen: Sequence[tuple[Any, datetime]]
-    ) -> list[tuple[Command, datetime]]:
-        slot_of = {row.id: slot for row, slot in chosen}
-        conn.execute(
-            update(fetch_items)
-            .where(fetch_items.c.id.in_(list(slot_of)), fetch_items.c.state == "queued")
-            .values(
-                state="dispatched",
-                attempts=fetch_items.c.attempts + 1,
-                dispatched_at=case(slot_of, value=fetch_items.c.id),
-            )
-        )
-        expected = {row.id: row.attempts + 1 for row, _ in chosen}
-        moved = [
-            r
-            for r in conn.execute(
-                select(fetch_items.c.id, fetch_items.c.attempts).where(
-                    fetch_items.c.id.in_(list(slot_of)), fetch_items.c.state == "dispatched"
-                )
-            )
-            if expected[r.id] == r.attempts
-        ]
-        moved_ids = {r.id for r in moved}
-        ttl = timedelta(seconds=self.settings.fetch_command_ttl)
-        per_request: dict[int, int] = {}
-        marked = []
-        for row, slot in chosen:
-            if row.id not in moved_ids:
-                continue
-            per_request[row.request_id] = per_request.get(row.request_id, 0) + 1
-            marked.append(
-                (
-                    Command(
-                        FETCH_COMMAND,
-                        "fetch",
-                        row.id,
-                        row.request_id,
-                        {
-                            "item_id": row.id,
-                            "request_id": row.request_id,
-                            "attempt": row.attempts + 1,
-                            "utility": row.utility_code,
-                            "consumer_id": row.consumer_id,
-                            "mobile": row.mobile,
-                            "expires_at": slot + ttl,
-                        },
-                    ),
-                    slot,
-                )
-            )
-        for request_id, count in per_request.items():
-            bump_tallies(conn, request_id, {"queued": (-count, 0), "in_flight": (count, 0)})
-        return marked
 
-    def _mark_payments(
-        self, conn: Connection, chosen: Sequence[tuple[Any, datetime]]
-    ) -> list[tuple[Command, datetime]]:
-        slot_of = {row.id: slot for row, slot in chosen}
-        ttl = timedelta(seconds=self.settings.pay_command_ttl)
-        conn.execute(
-            update(payments)
-            .where(payments.c.id.in_(list(slot_of)), payments.c.state == PaymentState.QUEUED.value)
-            .values(
-                state=PaymentState.DISPATCHED.value,
-                attempt=payments.c.attempt + 1,
-                dispatched_at=case(slot_of, value=payments.c.id),
-                deadline_at=case({k: v + ttl for k, v in slot_of.items()}, value=payments.c.id),
-            )
-        )
-        expected = {row.id: row.attempt + 1 for row, _ in chosen}
-        moved_ids = {
-            r.id
-            for r in conn.execute(
-                select(payments.c.id, payments.c.attempt).where(
-                    payments.c.id.in_(list(slot_of)),
-                    payments.c.state == PaymentState.DISPATCHED.value,
-                )
-            )
-            if expected[r.id] == r.attempt
-        }
-        moved = [(row, slot) for row, slot in chosen if row.id in moved_ids]
-        if not moved:
-            return []
-        actor = self.db.lease.holder
-        conn.execute(
-            insert(payment_events),
-            [
-                {
-                    "payment_id": row.id,
-                    "reference_id": row.reference_id,
-                    "from_state": PaymentState.QUEUED.value,
-                    "to_state": PaymentState.DISPATCHED.value,
-                    "cause": f"dispatched (attempt {row.attempt + 1})",
-                    "actor": actor,
-                    "occurred_at": slot,
-                }
-                for row, slot in moved
-            ],
-        )
-        per_request: dict[int, tuple[int, Any]] = {}
-        for row, _ in moved:
-            count, amount = per_request.get(row.request_id, (0, 0))
-            per_request[row.request_id] = (count + 1, amount + row.total)
-        for request_id, (count, amount) in per_request.items():
-            bump_tallies(
-                conn, request_id, {"queued": (-count, -amount), "in_flight": (count, amount)}
-            )
-        return [
-            (
-                Command(
-                    PAY_COMMAND,
-                    "pay",
-                    row.id,
-                    row.request_id,
-                    {
-                        "payment_id": row.id,
-                        "request_id": row.request_id,
-                        "attempt": row.attempt + 1,
-                        "reference_id": row.reference_id,
-                    },
-                ),
-                slot,
-            )
-            for row, slot in moved
-        ]
-
-    def _mark_enquiry(self, conn: Connection, row: Any, slot: datetime) -> Command | None:
-        done = conn.execute(
-            update(payments)
-            .where(
-                payments.c.id == row.id,
-                payments.c.state == PaymentState.AMBIGUOUS.value,
-                payments.c.enquiry_sent_at.is_(None),
-                payments.c.enquiry_count == row.enquiry_count,
-            )
-            .values(enquiry_sent_at=slot)
-        ).rowcount
-        if done != 1:
-            return None
-        return Command(
-            ENQUIRY_COMMAND,
-            "enquiry",
-            row.id,
-            row.request_id,
-            {
-                "payment_id": row.id,
-                "reference_id": row.reference_id,
-                "enquiry_number": row.enquiry_count + 1,
-                "expires_at": slot + timedelta(seconds=self.settings.enquiry_command_ttl),
-            },
-        )
-
-
-def _payments_out(conn: Connection) -> bool:
-    out = select(payments.c.id).where(payments.c.state.in_(["dispatched", "sending"])).limit(1)
-    return conn.execute(out).first() is not None
+_IN_FLIGHT = (
+    "SELECT (SELECT COUNT(*) FROM fetch_items WHERE state = 'dispatched')"
+    " + (SELECT COUNT(*) FROM payments WHERE state IN ('dispatched', 'sending'))"
+    " + (SELECT COUNT(*) FROM payments WHERE state = 'ambiguous'"
+    "    AND enquiry_sent_at IS NOT NULL)"
+)
 
 
 def count_in_flight(conn: Connection) -> int:
     """Commands dispatched and not yet answered: fetches, payments, enquiries."""
-    return int(
-        conn.execute(
-            text(
-                "SELECT (SELECT COUNT(*) FROM fetch_items WHERE state = 'dispatched')"
-                " + (SELECT COUNT(*) FROM payments WHERE state IN ('dispatched', 'sending'))"
-                " + (SELECT COUNT(*) FROM payments WHERE state = 'ambiguous'"
-                "    AND enquiry_sent_at IS NOT NULL)"
-            )
-        ).scalar_one()
-    )
+    return int(conn.exec_driver_sql(_IN_FLIGHT).scalar_one())

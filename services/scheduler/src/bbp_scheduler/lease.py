@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 
 log = get_logger(__name__)
 

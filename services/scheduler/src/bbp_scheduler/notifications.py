@@ -1,9 +1,9 @@
 """The scheduler's notifications: what it asks the communicator to send, and what it records.
 
 Producers (each runs inside the transaction of the change it reports, through
-:func:`bbp_common.notifications.enqueue`, so the notification commits — or not — with it):
+:func:`bbp_common.core.notifications.enqueue`, so the notification commits — or not — with it):
 
-* :func:`request_finished` — called by ``finish_if_done`` when a request finished: an e-mail
+* :func:`request_finished` — called when the request store finished a request: an e-mail
   to the starter (counts and amounts by outcome, link, results CSV attached by the
   communicator) and an SMS with a one-line summary (``BBP_NOTIFY_REQUEST_SMS``).
 * :func:`request_auto_paused` — called where the failure streak pauses a request: an e-mail
@@ -30,23 +30,23 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text, update
 
-from bbp_common import tallies
-from bbp_common.db.tables import (
-    bulk_requests,
-    notifications,
-    notified_payments,
-    payments,
-)
-from bbp_common.inbox import first_time
-from bbp_common.logging import get_logger
-from bbp_common.notifications import (
+from bbp_common.core import tallies
+from bbp_common.core.notifications import (
     NotifyProducerSettings,
     Queued,
     enqueue,
     enqueue_for_user,
     schedule_retry,
 )
-from bbp_common.notifications import payment_submitted as common_payment_submitted
+from bbp_common.core.notifications import payment_submitted as common_payment_submitted
+from bbp_common.platform.db.tables import (
+    bulk_requests,
+    notifications,
+    notified_payments,
+    payments,
+)
+from bbp_common.platform.inbox import first_time
+from bbp_common.platform.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -251,7 +251,7 @@ def uncleared_notices(conn: Connection, _token: int = 0) -> int:
 
 def payment_submitted(conn: Connection, payment_id: int) -> Queued | None:
     """SMS the bill account's mobile that its payment was submitted (posted) or paid
-    (:func:`bbp_common.notifications.payment_submitted`, with the scheduler's settings)."""
+    (:func:`bbp_common.core.notifications.payment_submitted`, with the scheduler's settings)."""
     return common_payment_submitted(conn, payment_id, settings())
 
 

@@ -7,8 +7,8 @@ import socket
 
 from pydantic import Field, model_validator
 
-from bbp_common.notifications import NotifyProducerSettings
-from bbp_common.settings import (
+from bbp_common.core.notifications import NotifyProducerSettings
+from bbp_common.platform.settings import (
     AmqpSettings,
     DatabaseSettings,
     HealthSettings,
@@ -50,6 +50,11 @@ class SchedulerSettings(
     dispatch_tick: Seconds = Field(
         0.05, description="How far ahead the dispatcher plans slots (and how often it looks)"
     )
+    dispatch_lead: Seconds = Field(
+        0.1,
+        description="Commands leave this long before their slots, several in one message; the "
+        "communicator waits for each one's slot (0: one message per command, at its slot)",
+    )
     dispatch_idle_interval: Seconds = Field(
         0.5,
         description="With nothing to dispatch, how often to look again (new requests wake it)",
@@ -78,10 +83,17 @@ class SchedulerSettings(
         description="A queued payment whose bill was fetched longer ago than this is cancelled "
         "instead of sent (keep it equal to the portal's; default 24h)",
     )
-    pay_sending_timeout: Seconds = Field(
-        60,
-        description="A payment left sending this long (its sender died) becomes ambiguous; "
-        "must exceed the communicator's Mobiquity connect + read timeouts",
+    pay_answer_grace: Seconds = Field(
+        30,
+        description="A payment still sending this long after the moment its answer was due "
+        "(the claim writes it from the communicator's send window and timeouts) lost its "
+        "sender and becomes ambiguous",
+    )
+    pay_max_returns: int = Field(
+        3,
+        ge=0,
+        description="How often a payment that provably never left goes back to the queue "
+        "(same reference id) before it ends unsent for a person",
     )
     enquiry_schedule: Schedule = Field(
         "1m,5m,15m,1h,6h",
@@ -99,7 +111,8 @@ class SchedulerSettings(
     )
     enquiry_not_found_grace: Seconds = Field(
         120,
-        description="'Not found' is believed only this long after sending (≥ read timeout + lag)",
+        description="'Not found' is believed only this long after the billpay's answer was due "
+        "at the latest (Mobiquity's own processing lag)",
     )
     auto_pause_after: int = Field(
         5,

@@ -1,35 +1,39 @@
 """Finding work that was lost or got stuck, on taking over and every few seconds.
 
-* a payment left ``sending`` longer than the client's timeouts plus a margin: its sender
-  died, so it may have been processed → ``ambiguous`` (enquiries begin);
-* a payment still ``dispatched`` well after its deadline: its command was lost, and no claim
-  can succeed any more (claims check the deadline with the database clock) → ``queued``;
+* a payment still ``sending`` past the moment its answer was due at the latest (the claim
+  wrote ``answer_by_at`` from the communicator's own send window and timeouts) plus a grace:
+  its sender died, so it may have been processed → ``ambiguous`` (enquiries begin);
+* a payment still ``dispatched`` a grace after its claim deadline: its command was lost,
+  and no claim can succeed any more (claims judge the deadline on this same database clock)
+  → it provably never left: back to the queue, cancelled or unsent (``never_left``);
 * a fetch dispatched long ago without a result: dispatched again (it counts as an attempt);
 * an enquiry without an answer in time: counted as no answer;
-* a request with nothing queued, in flight or ambiguous: finished.
+* a request with nothing queued or in flight: enquiring (ambiguous ones left) or finished.
+
+Every change goes through the stores, in lease-checked transactions of at most ``BATCH``
+rows, skipping rows another transaction holds.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection
 
-from bbp_common import tallies
-from bbp_common.db.tables import bulk_requests, fetch_items, payments
-from bbp_common.domain.payments import EnquiryOutcome, PaymentState
-from bbp_common.logging import get_logger
-from bbp_common.payment_store import PaymentRow, bump_tallies, transition
+from bbp_common.core import tallies
+from bbp_common.core.domain.payments import EnquiryOutcome, PaymentState
+from bbp_common.core.domain.requests import OPEN, FetchItemState, FetchOutcome
+from bbp_common.platform.logging import get_logger
 from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
-from bbp_scheduler.results import _PAYMENT_COLUMNS, Batch, Results, finish_if_done
+from bbp_scheduler.results import Results
 from bbp_scheduler.settings import SchedulerSettings
+from bbp_scheduler.work import Work
 
 log = get_logger(__name__)
 S = PaymentState
+F = FetchItemState
 BATCH = 200
 
 
@@ -55,148 +59,127 @@ class Sweeper:
         self.settings = settings
         self.results = results
 
-    @property
-    def actor(self) -> str:
-        return f"scheduler:{self.db.lease.holder}"
+    def _write(self, step: object) -> int:
+        settle: set[int] = set()
+
+        def work(conn: Connection, token: int) -> int:
+            unit = self.results.work(conn, token)
+            done = step(unit)  # type: ignore[operator]
+            settle.clear()
+            settle.update(unit.finish())
+            return int(done)
+
+        done = self.db.write(work)
+        self.results.settle(settle)
+        return done
 
     def sweep(self) -> dict[str, int]:
         counts = {
-            "sending_to_ambiguous": self.db.write(self._senders_gone),
-            "payments_requeued": self.db.write(self._lost_pay_commands),
-            "fetches_redispatched": self.db.write(self._lost_fetches),
-            "enquiries_unanswered": self.db.write(self._unanswered_enquiries),
-            "requests_finished": self.db.write(self._finish_requests),
-            "uncleared_reported": self.db.write(notifications.uncleared_notices),
+            "sending_to_ambiguous": self._write(self._senders_gone),
+            "payments_returned": self._write(self._lost_pay_commands),
+            "fetches_redispatched": self._write(self._lost_fetches),
+            "enquiries_unanswered": self._write(self._unanswered_enquiries),
+            "requests_settled": self._write(self._settle_requests),
+            "attention_reported": self.db.write(notifications.uncleared_notices),
         }
         if any(counts.values()):
             log.info("sweep", **counts)
         return counts
 
-    def _senders_gone(self, conn: Connection, _token: int) -> int:
-        now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        cutoff = now - timedelta(seconds=self.settings.pay_sending_timeout)
-        rows = conn.execute(
-            select(*_PAYMENT_COLUMNS)
-            .where(payments.c.state == S.SENDING.value, payments.c.sending_at < cutoff)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        moved = 0
+    def _senders_gone(self, work: Work) -> int:
+        cutoff = work.now - timedelta(seconds=self.settings.pay_answer_grace)
+        rows = work.payments.lock_where(
+            "state = %s AND answer_by_at < %s",
+            (S.SENDING.value, cutoff),
+            limit=BATCH,
+            skip_locked=True,
+        )
         for row in rows:
-            cause = f"no answer within {self.settings.pay_sending_timeout:g}s (sender gone)"
-            values: dict[str, Any] = {
-                "answered_at": now,
-                "reason": cause,
-                "enquiry_count": 0,
-                "enquiry_sent_at": None,
-                "enquiry_due_at": self.results.policy.due_at(now, 0),
-            }
-            if transition(
-                conn,
-                PaymentRow.of(row),
-                S.AMBIGUOUS,
-                cause=cause,
-                actor=self.actor,
-                values=values,
-                extra_where=payments.c.sending_at < cutoff,
-            ):
-                moved += 1
-        return moved
-
-    def _lost_pay_commands(self, conn: Connection, _token: int) -> int:
-        now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        cutoff = now - timedelta(seconds=self.settings.pay_requeue_grace)
-        rows = conn.execute(
-            select(*_PAYMENT_COLUMNS)
-            .where(payments.c.state == S.DISPATCHED.value, payments.c.deadline_at < cutoff)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        moved = 0
-        for row in rows:
-            # Safe: past its deadline no claim can succeed (the claim compares the deadline
-            # with this same database clock), so this dispatch can never be sent.
-            if transition(
-                conn,
-                PaymentRow.of(row),
-                S.QUEUED,
-                cause="command lost; re-queued",
-                actor=self.actor,
-                values={"dispatched_at": None, "deadline_at": None},
-                extra_where=(payments.c.attempt == row.attempt) & (payments.c.deadline_at < cutoff),
-            ):
-                moved += 1
-        return moved
-
-    def _lost_fetches(self, conn: Connection, _token: int) -> int:
-        now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        cutoff = now - timedelta(seconds=self.settings.fetch_result_timeout)
-        rows = conn.execute(
-            select(fetch_items.c.id, fetch_items.c.request_id, fetch_items.c.attempts)
-            .where(fetch_items.c.state == "dispatched", fetch_items.c.dispatched_at < cutoff)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for row in rows:
-            final = row.attempts >= self.settings.fetch_max_attempts
-            values: dict[str, Any] = (
-                {
-                    "state": "done",
-                    "outcome": "failed",
-                    "completed_at": now,
-                    "error_code": "NO_RESULT",
-                    "error_message": f"no result after {row.attempts} attempts",
-                }
-                if final
-                else {"state": "queued", "next_attempt_at": now}
+            work.payments.to_ambiguous(
+                row,
+                f"no answer by {row.answer_by_at:%H:%M:%S} UTC"
+                f" + {self.settings.pay_answer_grace:g}s (its sender is gone)",
+                {"reason": "no answer in time: its sender is gone"},
             )
-            changed = conn.execute(
-                update(fetch_items)
-                .where(
-                    fetch_items.c.id == row.id,
-                    fetch_items.c.state == "dispatched",
-                    fetch_items.c.attempts == row.attempts,
-                )
-                .values(**values)
-            ).rowcount
-            if changed:
-                bump_tallies(
-                    conn,
-                    row.request_id,
+            work.settle.add(row.request_id)
+        return len(rows)
+
+    def _lost_pay_commands(self, work: Work) -> int:
+        cutoff = work.now - timedelta(seconds=self.settings.pay_requeue_grace)
+        rows = work.payments.lock_where(
+            "state = %s AND deadline_at < %s",
+            (S.DISPATCHED.value, cutoff),
+            limit=BATCH,
+            skip_locked=True,
+        )
+        # Safe: past its deadline no claim can succeed (claims compare the deadline with this
+        # same database clock), so this dispatch can never be sent.
+        moved = work.payments.never_left(rows, "command lost: not claimed by its deadline")
+        work.settle.update(row.request_id for row in moved)
+        return len(moved)
+
+    def _lost_fetches(self, work: Work) -> int:
+        cutoff = work.now - timedelta(seconds=self.settings.fetch_result_timeout)
+        rows = work.fetches.lock_where(
+            "state = %s AND dispatched_at < %s",
+            (F.DISPATCHED.value, cutoff),
+            limit=BATCH,
+            skip_locked=True,
+        )
+        for row in rows:
+            if row.attempts >= self.settings.fetch_max_attempts:
+                work.fetches.move(
+                    row,
+                    F.DONE,
                     {
-                        "in_flight": (-1, Decimal("0")),
-                        ("failed" if final else "queued"): (1, Decimal("0")),
+                        "completed_at": work.now,
+                        "error_code": "NO_RESULT",
+                        "error_message": f"no result after {row.attempts} attempts",
                     },
+                    outcome=FetchOutcome.FAILED,
                 )
+            else:
+                work.fetches.back_to_queue(row, {"next_attempt_at": work.now})
+            work.settle.add(row.request_id)
         return len(rows)
 
-    def _unanswered_enquiries(self, conn: Connection, _token: int) -> int:
-        now = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        cutoff = now - timedelta(seconds=self.settings.enquiry_result_timeout)
-        rows = conn.execute(
-            select(*_PAYMENT_COLUMNS)
-            .where(payments.c.state == S.AMBIGUOUS.value, payments.c.enquiry_sent_at < cutoff)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        batch = Batch(now=now)
+    def _unanswered_enquiries(self, work: Work) -> int:
+        cutoff = work.now - timedelta(seconds=self.settings.enquiry_result_timeout)
+        rows = work.payments.lock_where(
+            "state = %s AND enquiry_sent_at < %s",
+            (S.AMBIGUOUS.value, cutoff),
+            limit=BATCH,
+            skip_locked=True,
+        )
         for row in rows:
-            self.results.count_enquiry(
-                conn, row, EnquiryOutcome.UNKNOWN, {"reason": "no answer in time"}, batch
-            )
-        batch.done(conn)
+            decision = work.payments.enquiry_answered(row, EnquiryOutcome.UNKNOWN, {})
+            if decision.target is not None:
+                work.settle.add(row.request_id)
         return len(rows)
 
-    def _items_per_state(self, conn: Connection) -> None:
-        """The items of unfinished requests per kind and state, from their tallies (cheap)."""
-        if self.items is None:
-            return
-        open_requests = conn.execute(
-            select(bulk_requests.c.id, bulk_requests.c.kind).where(
-                bulk_requests.c.state.in_(["awaiting_approval", "queued", "running", "paused"])
+    def _settle_requests(self, work: Work) -> int:
+        names = [s.value for s in OPEN]
+        ids = [
+            row_id
+            for (row_id,) in work.conn.exec_driver_sql(
+                f"SELECT id FROM bulk_requests WHERE state IN ({', '.join(['%s'] * len(names))})",
+                tuple(names),
             )
-        ).all()
-        kinds = {row.id: row.kind for row in open_requests}
+        ]
+        self._items_per_state(work.conn, ids)
+        work.settle.update(ids)  # settled after this transaction (``_write``)
+        return len(ids)
+
+    def _items_per_state(self, conn: Connection, ids: list[int]) -> None:
+        """The items of unfinished requests per kind and state, from their tallies (cheap)."""
+        if self.items is None or not ids:
+            return
+        kinds = dict(
+            conn.exec_driver_sql(
+                f"SELECT id, kind FROM bulk_requests WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                tuple(ids),
+            ).all()
+        )
         totals: dict[tuple[str, str], int] = {}
         for request_id, buckets in tallies.read_many(conn, kinds).items():
             for bucket, (count, _amount) in buckets.items():
@@ -205,16 +188,3 @@ class Sweeper:
         self.items.clear()
         for (kind, bucket), count in totals.items():
             self.items.labels(kind, bucket).set(count)
-
-    def _finish_requests(self, conn: Connection, _token: int) -> int:
-        ids = (
-            conn.execute(
-                select(bulk_requests.c.id).where(
-                    bulk_requests.c.state.in_(["queued", "running", "paused"]),
-                    bulk_requests.c.total_items >= 0,
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return sum(1 for request_id in ids if finish_if_done(conn, request_id))

@@ -2,13 +2,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     FINAL_STATES,
     TRANSITIONS,
     EnquiryOutcome,
     EnquiryPolicy,
+    Failure,
     IllegalTransition,
     PayOutcome,
+    ReturnRule,
     check_transition,
     decide_enquiry_result,
     decide_pay_result,
@@ -16,11 +18,12 @@ from bbp_common.domain.payments import (
     is_wallet_auth_failure,
     live_bill_key,
     live_key_for,
+    never_left_target,
     new_reference_id,
     same_failure_streak,
     sources_of,
 )
-from bbp_common.domain.payments import (
+from bbp_common.core.domain.payments import (
     PaymentState as S,
 )
 
@@ -39,12 +42,19 @@ def test_only_the_claim_leads_to_sending():
     assert sources_of(S.SENDING) == {S.DISPATCHED}
 
 
-def test_a_sent_payment_can_never_be_queued_or_dispatched_again():
-    for state in (S.SENDING, S.POSTED, S.SUCCEEDED, S.AMBIGUOUS, S.UNCLEARED, S.FAILED):
+def test_a_payment_that_may_have_been_sent_is_never_queued_or_dispatched_again():
+    """Only ``sending`` may go back to the queue — on a proof that it never left (the
+    client's NotSent for its current attempt); everything after an answer never does."""
+    for state in (S.POSTED, S.SUCCEEDED, S.AMBIGUOUS, S.UNCLEARED, S.FAILED, S.UNSENT):
         assert S.QUEUED not in TRANSITIONS[state]
         assert S.DISPATCHED not in TRANSITIONS[state]
-    assert sources_of(S.QUEUED) == {S.DISPATCHED}
+    assert sources_of(S.QUEUED) == {S.DISPATCHED, S.SENDING}
     assert sources_of(S.DISPATCHED) == {S.QUEUED}
+
+
+def test_only_an_answer_or_a_person_fails_a_payment():
+    assert sources_of(S.FAILED) == {S.SENDING, S.AMBIGUOUS, S.UNCLEARED}
+    assert S.FAILED not in TRANSITIONS[S.DISPATCHED]
 
 
 def test_final_states_only_move_by_a_person():
@@ -56,11 +66,11 @@ def test_final_states_only_move_by_a_person():
         check_transition(S.FAILED, S.QUEUED)
 
 
-def test_only_failed_and_cancelled_free_the_bill():
+def test_only_failed_cancelled_and_unsent_free_the_bill():
     key = live_bill_key("DSCO", "17021270", "012331291314")
     assert key == "DSCO|17021270|012331291314"
     for state in S:
-        expected = None if state in (S.FAILED, S.CANCELLED) else key
+        expected = None if state in (S.FAILED, S.CANCELLED, S.UNSENT) else key
         assert live_key_for(state, key) == expected
 
 
@@ -69,7 +79,6 @@ def test_only_failed_and_cancelled_free_the_bill():
     [
         (PayOutcome.ACCEPTED, S.POSTED),
         (PayOutcome.REJECTED, S.FAILED),
-        (PayOutcome.NOT_SENT, S.FAILED),
         (PayOutcome.UNKNOWN, S.AMBIGUOUS),
         (PayOutcome.SENDER_DIED, S.AMBIGUOUS),
     ],
@@ -78,6 +87,42 @@ def test_billpay_results_move_a_sending_payment(outcome, target):
     decision = decide_pay_result(S.SENDING, outcome)
     assert decision.target is target
     assert not decision.anomaly
+
+
+def test_not_sent_sends_a_claimed_payment_back_never_fails_it():
+    """Our own trouble never fails a payment: "not sent" of the current attempt goes back
+    through the return rule (queued, cancelled or unsent), never to failed."""
+    decision = decide_pay_result(S.SENDING, PayOutcome.NOT_SENT)
+    assert decision.target is S.QUEUED and decision.never_left and not decision.anomaly
+    unclaimed = decide_pay_result(S.DISPATCHED, PayOutcome.UNCLAIMED)
+    assert unclaimed.target is S.QUEUED and unclaimed.never_left
+    assert decide_pay_result(S.SENDING, PayOutcome.UNBUILDABLE).target is S.UNSENT
+    for outcome in PayOutcome:
+        for current in S:
+            assert decide_pay_result(current, outcome).failure in (None, Failure.REJECTED)
+            if decide_pay_result(current, outcome).target is S.FAILED:
+                assert outcome is PayOutcome.REJECTED
+
+
+def test_attempts_fence_results():
+    """A stale "not sent" of an older attempt changes nothing; a stale definitive answer
+    is kept for a person (money moved on another attempt)."""
+    for current in S:
+        stale = decide_pay_result(current, PayOutcome.NOT_SENT, same_attempt=False)
+        assert stale.target is None and not stale.anomaly
+        assert decide_pay_result(current, PayOutcome.UNKNOWN, same_attempt=False).target is None
+        accepted = decide_pay_result(current, PayOutcome.ACCEPTED, same_attempt=False)
+        assert accepted.target is None and accepted.anomaly
+
+
+def test_the_return_rule_bounds_the_tries_and_respects_a_cancelled_request():
+    rule = ReturnRule(max_returns=2)
+    target = never_left_target
+    assert target(rule, request_cancelled=False, returns_so_far=0, counted=True) is S.QUEUED
+    assert target(rule, request_cancelled=False, returns_so_far=1, counted=True) is S.QUEUED
+    assert target(rule, request_cancelled=False, returns_so_far=2, counted=True) is S.UNSENT
+    assert target(rule, request_cancelled=False, returns_so_far=9, counted=False) is S.QUEUED
+    assert target(rule, request_cancelled=True, returns_so_far=0, counted=False) is S.CANCELLED
 
 
 def test_unknown_never_fails_a_payment():
@@ -124,10 +169,15 @@ POLICY = EnquiryPolicy(delays=(60, 300, 900))
 
 
 def enquiry(
-    outcome, done=1, current=S.AMBIGUOUS, policy=POLICY, sent_at=NOW - timedelta(minutes=1), now=NOW
+    outcome,
+    done=1,
+    current=S.AMBIGUOUS,
+    policy=POLICY,
+    answer_by=NOW - timedelta(minutes=1),
+    now=NOW,
 ):
     return decide_enquiry_result(
-        current, outcome, enquiries_done=done, policy=policy, sent_at=sent_at, now=now
+        current, outcome, enquiries_done=done, policy=policy, answer_by=answer_by, now=now
     )
 
 
@@ -144,16 +194,26 @@ def test_no_answer_waits_for_the_next_enquiry_then_leaves_the_payment_uncleared(
 
 
 def test_not_found_is_no_answer_by_default():
-    assert enquiry(EnquiryOutcome.NOT_FOUND, done=1, sent_at=NOW - timedelta(days=1)).target is None
+    assert (
+        enquiry(EnquiryOutcome.NOT_FOUND, done=1, answer_by=NOW - timedelta(days=1)).target is None
+    )
     assert enquiry(EnquiryOutcome.NOT_FOUND, done=3).target is S.UNCLEARED
 
 
-def test_not_found_is_believed_only_when_configured_and_after_the_grace_period():
+def test_not_found_is_believed_only_when_configured_and_after_the_answer_deadline_and_grace():
+    """The grace counts from ``answer_by_at`` (the claim's send-by + the client's timeouts):
+    a billpay can no longer be in flight then, however long its token or its claim took."""
     believing = EnquiryPolicy(delays=(60, 300), believe_not_found=True, not_found_grace=120)
-    young = enquiry(EnquiryOutcome.NOT_FOUND, policy=believing, sent_at=NOW - timedelta(seconds=60))
-    old = enquiry(EnquiryOutcome.NOT_FOUND, policy=believing, sent_at=NOW - timedelta(seconds=121))
+    young = enquiry(
+        EnquiryOutcome.NOT_FOUND, policy=believing, answer_by=NOW - timedelta(seconds=60)
+    )
+    old = enquiry(
+        EnquiryOutcome.NOT_FOUND, policy=believing, answer_by=NOW - timedelta(seconds=121)
+    )
+    unknown = enquiry(EnquiryOutcome.NOT_FOUND, policy=believing, answer_by=None)
     assert young.target is None
-    assert old.target is S.FAILED
+    assert old.target is S.FAILED and old.failure is Failure.NOT_FOUND
+    assert unknown.target is None  # no claim deadline known: never believed
 
 
 def test_enquiry_result_disagreeing_with_a_final_state_is_an_anomaly():

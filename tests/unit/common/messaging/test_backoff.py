@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bbp_common.messaging.backoff import Backoff, backoff_delay
+from bbp_common.platform.messaging.backoff import Backoff, backoff_delay
 
 
 def test_delays_double_up_to_the_cap_without_jitter() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from bbp_common.messaging.connection import amqp_parameters, describe_url
+from bbp_common.platform.messaging.connection import amqp_parameters, describe_url
 
 
 def test_describe_url_drops_the_credentials() -> None:

@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 from marshmallow import Schema, fields
 
-from bbp_common.logging import correlation
-from bbp_common.messaging.envelope import (
+from bbp_common.platform.envelope import (
     Envelope,
     InvalidMessage,
     MessageRegistry,
@@ -20,6 +19,8 @@ from bbp_common.messaging.envelope import (
     message_schema,
     parse_time,
 )
+from bbp_common.platform.logging import correlation
+from bbp_common.platform.messaging.publisher import properties_of
 
 
 @pytest.fixture()
@@ -61,7 +62,7 @@ def test_an_envelope_round_trips_through_json_with_money_as_a_string(
 
 def test_the_amqp_properties_mirror_the_envelope(registry: MessageRegistry) -> None:
     envelope = pay(registry, correlation_id="c-1")
-    props = envelope.properties()
+    props = properties_of(envelope)
     assert props.message_id == envelope.message_id
     assert props.type == "command.pay"
     assert props.correlation_id == "c-1"

@@ -7,8 +7,8 @@ import pika.frame
 import pika.spec
 import pytest
 
-from bbp_common.messaging.envelope import Envelope
-from bbp_common.messaging.publisher import Outgoing, Publisher, PublishFailed, _Batch
+from bbp_common.platform.envelope import Envelope
+from bbp_common.platform.messaging.publisher import Outgoing, Publisher, PublishFailed, _Batch
 
 
 def batch_of(*ids: str) -> _Batch:

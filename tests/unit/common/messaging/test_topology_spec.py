@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bbp_common.messaging.topology import (
+from bbp_common.platform.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
     QUEUES,

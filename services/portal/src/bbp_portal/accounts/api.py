@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from flask import Response, request, stream_with_context
-from flask_babel import gettext
+from flask import Blueprint, Response
 
-from bbp_common.logging import get_logger
 from bbp_portal.accounts import groups as group_service
-from bbp_portal.accounts import listing
+from bbp_portal.accounts import listing, selection
 from bbp_portal.accounts import service as account_service
+from bbp_portal.accounts.actions import (
+    finish,
+    read_upload_file,
+    report_response,
+    stage,
+    template_response,
+)
 from bbp_portal.accounts.schemas import (
     AccountInSchema,
     AccountListQuery,
@@ -27,15 +31,13 @@ from bbp_portal.accounts.schemas import (
     TemplateQuery,
     UploadSchema,
 )
+from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.accounts.upload.template import template_csv, template_xlsx
-from bbp_portal.api import api, endpoint, page_of
-from bbp_portal.audit_trail import record
-from bbp_portal.files.limits import UploadLimits, bill_accounts
-from bbp_portal.service_errors import ServiceError, ValidationFailed
-from bbp_portal.view_context import actor, engine, settings
+from bbp_portal.api import endpoint, page_of
+from bbp_portal.view_context import actor, engine
 
-log = get_logger(__name__)
+api = Blueprint("accounts", __name__)
+"""Bill accounts, groups and uploads under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 
@@ -80,16 +82,16 @@ def list_accounts(query: dict[str, Any]) -> Any:
     response=SelectionCountSchema,
     tags=["accounts"],
 )
-def count_selection(body: listing.AccountSelection) -> Any:
+def count_selection(body: selection.AccountSelection) -> Any:
     cap = 10_000
     with engine().connect() as conn:
         if body.ids:
-            count = len(listing.resolve_selection(conn, body))
+            count = len(selection.resolve_selection(conn, body))
         else:
-            active = listing.AccountFilter(
-                **{**(body.filter or listing.AccountFilter()).as_dict(), "status": "active"}
+            active = selection.AccountFilter(
+                **{**(body.filter or selection.AccountFilter()).as_dict(), "status": "active"}
             )
-            count = listing.count_capped(conn, active, cap)
+            count = selection.count_capped(conn, active, cap)
     return {"count": min(count, cap), "capped": count > cap, "description": body.describe()}
 
 
@@ -206,96 +208,6 @@ def delete_group(group_id: int) -> Any:
 # --------------------------------------------------------------------------- uploads
 
 
-def _limits() -> UploadLimits:
-    s = settings()
-    return bill_accounts(max_bytes=s.upload_max_bytes, max_rows=s.upload_max_rows)
-
-
-#: Refusals of a file too big in some way (413); the others are about its content (422).
-_TOO_LARGE = frozenset(
-    {
-        "file_too_large",
-        "too_many_rows",
-        "too_many_lines",
-        "too_many_cells",
-        "too_many_strings",
-        "too_many_parts",
-        "too_many_elements",
-        "uncompressed_too_large",
-    }
-)
-
-
-def read_upload_file() -> tuple[str, bytes]:
-    """The ``file`` part of a multipart request, read up to the size limit (+1 byte)."""
-    storage = request.files.get("file")
-    if storage is None or not storage.filename:
-        raise ValidationFailed("missing", "Choose a CSV or XLSX file to upload.", "file")
-    data = storage.stream.read(settings().upload_max_bytes + 1)
-    return storage.filename, data
-
-
-def stage(file_name: str, data: bytes) -> uploads.UploadSummary:
-    """Validate and stage an upload; a refused file is audited and answered 422."""
-    who = actor()
-    try:
-        with engine().begin() as conn:
-            return uploads.validate_upload(
-                conn,
-                who,
-                file_name,
-                data,
-                limits=_limits(),
-                ttl=timedelta(seconds=settings().upload_ttl),
-            )
-    except uploads.UploadRefused as exc:
-        with engine().begin() as conn:
-            record(
-                conn,
-                who,
-                "accounts.upload.validate",
-                target_type="upload",
-                outcome="refused",
-                file_name=file_name[:255],
-                size=len(data),
-                code=exc.code,
-            )
-        log.info("upload_refused", code=exc.code, detail=exc.detail[:200], size=len(data))
-        status = 413 if exc.code in _TOO_LARGE else 422
-        message = gettext(exc.template, **exc.params)  # in the reader's language
-        raise _Refused(exc.code, message, "file", status) from None
-
-
-class _Refused(ServiceError):
-    def __init__(self, code: str, message: str, field: str, status: int) -> None:
-        super().__init__(code, message, field)
-        self.status = status
-
-
-def finish(upload_id: int, *, do_import: bool) -> uploads.UploadSummary:
-    """Import or discard; a refusal (stale, already done) is audited too."""
-    who = actor()
-    action = "accounts.upload.import" if do_import else "accounts.upload.discard"
-    try:
-        with engine().begin() as conn:
-            if do_import:
-                return uploads.import_upload(conn, who, upload_id)
-            return uploads.discard_upload(conn, who, upload_id)
-    except ServiceError as exc:
-        with engine().begin() as conn:
-            record(
-                conn,
-                who,
-                action,
-                target_type="upload",
-                target_id=upload_id,
-                outcome="refused",
-                code=exc.code,
-                reason=exc.message,
-            )
-        raise
-
-
 @api.get("/uploads/template")
 @endpoint(
     "Download the upload template",
@@ -305,17 +217,7 @@ def finish(upload_id: int, *, do_import: bool) -> uploads.UploadSummary:
     roles=OPERATORS,
 )
 def upload_template(query: dict[str, Any]) -> Any:
-    if query["format"] == "xlsx":
-        return Response(
-            template_xlsx(),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": "attachment; filename=accounts-template.xlsx"},
-        )
-    return Response(
-        template_csv(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=accounts-template.csv"},
-    )
+    return template_response(query["format"])
 
 
 @api.post("/uploads")
@@ -361,7 +263,7 @@ def get_upload(upload_id: int) -> Any:
 )
 def upload_problems(upload_id: int, query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
-        items, next_after = uploads.upload_problems(
+        items, next_after = report.upload_problems(
             conn, actor(), upload_id, after=query["after"], limit=query["limit"]
         )
     return {"items": items, "next_after": next_after}
@@ -371,23 +273,6 @@ def upload_problems(upload_id: int, query: dict[str, Any]) -> Any:
 @endpoint("The report as CSV", tags=["uploads"], roles=OPERATORS, content_type="text/csv")
 def upload_report(upload_id: int) -> Any:
     return report_response(upload_id)
-
-
-def report_response(upload_id: int) -> Response:
-    who = actor()
-    with engine().connect() as conn:
-        summary = uploads.get_upload(conn, who, upload_id)  # 404 before streaming starts
-
-    def lines() -> Any:
-        with engine().connect() as conn:
-            yield from uploads.report_csv(conn, who, upload_id)
-
-    stem = summary.file_name.rsplit(".", 1)[0].replace('"', "")[:80] or "upload"
-    return Response(
-        stream_with_context(lines()),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}-report.csv"'},
-    )
 
 
 @api.post("/uploads/<int:upload_id>/import")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db.tables import account_groups, bill_account_groups
+from bbp_common.platform.db.tables import account_groups, bill_account_groups
 from bbp_portal.accounts import rules
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed

@@ -1,4 +1,4 @@
-"""Listing bill accounts a page at a time, and resolving a *selection* into account ids.
+"""Listing bill accounts a page at a time (which accounts: ``selection.AccountFilter``).
 
 Pages use keyset pagination: every sort order is a tuple of columns ending with ``id``,
 backed by an index (see the ``0002_accounts`` migration), and a page is "the next N rows
@@ -6,32 +6,30 @@ after this key" — an index range scan that costs the same on page 1 and page 2
 ``OFFSET``, no ``COUNT(*)`` over the table (the count shown is capped, see
 :func:`count_capped`).
 
-:class:`AccountFilter` and :class:`AccountSelection` are what the fetch and payment features
-reuse: :func:`selection_query` gives a ``SELECT id`` to feed an ``INSERT … SELECT``, and
-:func:`resolve_selection` the ids themselves.
+A *selection* of accounts for a bulk action (``AccountSelection``, ``selection_query``)
+is in ``selection``, the module the fetch feature reuses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
     and_,
-    exists,
     false,
     func,
     or_,
     select,
-    true,
 )
 
-from bbp_common.db.tables import account_groups, bill_account_groups, bill_accounts
-from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
+from bbp_common.platform.db.tables import account_groups, bill_account_groups, bill_accounts
+from bbp_portal.accounts.selection import AccountFilter, escape_like
+from bbp_portal.cursor import Cursor, InvalidCursor, decode_cursor
 
 A = bill_accounts.c
 
@@ -63,105 +61,7 @@ SORT_INDEXES: dict[tuple[str, bool], str] = {
 #: A group with fewer members is "selective": its members are read and sorted instead of
 #: walking the sort index (which would pass over most of the table to find them).
 SMALL_GROUP = 2000
-Status = Literal["active", "inactive", "all"]
 MAX_PAGE = 200
-
-
-@dataclass(frozen=True)
-class AccountFilter:
-    """Which accounts: a search (prefix of consumer id or label), a utility, a group, a status.
-
-    The search is a prefix match so that it is served by the consumer-id and label indexes
-    at any table size (a ``%contains%`` search would read every row).
-    """
-
-    q: str = ""
-    utility: str = ""
-    group_id: int | None = None
-    status: Status = "all"
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        q = self.q.strip()
-        if q:
-            pattern = _escape_like(q) + "%"
-            where.append(
-                or_(A.consumer_id.like(pattern, escape="!"), A.label.like(pattern, escape="!"))
-            )
-        if self.utility:
-            where.append(A.utility_code == self.utility.strip().upper())
-        if self.group_id is not None:
-            where.append(
-                exists().where(
-                    bill_account_groups.c.bill_account_id == A.id,
-                    bill_account_groups.c.group_id == self.group_id,
-                )
-            )
-        if self.status == "active":
-            where.append(A.active == true())
-        elif self.status == "inactive":
-            where.append(A.active == false())
-        return where
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "q": self.q,
-            "utility": self.utility,
-            "group_id": self.group_id,
-            "status": self.status,
-        }
-
-
-@dataclass(frozen=True)
-class AccountSelection:
-    """The accounts a bulk action applies to: ticked ``ids``, or every account matching
-    ``filter`` ("all matching", which includes "a group": ``AccountFilter(group_id=…)``).
-
-    Exactly one of the two is used: ``ids`` when given, else ``filter``. Deactivated accounts
-    are never selected for fetching or paying (``active_only``).
-    """
-
-    ids: tuple[int, ...] = ()
-    filter: AccountFilter | None = None
-
-    def describe(self) -> str:
-        """Short text for ``bulk_requests.selection`` and the audit log."""
-        if self.ids:
-            shown = ",".join(str(i) for i in self.ids[:20])
-            more = f" (+{len(self.ids) - 20} more)" if len(self.ids) > 20 else ""
-            return f"ids:{shown}{more}"
-        f = self.filter or AccountFilter()
-        parts = [f"{k}={v}" for k, v in f.as_dict().items() if v not in ("", None, "all")]
-        return "all" + (":" + ";".join(parts) if parts else "")
-
-
-def selection_query(selection: AccountSelection, *, active_only: bool = True) -> Select[Any]:
-    """``SELECT bill_accounts.id …`` for the selection, in id order.
-
-    Feed it to ``INSERT … SELECT`` (fetch items, payments) rather than loading a million ids
-    into Python.
-    """
-    query = select(A.id).order_by(A.id)
-    if selection.ids:
-        query = query.where(A.id.in_(sorted(set(selection.ids))))
-    elif selection.filter is not None:
-        query = query.where(*selection.filter.conditions())
-    if active_only:
-        query = query.where(A.active == true())
-    return query
-
-
-def resolve_selection(
-    conn: Connection, selection: AccountSelection, *, active_only: bool = True
-) -> list[int]:
-    """The ids of the selected accounts (for small selections; else :func:`selection_query`)."""
-    return list(conn.execute(selection_query(selection, active_only=active_only)).scalars())
-
-
-def count_capped(conn: Connection, account_filter: AccountFilter, cap: int = 10_000) -> int:
-    """How many accounts match, counting at most ``cap`` + 1 (shown as "10 000+")."""
-    inner = select(A.id).where(*account_filter.conditions()).limit(cap + 1).subquery()
-    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 # --------------------------------------------------------------------------- pages
@@ -187,10 +87,6 @@ class Page:
     prev: str | None = None
     first: str | None = None
     last: str | None = None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _beyond(columns: Sequence[Any], key: Sequence[Any], greater: bool) -> ColumnElement[bool]:
@@ -357,7 +253,7 @@ def _plan(
     selective = account_filter.status == "inactive"  # rare: (active, id) finds them
     q = account_filter.q.strip()
     if q:
-        pattern = _escape_like(q) + "%"
+        pattern = escape_like(q) + "%"
         matches: set[int] = set()
         for column in (A.consumer_id, A.label):
             found = (
@@ -438,13 +334,8 @@ def _with_groups(conn: Connection, items: list[AccountRow]) -> list[AccountRow]:
 
 __all__ = [
     "SORTS",
-    "AccountFilter",
     "AccountRow",
-    "AccountSelection",
     "InvalidCursor",
     "Page",
-    "count_capped",
     "list_accounts",
-    "resolve_selection",
-    "selection_query",
 ]

@@ -1,7 +1,7 @@
 """Marshmallow schemas of the accounts API; :class:`SelectionSchema` is for reuse.
 
 The fetch and payment endpoints take an account selection in their bodies: nest
-``SelectionSchema`` and receive an :class:`~bbp_portal.accounts.listing.AccountSelection`.
+``SelectionSchema`` and receive an :class:`~bbp_portal.accounts.selection.AccountSelection`.
 Field rules (charset, lengths, MSISDN) are checked by the services with the same code as the
 upload, so the schemas only check shape and type.
 """
@@ -12,7 +12,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from bbp_portal.accounts.listing import SORTS, AccountFilter, AccountSelection
+from bbp_portal.accounts.listing import SORTS
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection
 from bbp_portal.accounts.service import AccountInput
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db.tables import (
+from bbp_common.platform.db.tables import (
     account_groups,
     bill_account_groups,
     bill_accounts,

@@ -11,11 +11,17 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from bbp_portal.accounts import groups as group_service
-from bbp_portal.accounts import listing
+from bbp_portal.accounts import listing, selection
 from bbp_portal.accounts import service as account_service
-from bbp_portal.accounts.api import finish, read_upload_file, report_response, stage
+from bbp_portal.accounts.actions import (
+    finish,
+    read_upload_file,
+    report_response,
+    stage,
+    template_response,
+)
+from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.accounts.upload.template import template_csv, template_xlsx
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.service_errors import ServiceError
@@ -26,10 +32,10 @@ OPERATORS = ("admin", "superadmin")
 REPORT_ROWS_SHOWN = 500
 
 
-def _filter_from(args: Any) -> listing.AccountFilter:
+def _filter_from(args: Any) -> selection.AccountFilter:
     group = args.get("group_id", "")
     status = args.get("status", "all")
-    return listing.AccountFilter(
+    return selection.AccountFilter(
         q=args.get("q", "")[:64],
         utility=args.get("utility", "")[:16],
         group_id=int(group) if group.isdigit() else None,
@@ -58,7 +64,7 @@ def index() -> Any:
         except listing.InvalidCursor as exc:
             flash(str(exc), "warning")
             page = listing.list_accounts(conn, account_filter, sort=sort, order=order, limit=50)
-        matching = listing.count_capped(conn, account_filter)
+        matching = selection.count_capped(conn, account_filter)
         billers = list_billers(conn)
         groups = group_service.list_groups(conn)
     keep = {k: v for k, v in account_filter.as_dict().items() if v not in ("", None, "all")}
@@ -245,19 +251,7 @@ def upload_post() -> Any:
 @bp.get("/template.<any(csv, xlsx):fmt>")
 @role_required(*OPERATORS)
 def template(fmt: str) -> Any:
-    from flask import Response
-
-    if fmt == "xlsx":
-        return Response(
-            template_xlsx(),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": "attachment; filename=accounts-template.xlsx"},
-        )
-    return Response(
-        template_csv(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=accounts-template.csv"},
-    )
+    return template_response(fmt)
 
 
 @bp.get("/uploads/<int:upload_id>")
@@ -268,7 +262,7 @@ def upload_report(upload_id: int) -> Any:
             summary = uploads.get_upload(conn, actor(), upload_id)
         except ServiceError:
             abort(404)
-        problems, more = uploads.upload_problems(conn, actor(), upload_id, limit=REPORT_ROWS_SHOWN)
+        problems, more = report.upload_problems(conn, actor(), upload_id, limit=REPORT_ROWS_SHOWN)
     return render_template(
         "accounts/report.html", upload=summary, problems=problems, more=more is not None
     )

@@ -20,17 +20,16 @@ from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bbp_common.logging import get_logger
+from bbp_common.platform.logging import get_logger
 from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
 from bbp_portal.audit_trail import record
-from bbp_portal.auth import current_user, login_required, public, role_required
+from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import actor, engine
 
 log = get_logger(__name__)
 
 PREFIX = "/api/v1"
-api = Blueprint("api_v1", __name__, url_prefix=PREFIX)
 
 
 def error_response(
@@ -170,7 +169,7 @@ def _install_error_handlers(app: Flask) -> None:
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
         _audit_too_large()
-        code, field_name = "file_too_large", "file"
+        code, field_name = "file_too_large", "file"  # type: tuple[str, str | None]
         if "upload" not in (request.endpoint or ""):  # a form field over the form's limit
             code, field_name = "request_too_large", None
             message = gettext("A field of the form is too long: shorten it and send it again.")
@@ -300,7 +299,6 @@ def build_spec(app: Flask) -> dict[str, Any]:
     return spec.to_dict()
 
 
-@api.get("/openapi.json")
 @login_required
 def openapi() -> Any:
     """The OpenAPI document. Signed-in only: the portal shows nothing to anonymous users but
@@ -311,7 +309,6 @@ def openapi() -> Any:
     return jsonify(app.extensions["bbp.openapi"])
 
 
-@api.get("/session")
 @endpoint("Who is signed in, and the CSRF token for mutations", tags=["session"])
 def session_info() -> Any:
     from flask_wtf.csrf import generate_csrf
@@ -326,11 +323,19 @@ def session_info() -> Any:
     }
 
 
-def register_api(app: Flask) -> None:
-    """Mount ``/api/v1`` and its JSON errors. Import the features' API modules first (their
-    routes are added to :data:`api` at import)."""
+def register_api(app: Flask, *features: Blueprint) -> None:
+    """Mount ``/api/v1`` on ``app``: the session and OpenAPI routes, each feature's API
+    blueprint under it (its endpoints are ``api_v1.<feature>.<view>``), and the JSON errors.
+
+    The ``api_v1`` blueprint is made here, once per app: nothing is added to it at import.
+    """
+    api = Blueprint("api_v1", __name__, url_prefix=PREFIX)
+    api.add_url_rule("/openapi.json", view_func=openapi)
+    api.add_url_rule("/session", view_func=session_info)
+    for feature in features:
+        api.register_blueprint(feature)
     app.register_blueprint(api)
     _install_error_handlers(app)
 
 
-__all__ = ["api", "build_spec", "endpoint", "error_response", "page_of", "public", "register_api"]
+__all__ = ["PREFIX", "build_spec", "endpoint", "error_response", "page_of", "register_api"]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
-from bbp_portal.api import api, endpoint
+from bbp_portal.api import endpoint
 from bbp_portal.billers import service
 from bbp_portal.view_context import actor, engine
+
+api = Blueprint("billers", __name__)
+"""The biller catalogue under ``/api/v1`` (mounted by ``create_app``)."""
 
 
 class BillerSchema(Schema):

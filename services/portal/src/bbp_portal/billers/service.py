@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db.tables import billers
+from bbp_common.platform.db.tables import billers
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 

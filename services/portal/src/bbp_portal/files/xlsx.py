@@ -31,7 +31,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 from xml.parsers import expat
 
 from bbp_portal.files.limits import (
@@ -153,7 +153,11 @@ class _GuardedZip(zipfile.ZipFile):
                 )
 
     def open(  # type: ignore[override]
-        self, name: str | zipfile.ZipInfo, mode: str = "r", pwd: bytes | None = None, **kw: Any
+        self,
+        name: str | zipfile.ZipInfo,
+        mode: Literal["r", "w"] = "r",
+        pwd: bytes | None = None,
+        **kw: Any,
     ) -> Any:
         if mode == "r":
             info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)

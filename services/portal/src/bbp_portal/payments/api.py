@@ -1,8 +1,9 @@
 """``/api/v1``: paying, maker-checker, pause/resume, a payment request's payments and history,
 one payment and its resolution, search, needs-attention, the wallet breaker, anomalies.
 
-Thin views over :mod:`~bbp_portal.payments.operations` and :mod:`~bbp_portal.payments.queries`
-— the pages call the same functions. Creating a payment request needs an idempotency key
+Thin views over :mod:`~bbp_portal.payments.operations` and the queries
+(:mod:`~bbp_portal.payments.queries`…) — the pages call the same functions; the schemas are
+in :mod:`~bbp_portal.payments.schemas`. Creating a payment request needs an idempotency key
 chosen by the client (``POST /payments/preview`` proposes one): the same key returns the
 request it created, with ``existing: true``.
 """
@@ -12,286 +13,49 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import jsonify
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask import Blueprint, jsonify
 
-from bbp_portal.api import api, endpoint, page_of
-from bbp_portal.payments import operations, queries
-from bbp_portal.payments.views import policy
-from bbp_portal.requests import actions
-from bbp_portal.requests import queries as request_queries
-from bbp_portal.requests.schemas import RequestSchema
+from bbp_portal.api import endpoint, page_of
+from bbp_portal.bulk.publishing import relay
+from bbp_portal.bulk.queries import get_request
+from bbp_portal.bulk.schemas import RequestSchema
+from bbp_portal.payments import attention as needs_attention
+from bbp_portal.payments import operations, queries, selection
+from bbp_portal.payments import pending as pending_bills
+from bbp_portal.payments.schemas import (
+    AttentionSchema,
+    BillSelectionSchema,
+    BreakerSchema,
+    CommentSchema,
+    CreatedSchema,
+    HistorySchema,
+    OptionalCommentSchema,
+    PaymentCreateSchema,
+    PaymentDetailSchema,
+    PaymentListQuery,
+    PaymentSchema,
+    PendingBillSchema,
+    PendingQuery,
+    ResolveSchema,
+    SearchQuery,
+    SummarySchema,
+)
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
+
+api = Blueprint("payments", __name__)
+"""Payments under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 TAGS = ["payments"]
 
 
-# --------------------------------------------------------------------------- schemas
-
-
-class PendingFilterSchema(Schema):
-    utility = fields.String(load_default="", validate=validate.Length(max=16))
-    group_id = fields.Integer(load_default=None, allow_none=True)
-    due_from = fields.Date(load_default=None, allow_none=True)
-    due_to = fields.Date(load_default=None, allow_none=True)
-    fetch_request_id = fields.Integer(
-        load_default=None, allow_none=True, metadata={"description": "Bills found by this fetch"}
-    )
-
-
-class PendingQuery(PendingFilterSchema):
-    cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, queries.MAX_PAGE))
-
-
-class PendingBillSchema(Schema):
-    id = fields.Integer()
-    utility_code = fields.String()
-    consumer_id = fields.String()
-    label = fields.String()
-    bill_number = fields.String()
-    due_date = fields.Date(allow_none=True)
-    amount = fields.Decimal(as_string=True)
-    service_charge = fields.Decimal(as_string=True)
-    fetched_at = fields.DateTime()
-    stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
-
-
-class BillSelectionSchema(Schema):
-    """Which bills: exactly one of ``bill_ids`` or ``filter`` (every pending bill matching)."""
-
-    bill_ids = fields.List(fields.Integer(), load_default=list)
-    filter = fields.Nested(PendingFilterSchema, load_default=None, allow_none=True)
-
-    @validates_schema
-    def exactly_one(self, data: dict[str, Any], **_: Any) -> None:
-        if bool(data.get("bill_ids")) == (data.get("filter") is not None):
-            raise ValidationError("Give exactly one of bill_ids or filter.", "bill_ids")
-
-
-class PaymentCreateSchema(BillSelectionSchema):
-    idempotency_key = fields.String(
-        required=True,
-        validate=validate.Length(1, 200),
-        metadata={"description": "Yours: the same key returns the request it created"},
-    )
-
-
-class SubtotalSchema(Schema):
-    utility_code = fields.String()
-    name = fields.String()
-    bills = fields.Integer()
-    amount = fields.Decimal(as_string=True)
-    service_charge = fields.Decimal(as_string=True)
-    total = fields.Decimal(as_string=True)
-
-
-class BillProblemSchema(Schema):
-    bill_id = fields.Integer()
-    utility_code = fields.String()
-    consumer_id = fields.String()
-    bill_number = fields.String()
-    problem = fields.String()
-
-
-class SummarySchema(Schema):
-    bill_ids = fields.List(fields.Integer())
-    count = fields.Integer(metadata={"description": "Bills that would be paid"})
-    total = fields.Decimal(as_string=True, metadata={"description": "BDT, from our database"})
-    billers = fields.List(fields.Nested(SubtotalSchema))
-    problems = fields.List(fields.Nested(BillProblemSchema))
-    payable = fields.Boolean(metadata={"description": "True when nothing stops the request"})
-    needs_approval = fields.Boolean()
-    payer = fields.String(metadata={"description": "The paying wallet's label (masked)"})
-    idempotency_key = fields.String(metadata={"description": "A fresh key to create it with"})
-
-
-class CreatedSchema(Schema):
-    existing = fields.Boolean(metadata={"description": "This key had created it already"})
-    awaiting_approval = fields.Boolean()
-    request = fields.Nested(RequestSchema)
-
-
-class CommentSchema(Schema):
-    comment = fields.String(required=True, validate=validate.Length(1, operations.COMMENT_MAX))
-
-
-class OptionalCommentSchema(Schema):
-    comment = fields.String(load_default="", validate=validate.Length(max=operations.COMMENT_MAX))
-
-
-class ResolveSchema(CommentSchema):
-    resolution = fields.String(
-        required=True,
-        validate=validate.OneOf(sorted(operations.RESOLUTIONS)),
-        metadata={"description": "paid → succeeded; not_paid → failed (the bill is freed)"},
-    )
-
-
-class PaymentSchema(Schema):
-    id = fields.Integer()
-    request_id = fields.Integer()
-    reference_id = fields.String()
-    position = fields.Function(
-        lambda p: (p["dispatch_order"] if isinstance(p, dict) else p.dispatch_order) + 1,
-        metadata={"description": "Dispatch order within the request (due date, oldest first)"},
-    )
-    utility_code = fields.String()
-    consumer_id = fields.String()
-    bill_number = fields.String()
-    due_date = fields.Date(allow_none=True)
-    amount = fields.Decimal(as_string=True)
-    service_charge = fields.Decimal(as_string=True)
-    total = fields.Decimal(as_string=True)
-    state = fields.String(metadata={"description": ", ".join(queries.STATES)})
-    order_id = fields.String(allow_none=True)
-    service_request_id = fields.String(allow_none=True)
-    order_status = fields.String(allow_none=True)
-    error_code = fields.String(allow_none=True)
-    error_detail_code = fields.String(allow_none=True)
-    error_message = fields.String(allow_none=True, metadata={"description": "Mobiquity's"})
-    reason = fields.String(allow_none=True)
-    enquiry_count = fields.Integer()
-    sending_at = fields.DateTime(allow_none=True)
-    answered_at = fields.DateTime(allow_none=True)
-    resolved_by = fields.String(allow_none=True)
-    resolved_at = fields.DateTime(allow_none=True)
-    resolution_comment = fields.String(allow_none=True)
-
-
-class PaymentListQuery(Schema):
-    state = fields.String(load_default="", validate=validate.OneOf(["", *queries.STATES]))
-    q = fields.String(load_default="", validate=validate.Length(max=64))
-    cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, queries.MAX_PAGE))
-
-
-class SearchQuery(Schema):
-    q = fields.String(required=True, validate=validate.Length(1, 64))
-
-
-class EventSchema(Schema):
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String()
-    cause = fields.String()
-    actor = fields.String()
-    occurred_at = fields.DateTime()
-
-
-class AnomalySchema(Schema):
-    id = fields.Integer()
-    payment_id = fields.Integer()
-    reference_id = fields.String()
-    state_at_receipt = fields.String()
-    result_kind = fields.String()
-    result = fields.String()
-    received_at = fields.DateTime()
-    acknowledged_by = fields.String(allow_none=True)
-    acknowledged_at = fields.DateTime(allow_none=True)
-    acknowledgement = fields.String(allow_none=True)
-
-
-class AttentionAnomalySchema(AnomalySchema):
-    request_id = fields.Integer()
-    state_now = fields.String()
-
-
-class PaymentDetailSchema(PaymentSchema):
-    events = fields.List(fields.Nested(EventSchema))
-    anomalies = fields.List(fields.Nested(AnomalySchema))
-
-
-class HistorySchema(Schema):
-    occurred_at = fields.DateTime()
-    actor = fields.String(allow_none=True)
-    action = fields.String()
-    outcome = fields.String()
-    target_type = fields.String(allow_none=True)
-    target_id = fields.String(allow_none=True)
-    details = fields.String(allow_none=True, metadata={"description": "JSON"})
-
-
-class BreakerSchema(Schema):
-    state = fields.String(metadata={"description": "closed, probing or open"})
-    opened_at = fields.DateTime(allow_none=True)
-    opened_reason = fields.String(allow_none=True)
-    opened_by_reference = fields.String(allow_none=True)
-    closed_by = fields.String(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
-
-
-class BriefRequestSchema(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    state = fields.String()
-    created_by = fields.String()
-    created_at = fields.DateTime()
-    total_items = fields.Integer()
-    total_amount = fields.Decimal(as_string=True, allow_none=True)
-    paused_by = fields.String(allow_none=True)
-    paused_reason = fields.String(allow_none=True)
-
-
-class TroubledSchema(Schema):
-    request_id = fields.Integer()
-    ambiguous = fields.Integer()
-    uncleared = fields.Integer()
-    ambiguous_amount = fields.Decimal(as_string=True)
-    uncleared_amount = fields.Decimal(as_string=True)
-
-
-class AttentionSchema(Schema):
-    breaker = fields.Nested(BreakerSchema)
-    troubled = fields.List(
-        fields.Nested(TroubledSchema),
-        metadata={"description": "Requests with ambiguous or uncleared payments"},
-    )
-    anomalies = fields.List(
-        fields.Nested(AttentionAnomalySchema),
-        metadata={"description": "Results that disagreed with a final state, not acknowledged"},
-    )
-    auto_paused = fields.List(fields.Nested(BriefRequestSchema))
-    paused = fields.List(fields.Nested(BriefRequestSchema))
-    awaiting_approval = fields.List(fields.Nested(BriefRequestSchema))
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _filter(data: dict[str, Any]) -> queries.PendingFilter:
-    return queries.PendingFilter(
-        utility=data.get("utility") or "",
-        group_id=data.get("group_id"),
-        due_from=data.get("due_from"),
-        due_to=data.get("due_to"),
-        fetch_request_id=data.get("fetch_request_id"),
-    )
-
-
-def _resolve_selection(body: dict[str, Any]) -> tuple[list[int], str]:
-    cap = policy().max_bills
-    if body.get("filter") is not None:
-        found_filter = _filter(body["filter"])
-        with engine().connect() as conn:
-            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
-        if len(ids) > cap:
-            raise ValidationFailed(
-                "too_many_bills", f"More than {cap:,} bills match: narrow the filter.", "filter"
-            )
-        return ids, found_filter.describe()
-    ids = sorted(set(body["bill_ids"]))
-    if len(ids) > cap:
-        raise ValidationFailed(
-            "too_many_bills", f"At most {cap:,} bills in one payment request.", "bill_ids"
-        )
-    return ids, f"{len(ids)} chosen bills"
 
 
 def _request(request_id: int) -> Any:
     with engine().connect() as conn:
-        return request_queries.get_request(conn, request_id)
+        return get_request(conn, request_id)
 
 
 def _page(page: queries.Page, sort: str) -> dict[str, Any]:
@@ -319,10 +83,10 @@ def _page(page: queries.Page, sort: str) -> dict[str, Any]:
 )
 def list_pending(query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
-        page = queries.list_pending(
+        page = pending_bills.list_pending(
             conn,
-            _filter(query),
-            max_bill_age=policy().max_bill_age,
+            selection.pending_filter_of(query),
+            max_bill_age=selection.policy().max_bill_age,
             cursor=query["cursor"],
             limit=query["limit"],
         )
@@ -340,10 +104,10 @@ def list_pending(query: dict[str, Any]) -> Any:
     "the biller says so). Answers a fresh idempotency_key to create the request with.",
 )
 def preview(body: dict[str, Any]) -> Any:
-    ids, _described = _resolve_selection(body)
-    p = policy()
+    ids, _described = selection.from_body(body)
+    p = selection.policy()
     with engine().connect() as conn:
-        summary = queries.summarise(
+        summary = pending_bills.summarise(
             conn, ids, max_bill_age=p.max_bill_age, approval_threshold=p.approval_threshold
         )
     return {
@@ -368,16 +132,16 @@ def preview(body: dict[str, Any]) -> Any:
     "another admin approves it.",
 )
 def create_payment(body: dict[str, Any]) -> Any:
-    ids, described = _resolve_selection(body)
+    ids, described = selection.from_body(body)
     created = operations.create_payment(
         engine(),
         actor(),
         ids,
         key=body["idempotency_key"],
-        policy=policy(),
+        policy=selection.policy(),
         selection=described,
         via="api",
-        relay=actions.relay(),
+        relay=relay(),
     )
     payload = CreatedSchema().dump(
         {
@@ -410,8 +174,8 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
         actor(),
         request_id,
         body["comment"],
-        max_bill_age=policy().max_bill_age,
-        relay=actions.relay(),
+        max_bill_age=selection.policy().max_bill_age,
+        relay=relay(),
     )
     return _request(request_id)
 
@@ -439,7 +203,7 @@ def reject(request_id: int, body: dict[str, Any]) -> Any:
     tags=TAGS,
 )
 def pause(request_id: int, body: dict[str, Any]) -> Any:
-    operations.pause(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    operations.pause(engine(), actor(), request_id, body["comment"], relay=relay())
     return _request(request_id)
 
 
@@ -452,7 +216,7 @@ def pause(request_id: int, body: dict[str, Any]) -> Any:
     tags=TAGS,
 )
 def resume(request_id: int, body: dict[str, Any]) -> Any:
-    operations.resume(engine(), actor(), request_id, body["comment"], relay=actions.relay())
+    operations.resume(engine(), actor(), request_id, body["comment"], relay=relay())
     return _request(request_id)
 
 
@@ -550,7 +314,7 @@ def resolve(payment_id: int, body: dict[str, Any]) -> Any:
         body["resolution"],
         body["comment"],
         payment_sms=settings(),
-        relay=actions.relay(),
+        relay=relay(),
     )
     return _payment_detail(payment_id)
 
@@ -579,7 +343,7 @@ def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
 )
 def attention() -> Any:
     with engine().connect() as conn:
-        return queries.attention(conn)
+        return needs_attention.attention(conn)
 
 
 @api.get("/wallet-breaker")
@@ -588,9 +352,9 @@ def get_breaker() -> Any:
     return _breaker()
 
 
-def _breaker() -> queries.Breaker:
+def _breaker() -> needs_attention.Breaker:
     with engine().connect() as conn:
-        return queries.breaker(conn)
+        return needs_attention.breaker(conn)
 
 
 @api.post("/wallet-breaker/close")
@@ -606,4 +370,4 @@ def close_breaker(body: dict[str, Any]) -> Any:
     return _breaker()
 
 
-__all__ = ["PaymentSchema", "SummarySchema"]
+__all__ = ["api"]

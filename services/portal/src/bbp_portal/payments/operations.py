@@ -14,13 +14,19 @@ Money rules enforced here (and tested in ``tests/integration/payments``):
 * Approval re-checks freshness: a request approved after its bills went stale is refused.
 * Rejecting or cancelling cancels only *queued* payments (``cancel_queued_payments``:
   conditional, evented, tallied); what is in flight finishes.
-* Only a superadmin moves an ``uncleared`` payment, through ``payment_store.transition`` with
+* Only a superadmin moves an ``uncleared`` payment, through the payment store with
   the person as ``actor`` and ``resolved_by/at/resolution_comment`` set. "Not paid" clears the
   live-bill key, so the bill can be paid again — with a new payment and a new reference id.
 * Only a superadmin closes the wallet breaker (``open → probing``).
 
 These functions know nothing of Flask: the views and the API pass the engine, the acting
 person and the relay, so tests call them directly.
+
+Why one module of more than 400 lines: these are every change a person makes to payments,
+side by side under the money rules above, which they enforce together (the request lock,
+the maker-checker and superadmin checks, the comment rules); callers and tests reach them
+all as ``operations.*``. The writes they build on are in ``service`` (creating a payment
+request, cancelling its queued payments).
 """
 
 from __future__ import annotations
@@ -30,17 +36,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from bbp_common import notifications
-from bbp_common.db.tables import bills, bulk_requests, payment_anomalies, payments, wallet_breaker
-from bbp_common.domain.payments import PaymentState
-from bbp_common.logging import get_logger
-from bbp_common.payment_store import BREAKER, close_breaker, load, transition
+from bbp_common.core import notifications
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.domain.requests import PAUSABLE, RequestKind, RequestState
+from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
+from bbp_common.core.stores.payments import SuccessUnacknowledged
+from bbp_common.core.stores.requests import RequestRow
+from bbp_common.core.stores.sql import NOW
+from bbp_common.platform.db.retry import retry_transaction
+from bbp_common.platform.db.tables import bills, bulk_requests, payment_anomalies, payments
+from bbp_common.platform.logging import get_logger
+from bbp_portal import notifications as notices
 from bbp_portal.audit_trail import Actor, record
-from bbp_portal.requests import service
+from bbp_portal.bulk.service import (
+    Created,
+    NothingSelected,
+    Relay,
+    relay_now,
+    request_changed,
+    submit,
+)
+from bbp_portal.payments import service
 from bbp_portal.service_errors import (
     Conflict,
     Forbidden,
@@ -49,13 +68,13 @@ from bbp_portal.service_errors import (
     ServiceError,
     ValidationFailed,
 )
+from bbp_portal.settings import PortalSettings
 
 log = get_logger(__name__)
 S = PaymentState
 
 COMMENT_MAX = 500
 RESOLUTIONS = {"paid": S.SUCCEEDED, "not_paid": S.FAILED}
-Relay = service.Relay
 
 
 def _comment(text: str | None, *, required: bool, what: str = "comment") -> str:
@@ -86,6 +105,14 @@ class PayPolicy:
     approval_threshold: Decimal | None = None
     max_bills: int = 20_000
 
+    @classmethod
+    def from_settings(cls, settings: PortalSettings) -> PayPolicy:
+        return cls(
+            max_bill_age=timedelta(seconds=settings.pay_max_bill_age),
+            approval_threshold=settings.approval_threshold,
+            max_bills=settings.pay_max_bills,
+        )
+
 
 def idempotency_key(login_id: str, key: str) -> str:
     """The stored key: the person's own key, scoped to them (another person's key, or a key
@@ -103,7 +130,7 @@ def create_payment(
     selection: str = "",
     via: str = "page",
     relay: Relay | None = None,
-) -> service.Created:
+) -> Created:
     """Create a payment request for ``bill_ids`` — once per ``key``.
 
     The key is minted with the confirmation page (or chosen by the API client): the same key
@@ -142,7 +169,7 @@ def create_payment(
             via=via,
         )
         if awaiting:
-            notifications.approval_needed(conn, request_id)
+            notices.approval_needed(conn, request_id)
 
     try:
         return service.create_payment_request(
@@ -156,7 +183,7 @@ def create_payment(
             relay=relay,
             on_created=on_created,
         )
-    except service.NothingSelected as exc:
+    except NothingSelected as exc:
         raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
         raise Refused(
@@ -170,33 +197,21 @@ def create_payment(
 # --------------------------------------------------------------------------- the request
 
 
-def _lock_request(conn: Connection, request_id: int) -> Any:
-    row = conn.execute(
-        select(
-            bulk_requests.c.id,
-            bulk_requests.c.kind,
-            bulk_requests.c.state,
-            bulk_requests.c.created_by,
-            bulk_requests.c.started_at,
-            bulk_requests.c.paused_reason,
-            bulk_requests.c.paused_by,
-            bulk_requests.c.total_amount,
-        )
-        .where(bulk_requests.c.id == request_id)
-        .with_for_update()
-    ).first()
+def _lock_request(requests: RequestStore, request_id: int) -> RequestRow:
+    row = requests.lock(request_id)
     if row is None:
         raise NotFound(f"There is no request {request_id}.")
     return row
 
 
-def _decide_checks(request: Any, actor: Actor) -> None:
-    if request.kind != "payment":
+def _decide_checks(request: RequestRow, actor: Actor) -> None:
+    if request.kind is not RequestKind.PAYMENT:
         raise Conflict("not_a_payment", f"Request {request.id} is not a payment request.")
-    if request.state != "awaiting_approval":
+    if request.state is not RequestState.AWAITING_APPROVAL:
         raise Conflict(
             "not_awaiting_approval",
-            f"Request {request.id} is {request.state.replace('_', ' ')}, not awaiting approval.",
+            f"Request {request.id} is {request.state.value.replace('_', ' ')},"
+            " not awaiting approval.",
         )
     if request.created_by.lower() == actor.login_id.lower():
         raise Forbidden(
@@ -221,6 +236,7 @@ def stale_payments(conn: Connection, request_id: int, max_bill_age: timedelta) -
     )
 
 
+@retry_transaction
 def approve(
     engine: Engine,
     actor: Actor,
@@ -237,7 +253,8 @@ def approve(
     """
     text = _comment(comment, required=True)
     with engine.begin() as conn:
-        request = _lock_request(conn, request_id)
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
         _decide_checks(request, actor)
         if max_bill_age is not None:
             stale = stale_payments(conn, request_id, max_bill_age)
@@ -247,18 +264,14 @@ def approve(
                     f"{stale:,} of its bills were fetched too long ago and may have been paid "
                     "elsewhere meanwhile: reject it, fetch them again and create a new request.",
                 )
-        conn.execute(
-            update(bulk_requests)
-            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "awaiting_approval")
-            .values(
-                state="queued",
-                approved_by=actor.login_id,
-                approved_at=func.utc_timestamp(6),
-                approval_comment=text,
-            )
+        requests.move(
+            request,
+            RequestState.QUEUED,
+            f"approved by {actor.login_id}",
+            {"approved_by": actor.login_id, "approved_at": NOW, "approval_comment": text},
         )
-        message_id = service.submit(conn, request_id, "payment")
-        notifications.request_approved(conn, request_id)
+        message_id = submit(conn, request_id, "payment")
+        notices.request_approved(conn, request_id)
         record(
             conn,
             actor,
@@ -269,32 +282,34 @@ def approve(
             maker=request.created_by,
             total=str(request.total_amount),
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
 
 
+@retry_transaction
 def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -> int:
     """``awaiting_approval → rejected`` by another admin: its payments are cancelled (nothing
     of it was ever dispatched) and their bills are free again. Returns payments cancelled."""
     text = _comment(comment, required=True)
     with engine.begin() as conn:
-        request = _lock_request(conn, request_id)
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
         _decide_checks(request, actor)
         cancelled, _amount = service.cancel_queued_payments(
             conn, request_id, actor.login_id, cause="request rejected"
         )
-        conn.execute(
-            update(bulk_requests)
-            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "awaiting_approval")
-            .values(
-                state="rejected",
-                approved_by=actor.login_id,
-                approved_at=func.utc_timestamp(6),
-                approval_comment=text,
-                finished_at=func.utc_timestamp(6),
-            )
+        requests.move(
+            request,
+            RequestState.REJECTED,
+            f"rejected by {actor.login_id}",
+            {
+                "approved_by": actor.login_id,
+                "approved_at": NOW,
+                "approval_comment": text,
+                "finished_at": NOW,
+            },
         )
-        notifications.request_rejected(conn, request_id)
+        notices.request_rejected(conn, request_id)
         record(
             conn,
             actor,
@@ -309,6 +324,7 @@ def reject(engine: Engine, actor: Actor, request_id: int, comment: str | None) -
     return cancelled
 
 
+@retry_transaction
 def pause(
     engine: Engine,
     actor: Actor,
@@ -325,20 +341,21 @@ def pause(
     """
     text = _comment(comment, required=False, what="reason")
     with engine.begin() as conn:
-        request = _lock_request(conn, request_id)
-        if request.state not in ("queued", "running"):
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
+        if request.state not in PAUSABLE:
             raise Conflict(
-                "not_pausable", f"A {request.state.replace('_', ' ')} request cannot be paused."
+                "not_pausable",
+                f"A {request.state.value.replace('_', ' ')} request cannot be paused.",
             )
         reason = f"paused by {actor.login_id}" + (f": {text}" if text else "")
-        conn.execute(
-            update(bulk_requests)
-            .where(
-                bulk_requests.c.id == request_id, bulk_requests.c.state.in_(["queued", "running"])
-            )
-            .values(state="paused", paused_by=actor.login_id, paused_reason=reason[:255])
+        requests.move(
+            request,
+            RequestState.PAUSED,
+            reason,
+            {"paused_by": actor.login_id, "paused_reason": reason[:255]},
         )
-        message_id = service.request_changed(conn, request_id, "paused")
+        message_id = request_changed(conn, request_id, "paused")
         record(
             conn,
             actor,
@@ -348,10 +365,11 @@ def pause(
             comment=text,
             was=request.state,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_paused", request_id=request_id, by=actor.login_id)
 
 
+@retry_transaction
 def resume(
     engine: Engine,
     actor: Actor,
@@ -364,18 +382,21 @@ def resume(
     pause reason, an auto-pause's included; the audit entry keeps what it was."""
     text = _comment(comment, required=False)
     with engine.begin() as conn:
-        request = _lock_request(conn, request_id)
-        if request.state != "paused":
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
+        if request.state is not RequestState.PAUSED:
             raise Conflict(
-                "not_paused", f"A {request.state.replace('_', ' ')} request cannot be resumed."
+                "not_paused",
+                f"A {request.state.value.replace('_', ' ')} request cannot be resumed.",
             )
-        target = "running" if request.started_at is not None else "queued"
-        conn.execute(
-            update(bulk_requests)
-            .where(bulk_requests.c.id == request_id, bulk_requests.c.state == "paused")
-            .values(state=target, paused_by=None, paused_reason=None)
+        target = RequestState.RUNNING if request.started_at is not None else RequestState.QUEUED
+        requests.move(
+            request,
+            target,
+            f"resumed by {actor.login_id}",
+            {"paused_by": None, "paused_reason": None},
         )
-        message_id = service.request_changed(conn, request_id, "resumed")
+        message_id = request_changed(conn, request_id, "resumed")
         record(
             conn,
             actor,
@@ -386,13 +407,14 @@ def resume(
             paused_by=request.paused_by,
             paused_reason=request.paused_reason,
         )
-    service.relay_now(relay, [message_id])
+    relay_now(relay, [message_id])
     log.info("request_resumed", request_id=request_id, by=actor.login_id)
 
 
 # --------------------------------------------------------------------------- payments
 
 
+@retry_transaction
 def resolve(
     engine: Engine,
     actor: Actor,
@@ -406,7 +428,7 @@ def resolve(
     """A superadmin settles an ``uncleared`` payment after checking Mobiquity's reports:
     ``paid`` → succeeded, ``not_paid`` → failed (the bill is free to be paid again).
 
-    Through ``transition``: conditional on the payment still being uncleared, evented with the
+    Through the payment store: on the locked row, still uncleared, evented with the
     person as actor, tallied. Paid: the payment-submitted SMS to the bill account's mobile
     (worded as paid), when ``payment_sms.notify_payment_sms`` is on — written in the same
     transaction, relayed right after the commit. Returns the new state.
@@ -419,7 +441,8 @@ def resolve(
         )
     text = _comment(comment, required=True)
     with engine.begin() as conn:
-        payment = load(conn, payment_id, lock=True)
+        store = PaymentStore(conn, actor=f"portal:{actor.login_id}")
+        payment = store.lock([payment_id]).get(payment_id)
         if payment is None:
             raise NotFound(f"There is no payment {payment_id}.")
         if payment.state is not S.UNCLEARED:
@@ -428,24 +451,15 @@ def resolve(
                 f"Payment {payment.reference_id} is {payment.state}: only an uncleared payment "
                 "is resolved by a person.",
             )
-        said = "paid" if target is S.SUCCEEDED else "not paid"
-        values: dict[str, Any] = {
-            "resolved_by": actor.login_id,
-            "resolved_at": func.utc_timestamp(6),
-            "resolution_comment": text,
-        }
-        if target is S.FAILED:
-            values["reason"] = "resolved by a person: not paid"
-        moved = transition(
-            conn,
-            payment,
-            target,
-            cause=f"resolved by a person: {said}",
-            actor=f"portal:{actor.login_id}",
-            values=values,
-        )
-        if not moved:  # pragma: no cover - the row lock makes this unreachable
-            raise Conflict("changed_meanwhile", "The payment changed meanwhile; reload the page.")
+        try:
+            store.resolve(payment, target is S.SUCCEEDED, person=actor.login_id, comment=text)
+        except SuccessUnacknowledged:
+            raise Conflict(
+                "success_unacknowledged",
+                f"Mobiquity answered that payment {payment.reference_id} succeeded, and nobody "
+                "has acknowledged that answer yet: look into it on the needs-attention page "
+                "before you mark it not paid.",
+            ) from None
         record(
             conn,
             actor,
@@ -463,7 +477,7 @@ def resolve(
         if target is S.SUCCEEDED and payment_sms is not None:
             queued = notifications.payment_submitted(conn, payment.id, payment_sms)
     if queued is not None and queued.message_id is not None:
-        service.relay_now(relay, [queued.message_id])
+        relay_now(relay, [queued.message_id])
     log.info(
         "payment_resolved",
         reference_id=payment.reference_id,
@@ -473,6 +487,7 @@ def resolve(
     return target
 
 
+@retry_transaction
 def acknowledge_anomaly(engine: Engine, actor: Actor, anomaly_id: int, comment: str | None) -> None:
     """A superadmin acknowledges a result that disagreed with a payment's final state (after
     looking into it), with a comment; it leaves the needs-attention list. Only once."""
@@ -513,34 +528,18 @@ def acknowledge_anomaly(engine: Engine, actor: Actor, anomaly_id: int, comment: 
         )
 
 
+@retry_transaction
 def close_wallet_breaker(engine: Engine, actor: Actor, comment: str | None = None) -> None:
     """A superadmin closes the open wallet breaker (after fixing the MPIN): it goes to
     *probing* — one payment at a time until one proves the wallet authenticates."""
     _superadmin(actor, "close the wallet breaker")
     text = _comment(comment, required=False)
     with engine.begin() as conn:
-        before = conn.execute(
-            select(
-                wallet_breaker.c.state,
-                wallet_breaker.c.opened_reason,
-                wallet_breaker.c.opened_by_reference,
+        breaker = WalletBreaker(conn, actor=actor.login_id)
+        if breaker.close(person=actor.login_id, comment=text) is None:
+            raise Conflict(
+                "breaker_not_open", f"The wallet breaker is {breaker.state()}, not open."
             )
-            .where(wallet_breaker.c.name == BREAKER)
-            .with_for_update()
-        ).first()
-        if before is None or before.state != "open" or not close_breaker(conn, by=actor.login_id):
-            state = before.state if before is not None else "probing"
-            raise Conflict("breaker_not_open", f"The wallet breaker is {state}, not open.")
-        record(
-            conn,
-            actor,
-            "wallet_breaker.closed",
-            target_type="wallet_breaker",
-            target_id=BREAKER,
-            opened_reason=before.opened_reason,
-            opened_by_reference=before.opened_by_reference,
-            comment=text,
-        )
     log.warning("wallet_breaker_closed", by=actor.login_id)
 
 

@@ -11,18 +11,19 @@ anyway, because a bill can be in one live payment only.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
 
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.payments import operations, queries
-from bbp_portal.requests import actions
-from bbp_portal.requests import queries as request_queries
+from bbp_portal.bulk.kinds import RequestKind
+from bbp_portal.bulk.publishing import relay
+from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
+from bbp_portal.payments import attention as needs_attention
+from bbp_portal.payments import export, operations, queries, selection, service
+from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -32,36 +33,6 @@ OPERATORS = ("admin", "superadmin")
 FLASH_PROBLEMS = 5
 
 
-def policy() -> operations.PayPolicy:
-    s = settings()
-    return operations.PayPolicy(
-        max_bill_age=timedelta(seconds=s.pay_max_bill_age),
-        approval_threshold=s.approval_threshold,
-        max_bills=s.pay_max_bills,
-    )
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.strip().isdigit() else None
-
-
-def pending_filter(values: MultiDict[str, str]) -> queries.PendingFilter:
-    return queries.PendingFilter(
-        utility=values.get("utility", "")[:16],
-        group_id=_int(values.get("group_id")),
-        due_from=_day(values.get("due_from")),
-        due_to=_day(values.get("due_to")),
-        fetch_request_id=_int(values.get("request")),
-    )
-
-
 # --------------------------------------------------------------------------- pending bills
 
 
@@ -69,23 +40,25 @@ def pending_filter(values: MultiDict[str, str]) -> queries.PendingFilter:
 @login_required
 def pending() -> Any:
     try:
-        found_filter = pending_filter(request.args)
+        found_filter = selection.pending_filter(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
-        found_filter = queries.PendingFilter()
+        found_filter = pending_bills.PendingFilter()
     with engine().connect() as conn:
         try:
-            page = queries.list_pending(
+            page = pending_bills.list_pending(
                 conn,
                 found_filter,
-                max_bill_age=policy().max_bill_age,
+                max_bill_age=selection.policy().max_bill_age,
                 cursor=request.args.get("cursor"),
             )
         except ServiceError as exc:
             flash(exc.message, "warning")
-            page = queries.list_pending(conn, found_filter, max_bill_age=policy().max_bill_age)
+            page = pending_bills.list_pending(
+                conn, found_filter, max_bill_age=selection.policy().max_bill_age
+            )
         billers = list_billers(conn)
-        group_rows = queries.groups(conn)
+        group_rows = pending_bills.groups(conn)
     keep = {k: v for k, v in found_filter.as_dict().items() if v not in (None, "")}
     return render_template(
         "payments/pending.html",
@@ -94,38 +67,8 @@ def pending() -> Any:
         keep=keep,
         billers=billers,
         groups=group_rows,
-        max_age_hours=round(policy().max_bill_age.total_seconds() / 3600, 1),
+        max_age_hours=round(selection.policy().max_bill_age.total_seconds() / 3600, 1),
     )
-
-
-def _selected_ids(values: MultiDict[str, str]) -> tuple[list[int], str]:
-    """The bills a form or link chose: ticked ``ids``, or ``scope=filter`` (all matching)."""
-    cap = policy().max_bills
-    if values.get("scope") == "filter":
-        found_filter = pending_filter(values)
-        with engine().connect() as conn:
-            ids = queries.pending_ids(conn, found_filter, cap, max_bill_age=policy().max_bill_age)
-        if len(ids) > cap:
-            raise ServiceError(
-                "too_many_bills",
-                _("More than %(cap)s bills match: narrow the filter.", cap=f"{cap:,}"),
-            )
-        return ids, found_filter.describe()
-    raw = values.getlist("ids")
-    if len(raw) == 1 and "," in raw[0]:
-        raw = raw[0].split(",")
-    ids = sorted({int(v) for v in raw if v.strip().isdigit()})
-    if len(ids) > cap:
-        raise ServiceError(
-            "too_many_bills", _("At most %(cap)s bills in one payment request.", cap=f"{cap:,}")
-        )
-    described = values.get("selection", "")[:400]
-    if not described:
-        source = _int(values.get("request"))
-        described = f"{len(ids)} chosen bills" + (
-            f" of fetch request #{source}" if source is not None else ""
-        )
-    return ids, described
 
 
 @bp.get("/payments/new")
@@ -138,7 +81,7 @@ def confirm() -> Any:
     }
     back = url_for("payments.pending", **kept)
     try:
-        ids, described = _selected_ids(request.args)
+        ids, described = selection.from_form(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
         return redirect(back)
@@ -146,11 +89,11 @@ def confirm() -> Any:
         flash(_("Tick at least one bill to pay."), "warning")
         return redirect(back)
     with engine().connect() as conn:
-        summary = queries.summarise(
+        summary = pending_bills.summarise(
             conn,
             ids,
-            max_bill_age=policy().max_bill_age,
-            approval_threshold=policy().approval_threshold,
+            max_bill_age=selection.policy().max_bill_age,
+            approval_threshold=selection.policy().approval_threshold,
         )
     return render_template(
         "payments/confirm.html",
@@ -158,7 +101,7 @@ def confirm() -> Any:
         described=described,
         key=secrets.token_urlsafe(24),
         payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
-        threshold=policy().approval_threshold,
+        threshold=selection.policy().approval_threshold,
         back=back,
     )
 
@@ -175,16 +118,16 @@ def _problem_text(exc: Refused) -> str:
 @role_required(*OPERATORS)
 def create() -> Any:
     try:
-        ids, described = _selected_ids(request.form)
+        ids, described = selection.from_form(request.form)
         created = operations.create_payment(
             engine(),
             actor(),
             ids,
             key=request.form.get("idempotency_key", ""),
-            policy=policy(),
+            policy=selection.policy(),
             selection=described,
             via="page",
-            relay=actions.relay(),
+            relay=relay(),
         )
     except Refused as exc:
         flash(_problem_text(exc), "danger")
@@ -210,7 +153,7 @@ def create() -> Any:
 # --------------------------------------------------------------------------- a payment request
 
 
-def render_request(found: request_queries.RequestRow) -> Any:
+def render_request(found: RequestRow) -> Any:
     """The payment request's page (``requests.show`` hands payment requests here)."""
     args = request.args
     state = args.get("state", "")
@@ -248,7 +191,7 @@ def render_request(found: request_queries.RequestRow) -> Any:
         is_maker=bool(user and user.login_id.lower() == found.created_by.lower()),
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
-        can_cancel=operates and found.state in request_queries.CANCELLABLE,
+        can_cancel=operates and found.state in CANCELLABLE,
         can_resolve=bool(user and user.is_superadmin),
     )
 
@@ -276,8 +219,8 @@ def approve(request_id: int) -> Any:
             actor(),
             request_id,
             request.form.get("comment"),
-            max_bill_age=policy().max_bill_age,
-            relay=actions.relay(),
+            max_bill_age=selection.policy().max_bill_age,
+            relay=relay(),
         ),
     )
 
@@ -299,7 +242,7 @@ def pause(request_id: int) -> Any:
         request_id,
         _("Paused: nothing more is sent; payments already on their way finish."),
         lambda: operations.pause(
-            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+            engine(), actor(), request_id, request.form.get("comment"), relay=relay()
         ),
     )
 
@@ -311,7 +254,7 @@ def resume(request_id: int) -> Any:
         request_id,
         _("Resumed."),
         lambda: operations.resume(
-            engine(), actor(), request_id, request.form.get("comment"), relay=actions.relay()
+            engine(), actor(), request_id, request.form.get("comment"), relay=relay()
         ),
     )
 
@@ -348,7 +291,7 @@ def resolve(payment_id: int) -> Any:
             request.form.get("resolution", ""),
             request.form.get("comment"),
             payment_sms=settings(),
-            relay=actions.relay(),
+            relay=relay(),
         )
     except NotFound:
         abort(404)
@@ -386,7 +329,7 @@ def search() -> Any:
 @login_required
 def attention() -> Any:
     with engine().connect() as conn:
-        found = queries.attention(conn)
+        found = needs_attention.attention(conn)
     user = current_user()
     return render_template(
         "payments/attention.html",
@@ -413,7 +356,7 @@ def acknowledge(anomaly_id: int) -> Any:
 @login_required
 def wallet() -> Any:
     with engine().connect() as conn:
-        found = queries.breaker(conn)
+        found = needs_attention.breaker(conn)
     user = current_user()
     return render_template(
         "payments/wallet.html",
@@ -438,4 +381,15 @@ def close_breaker() -> Any:
     return redirect(url_for("payments.wallet"))
 
 
-__all__ = ["bp", "render_request"]
+PAYMENT = RequestKind(
+    name="payment",
+    page=render_request,
+    cancel=service.cancel_request,
+    export_header=export.EXPORT_HEADER,
+    export_rows=export.export_rows,
+    export_name="payment-request-{id}-payments",
+)
+"""Payment requests on the pages every request shares (registered by ``create_app``)."""
+
+
+__all__ = ["PAYMENT", "bp", "render_request"]

@@ -1,7 +1,8 @@
 """What the request pages and the API both do: start a fetch from a selection, cancel.
 
-The request service (``service.py``) owns the transaction that writes a request, its items,
-tallies and outbox row; this module adds what belongs to the portal around it — resolving
+The request services (``requests.service`` for fetch requests, each kind's own for
+cancelling, reached through ``bulk.kinds``) own the transaction that writes a request, its
+items, tallies and outbox row; this module adds what belongs to the portal around it — resolving
 the selection the admin made into account ids, the after-commit relay of this worker
 process, the audit entry and the metrics — so a page and an API call do exactly the same.
 """
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import Connection, func, select
 
-from bbp_common.db.tables import account_groups
-from bbp_common.logging import get_logger
-from bbp_portal.accounts.listing import AccountFilter, AccountSelection, selection_query
+from bbp_common.platform.db.tables import account_groups
+from bbp_common.platform.logging import get_logger
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection, selection_query
 from bbp_portal.audit_trail import Actor, record
+from bbp_portal.bulk.kinds import kind_of
+from bbp_portal.bulk.metrics import ITEMS_CREATED, REQUESTS_CANCELLED, REQUESTS_CREATED
+from bbp_portal.bulk.publishing import relay
+from bbp_portal.bulk.service import RequestError
 from bbp_portal.requests import service
-from bbp_portal.requests.metrics import ITEMS_CREATED, REQUESTS_CANCELLED, REQUESTS_CREATED
-from bbp_portal.requests.publishing import AfterCommitRelay
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 from bbp_portal.view_context import engine
 
@@ -27,11 +29,6 @@ log = get_logger(__name__)
 
 #: Ticked accounts travel in the request; "all matching" has no such limit.
 MAX_TICKED = 10_000
-
-
-def relay() -> AfterCommitRelay:
-    """This app's after-commit relay (made by ``create_app``; connects on first use)."""
-    return current_app.extensions["bbp.relay"]  # type: ignore[no-any-return]
 
 
 def count_selected(conn: Connection, selection: AccountSelection) -> int:
@@ -137,10 +134,10 @@ def cancel(actor: Actor, request_id: int, kind: str) -> Cancelled:
         )
 
     try:
-        count = service.cancel_request(
+        count = kind_of(kind).cancel(
             engine(), request_id, actor.login_id, relay=relay(), in_transaction=audit
         )
-    except service.RequestError as exc:
+    except RequestError as exc:
         if str(exc) == "No such request.":
             raise NotFound(f"There is no request {request_id}.") from None
         raise Conflict("not_cancellable", str(exc)) from None
@@ -155,7 +152,6 @@ __all__ = [
     "cancel",
     "count_selected",
     "describe",
-    "relay",
     "selection_of",
     "start_fetch",
 ]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Blueprint, current_app
 from sqlalchemy import Connection
 
-from bbp_portal.api import api, endpoint, page_of
-from bbp_portal.requests import actions, queries
-from bbp_portal.requests.export import csv_chunks, file_chunks, xlsx_file
-from bbp_portal.requests.metrics import EXPORTS
+from bbp_portal.api import endpoint, page_of
+from bbp_portal.bulk import queries as bulk
+from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
+from bbp_portal.requests import actions, items, queries
+from bbp_portal.requests.export import export_response
 from bbp_portal.requests.schemas import (
     BillerTotalsSchema,
     CancelledSchema,
@@ -24,12 +25,14 @@ from bbp_portal.requests.schemas import (
     FetchCreateSchema,
     ItemListQuery,
     ItemSchema,
-    ProgressSchema,
     RequestListQuery,
-    RequestSchema,
 )
+from bbp_portal.requests.totals import TotalsCache
 from bbp_portal.service_errors import ValidationFailed
 from bbp_portal.view_context import actor, engine
+
+api = Blueprint("requests", __name__)
+"""Requests under ``/api/v1`` (mounted by ``create_app``)."""
 
 OPERATORS = ("admin", "superadmin")
 TAGS = ["requests"]
@@ -63,7 +66,7 @@ def create_fetch(body: dict[str, Any]) -> Any:
     selection = actions.selection_of(body["ids"], body["group_id"], body["filter"])
     created = actions.start_fetch(actor(), selection, via="api")
     with engine().connect() as conn:
-        return queries.get_request(conn, created.request_id)
+        return bulk.get_request(conn, created.request_id)
 
 
 @api.get("/requests")
@@ -85,7 +88,7 @@ def list_requests(query: dict[str, Any]) -> Any:
 @endpoint("Read a request with its progress", response=RequestSchema, tags=TAGS)
 def get_request(request_id: int) -> Any:
     with engine().connect() as conn:
-        return queries.get_request(conn, request_id)
+        return bulk.get_request(conn, request_id)
 
 
 @api.get("/requests/<int:request_id>/progress")
@@ -96,11 +99,11 @@ def get_request(request_id: int) -> Any:
 )
 def get_progress(request_id: int) -> Any:
     with engine().connect() as conn:
-        return queries.get_progress(conn, request_id).as_dict()
+        return bulk.get_progress(conn, request_id).as_dict()
 
 
-def _fetch_request(conn: Connection, request_id: int) -> queries.RequestRow:
-    found = queries.get_request(conn, request_id)
+def _fetch_request(conn: Connection, request_id: int) -> bulk.RequestRow:
+    found = bulk.get_request(conn, request_id)
     if found.kind != "fetch":
         raise ValidationFailed(
             "not_a_fetch", f"Request {request_id} is a {found.kind} request, not a fetch."
@@ -118,7 +121,7 @@ def _fetch_request(conn: Connection, request_id: int) -> queries.RequestRow:
 def list_items(request_id: int, query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
         _fetch_request(conn, request_id)
-        page = queries.list_items(
+        page = items.list_items(
             conn, request_id, query["filter"], cursor=query["cursor"], limit=query["limit"]
         )
     return _page(page)
@@ -126,8 +129,8 @@ def list_items(request_id: int, query: dict[str, Any]) -> Any:
 
 def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
     """Bills found per biller and overall (cached once the request is settled)."""
-    progress = queries.get_progress(conn, request_id)
-    cache: queries.TotalsCache = current_app.extensions["bbp.biller_totals"]
+    progress = bulk.get_progress(conn, request_id)
+    cache: TotalsCache = current_app.extensions["bbp.biller_totals"]
     totals = cache.get(conn, progress)
     return {
         "request_id": request_id,
@@ -162,45 +165,14 @@ def get_biller_totals(request_id: int) -> Any:
 )
 def cancel_request(request_id: int) -> Any:
     with engine().connect() as conn:
-        found = queries.get_request(conn, request_id)
+        found = bulk.get_request(conn, request_id)
     done = actions.cancel(actor(), request_id, found.kind)
     with engine().connect() as conn:
         return {
             "request_id": request_id,
             "cancelled_items": done.cancelled_items,
-            "request": queries.get_request(conn, request_id),
+            "request": bulk.get_request(conn, request_id),
         }
-
-
-def export_response(request_id: int, fmt: str) -> Response:
-    """The results file: CSV streamed as read, XLSX written to a temporary file then sent."""
-    with engine().connect() as conn:
-        kind = queries.get_request(conn, request_id).kind
-    header: tuple[str, ...]
-    if kind == "payment":
-        from bbp_portal.payments import queries as payment_queries
-
-        rows = payment_queries.export_rows(engine().connect, request_id)
-        header = payment_queries.EXPORT_HEADER
-        name = f"payment-request-{request_id}-payments.{fmt}"
-    else:
-        rows = queries.export_rows(engine().connect, request_id)
-        header = queries.EXPORT_HEADER
-        name = f"fetch-request-{request_id}-results.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    EXPORTS.labels(fmt).inc()
-    if fmt == "csv":
-        return Response(
-            stream_with_context(csv_chunks(header, rows)),
-            mimetype="text/csv",
-            headers=headers,
-        )
-    path = xlsx_file(header, rows, title=f"request {request_id}")
-    return Response(
-        file_chunks(path),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=headers,
-    )
 
 
 @api.get("/requests/<int:request_id>/export")
@@ -217,4 +189,4 @@ def export(request_id: int, query: dict[str, Any]) -> Any:
     return export_response(request_id, query["format"])
 
 
-__all__ = ["biller_totals", "export_response"]
+__all__ = ["biller_totals"]

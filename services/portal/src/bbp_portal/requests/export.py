@@ -1,4 +1,7 @@
-"""CSV and XLSX files of a fetch request's results, safe to open in a spreadsheet.
+"""A request's results file (CSV or XLSX), safe to open in a spreadsheet.
+
+The rows are the request's kind's (``bulk.kinds``): one per bill found for a fetch request,
+one per payment for a payment request.
 
 Formula injection: a cell whose text begins with ``=``, ``+``, ``-`` or ``@`` (or a tab or
 carriage return, which some spreadsheets skip before reading a formula) is run as a formula
@@ -21,6 +24,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from flask import Response, stream_with_context
+
+from bbp_portal.bulk.kinds import kind_of
+from bbp_portal.bulk.metrics import EXPORTS
+from bbp_portal.bulk.queries import get_request
+from bbp_portal.view_context import engine
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 #: Rows per sheet, the header included (Excel's limit).
@@ -126,4 +136,36 @@ def file_chunks(path: str, size: int = 256 * 1024) -> Iterator[bytes]:
         os.unlink(path)
 
 
-__all__ = ["TRIGGERS", "csv_chunks", "file_chunks", "neutralise", "write_xlsx", "xlsx_file"]
+def export_response(request_id: int, fmt: str) -> Response:
+    """Any request's results file, with its kind's rows: CSV streamed as read, XLSX written
+    to a temporary file then sent. :class:`NotFound` if there is no such request."""
+    with engine().connect() as conn:
+        kind = kind_of(get_request(conn, request_id).kind)
+    rows = kind.export_rows(engine().connect, request_id)
+    header = kind.export_header
+    name = kind.export_name.format(id=request_id) + f".{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    EXPORTS.labels(fmt).inc()
+    if fmt == "csv":
+        return Response(
+            stream_with_context(csv_chunks(header, rows)),
+            mimetype="text/csv",
+            headers=headers,
+        )
+    path = xlsx_file(header, rows, title=f"request {request_id}")
+    return Response(
+        file_chunks(path),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+__all__ = [
+    "TRIGGERS",
+    "csv_chunks",
+    "export_response",
+    "file_chunks",
+    "neutralise",
+    "write_xlsx",
+    "xlsx_file",
+]

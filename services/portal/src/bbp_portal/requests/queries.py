@@ -1,197 +1,32 @@
-"""Reading requests: the list, one request's progress, its per-account results and bills.
+"""Reading requests: the list of every request (fetch and payment), newest first.
 
-Everything here must stay fast with a million fetch items in a request, so nothing counts
-or sorts the items of a request:
-
-* progress comes from ``request_tallies`` (a handful of rows kept by the writers);
-* result pages are keyset pages in item id order, each read from an index that already
-  holds that order — ``(request_id, outcome, id)`` or ``(request_id, state, id)`` for an
-  outcome or state filter, else the primary key between the request's first and last item
-  (found with index dives, see :func:`item_bounds`);
-* a consumer-id search goes through ``bill_accounts``' consumer-id index to the few
-  accounts it names, then to their items by ``(bill_account_id, …)``.
-
-The per-biller totals of bills found do read every bill of a request (there is no shortcut
-in the schema): they are served separately from the page (see :func:`biller_totals`).
+Keyset pages by id, each row with its progress from the tallies (``bulk.queries``; one
+tally read per page); never a count of a request's items.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, false, func, select
+from sqlalchemy import ColumnElement, Connection, select
 
-from bbp_common import tallies as request_tallies
-from bbp_common.db.tables import bill_accounts, bills, bulk_requests, fetch_items
-from bbp_portal.accounts.cursor import Cursor, InvalidCursor, decode_cursor
-from bbp_portal.service_errors import NotFound, ValidationFailed
+from bbp_common.platform.db.tables import bulk_requests
+from bbp_portal.bulk.queries import (
+    KINDS,
+    REQUEST_COLUMNS,
+    STATES,
+    progress_of,
+    request_row,
+    tallies,
+)
+from bbp_portal.cursor import Cursor, decode_cursor
+from bbp_portal.service_errors import ValidationFailed
 
 R = bulk_requests.c
-I = fetch_items.c  # noqa: E741 - the items table, as in the SQL
-B = bills.c
-
-KINDS = ("fetch", "payment")
-STATES = ("awaiting_approval", "rejected", "queued", "running", "paused", "finished", "cancelled")
-#: States a request can still be cancelled in (``cancel_request`` decides; this is for buttons).
-CANCELLABLE = ("queued", "running", "paused", "awaiting_approval")
-#: Tally buckets that are settled: an item there will not change again.
-FETCH_DONE_BUCKETS = ("bills", "no_bills", "failed", "cancelled")
-FETCH_BUCKETS = ("queued", "in_flight", *FETCH_DONE_BUCKETS)
-#: Where a payment stops by itself: posted (Mobiquity has it; its fate is in Mobiquity's
-#: reports), succeeded, failed, uncleared (a person decides next) and cancelled.
-PAYMENT_DONE_BUCKETS = ("posted", "succeeded", "failed", "uncleared", "cancelled")
-#: Item filters of a fetch request: an outcome, or a state for items without one yet.
-OUTCOMES = ("bills", "no_bills", "failed")
-ITEM_STATES = ("queued", "dispatched", "cancelled")
-ITEM_STATUSES = (*OUTCOMES, *ITEM_STATES)
 MAX_PAGE = 200
-#: A consumer-id search naming more accounts than this is not selective: walk instead.
-SEARCH_CANDIDATES = 2000
 _CURSOR_TYPES: dict[str, tuple[type, ...]] = {"id": (int,)}
-
-
-# --------------------------------------------------------------------------- one request
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a request stands, from its tallies: ``done`` items of ``total``, by bucket."""
-
-    request_id: int
-    kind: str
-    state: str
-    total: int
-    buckets: dict[str, int]
-    amounts: dict[str, Decimal]
-    finished_at: datetime | None = None
-
-    @property
-    def done(self) -> int:
-        settled = FETCH_DONE_BUCKETS if self.kind == "fetch" else PAYMENT_DONE_BUCKETS
-        return sum(self.buckets.get(b, 0) for b in settled)
-
-    @property
-    def percent(self) -> float:
-        """Share of items settled; a finished or cancelled-and-settled request shows 100."""
-        if self.total <= 0:
-            return 100.0
-        return round(min(100.0, 100.0 * self.done / self.total), 1)
-
-    @property
-    def settled(self) -> bool:
-        """Nothing will change any more: a final state and no item queued or in flight."""
-        final = self.state in ("finished", "cancelled", "rejected")
-        # A payment stops by itself at posted and uncleared (a person may still resolve an
-        # uncleared one, which the request page shows when it is loaded).
-        return final and not any(
-            self.buckets.get(b, 0) for b in ("queued", "in_flight", "ambiguous")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "kind": self.kind,
-            "state": self.state,
-            "total": self.total,
-            "done": self.done,
-            "percent": self.percent,
-            "settled": self.settled,
-            "counts": dict(self.buckets),
-            "amounts": {k: str(v) for k, v in self.amounts.items()},
-            "finished_at": self.finished_at.isoformat() + "Z" if self.finished_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: int
-    kind: str
-    state: str
-    created_by: str
-    selection: str
-    total_items: int
-    total_amount: Decimal | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    cancelled_by: str | None
-    paused_reason: str | None = None
-    paused_by: str | None = None
-    approved_by: str | None = None
-    approved_at: datetime | None = None
-    approval_comment: str | None = None
-    progress: Progress | None = None
-
-
-_REQUEST_COLUMNS = (
-    R.id,
-    R.kind,
-    R.state,
-    R.created_by,
-    R.selection,
-    R.total_items,
-    R.total_amount,
-    R.created_at,
-    R.started_at,
-    R.finished_at,
-    R.cancelled_by,
-    R.paused_reason,
-    R.paused_by,
-    R.approved_by,
-    R.approved_at,
-    R.approval_comment,
-)
-
-
-def _request(row: Any, progress: Progress | None = None) -> RequestRow:
-    return RequestRow(*(getattr(row, c.name) for c in _REQUEST_COLUMNS), progress=progress)
-
-
-def tallies(
-    conn: Connection, request_ids: Sequence[int]
-) -> dict[int, tuple[dict[str, int], dict[str, Decimal]]]:
-    """Counts and amounts per bucket of each request (a few primary-key rows each)."""
-    return {
-        request_id: (
-            {bucket: count for bucket, (count, _) in buckets.items()},
-            {bucket: amount for bucket, (_, amount) in buckets.items()},
-        )
-        for request_id, buckets in request_tallies.read_many(conn, request_ids).items()
-    }
-
-
-def _progress(row: Any, counts: dict[str, int], amounts: dict[str, Decimal]) -> Progress:
-    return Progress(row.id, row.kind, row.state, row.total_items, counts, amounts, row.finished_at)
-
-
-def get_request(conn: Connection, request_id: int) -> RequestRow:
-    """One request with its progress; :class:`NotFound` if there is none."""
-    row = conn.execute(select(*_REQUEST_COLUMNS).where(R.id == request_id)).first()
-    if row is None:
-        raise NotFound(f"There is no request {request_id}.")
-    counts, amounts = tallies(conn, [request_id])[request_id]
-    return _request(row, _progress(row, counts, amounts))
-
-
-def get_progress(conn: Connection, request_id: int) -> Progress:
-    """What the request page polls: one primary-key row and the request's tally rows."""
-    row = conn.execute(
-        select(R.id, R.kind, R.state, R.total_items, R.finished_at).where(R.id == request_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"There is no request {request_id}.")
-    counts, amounts = tallies(conn, [request_id])[request_id]
-    return _progress(row, counts, amounts)
-
-
-# --------------------------------------------------------------------------- the list
 
 
 @dataclass(frozen=True)
@@ -255,7 +90,7 @@ def _cursor(direction: str, key: int | None = None) -> str:
     return Cursor("id", "desc", direction, () if key is None else (key,)).encode()  # type: ignore[arg-type]
 
 
-def _parse(token: str | None) -> Cursor | None:
+def parse_cursor(token: str | None) -> Cursor | None:
     return decode_cursor(token, key_types=_CURSOR_TYPES) if token else None
 
 
@@ -264,7 +99,7 @@ def list_requests(
 ) -> Page:
     """Newest first, keyset by id; each row with its progress (one tally read per page)."""
     limit = max(1, min(int(limit), MAX_PAGE))
-    position = _parse(cursor)
+    position = parse_cursor(cursor)
     where = request_filter.conditions()
     direction = position.direction if position else "first"
     if direction in ("first", "after"):
@@ -272,7 +107,7 @@ def list_requests(
             where.append(R.id < position.key[0])
         rows = list(
             conn.execute(
-                select(*_REQUEST_COLUMNS).where(*where).order_by(R.id.desc()).limit(limit + 1)
+                select(*REQUEST_COLUMNS).where(*where).order_by(R.id.desc()).limit(limit + 1)
             )
         )
         has_next, rows = len(rows) > limit, rows[:limit]
@@ -282,7 +117,7 @@ def list_requests(
             where.append(R.id > position.key[0])  # type: ignore[union-attr]
         rows = list(
             conn.execute(
-                select(*_REQUEST_COLUMNS).where(*where).order_by(R.id.asc()).limit(limit + 1)
+                select(*REQUEST_COLUMNS).where(*where).order_by(R.id.asc()).limit(limit + 1)
             )
         )
         has_prev, rows = len(rows) > limit, rows[:limit]
@@ -300,7 +135,7 @@ def list_requests(
             )
         )
     counts = tallies(conn, [r.id for r in rows])
-    items = [_request(r, _progress(r, *counts[r.id])) for r in rows]
+    items = [request_row(r, progress_of(r, *counts[r.id])) for r in rows]
     return Page(
         items,
         next=_cursor("after", rows[-1].id) if rows and has_next else None,
@@ -325,369 +160,4 @@ def creators(conn: Connection) -> list[str]:
     return list(conn.execute(select(R.created_by).distinct().order_by(R.created_by)).scalars())
 
 
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    """Which items of a fetch request: an outcome or state, a utility, a consumer-id prefix."""
-
-    status: str = ""
-    utility: str = ""
-    q: str = ""
-
-    def __post_init__(self) -> None:
-        if self.status and self.status not in ITEM_STATUSES:
-            raise ValidationFailed(
-                "invalid", f"The status is one of {', '.join(ITEM_STATUSES)}.", "status"
-            )
-        if len(self.q) > 64:
-            raise ValidationFailed("invalid", "The search is at most 64 characters.", "q")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"status": self.status, "utility": self.utility, "q": self.q}
-
-
-@dataclass(frozen=True)
-class BillRow:
-    id: int
-    bill_number: str
-    due_date: date | None
-    amount: Decimal
-    service_charge: Decimal
-
-
-@dataclass(frozen=True)
-class ItemRow:
-    id: int
-    bill_account_id: int
-    utility_code: str
-    consumer_id: str
-    mobile: str
-    state: str
-    outcome: str | None
-    attempts: int
-    bill_count: int | None
-    bills_amount: Decimal | None
-    error_code: str | None
-    error_message: str | None
-    completed_at: datetime | None
-    bills: tuple[BillRow, ...] = ()
-
-    @property
-    def status(self) -> str:
-        """The outcome once done, else the state (what the filter and the page show)."""
-        return self.outcome or self.state
-
-
-_ITEM_COLUMNS = (
-    I.id,
-    I.bill_account_id,
-    I.utility_code,
-    I.consumer_id,
-    I.mobile,
-    I.state,
-    I.outcome,
-    I.attempts,
-    I.bill_count,
-    I.bills_amount,
-    I.error_code,
-    I.error_message,
-    I.completed_at,
-)
-
-
-def item_bounds(conn: Connection, request_id: int) -> tuple[int, int] | None:
-    """The first and last item id of a request, by dives into ``(request_id, state, id)``:
-    ``MIN``/``MAX`` of an index prefix is one lookup each, where ``MIN(id) WHERE request_id``
-    alone would read every entry of the request."""
-    lows, highs = [], []
-    for state in ("queued", "dispatched", "done", "cancelled"):
-        low, high = conn.execute(
-            select(func.min(I.id), func.max(I.id)).where(
-                I.request_id == request_id, I.state == state
-            )
-        ).one()
-        if low is not None:
-            lows.append(low)
-            highs.append(high)
-    return (min(lows), max(highs)) if lows else None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
-def _plan_items(
-    conn: Connection, request_id: int, item_filter: ItemFilter
-) -> tuple[list[ColumnElement[bool]], str | None]:
-    """The conditions of a results page and the index to walk in id order."""
-    where: list[ColumnElement[bool]] = [I.request_id == request_id]
-    hint: str | None
-    if item_filter.status in OUTCOMES:
-        where.append(I.outcome == item_filter.status)
-        hint = "ix_fetch_items_request_id_outcome_id"
-    elif item_filter.status:
-        where.append(I.state == item_filter.status)
-        hint = "ix_fetch_items_request_id_state_id"
-    else:
-        bounds = item_bounds(conn, request_id)
-        if bounds is None:
-            where.append(false())
-        else:
-            where.append(I.id.between(*bounds))
-        hint = "PRIMARY"
-    if item_filter.utility:
-        where.append(I.utility_code == item_filter.utility.strip().upper())
-    q = item_filter.q.strip()
-    if q:
-        pattern = _escape_like(q) + "%"
-        where.append(I.consumer_id.like(pattern, escape="!"))
-        candidates = list(
-            conn.execute(
-                select(bill_accounts.c.id)
-                .where(bill_accounts.c.consumer_id.like(pattern, escape="!"))
-                .limit(SEARCH_CANDIDATES + 1)
-            ).scalars()
-        )
-        if len(candidates) <= SEARCH_CANDIDATES:
-            # Few accounts match: reach their items through (bill_account_id, …) and sort
-            # the handful found, rather than walk the request's items.
-            where.append(I.bill_account_id.in_(candidates) if candidates else false())
-            hint = None
-    return where, hint
-
-
-def _hinted(query: Select[Any], index: str | None) -> Select[Any]:
-    return query if index is None else query.with_hint(fetch_items, f"FORCE INDEX ({index})")
-
-
-def list_items(
-    conn: Connection,
-    request_id: int,
-    item_filter: ItemFilter,
-    *,
-    cursor: str | None = None,
-    limit: int = 50,
-    with_bills: bool = True,
-) -> Page:
-    """One page of a fetch request's per-account results, in item id order, with the bills
-    found for the items on it."""
-    limit = max(1, min(int(limit), MAX_PAGE))
-    position = _parse(cursor)
-    where, hint = _plan_items(conn, request_id, item_filter)
-    direction = position.direction if position else "first"
-    forward = direction in ("first", "after")
-    extra: list[ColumnElement[bool]] = []
-    if position is not None and direction != "last":
-        extra.append(I.id > position.key[0] if forward else I.id < position.key[0])
-    order = I.id.asc() if forward else I.id.desc()
-    query = select(*_ITEM_COLUMNS).where(*where, *extra).order_by(order).limit(limit + 1)
-    rows = list(conn.execute(_hinted(query, hint)))
-    more, rows = len(rows) > limit, rows[:limit]
-    if not forward:
-        rows.reverse()
-
-    def beyond(key: int, upward: bool) -> bool:
-        probe = (
-            select(I.id)
-            .where(*where, I.id > key if upward else I.id < key)
-            .order_by(I.id.asc() if upward else I.id.desc())
-            .limit(1)
-        )
-        return conn.execute(_hinted(probe, hint)).first() is not None
-
-    if forward:
-        has_next = more
-        has_prev = position is not None and bool(rows) and beyond(rows[0].id, False)
-    else:
-        has_prev = more
-        has_next = direction == "before" and bool(rows) and beyond(rows[-1].id, True)
-    found = bills_of(conn, [r.id for r in rows if r.bill_count]) if with_bills else {}
-    items = [
-        ItemRow(*(getattr(r, c.name) for c in _ITEM_COLUMNS), bills=tuple(found.get(r.id, ())))
-        for r in rows
-    ]
-    return Page(
-        items,
-        next=Cursor("id", "asc", "after", (rows[-1].id,)).encode() if rows and has_next else None,
-        prev=Cursor("id", "asc", "before", (rows[0].id,)).encode() if rows and has_prev else None,
-        last=Cursor("id", "asc", "last").encode(),
-        limit=limit,
-    )
-
-
-def bills_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, list[BillRow]]:
-    """The bills found for these items, by ``(fetch_item_id, bill_number)``."""
-    found: dict[int, list[BillRow]] = {}
-    if not item_ids:
-        return found
-    rows = conn.execute(
-        select(B.fetch_item_id, B.id, B.bill_number, B.due_date, B.amount, B.service_charge).where(
-            B.fetch_item_id.in_(list(item_ids))
-        )
-    )
-    for row in rows:
-        found.setdefault(row.fetch_item_id, []).append(
-            BillRow(row.id, row.bill_number, row.due_date, row.amount, row.service_charge)
-        )
-    for values in found.values():
-        values.sort(key=lambda b: (b.due_date or date.max, b.bill_number))
-    return found
-
-
-@dataclass(frozen=True)
-class BillerTotal:
-    utility_code: str
-    accounts: int
-    bills: int
-    amount: Decimal
-    service_charge: Decimal
-
-
-def biller_totals(conn: Connection, request_id: int) -> list[BillerTotal]:
-    """Bills found per biller: accounts with bills, bills, their amount and service charges.
-
-    Reads every bill of the request (items with outcome ``bills`` by their index, their bills
-    by ``fetch_item_id``): seconds for a million-item request, which is why the page loads it
-    apart from itself and the caller caches a settled request's answer.
-    """
-    rows = conn.execute(
-        select(
-            B.utility_code,
-            func.count(func.distinct(B.fetch_item_id)).label("accounts"),
-            func.count().label("bills"),
-            func.coalesce(func.sum(B.amount), 0).label("amount"),
-            func.coalesce(func.sum(B.service_charge), 0).label("service_charge"),
-        )
-        .select_from(fetch_items.join(bills, B.fetch_item_id == I.id))
-        .where(I.request_id == request_id, I.outcome == "bills")
-        .group_by(B.utility_code)
-        .order_by(B.utility_code)
-    )
-    return [
-        BillerTotal(r.utility_code, int(r.accounts), int(r.bills), r.amount, r.service_charge)
-        for r in rows
-    ]
-
-
-class TotalsCache:
-    """Biller totals, one cache per app (so per database) and process. A settled request's
-    cannot change any more: kept until evicted. A running request's are kept ``running_ttl``
-    seconds, so that many people watching a large request do not each make the database add
-    up all its bills."""
-
-    def __init__(self, size: int = 256, running_ttl: float = 15.0) -> None:
-        self.size = size
-        self.running_ttl = running_ttl
-        self._lock = threading.Lock()
-        self._found: OrderedDict[int, tuple[bool, float, list[BillerTotal]]] = OrderedDict()
-
-    def get(self, conn: Connection, progress: Progress) -> list[BillerTotal]:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._found.get(progress.request_id)
-            if cached is not None:
-                settled, at, totals = cached
-                if settled or (not progress.settled and now - at < self.running_ttl):
-                    self._found.move_to_end(progress.request_id)
-                    return totals
-        totals = biller_totals(conn, progress.request_id)
-        with self._lock:
-            self._found[progress.request_id] = (progress.settled, now, totals)
-            self._found.move_to_end(progress.request_id)
-            while len(self._found) > self.size:
-                self._found.popitem(last=False)
-        return totals
-
-
-# --------------------------------------------------------------------------- export
-
-
-ExportRow = tuple[Any, ...]
-EXPORT_HEADER = (
-    "request_id",
-    "item_id",
-    "utility",
-    "consumer_id",
-    "mobile",
-    "status",
-    "bill_number",
-    "due_date",
-    "amount",
-    "service_charge",
-    "error_code",
-    "error_message",
-    "attempts",
-    "completed_at_utc",
-)
-
-
-def export_rows(conn_factory: Any, request_id: int, *, chunk: int = 2000) -> Iterator[ExportRow]:
-    """Every result of a fetch request: one row per bill found, one row per account with no
-    bill, a failure, or no result (cancelled, still queued). Read in keyset chunks of the
-    primary key, each on a short-lived connection, so a long download holds no transaction
-    open and nothing is loaded whole."""
-    with conn_factory() as conn:
-        bounds = item_bounds(conn, request_id)
-    if bounds is None:
-        return
-    low, high = bounds
-    after = low - 1
-    while True:
-        with conn_factory() as conn:
-            query = (
-                select(*_ITEM_COLUMNS)
-                .where(I.request_id == request_id, I.id > after, I.id <= high)
-                .order_by(I.id)
-                .limit(chunk)
-            )
-            rows = list(conn.execute(_hinted(query, "PRIMARY")))
-            found = bills_of(conn, [r.id for r in rows if r.bill_count])
-        if not rows:
-            return
-        for r in rows:
-            status = r.outcome or r.state
-            tail = (r.error_code, r.error_message, r.attempts, r.completed_at)
-            head = (request_id, r.id, r.utility_code, r.consumer_id, r.mobile, status)
-            mine = found.get(r.id)
-            if mine:
-                for bill in mine:
-                    yield (
-                        *head,
-                        bill.bill_number,
-                        bill.due_date,
-                        bill.amount,
-                        bill.service_charge,
-                        *tail,
-                    )
-            else:
-                yield (*head, None, None, None, None, *tail)
-        after = rows[-1].id
-
-
-__all__ = [
-    "CANCELLABLE",
-    "EXPORT_HEADER",
-    "ITEM_STATUSES",
-    "KINDS",
-    "STATES",
-    "BillerTotal",
-    "InvalidCursor",
-    "ItemFilter",
-    "ItemRow",
-    "Page",
-    "Progress",
-    "RequestFilter",
-    "RequestRow",
-    "TotalsCache",
-    "biller_totals",
-    "creators",
-    "export_rows",
-    "get_progress",
-    "get_request",
-    "item_bounds",
-    "list_items",
-    "list_requests",
-    "tallies",
-]
+__all__ = ["MAX_PAGE", "Page", "RequestFilter", "creators", "list_requests", "parse_cursor"]

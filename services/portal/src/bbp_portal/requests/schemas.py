@@ -7,8 +7,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bbp_portal.accounts.schemas import FilterSchema
+from bbp_portal.bulk.queries import KINDS, STATES
+from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.requests.actions import MAX_TICKED
-from bbp_portal.requests.queries import ITEM_STATUSES, KINDS, STATES, ItemFilter, RequestFilter
+from bbp_portal.requests.items import ITEM_STATUSES, ItemFilter
+from bbp_portal.requests.queries import RequestFilter
 
 
 class FetchCreateSchema(Schema):
@@ -35,57 +38,6 @@ class FetchCreateSchema(Schema):
         given = [k for k in ("ids", "group_id", "filter") if data.get(k) not in (None, [])]
         if len(given) != 1:
             raise ValidationError("Give exactly one of ids, group_id or filter.", "ids")
-
-
-class ProgressSchema(Schema):
-    request_id = fields.Integer()
-    kind = fields.String()
-    state = fields.String()
-    total = fields.Integer(metadata={"description": "Items in the request"})
-    done = fields.Integer(metadata={"description": "Items settled (a result, or cancelled)"})
-    percent = fields.Float()
-    settled = fields.Boolean(metadata={"description": "Final: nothing will change any more"})
-    counts = fields.Dict(
-        keys=fields.String(),
-        values=fields.Integer(),
-        metadata={
-            "description": "Items per bucket; fetch: queued, in_flight, bills, no_bills, "
-            "failed, cancelled"
-        },
-    )
-    amounts = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(),
-        metadata={"description": "Amount per bucket (decimal strings); bills: found amount"},
-    )
-    finished_at = fields.String(allow_none=True)
-
-
-class RequestSchema(Schema):
-    id = fields.Integer()
-    kind = fields.String(metadata={"description": "fetch or payment"})
-    state = fields.String(metadata={"description": ", ".join(STATES)})
-    created_by = fields.String()
-    selection = fields.String(metadata={"description": "The accounts chosen, in words"})
-    total_items = fields.Integer()
-    total_amount = fields.Decimal(as_string=True, allow_none=True)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
-    cancelled_by = fields.String(allow_none=True)
-    paused_reason = fields.String(
-        allow_none=True, metadata={"description": "Why it is paused ('auto-paused: …' by system)"}
-    )
-    paused_by = fields.String(allow_none=True, metadata={"description": "a login id or system"})
-    approved_by = fields.String(
-        allow_none=True, metadata={"description": "Who approved or rejected it (maker-checker)"}
-    )
-    approved_at = fields.DateTime(allow_none=True)
-    approval_comment = fields.String(allow_none=True)
-    progress = fields.Method("dump_progress")
-
-    def dump_progress(self, obj: Any) -> Any:
-        return ProgressSchema().dump(obj.progress.as_dict()) if obj.progress else None
 
 
 class RequestListQuery(Schema):
@@ -187,7 +139,5 @@ __all__ = [
     "FetchCreateSchema",
     "ItemListQuery",
     "ItemSchema",
-    "ProgressSchema",
     "RequestListQuery",
-    "RequestSchema",
 ]

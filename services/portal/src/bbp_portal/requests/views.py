@@ -16,11 +16,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from bbp_portal.accounts.listing import AccountFilter, AccountSelection
+from bbp_portal.accounts.selection import AccountFilter, AccountSelection
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.requests import actions, queries
-from bbp_portal.requests.api import export_response
+from bbp_portal.bulk.kinds import RequestKind, kind_of
+from bbp_portal.bulk.queries import CANCELLABLE, KINDS, STATES, RequestRow, get_request
+from bbp_portal.requests import actions, items, queries, service
+from bbp_portal.requests.export import export_response
 from bbp_portal.service_errors import NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
 
@@ -43,8 +45,8 @@ def index() -> Any:
     state = args.get("state", "")
     try:
         request_filter = queries.RequestFilter(
-            kind=kind if kind in queries.KINDS else "",
-            state=state if state in queries.STATES else "",
+            kind=kind if kind in KINDS else "",
+            state=state if state in STATES else "",
             created_by=args.get("created_by", "")[:64],
             created_from=_day(args.get("created_from", "")),
             created_to=_day(args.get("created_to", "")),
@@ -66,8 +68,8 @@ def index() -> Any:
         filter=request_filter,
         keep=keep,
         people=people,
-        kinds=queries.KINDS,
-        states=queries.STATES,
+        kinds=KINDS,
+        states=STATES,
     )
 
 
@@ -145,31 +147,32 @@ def create_fetch() -> Any:
 @bp.get("/<int:request_id>")
 @login_required
 def show(request_id: int) -> Any:
+    """Any request's page: read the request, hand it to its kind's page."""
+    with engine().connect() as conn:
+        try:
+            found = get_request(conn, request_id)
+        except NotFound:
+            abort(404)
+    return kind_of(found.kind).page(found)
+
+
+def render_fetch(found: RequestRow) -> Any:
+    """A fetch request's page: progress, pending bills per biller, per-account results."""
+    request_id = found.id
     args = request.args
     status = args.get("status", "")
-    item_filter = queries.ItemFilter(
-        status=status if status in queries.ITEM_STATUSES else "",
+    item_filter = items.ItemFilter(
+        status=status if status in items.ITEM_STATUSES else "",
         utility=args.get("utility", "")[:16],
         q=args.get("q", "")[:64],
     )
     with engine().connect() as conn:
         try:
-            found = queries.get_request(conn, request_id)
-        except NotFound:
-            abort(404)
-        if found.kind == "payment":
-            from bbp_portal.payments.views import render_request
-
-            return render_request(found)
-        page = None
-        billers: list[Any] = []
-        if found.kind == "fetch":
-            try:
-                page = queries.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
-            except ServiceError as exc:
-                flash(exc.message, "warning")
-                page = queries.list_items(conn, request_id, item_filter)
-            billers = list_billers(conn)
+            page = items.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
+        except ServiceError as exc:
+            flash(exc.message, "warning")
+            page = items.list_items(conn, request_id, item_filter)
+        billers = list_billers(conn)
     user = current_user()
     keep = {k: v for k, v in item_filter.as_dict().items() if v}
     return render_template(
@@ -180,8 +183,8 @@ def show(request_id: int) -> Any:
         filter=item_filter,
         keep=keep,
         billers=billers,
-        statuses=queries.ITEM_STATUSES,
-        can_cancel=bool(user and user.can_operate) and found.state in queries.CANCELLABLE,
+        statuses=items.ITEM_STATUSES,
+        can_cancel=bool(user and user.can_operate) and found.state in CANCELLABLE,
     )
 
 
@@ -190,7 +193,7 @@ def show(request_id: int) -> Any:
 def cancel(request_id: int) -> Any:
     with engine().connect() as conn:
         try:
-            found = queries.get_request(conn, request_id)
+            found = get_request(conn, request_id)
         except NotFound:
             abort(404)
     try:
@@ -218,4 +221,15 @@ def export(request_id: int, fmt: str) -> Any:
         abort(404)
 
 
-__all__ = ["bp"]
+FETCH = RequestKind(
+    name="fetch",
+    page=render_fetch,
+    cancel=service.cancel_fetch_request,
+    export_header=items.EXPORT_HEADER,
+    export_rows=items.export_rows,
+    export_name="fetch-request-{id}-results",
+)
+"""Fetch requests on the pages every request shares (registered by ``create_app``)."""
+
+
+__all__ = ["FETCH", "bp", "render_fetch"]

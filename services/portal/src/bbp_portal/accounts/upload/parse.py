@@ -9,7 +9,7 @@ are left to :mod:`bbp_portal.accounts.upload.rules`, which reports them by line 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bbp_portal.files.delimited import csv_records, sniff_delimiter
@@ -140,7 +140,7 @@ def _header_key(value: Cell) -> str:
     return re.sub(r"[\s.\-]+", "_", text).strip("_")
 
 
-def _read_header(cells: list[Cell]) -> dict[str, int]:
+def _read_header(cells: Sequence[Cell]) -> dict[str, int]:
     """Map the header cells to our column names; refuse unknown, repeated or missing ones."""
     positions: dict[str, int] = {}
     last = max((i for i, c in enumerate(cells) if _header_key(c)), default=-1)
@@ -189,7 +189,7 @@ def _missing_header() -> UploadRefused:
 
 
 def _rows_from(
-    records: Iterable[tuple[int, list[Cell]]], limits: Limits, parsed: ParsedFile
+    records: Iterable[tuple[int, Sequence[Cell]]], limits: Limits, parsed: ParsedFile
 ) -> ParsedFile:
     """Turn (line, cells) records after the header into raw rows, enforcing the row limit."""
     width = max(parsed.positions.values()) + 1

@@ -1,4 +1,4 @@
-"""Staging, reporting and importing bulk uploads of bill accounts.
+"""Staging and importing bulk uploads of bill accounts (their report: ``report``).
 
 Two steps, as the admin sees them: **validate** (parse, check every row, keep the outcome
 server-side in ``account_uploads`` / ``…_rows`` / ``…_errors``, show the report) and
@@ -10,9 +10,7 @@ be refused, nothing is stored and the admin is asked to validate again.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bbp_common.db import db_now
-from bbp_common.db.tables import (
+from bbp_common.platform.db import db_now
+from bbp_common.platform.db.tables import (
     account_groups,
     account_upload_errors,
     account_upload_rows,
@@ -31,7 +29,7 @@ from bbp_common.db.tables import (
 )
 from bbp_portal.accounts.groups import groups_by_name
 from bbp_portal.accounts.upload.parse import Limits, UploadRefused, parse_upload
-from bbp_portal.accounts.upload.validate import Catalogue, Problem, Validation, validate
+from bbp_portal.accounts.upload.validate import Catalogue, Validation, validate
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.billers.service import active_billers
 from bbp_portal.service_errors import Conflict, NotFound
@@ -213,59 +211,6 @@ def list_uploads(conn: Connection, actor: Actor, limit: int = 20) -> list[Upload
         .limit(limit)
     )
     return [_summary(r) for r in rows]
-
-
-def upload_problems(
-    conn: Connection, actor: Actor, upload_id: int, *, after: int = 0, limit: int = 200
-) -> tuple[list[Problem], int | None]:
-    """A page of the report (problems by line), and the cursor of the next page."""
-    get_upload(conn, actor, upload_id)
-    rows = conn.execute(
-        select(E.id, E.line, E.column_name, E.column_letter, E.code, E.message, E.value)
-        .where(E.upload_id == upload_id, E.id > after)
-        .order_by(E.id)
-        .limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    problems = [
-        Problem(r.line, r.column_name, r.column_letter, r.code, r.message, r.value) for r in rows
-    ]
-    return problems, (rows[-1].id if more else None)
-
-
-def _cell(value: object) -> str:
-    """Neutralise spreadsheet formulas in the report (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def report_csv(conn: Connection, actor: Actor, upload_id: int) -> Iterator[str]:
-    """The report as CSV lines (UTF-8 BOM first, so Excel reads it right), streamed."""
-    summary = get_upload(conn, actor, upload_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    out.write("\ufeff")
-    writer.writerow(["line", "column", "field", "code", "message", "value"])
-    yield out.getvalue()
-    after = 0
-    while True:
-        rows = conn.execute(
-            select(E.id, E.line, E.column_letter, E.column_name, E.code, E.message, E.value)
-            .where(E.upload_id == summary.id, E.id > after)
-            .order_by(E.id)
-            .limit(CHUNK)
-        ).all()
-        if not rows:
-            return
-        out.seek(0)
-        out.truncate()
-        for r in rows:
-            writer.writerow(
-                [r.line, r.column_letter, r.column_name, r.code, _cell(r.message), _cell(r.value)]
-            )
-        yield out.getvalue()
-        after = rows[-1].id
 
 
 def import_upload(conn: Connection, actor: Actor, upload_id: int) -> UploadSummary:

@@ -1,0 +1,549 @@
+"""The payment store: the one door through which a payment's state changes.
+
+Every writer — the portal creating, cancelling and resolving, the dispatcher, the
+communicator's claim, the result applier, the sweeper — goes through :class:`PaymentStore`.
+It works in the caller's transaction and keeps one rule for all of them:
+
+* a row moves only after the store locked it (``SELECT … FOR UPDATE``) in this transaction,
+  and only along ``TRANSITIONS`` (a bulk move is checked row by row, like a single one);
+* every move writes a ``payment_events`` row (reference id, from, to, cause, actor, time),
+  moves the request's tallies, and clears the live-bill key on ``failed``, ``cancelled``
+  and ``unsent`` — all in the caller's transaction, written by :meth:`flush`;
+* a payment that provably never left goes back through :meth:`never_left`, which looks at
+  its request (shared lock, so a cancel committing now is seen) and at the
+  :class:`~bbp_common.core.domain.payments.ReturnRule`: queued, cancelled or unsent — never
+  queued again for a cancelled request;
+* enquiry bookkeeping (count, next due time, sent time) follows the ``EnquiryPolicy`` here
+  and nowhere else.
+
+Writes are collected per row and flushed as one UPDATE (by id), one multi-row INSERT of
+events and one tally upsert, whatever the number of rows (``autoflush`` flushes after each
+public operation; the result applier turns it off and flushes once per batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bbp_common.core.domain.payments import (
+    RELEASING_STATES,
+    Decision,
+    EnquiryOutcome,
+    EnquiryPolicy,
+    Failure,
+    PaymentState,
+    ReturnRule,
+    check_transition,
+    decide_enquiry_result,
+    never_left_target,
+)
+from bbp_common.core.domain.requests import STOPPED, RequestState
+from bbp_common.core.stores.sql import NOW, NULL, Sql, chunks, marks, update_by_id
+from bbp_common.core.tallies import TallyMoves
+
+S = PaymentState
+
+#: Tally bucket of each state: dispatched and sending count as one ("in flight"), so the
+#: claim — the hottest change — never touches the tallies.
+BUCKET = {
+    S.QUEUED: "queued",
+    S.DISPATCHED: "in_flight",
+    S.SENDING: "in_flight",
+    S.POSTED: "posted",
+    S.SUCCEEDED: "succeeded",
+    S.FAILED: "failed",
+    S.AMBIGUOUS: "ambiguous",
+    S.UNCLEARED: "uncleared",
+    S.CANCELLED: "cancelled",
+    S.UNSENT: "unsent",
+}
+
+#: The one list of payment columns every store read returns (in this order).
+COLUMNS = (
+    "id",
+    "request_id",
+    "reference_id",
+    "state",
+    "total",
+    "attempt",
+    "returns",
+    "dispatched_at",
+    "deadline_at",
+    "sending_at",
+    "send_by_at",
+    "answer_by_at",
+    "answered_at",
+    "enquiry_count",
+    "enquiry_due_at",
+    "enquiry_sent_at",
+)
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM payments"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """A payment as the store read it (and as it stands after this transaction's moves)."""
+
+    id: int
+    request_id: int
+    reference_id: str
+    state: PaymentState
+    total: Decimal
+    attempt: int
+    returns: int = 0
+    dispatched_at: datetime | None = None
+    deadline_at: datetime | None = None
+    sending_at: datetime | None = None
+    send_by_at: datetime | None = None
+    answer_by_at: datetime | None = None
+    answered_at: datetime | None = None
+    enquiry_count: int = 0
+    enquiry_due_at: datetime | None = None
+    enquiry_sent_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> PaymentRow:
+        values = list(row)
+        values[3] = S(values[3])
+        return cls(*values)
+
+
+@dataclass
+class _Pending:
+    """What this transaction does to one row, until flushed."""
+
+    seen: PaymentRow
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentStore:
+    """The payments of one transaction. Cheap to make: make one per unit of work."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        policy: EnquiryPolicy | None = None,
+        rule: ReturnRule | None = None,
+        autoflush: bool = True,
+    ) -> None:
+        self.conn = conn
+        self.actor = actor[:128]
+        self.policy = policy or EnquiryPolicy()
+        self.rule = rule or ReturnRule()
+        self.autoflush = autoflush
+        self._rows: dict[int, PaymentRow] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._events: list[tuple[Any, ...]] = []
+        self._tallies = TallyMoves()
+        self._now: datetime | None = None
+        self._request_states: dict[int, RequestState] = {}
+
+    # ------------------------------------------------------------------ reading
+
+    def now(self) -> datetime:
+        """The database's clock, read once per store (one transaction: one "now")."""
+        if self._now is None:
+            self._now = self.conn.exec_driver_sql("SELECT UTC_TIMESTAMP(6)").scalar_one()
+        return self._now
+
+    def lock(
+        self, ids: Iterable[int], *, where: str = "", params: Sequence[Any] = ()
+    ) -> dict[int, PaymentRow]:
+        """Lock the payments ``ids`` (those still matching ``where``) and return them."""
+        wanted = sorted(set(ids) - set(self._rows))
+        for chunk in chunks(wanted):
+            sql = f"{SELECT} WHERE id IN ({marks(len(chunk))})"
+            if where:
+                sql += f" AND {where}"
+            self._keep(self.conn.exec_driver_sql(sql + " FOR UPDATE", (*chunk, *params)))
+        return {i: self._rows[i] for i in ids if i in self._rows}
+
+    def lock_where(
+        self, where: str, params: Sequence[Any] = (), *, limit: int = 200, skip_locked: bool = False
+    ) -> list[PaymentRow]:
+        """Lock up to ``limit`` payments matching ``where`` (the sweeper's scans)."""
+        sql = f"{SELECT} WHERE {where} ORDER BY id LIMIT {int(limit)} FOR UPDATE"
+        if skip_locked:
+            sql += " SKIP LOCKED"
+        return self._keep(self.conn.exec_driver_sql(sql, tuple(params)))
+
+    def _keep(self, result: Any) -> list[PaymentRow]:
+        rows = [PaymentRow.of(r) for r in result]
+        for row in rows:
+            self._rows.setdefault(row.id, row)
+        return [self._rows[row.id] for row in rows]
+
+    def current(self, payment_id: int) -> PaymentRow:
+        return self._rows[payment_id]
+
+    def request_states(self, request_ids: Iterable[int]) -> dict[int, RequestState]:
+        """The requests' states under a shared lock: a cancel (which holds the request's row
+        lock while it cancels queued payments) is either seen here or sees our change."""
+        wanted = sorted(set(request_ids) - set(self._request_states))
+        if wanted:
+            rows = self.conn.exec_driver_sql(
+                f"SELECT id, state FROM bulk_requests WHERE id IN ({marks(len(wanted))})"
+                " LOCK IN SHARE MODE",
+                tuple(wanted),
+            )
+            for row_id, state in rows:
+                self._request_states[row_id] = RequestState(state)
+        return {i: self._request_states[i] for i in request_ids if i in self._request_states}
+
+    # ------------------------------------------------------------------ the one move
+
+    def move(
+        self,
+        payment: PaymentRow | int,
+        target: PaymentState,
+        cause: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> PaymentRow:
+        """Move one locked payment to ``target`` (checked against ``TRANSITIONS``)."""
+        row = self._rows[payment if isinstance(payment, int) else payment.id]
+        check_transition(row.state, target)
+        new_values = dict(values or {})
+        new_values["state"] = target.value
+        if target in RELEASING_STATES:
+            new_values["live_bill_key"] = NULL
+        self._record(row, new_values)
+        self._events.append(
+            (row.id, row.reference_id, row.state.value, target.value, cause[:255], self.actor, at)
+        )
+        self._tallies.move(row.request_id, BUCKET[row.state], BUCKET[target], row.total)
+        moved = replace(row, state=target, **_row_fields(new_values))
+        self._rows[row.id] = moved
+        return moved
+
+    def note(self, payment: PaymentRow | int, values: Mapping[str, Any], cause: str = "") -> None:
+        """Change bookkeeping columns of a locked payment without moving it (an enquiry's
+        count and due time); with ``cause``, an event ``state → same state`` records it."""
+        row = self._rows[payment if isinstance(payment, int) else payment.id]
+        self._record(row, dict(values))
+        self._rows[row.id] = replace(row, **_row_fields(values))
+        if cause:
+            self._events.append(
+                (
+                    row.id,
+                    row.reference_id,
+                    row.state.value,
+                    row.state.value,
+                    cause[:255],
+                    self.actor,
+                    None,
+                )
+            )
+
+    def _record(self, row: PaymentRow, values: dict[str, Any]) -> None:
+        pending = self._pending.get(row.id)
+        if pending is None:
+            pending = self._pending[row.id] = _Pending(row)
+        pending.values.update(values)
+
+    def flush(self) -> None:
+        """Write what this store changed: one UPDATE, one INSERT of events, one tally upsert."""
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            now = self.now()
+            per_row = {row_id: p.values for row_id, p in pending.items()}
+            for chunk in chunks(list(per_row), 500):
+                part = {row_id: per_row[row_id] for row_id in chunk}
+                matched = update_by_id(self.conn, "payments", part)
+                if matched != len(part):  # pragma: no cover - rows are locked by us
+                    raise RuntimeError(f"payments changed under a lock: {matched}/{len(part)}")
+            events = [(*event[:6], event[6] or now) for event in self._events]
+            self._events = []
+            if events:
+                self.conn.exec_driver_sql(_EVENT, events)
+        elif self._events:
+            now = self.now()
+            events, self._events = [(*e[:6], e[6] or now) for e in self._events], []
+            self.conn.exec_driver_sql(_EVENT, events)
+        self._tallies.flush(self.conn)
+
+    def _done(self) -> None:
+        if self.autoflush:
+            self.flush()
+
+    # ------------------------------------------------------------------ creating
+
+    def add_queued(self, request_id: int, rows: Sequence[Mapping[str, Any]], cause: str) -> int:
+        """Insert a request's payments (``queued``, each with its reference id and live-bill
+        key), their creation events and tallies. Returns how many."""
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        self.conn.exec_driver_sql(
+            f"INSERT INTO payments (request_id, state, {', '.join(columns)})"
+            f" VALUES (%s, %s, {marks(len(columns))})",
+            [(request_id, S.QUEUED.value, *(row[c] for c in columns)) for row in rows],
+        )
+        created = self.conn.exec_driver_sql(
+            "SELECT id, reference_id, total FROM payments WHERE request_id = %s", (request_id,)
+        ).all()
+        now = self.now()
+        self.conn.exec_driver_sql(
+            _EVENT,
+            [
+                (r.id, r.reference_id, None, S.QUEUED.value, cause[:255], self.actor, now)
+                for r in created
+            ],
+        )
+        total = sum((Decimal(r.total) for r in created), Decimal("0"))
+        self._tallies.add(request_id, BUCKET[S.QUEUED], len(created), total)
+        self._done()
+        return len(created)
+
+    # ------------------------------------------------------------------ dispatching
+
+    def dispatch(self, slots: Mapping[int, datetime], ttl_seconds: float) -> list[PaymentRow]:
+        """``queued → dispatched`` at each payment's slot, with the next attempt number and a
+        claim deadline ``slot + ttl``. Payments no longer queued are left out."""
+        from datetime import timedelta
+
+        ttl = timedelta(seconds=ttl_seconds)
+        rows = self.lock(slots, where="state = %s", params=(S.QUEUED.value,))
+        moved = []
+        for payment_id, row in sorted(rows.items()):
+            if row.state is not S.QUEUED:
+                continue
+            slot = slots[payment_id]
+            moved.append(
+                self.move(
+                    row,
+                    S.DISPATCHED,
+                    f"dispatched (attempt {row.attempt + 1})",
+                    {"attempt": row.attempt + 1, "dispatched_at": slot, "deadline_at": slot + ttl},
+                    at=slot,
+                )
+            )
+        self._done()
+        return moved
+
+    def void_dispatch(self, payment_id: int, attempt: int, why: str) -> PaymentRow | None:
+        """Cut a dispatch's claim deadline to now, so no copy of its command can be claimed
+        any more (the communicator could not act on it: no token). It is then reported
+        unclaimed and goes back through :meth:`never_left` in the scheduler."""
+        rows = self.lock(
+            [payment_id], where="state = %s AND attempt = %s", params=(S.DISPATCHED.value, attempt)
+        )
+        row = rows.get(payment_id)
+        if row is None or row.state is not S.DISPATCHED or row.attempt != attempt:
+            return None
+        self.note(row, {"deadline_at": NOW}, why)
+        self._done()
+        return row
+
+    def never_left(
+        self, rows: Iterable[PaymentRow], cause: str, *, counted: bool = True
+    ) -> list[PaymentRow]:
+        """Payments that provably never reached Mobiquity go back: ``queued`` (the next
+        dispatch gives a new attempt, the reference id stays), ``cancelled`` when their
+        request was cancelled, ``unsent`` when the tries are used up (``counted`` returns
+        only; a refused claim or a failed publish is not the payment's fault)."""
+        rows = list(rows)
+        states = self.request_states({r.request_id for r in rows})
+        moved = []
+        for row in rows:
+            current = self._rows[row.id]
+            if current.state not in (S.DISPATCHED, S.SENDING):
+                continue
+            target = never_left_target(
+                self.rule,
+                request_cancelled=states.get(current.request_id) in STOPPED,
+                returns_so_far=current.returns,
+                counted=counted,
+            )
+            values: dict[str, Any] = {
+                "dispatched_at": None,
+                "deadline_at": None,
+                "sending_at": None,
+                "send_by_at": None,
+                "answer_by_at": None,
+                "sent_by": None,
+            }
+            if counted:
+                values["returns"] = current.returns + 1
+            suffix = {
+                S.QUEUED: "; queued again with the same reference id",
+                S.CANCELLED: "; its request was cancelled",
+                S.UNSENT: f"; not sent after {current.returns + 1} tries",
+            }[target]
+            if target is not S.QUEUED:
+                values["reason"] = (cause + suffix)[:255]
+            moved.append(self.move(current, target, cause + suffix, values))
+        self._done()
+        return moved
+
+    def cancel(self, rows: Iterable[PaymentRow], cause: str) -> list[PaymentRow]:
+        """``queued → cancelled`` (a stale bill, a cancelled request): the bill is free again."""
+        moved = [
+            self.move(row, S.CANCELLED, cause, {"reason": cause[:255]})
+            for row in (self._rows[r.id] for r in rows)
+            if row.state is S.QUEUED
+        ]
+        self._done()
+        return moved
+
+    def cancel_queued(self, request_id: int, cause: str) -> tuple[int, Decimal]:
+        """Every queued payment of a request → ``cancelled``. The caller holds the request's
+        row lock, so the dispatcher (shared lock) cannot take more of them meanwhile; what is
+        in flight finishes, or comes back ``cancelled`` through :meth:`never_left`."""
+        rows = self.lock_where(
+            "request_id = %s AND state = %s", (request_id, S.QUEUED.value), limit=10**9
+        )
+        moved = self.cancel(rows, cause)
+        return len(moved), sum((r.total for r in moved), Decimal("0"))
+
+    # ------------------------------------------------------------------ enquiries
+
+    def to_ambiguous(
+        self, row: PaymentRow, cause: str, values: Mapping[str, Any] | None = None
+    ) -> PaymentRow:
+        """``sending → ambiguous``; the first enquiry is due after the policy's first delay
+        (none configured: straight to a person, ``uncleared``)."""
+        now = self.now()
+        book = {
+            "answered_at": now,
+            "enquiry_count": 0,
+            "enquiry_sent_at": None,
+            "enquiry_due_at": self.policy.due_at(now, 0),
+        }
+        moved = self.move(row, S.AMBIGUOUS, cause, {**(values or {}), **book})
+        if not self.policy.delays:
+            moved = self.move(moved, S.UNCLEARED, "no enquiries configured")
+        return moved
+
+    def enquiries_sent(self, slots: Mapping[int, tuple[int, datetime]]) -> list[PaymentRow]:
+        """Mark enquiries dispatched: ``{payment_id: (enquiries_done_seen, slot)}``. Only those
+        still ambiguous, not already out, after the same number of enquiries."""
+        rows = self.lock(
+            slots, where="state = %s AND enquiry_sent_at IS NULL", params=(S.AMBIGUOUS.value,)
+        )
+        marked = []
+        for payment_id, row in sorted(rows.items()):
+            seen, slot = slots[payment_id]
+            if (
+                row.state is S.AMBIGUOUS
+                and row.enquiry_sent_at is None
+                and row.enquiry_count == seen
+            ):
+                self.note(row, {"enquiry_sent_at": slot})
+                marked.append(self._rows[payment_id])
+        self._done()
+        return marked
+
+    def enquiry_not_sent(self, row: PaymentRow, *, why: str) -> None:
+        """An enquiry that never reached Mobiquity (expired in a backlog, publish failed) is
+        not one of the N: ask again now, through the pace."""
+        self.note(row, {"enquiry_sent_at": None, "enquiry_due_at": self.now()}, why)
+        self._done()
+
+    def enquiry_answered(
+        self, row: PaymentRow, outcome: EnquiryOutcome, details: Mapping[str, Any]
+    ) -> Decision:
+        """Count one enquiry of an ambiguous payment (its answer, or none in time): settle it,
+        schedule the next one ``delays[done]`` after now, or leave it for a person."""
+        done = row.enquiry_count + 1
+        now = self.now()
+        decision = decide_enquiry_result(
+            S.AMBIGUOUS,
+            outcome,
+            enquiries_done=done,
+            policy=self.policy,
+            answer_by=row.answer_by_at,
+            now=now,
+        )
+        book: dict[str, Any] = {"enquiry_count": done, "enquiry_sent_at": None}
+        if decision.target is None:
+            book["enquiry_due_at"] = self.policy.due_at(now, done)
+            self.note(row, book, f"enquiry {done} of {self.policy.total}: no answer ({outcome})")
+        else:
+            values = {**book, "enquiry_due_at": None, "reason": decision.cause[:255]}
+            values.update({k: v for k, v in details.items() if v})
+            if decision.failure is not None:
+                values["failure"] = decision.failure.value
+            self.move(row, decision.target, decision.cause, values)
+        self._done()
+        return decision
+
+    # ------------------------------------------------------------------ people
+
+    def resolve(self, row: PaymentRow, paid: bool, *, person: str, comment: str) -> PaymentRow:
+        """A person settles an ``uncleared`` payment after checking Mobiquity's reports.
+
+        "Not paid" is refused while a "succeeded" answer for it waits unacknowledged: the
+        money may have moved, and the bill would be paid again.
+        """
+        if not paid and self.unacknowledged_success(row.id):
+            raise SuccessUnacknowledged(row.reference_id)
+        target = S.SUCCEEDED if paid else S.FAILED
+        values: dict[str, Any] = {
+            "resolved_by": person[:64],
+            "resolved_at": NOW,
+            "resolution_comment": comment[:500],
+        }
+        if not paid:
+            values["reason"] = "resolved by a person: not paid"
+            values["failure"] = Failure.PERSON.value
+        moved = self.move(
+            row, target, f"resolved by a person: {'paid' if paid else 'not paid'}", values
+        )
+        self._done()
+        return moved
+
+    def unacknowledged_success(self, payment_id: int) -> bool:
+        return (
+            self.conn.exec_driver_sql(
+                "SELECT 1 FROM payment_anomalies WHERE payment_id = %s AND acknowledged_by IS NULL"
+                " AND result_kind IN ('enquiry.succeeded', 'enquiry.pending', 'pay.accepted')"
+                " LIMIT 1",
+                (payment_id,),
+            ).first()
+            is not None
+        )
+
+    # ------------------------------------------------------------------ anomalies
+
+    def keep_anomaly(self, row: PaymentRow, result_kind: str, result: str) -> None:
+        """Keep a result that disagrees with where the payment stands, for a person."""
+        self.conn.exec_driver_sql(
+            "INSERT INTO payment_anomalies (payment_id, reference_id, state_at_receipt,"
+            " result_kind, result, received_at) VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            (row.id, row.reference_id, row.state.value, result_kind[:32], result),
+        )
+
+
+class SuccessUnacknowledged(Exception):
+    """Mobiquity said "succeeded" for this payment and nobody acknowledged it yet."""
+
+    def __init__(self, reference_id: str) -> None:
+        super().__init__(reference_id)
+        self.reference_id = reference_id
+
+
+_EVENT = (
+    "INSERT INTO payment_events (payment_id, reference_id, from_state, to_state, cause, actor,"
+    " occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+_ROW_FIELDS = frozenset(PaymentRow.__dataclass_fields__) - {"id", "request_id", "reference_id"}
+
+
+def _row_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The new values that a ``PaymentRow`` shows (expressions are left as they were read)."""
+    found: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in _ROW_FIELDS and name != "state" and not isinstance(value, Sql):
+            found[name] = value
+    return found

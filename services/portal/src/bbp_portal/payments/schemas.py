@@ -1,0 +1,268 @@
+"""Marshmallow schemas of the payments API (``/api/v1``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from bbp_portal.bulk.schemas import RequestSchema
+from bbp_portal.payments import operations, queries
+
+
+class PendingFilterSchema(Schema):
+    utility = fields.String(load_default="", validate=validate.Length(max=16))
+    group_id = fields.Integer(load_default=None, allow_none=True)
+    due_from = fields.Date(load_default=None, allow_none=True)
+    due_to = fields.Date(load_default=None, allow_none=True)
+    fetch_request_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Bills found by this fetch"}
+    )
+
+
+class PendingQuery(PendingFilterSchema):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, queries.MAX_PAGE))
+
+
+class PendingBillSchema(Schema):
+    id = fields.Integer()
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    label = fields.String()
+    bill_number = fields.String()
+    due_date = fields.Date(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    fetched_at = fields.DateTime()
+    stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
+
+
+class BillSelectionSchema(Schema):
+    """Which bills: exactly one of ``bill_ids`` or ``filter`` (every pending bill matching)."""
+
+    bill_ids = fields.List(fields.Integer(), load_default=list)
+    filter = fields.Nested(PendingFilterSchema, load_default=None, allow_none=True)
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("bill_ids")) == (data.get("filter") is not None):
+            raise ValidationError("Give exactly one of bill_ids or filter.", "bill_ids")
+
+
+class PaymentCreateSchema(BillSelectionSchema):
+    idempotency_key = fields.String(
+        required=True,
+        validate=validate.Length(1, 200),
+        metadata={"description": "Yours: the same key returns the request it created"},
+    )
+
+
+class SubtotalSchema(Schema):
+    utility_code = fields.String()
+    name = fields.String()
+    bills = fields.Integer()
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    total = fields.Decimal(as_string=True)
+
+
+class BillProblemSchema(Schema):
+    bill_id = fields.Integer()
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    bill_number = fields.String()
+    problem = fields.String()
+
+
+class SummarySchema(Schema):
+    bill_ids = fields.List(fields.Integer())
+    count = fields.Integer(metadata={"description": "Bills that would be paid"})
+    total = fields.Decimal(as_string=True, metadata={"description": "BDT, from our database"})
+    billers = fields.List(fields.Nested(SubtotalSchema))
+    problems = fields.List(fields.Nested(BillProblemSchema))
+    payable = fields.Boolean(metadata={"description": "True when nothing stops the request"})
+    needs_approval = fields.Boolean()
+    payer = fields.String(metadata={"description": "The paying wallet's label (masked)"})
+    idempotency_key = fields.String(metadata={"description": "A fresh key to create it with"})
+
+
+class CreatedSchema(Schema):
+    existing = fields.Boolean(metadata={"description": "This key had created it already"})
+    awaiting_approval = fields.Boolean()
+    request = fields.Nested(RequestSchema)
+
+
+class CommentSchema(Schema):
+    comment = fields.String(required=True, validate=validate.Length(1, operations.COMMENT_MAX))
+
+
+class OptionalCommentSchema(Schema):
+    comment = fields.String(load_default="", validate=validate.Length(max=operations.COMMENT_MAX))
+
+
+class ResolveSchema(CommentSchema):
+    resolution = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(operations.RESOLUTIONS)),
+        metadata={"description": "paid → succeeded; not_paid → failed (the bill is freed)"},
+    )
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    request_id = fields.Integer()
+    reference_id = fields.String()
+    position = fields.Function(
+        lambda p: (p["dispatch_order"] if isinstance(p, dict) else p.dispatch_order) + 1,
+        metadata={"description": "Dispatch order within the request (due date, oldest first)"},
+    )
+    utility_code = fields.String()
+    consumer_id = fields.String()
+    bill_number = fields.String()
+    due_date = fields.Date(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(as_string=True)
+    total = fields.Decimal(as_string=True)
+    state = fields.String(metadata={"description": ", ".join(queries.STATES)})
+    order_id = fields.String(allow_none=True)
+    service_request_id = fields.String(allow_none=True)
+    order_status = fields.String(allow_none=True)
+    error_code = fields.String(allow_none=True)
+    error_detail_code = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True, metadata={"description": "Mobiquity's"})
+    reason = fields.String(allow_none=True)
+    enquiry_count = fields.Integer()
+    sending_at = fields.DateTime(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolution_comment = fields.String(allow_none=True)
+
+
+class PaymentListQuery(Schema):
+    state = fields.String(load_default="", validate=validate.OneOf(["", *queries.STATES]))
+    q = fields.String(load_default="", validate=validate.Length(max=64))
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, queries.MAX_PAGE))
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class EventSchema(Schema):
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    cause = fields.String()
+    actor = fields.String()
+    occurred_at = fields.DateTime()
+
+
+class AnomalySchema(Schema):
+    id = fields.Integer()
+    payment_id = fields.Integer()
+    reference_id = fields.String()
+    state_at_receipt = fields.String()
+    result_kind = fields.String()
+    result = fields.String()
+    received_at = fields.DateTime()
+    acknowledged_by = fields.String(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledgement = fields.String(allow_none=True)
+
+
+class AttentionAnomalySchema(AnomalySchema):
+    request_id = fields.Integer()
+    state_now = fields.String()
+
+
+class PaymentDetailSchema(PaymentSchema):
+    events = fields.List(fields.Nested(EventSchema))
+    anomalies = fields.List(fields.Nested(AnomalySchema))
+
+
+class HistorySchema(Schema):
+    occurred_at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    outcome = fields.String()
+    target_type = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True)
+    details = fields.String(allow_none=True, metadata={"description": "JSON"})
+
+
+class BreakerSchema(Schema):
+    state = fields.String(metadata={"description": "closed, probing or open"})
+    opened_at = fields.DateTime(allow_none=True)
+    opened_reason = fields.String(allow_none=True)
+    opened_by_reference = fields.String(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class BriefRequestSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    state = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    total_items = fields.Integer()
+    total_amount = fields.Decimal(as_string=True, allow_none=True)
+    paused_by = fields.String(allow_none=True)
+    paused_reason = fields.String(allow_none=True)
+
+
+class TroubledSchema(Schema):
+    request_id = fields.Integer()
+    ambiguous = fields.Integer()
+    uncleared = fields.Integer()
+    unsent = fields.Integer(
+        metadata={"description": "Payments that never left after every try: pay them again"}
+    )
+    ambiguous_amount = fields.Decimal(as_string=True)
+    uncleared_amount = fields.Decimal(as_string=True)
+    unsent_amount = fields.Decimal(as_string=True)
+
+
+class AttentionSchema(Schema):
+    breaker = fields.Nested(BreakerSchema)
+    troubled = fields.List(
+        fields.Nested(TroubledSchema),
+        metadata={"description": "Requests with ambiguous, uncleared or unsent payments"},
+    )
+    anomalies = fields.List(
+        fields.Nested(AttentionAnomalySchema),
+        metadata={"description": "Results that disagreed with a final state, not acknowledged"},
+    )
+    auto_paused = fields.List(fields.Nested(BriefRequestSchema))
+    paused = fields.List(fields.Nested(BriefRequestSchema))
+    awaiting_approval = fields.List(fields.Nested(BriefRequestSchema))
+
+
+__all__ = [
+    "AnomalySchema",
+    "AttentionAnomalySchema",
+    "AttentionSchema",
+    "BillProblemSchema",
+    "BillSelectionSchema",
+    "BreakerSchema",
+    "BriefRequestSchema",
+    "CommentSchema",
+    "CreatedSchema",
+    "EventSchema",
+    "HistorySchema",
+    "OptionalCommentSchema",
+    "PaymentCreateSchema",
+    "PaymentDetailSchema",
+    "PaymentListQuery",
+    "PaymentSchema",
+    "PendingBillSchema",
+    "PendingFilterSchema",
+    "PendingQuery",
+    "ResolveSchema",
+    "SearchQuery",
+    "SubtotalSchema",
+    "SummarySchema",
+    "TroubledSchema",
+]

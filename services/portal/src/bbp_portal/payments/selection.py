@@ -1,0 +1,111 @@
+"""Which bills a person chose to pay — read from a page's form or link, or from an API
+body — and the pay policy of the settings they are checked against.
+
+Ticked bill ids, or "all matching" a pending-bills filter (at most the policy's
+``max_bills``; only bills fresh enough to pay). The pages' messages are translated, the
+API's are not (its errors carry stable codes).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from bbp_portal.payments import operations
+from bbp_portal.payments import pending as pending_bills
+from bbp_portal.service_errors import ServiceError, ValidationFailed
+from bbp_portal.view_context import engine, settings
+
+
+def policy() -> operations.PayPolicy:
+    return operations.PayPolicy.from_settings(settings())
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
+    return pending_bills.PendingFilter(
+        utility=values.get("utility", "")[:16],
+        group_id=_int(values.get("group_id")),
+        due_from=_day(values.get("due_from")),
+        due_to=_day(values.get("due_to")),
+        fetch_request_id=_int(values.get("request")),
+    )
+
+
+def from_form(values: MultiDict[str, str]) -> tuple[list[int], str]:
+    """The bills a form or link chose: ticked ``ids``, or ``scope=filter`` (all matching)."""
+    cap = policy().max_bills
+    if values.get("scope") == "filter":
+        found_filter = pending_filter(values)
+        with engine().connect() as conn:
+            ids = pending_bills.pending_ids(
+                conn, found_filter, cap, max_bill_age=policy().max_bill_age
+            )
+        if len(ids) > cap:
+            raise ServiceError(
+                "too_many_bills",
+                _("More than %(cap)s bills match: narrow the filter.", cap=f"{cap:,}"),
+            )
+        return ids, found_filter.describe()
+    raw = values.getlist("ids")
+    if len(raw) == 1 and "," in raw[0]:
+        raw = raw[0].split(",")
+    ids = sorted({int(v) for v in raw if v.strip().isdigit()})
+    if len(ids) > cap:
+        raise ServiceError(
+            "too_many_bills", _("At most %(cap)s bills in one payment request.", cap=f"{cap:,}")
+        )
+    described = values.get("selection", "")[:400]
+    if not described:
+        source = _int(values.get("request"))
+        described = f"{len(ids)} chosen bills" + (
+            f" of fetch request #{source}" if source is not None else ""
+        )
+    return ids, described
+
+
+def pending_filter_of(data: dict[str, Any]) -> pending_bills.PendingFilter:
+    return pending_bills.PendingFilter(
+        utility=data.get("utility") or "",
+        group_id=data.get("group_id"),
+        due_from=data.get("due_from"),
+        due_to=data.get("due_to"),
+        fetch_request_id=data.get("fetch_request_id"),
+    )
+
+
+def from_body(body: dict[str, Any]) -> tuple[list[int], str]:
+    cap = policy().max_bills
+    if body.get("filter") is not None:
+        found_filter = pending_filter_of(body["filter"])
+        with engine().connect() as conn:
+            ids = pending_bills.pending_ids(
+                conn, found_filter, cap, max_bill_age=policy().max_bill_age
+            )
+        if len(ids) > cap:
+            raise ValidationFailed(
+                "too_many_bills", f"More than {cap:,} bills match: narrow the filter.", "filter"
+            )
+        return ids, found_filter.describe()
+    ids = sorted(set(body["bill_ids"]))
+    if len(ids) > cap:
+        raise ValidationFailed(
+            "too_many_bills", f"At most {cap:,} bills in one payment request.", "bill_ids"
+        )
+    return ids, f"{len(ids)} chosen bills"
+
+
+__all__ = ["from_body", "from_form", "pending_filter", "pending_filter_of", "policy"]

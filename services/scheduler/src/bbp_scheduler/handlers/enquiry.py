@@ -1,0 +1,82 @@
+"""``enquiry.result``: one answer (or none) to an enquiry about an ambiguous payment.
+
+The bookkeeping — count, next due time, uncleared when the schedule is used up, "not found"
+believed only after the billpay's answer deadline plus the grace — is the payment store's
+(``PaymentStore.enquiry_answered``). Here: which answer counts. A late "no answer" adds
+nothing; a late *definitive* answer settles the payment as the current enquiry's would; an
+enquiry that never reached Mobiquity is asked again and not counted; an answer about a
+payment that is no longer ambiguous is kept for a person when it disagrees.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bbp_common.core.domain.payments import (
+    DEFINITIVE_ENQUIRY,
+    EnquiryOutcome,
+    PaymentState,
+    decide_enquiry_result,
+)
+from bbp_common.core.messages import ENQUIRY_NOT_SENT
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Reject
+from bbp_scheduler.work import Work
+
+log = get_logger(__name__)
+S = PaymentState
+DETAILS = ("order_id", "order_status", "error_code", "error_message")
+
+
+def apply_enquiry_result(work: Work, body: dict[str, Any]) -> None:
+    store = work.payments
+    row = store.lock([body["payment_id"]]).get(body["payment_id"])
+    if row is None:
+        raise Reject(f"payment {body['payment_id']} does not exist")
+    outcome = EnquiryOutcome(body["outcome"])
+    metrics = work.metrics
+    if row.state is not S.AMBIGUOUS:
+        decision = decide_enquiry_result(
+            row.state,
+            outcome,
+            enquiries_done=row.enquiry_count,
+            policy=store.policy,
+            answer_by=row.answer_by_at,
+            now=work.now,
+        )
+        if decision.anomaly:
+            store.keep_anomaly(row, f"enquiry.{outcome.value}", json.dumps(body, default=str))
+            log.error(
+                "payment_result_disagrees",
+                reference_id=row.reference_id,
+                state=row.state.value,
+                result=f"enquiry.{outcome.value}",
+            )
+        if metrics:
+            metrics.stale.labels("enquiry").inc()
+        return
+    current = row.enquiry_sent_at is not None and body["enquiry_number"] == row.enquiry_count + 1
+    if not current and outcome not in DEFINITIVE_ENQUIRY:
+        if metrics:
+            metrics.stale.labels("enquiry").inc()  # a late "no answer" adds nothing
+        return
+    if current and body.get("reason") == ENQUIRY_NOT_SENT:
+        store.enquiry_not_sent(row, why="the enquiry expired before it was sent: asked again")
+        log.info("enquiry_not_sent_asked_again", reference_id=row.reference_id)
+        return
+    details = {name: body.get(name) for name in DETAILS}
+    decision = store.enquiry_answered(row, outcome, details)
+    if metrics:
+        metrics.applied.labels("enquiry", outcome.value).inc()
+    if decision.target is None:
+        log.info(
+            "enquiry_no_answer",
+            reference_id=row.reference_id,
+            enquiry=row.enquiry_count + 1,
+            outcome=outcome.value,
+        )
+        return
+    if decision.target in (S.POSTED, S.SUCCEEDED):
+        work.submitted.append(row.id)
+    work.settle.add(row.request_id)
