@@ -36,6 +36,7 @@ from bbp_portal.directory import SqlUserStore, UserStore
 from bbp_portal.errors import register_error_handlers
 from bbp_portal.health import init_health
 from bbp_portal.i18n import init_i18n
+from bbp_portal.inputs import init_inputs
 from bbp_portal.mobiquity import SignInApi, make_client
 from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
@@ -99,6 +100,7 @@ def create_app(
     init_correlation(app)
     sessions.install(app)
     install_guard(app)
+    init_inputs(app)  # every page's parameters, before CSRF or any view reads them
     limiter = init_security(app, settings)
     init_i18n(app)
     init_nav(app)

@@ -16,6 +16,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -168,9 +169,13 @@ def _install_error_handlers(app: Flask) -> None:
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
         _audit_too_large()
+        code, field_name = "file_too_large", "file"  # type: tuple[str, str | None]
+        if "upload" not in (request.endpoint or ""):  # a form field over the form's limit
+            code, field_name = "request_too_large", None
+            message = gettext("A field of the form is too long: shorten it and send it again.")
         if _wants_json():
-            return error_response(413, "file_too_large", message, "file")
-        error = ServiceError("file_too_large", message, "file")
+            return error_response(413, code, message, field_name)
+        error = ServiceError(code, message, field_name)
         return render_template("service_error.html", error=error), 413
 
 
