@@ -301,6 +301,17 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.search": {"q": _QUERY},
         "payments.show": {},
         "payments.wallet": {},
+        "payments.decide": {},
+        "payments.close_breaker_confirm": {},
+        "payments_live.enquiry": {"shown": Text(N_("The state shown"), 32)},
+        "payments_live.check": {"csrf_token": _CSRF},
+        "requests.live": {
+            "status": OneOf(N_("The status"), ITEM_STATUSES),
+            "state": OneOf(N_("The state"), payment_queries.STATES),
+            "utility": _UTILITY,
+            "q": _QUERY,
+            "cursor": _CURSOR,
+        },
         "requests.index": {
             "kind": OneOf(N_("The kind"), request_queries.KINDS),
             "state": OneOf(N_("The state"), request_queries.STATES),
@@ -345,6 +356,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.resolve": comment
         | {
             "resolution": OneOf(N_("The resolution"), tuple(operations.RESOLUTIONS)),
+            "confirmed": OneOf(N_("The confirmation"), ("1",)),
             "csrf_token": _CSRF,
         },
         "payments.approve": comment | {"csrf_token": _CSRF},
@@ -371,12 +383,21 @@ WTFORMS_PAGES = frozenset(
         "auth.change_password",
         "auth.change_password_otp",
         "auth.logout",
+        "auth.step_up",
+        "auth.step_up_otp",
         "users.new",
         "users.edit",
         "users.toggle",
     }
 )
 UNCHECKED = frozenset({"static", "healthz", "readyz"})
+#: The query of WTForms pages beyond ``next``/``restart`` (their views check the values).
+WTFORMS_QUERIES: dict[str, dict[str, Kind]] = {
+    "auth.step_up": {
+        "action": Text(N_("The action"), 32),
+        "target": Text(N_("The target"), 200),
+    },
+}
 #: The API's query filters naming a row: checked to exist (their type is the schema's job).
 API_IDS: dict[str, dict[str, Whole]] = {
     "api_v1.accounts.list_accounts": {"group_id": _GROUP},
@@ -467,7 +488,7 @@ def check_request() -> None:
         _refuse_unknown_ids(request.args, API_IDS.get(endpoint, {}))
         return
     if endpoint in WTFORMS_PAGES:
-        check_values(request.args, _WTFORMS_QUERY, form=False)
+        check_values(request.args, _WTFORMS_QUERY | WTFORMS_QUERIES.get(endpoint, {}), form=False)
         return
     kinds = PAGES.get(endpoint)
     if kinds is None:
