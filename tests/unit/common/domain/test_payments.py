@@ -48,8 +48,16 @@ def test_a_payment_that_may_have_been_sent_is_never_queued_or_dispatched_again()
     for state in (S.POSTED, S.SUCCEEDED, S.AMBIGUOUS, S.UNCLEARED, S.FAILED, S.UNSENT):
         assert S.QUEUED not in TRANSITIONS[state]
         assert S.DISPATCHED not in TRANSITIONS[state]
-    assert sources_of(S.QUEUED) == {S.DISPATCHED, S.SENDING}
+    # … and a scheduled payment, which never left (it was never dispatched).
+    assert sources_of(S.QUEUED) == {S.SCHEDULED, S.DISPATCHED, S.SENDING}
     assert sources_of(S.DISPATCHED) == {S.QUEUED}
+
+
+def test_a_scheduled_payment_is_never_dispatched_before_it_is_queued():
+    """Only the queue leads to a dispatch: a scheduled payment goes to the queue (its bill
+    fetched again and unchanged) or is cancelled, and nothing comes back to ``scheduled``."""
+    assert TRANSITIONS[S.SCHEDULED] == {S.QUEUED, S.CANCELLED}
+    assert sources_of(S.SCHEDULED) == frozenset()
 
 
 def test_only_an_answer_or_a_person_fails_a_payment():

@@ -7,6 +7,7 @@ again. A payment that provably never left (its command expired before any claim,
 client's ``NotSent``) goes back to the queue with the **same reference id** and a new
 attempt number, a bounded number of times, then ends ``unsent``::
 
+    scheduled  → queued | cancelled                                  (fetched again at its time)
     queued     → dispatched | cancelled
     dispatched → sending (the claim) | queued | cancelled | unsent    (never left)
     sending    → posted | failed | ambiguous                         (Mobiquity's answer)
@@ -14,10 +15,13 @@ attempt number, a bounded number of times, then ends ``unsent``::
     ambiguous  → succeeded | failed | posted | uncleared              (enquiries only)
     uncleared  → succeeded | failed                                  (a person, after checking)
 
-The machine stops at posted, succeeded, failed, uncleared, cancelled and unsent. Only a
-definitive Mobiquity answer or a person makes a payment ``failed``; our own trouble (a
-crash, an expired command, a refused connection) never does. The stores in
-``bbp_common.core.stores`` are the only code that moves a payment along this table.
+A payment of a scheduled request waits as ``scheduled`` — never dispatched — until its due
+time came and its bill was fetched again and found unchanged
+(``bbp_common.core.domain.schedules``). The machine stops at posted, succeeded, failed,
+uncleared, cancelled and unsent. Only a definitive Mobiquity answer or a person makes a
+payment ``failed``; our own trouble (a crash, an expired command, a refused connection)
+never does. The stores in ``bbp_common.core.stores`` are the only code that moves a payment
+along this table.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from enum import StrEnum
 
 
 class PaymentState(StrEnum):
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     DISPATCHED = "dispatched"
     SENDING = "sending"
@@ -58,6 +63,9 @@ IN_FLIGHT_STATES = frozenset({S.DISPATCHED, S.SENDING})
 NEVER_LEFT_TARGETS = frozenset({S.QUEUED, S.CANCELLED, S.UNSENT})
 
 TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
+    # Waits for its due time; leaves for the queue only once its bill was fetched again and
+    # found unchanged (or a person approved the new amount and it was fetched again).
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED}),
     S.QUEUED: frozenset({S.DISPATCHED, S.CANCELLED}),
     S.DISPATCHED: frozenset({S.SENDING}) | NEVER_LEFT_TARGETS,
     S.SENDING: frozenset({S.POSTED, S.FAILED, S.AMBIGUOUS}) | NEVER_LEFT_TARGETS,

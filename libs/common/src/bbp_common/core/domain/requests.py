@@ -3,7 +3,9 @@
 A bulk request (fetch or payment) moves::
 
     awaiting_approval → queued | scheduled | rejected | cancelled
-    scheduled         → queued | awaiting_approval | cancelled
+    scheduled         → queued | cancelled   (its start time came: its payments' bills are
+                                              fetched again first; a changed amount holds
+                                              that payment for a person, not the request)
     queued            → running | paused | cancelled | finished
     running           → paused | enquiring | cancelled | finished
     paused            → queued | running | enquiring | cancelled | finished
@@ -44,7 +46,7 @@ R = RequestState
 
 REQUEST_TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     R.AWAITING_APPROVAL: frozenset({R.QUEUED, R.SCHEDULED, R.REJECTED, R.CANCELLED}),
-    R.SCHEDULED: frozenset({R.QUEUED, R.AWAITING_APPROVAL, R.CANCELLED}),
+    R.SCHEDULED: frozenset({R.QUEUED, R.CANCELLED}),
     R.QUEUED: frozenset({R.RUNNING, R.PAUSED, R.CANCELLED, R.FINISHED}),
     R.RUNNING: frozenset({R.PAUSED, R.ENQUIRING, R.CANCELLED, R.FINISHED}),
     R.PAUSED: frozenset({R.QUEUED, R.RUNNING, R.ENQUIRING, R.CANCELLED, R.FINISHED}),

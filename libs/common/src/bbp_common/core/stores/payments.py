@@ -48,6 +48,7 @@ from bbp_common.core.domain.payments import (
     never_left_target,
 )
 from bbp_common.core.domain.requests import STOPPED, RequestState
+from bbp_common.core.domain.schedules import VERDICT_REASONS, Hold, Verdict
 from bbp_common.core.stores.sql import NOW, NULL, Sql, chunks, marks, update_by_id
 from bbp_common.core.tallies import TallyMoves
 
@@ -56,6 +57,7 @@ S = PaymentState
 #: Tally bucket of each state: dispatched and sending count as one ("in flight"), so the
 #: claim — the hottest change — never touches the tallies.
 BUCKET = {
+    S.SCHEDULED: "scheduled",
     S.QUEUED: "queued",
     S.DISPATCHED: "in_flight",
     S.SENDING: "in_flight",
@@ -235,6 +237,8 @@ class PaymentStore:
             new_values.setdefault("check_requested_at", None)  # nothing left to check
         if target in RELEASING_STATES:
             new_values["live_bill_key"] = NULL
+        if row.state is S.SCHEDULED:
+            new_values.setdefault("hold", NULL)  # a hold is a scheduled payment's only
         self._record(row, new_values)
         self._events.append(
             (row.id, row.reference_id, row.state.value, target.value, cause[:255], self.actor, at)
@@ -296,16 +300,26 @@ class PaymentStore:
 
     # ------------------------------------------------------------------ creating
 
-    def add_queued(self, request_id: int, rows: Sequence[Mapping[str, Any]], cause: str) -> int:
-        """Insert a request's payments (``queued``, each with its reference id and live-bill
-        key), their creation events and tallies. Returns how many."""
+    def add_queued(
+        self,
+        request_id: int,
+        rows: Sequence[Mapping[str, Any]],
+        cause: str,
+        *,
+        state: PaymentState = S.QUEUED,
+    ) -> int:
+        """Insert a request's payments (``queued``, or ``scheduled`` with their due time and
+        hold; each with its reference id and live-bill key), their creation events and
+        tallies. Returns how many."""
         if not rows:
             return 0
+        if state not in (S.QUEUED, S.SCHEDULED):
+            raise ValueError(f"a payment starts queued or scheduled, not {state}")
         columns = list(rows[0])
         self.conn.exec_driver_sql(
             f"INSERT INTO payments (request_id, state, {', '.join(columns)})"
             f" VALUES (%s, %s, {marks(len(columns))})",
-            [(request_id, S.QUEUED.value, *(row[c] for c in columns)) for row in rows],
+            [(request_id, state.value, *(row[c] for c in columns)) for row in rows],
         )
         created = self.conn.exec_driver_sql(
             "SELECT id, reference_id, total FROM payments WHERE request_id = %s", (request_id,)
@@ -314,12 +328,12 @@ class PaymentStore:
         self.conn.exec_driver_sql(
             _EVENT,
             [
-                (r.id, r.reference_id, None, S.QUEUED.value, cause[:255], self.actor, now)
+                (r.id, r.reference_id, None, state.value, cause[:255], self.actor, now)
                 for r in created
             ],
         )
         total = sum((Decimal(r.total) for r in created), Decimal("0"))
-        self._tallies.add(request_id, BUCKET[S.QUEUED], len(created), total)
+        self._tallies.add(request_id, BUCKET[state], len(created), total)
         self._done()
         return len(created)
 
@@ -405,24 +419,122 @@ class PaymentStore:
         return moved
 
     def cancel(self, rows: Iterable[PaymentRow], cause: str) -> list[PaymentRow]:
-        """``queued → cancelled`` (a stale bill, a cancelled request): the bill is free again."""
+        """``queued | scheduled → cancelled`` (a stale bill, a cancelled request, a bill gone
+        at the fetch before paying): the bill is free again."""
         moved = [
             self.move(row, S.CANCELLED, cause, {"reason": cause[:255]})
             for row in (self._rows[r.id] for r in rows)
-            if row.state is S.QUEUED
+            if row.state in (S.QUEUED, S.SCHEDULED)
         ]
         self._done()
         return moved
 
     def cancel_queued(self, request_id: int, cause: str) -> tuple[int, Decimal]:
-        """Every queued payment of a request → ``cancelled``. The caller holds the request's
-        row lock, so the dispatcher (shared lock) cannot take more of them meanwhile; what is
-        in flight finishes, or comes back ``cancelled`` through :meth:`never_left`."""
+        """Every queued (or scheduled) payment of a request → ``cancelled``. The caller holds
+        the request's row lock, so the dispatcher (shared lock) cannot take more of them
+        meanwhile; what is in flight finishes, or comes back ``cancelled`` through
+        :meth:`never_left`."""
         rows = self.lock_where(
-            "request_id = %s AND state = %s", (request_id, S.QUEUED.value), limit=10**9
+            "request_id = %s AND state IN (%s, %s)",
+            (request_id, S.QUEUED.value, S.SCHEDULED.value),
+            limit=10**9,
         )
         moved = self.cancel(rows, cause)
         return len(moved), sum((r.total for r in moved), Decimal("0"))
+
+    # ------------------------------------------------------------------ scheduled payments
+
+    def refetching(self, rows: Iterable[PaymentRow], fetch_request_id: int) -> list[PaymentRow]:
+        """Scheduled payments whose due time came: their bills are being fetched again by
+        ``fetch_request_id`` (``hold`` due → refetching). Only rows still scheduled."""
+        marked = []
+        for row in (self._rows[r.id] for r in rows):
+            if row.state is not S.SCHEDULED:
+                continue
+            self.note(
+                row,
+                {"hold": Hold.REFETCHING.value, "refetch_request_id": fetch_request_id},
+                f"its time came: its bill is fetched again first (fetch request"
+                f" #{fetch_request_id})",
+            )
+            marked.append(self._rows[row.id])
+        self._done()
+        return marked
+
+    def refetched(
+        self,
+        row: PaymentRow,
+        verdict: Verdict,
+        *,
+        bill: Mapping[str, Any] | None = None,
+    ) -> PaymentRow:
+        """Apply what the fetch at the due time said (``schedules.compare``): the same amount
+        → ``queued`` with the new ``bill`` (``id``, and for a change ``amount``,
+        ``service_charge``, ``total``); another amount → it stays scheduled, ``changed``, with
+        the new amounts (and tallies) and the old total kept; gone or not fetched →
+        ``cancelled``, its bill free again."""
+        row = self._rows[row.id]
+        if row.state is not S.SCHEDULED:
+            return row
+        if verdict is Verdict.SAME:
+            assert bill is not None
+            moved = self.move(
+                row,
+                S.QUEUED,
+                "fetched again before paying: the same amount",
+                {"bill_id": bill["id"], "hold": NULL},
+            )
+        elif verdict is Verdict.CHANGED:
+            assert bill is not None
+            new_total = Decimal(bill["total"])
+            cause = (
+                f"amount changed when fetched again before paying: {row.total} → {new_total}"
+                " BDT; waits for a person"
+            )
+            self.note(
+                row,
+                {
+                    "hold": Hold.CHANGED.value,
+                    "bill_id": bill["id"],
+                    "amount": bill["amount"],
+                    "service_charge": bill["service_charge"],
+                    "total": new_total,
+                    "previous_total": row.total,
+                    "reason": cause[:255],
+                },
+                cause,
+            )
+            self._tallies.add(row.request_id, BUCKET[S.SCHEDULED], 0, new_total - row.total)
+            moved = self._rows[row.id]
+        else:
+            cause = VERDICT_REASONS[verdict]
+            moved = self.move(row, S.CANCELLED, cause, {"reason": cause})
+        self._done()
+        return moved
+
+    def approve_changed(self, rows: Iterable[PaymentRow], *, person: str) -> list[PaymentRow]:
+        """A person approved the new amounts of payments held ``changed``: each becomes due
+        now and is fetched again first (and goes only if the amount is still the approved
+        one). Only rows still scheduled."""
+        now = self.now()
+        approved = []
+        for row in (self._rows[r.id] for r in rows):
+            if row.state is not S.SCHEDULED:
+                continue
+            self.note(
+                row,
+                {
+                    "hold": Hold.DUE.value,
+                    "due_at": now,
+                    "refetch_request_id": None,
+                    "previous_total": None,
+                    "reason": None,
+                },
+                f"new amount {row.total} BDT approved by {person}: fetched again before paying",
+            )
+            approved.append(self._rows[row.id])
+        self._done()
+        return approved
 
     # ------------------------------------------------------------------ enquiries
 

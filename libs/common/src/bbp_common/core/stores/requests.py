@@ -1,7 +1,8 @@
 """The request store: the one door through which a bulk request's state changes.
 
-The portal (create, approve, reject, pause, resume, cancel), the dispatcher (start) and the
-scheduler (auto-pause, enquiring, finish) all go through :class:`RequestStore`: each move is
+The portal (create, approve, reject, pause, resume, cancel), the dispatcher (start), the
+scheduler's starter (a scheduled request's start) and the scheduler (auto-pause, enquiring,
+finish) all go through :class:`RequestStore`: each move is
 made on a row the store locked, checked against ``REQUEST_TRANSITIONS``, and recorded in
 ``request_events`` (from, to, cause, actor, time) in the caller's transaction.
 """
@@ -42,8 +43,9 @@ COLUMNS = (
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM bulk_requests"
 
-#: Tally buckets of items still to be sent or in flight; with ``ambiguous``, still open.
-SENDING_BUCKETS = ("queued", "in_flight")
+#: Tally buckets of items still to be sent or in flight (a scheduled payment waits for its
+#: due time); with ``ambiguous``, still open.
+SENDING_BUCKETS = ("scheduled", "queued", "in_flight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,25 @@ class RequestStore:
             self.move(row, R.RUNNING, "first item dispatched", {"started_at": NOW})
             started.append(row.id)
         return started
+
+    def start_scheduled(self, ids: Iterable[int]) -> list[int]:
+        """``scheduled → queued`` for scheduled requests whose start time came (the caller
+        read ``start_at <= now``). Locked and checked: a request moves once, whoever runs
+        this twice (a scheduler that lost its lease, a standby that took over)."""
+        started = []
+        for row in self.lock_many(ids, [R.SCHEDULED]):
+            self.move(row, R.QUEUED, "its start time came")
+            started.append(row.id)
+        return started
+
+    def add_to_total(self, request_id: int, delta: Decimal) -> None:
+        """A payment's amount changed before it was paid (a scheduled payment's bill, fetched
+        again): the request's total follows."""
+        if delta:
+            self.conn.exec_driver_sql(
+                "UPDATE bulk_requests SET total_amount = total_amount + %s WHERE id = %s",
+                (delta, request_id),
+            )
 
     def settle(self, request_id: int) -> RequestState | None:
         """Finish a request with nothing left to send, answer or enquire; a request whose only

@@ -328,6 +328,15 @@ bulk_requests = Table(
     Column("cancelled_by", String(64)),
     # The portal request's correlation id: stamped on every command of this request.
     Column("correlation_id", String(64)),
+    # A scheduled payment request: when it starts (its first payment is due), and — when
+    # each payment goes some days before its bill's due date — how many.
+    Column("start_at", Timestamp()),
+    Column("days_before_due", SmallInteger),
+    # A request made from another: a fetch that fetches a scheduled payment request's bills
+    # again at their due time ('refetch'), or a "pay again" of a finished one ('pay_again':
+    # its fetch request, then the new payment request).
+    Column("source_request_id", BigInteger, ForeignKey("bulk_requests.id")),
+    Column("origin", String(12)),
     _created(),
     Column("started_at", Timestamp()),
     Column("finished_at", Timestamp()),
@@ -338,6 +347,7 @@ bulk_requests = Table(
         "'enquiring','finished','cancelled')",
         name="state",
     ),
+    CheckConstraint("origin IS NULL OR origin IN ('refetch','pay_again')", name="origin"),
     Index(None, "state", "id"),
     Index(None, "kind", "id"),
     Index(None, "created_by", "id"),
@@ -431,6 +441,7 @@ bills = Table(
 # --------------------------------------------------------------------------- payments
 
 PAYMENT_STATES = (
+    "scheduled",
     "queued",
     "dispatched",
     "sending",
@@ -490,10 +501,18 @@ payments = Table(
     Column("resolved_by", String(64)),
     Column("resolved_at", Timestamp()),
     Column("resolution_comment", String(500)),
+    # A scheduled payment: when it becomes due, where it stands (``Hold``: due, refetching,
+    # changed; NULL in every other state), the fetch request that fetches its bill again, and
+    # the total it had before that fetch found another amount.
+    Column("due_at", Timestamp()),
+    Column("hold", String(10)),
+    Column("refetch_request_id", BigInteger, ForeignKey("bulk_requests.id")),
+    Column("previous_total", Money),
     _created(),
     _updated(),
     CheckConstraint("state IN ('" + "','".join(PAYMENT_STATES) + "')", name="state"),
     CheckConstraint("total > 0", name="total_positive"),
+    CheckConstraint("hold IS NULL OR hold IN ('due','refetching','changed')", name="hold"),
     Index(None, "request_id", "state", "dispatch_order"),
     Index(None, "state", "enquiry_due_at"),
     Index(None, "state", "answer_by_at"),
@@ -501,6 +520,9 @@ payments = Table(
     Index(None, "order_id"),
     Index(None, "consumer_id"),
     Index(None, "bill_number"),
+    # The scheduler's starter: payments due now, and those whose bill is being fetched again.
+    # Neither column changes on the hot path, so state moves never touch this index.
+    Index(None, "hold", "due_at"),
     **TABLE_ARGS,
 )
 """One bill to pay, with our unique reference id. ``live_bill_key`` is
@@ -513,8 +535,10 @@ counts the times it provably never left and went back to the queue; the claim wr
 ``enquiry_total`` is how many enquiries the scheduler's schedule holds (written with each
 enquiry's bookkeeping, for the pages' "2 of 5"); ``check_*`` is a person's "check now": one
 extra enquiry, not counted among them (``check_requested_at`` set while it is asked for or
-out; ``check_resume_at`` the regular enquiry's due time it displaced) and its answer. Only
-``bbp_common.core.stores.payments`` writes this table."""
+out; ``check_resume_at`` the regular enquiry's due time it displaced) and its answer.
+``due_at``/``hold``/``refetch_request_id``/``previous_total``: a ``scheduled`` payment
+(``bbp_common.core.domain.schedules``). Only ``bbp_common.core.stores.payments`` writes this
+table."""
 
 payment_events = Table(
     "payment_events",
