@@ -9,7 +9,9 @@
 * a fetch dispatched long ago without a result: dispatched again (it counts as an attempt);
 * an enquiry without an answer in time: counted as no answer (a person's check: recorded,
   not counted);
-* a request with nothing queued or in flight: enquiring (ambiguous ones left) or finished.
+* a request with nothing queued or in flight: enquiring (ambiguous ones left) or finished;
+* scheduled requests whose time came, and scheduled payments to fetch again or to compare
+  with that fetch (``bbp_scheduler.starting``).
 
 Every change goes through the stores, in lease-checked transactions of at most ``BATCH``
 rows, skipping rows another transaction holds.
@@ -30,6 +32,7 @@ from bbp_scheduler import notifications
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.results import Results
 from bbp_scheduler.settings import SchedulerSettings
+from bbp_scheduler.starting import Starter
 from bbp_scheduler.work import Work
 
 log = get_logger(__name__)
@@ -59,6 +62,7 @@ class Sweeper:
         self.db = db
         self.settings = settings
         self.results = results
+        self.starter = Starter()
 
     def _write(self, step: object) -> int:
         settle: set[int] = set()
@@ -80,6 +84,9 @@ class Sweeper:
             "payments_returned": self._write(self._lost_pay_commands),
             "fetches_redispatched": self._write(self._lost_fetches),
             "enquiries_unanswered": self._write(self._unanswered_enquiries),
+            "scheduled_started": self._write(self.starter.start_requests),
+            "scheduled_fetched_again": self._write(self.starter.refetch_due),
+            "scheduled_compared": self._write(self.starter.compare_refetched),
             "requests_settled": self._write(self._settle_requests),
             "attention_reported": self.db.write(notifications.uncleared_notices),
         }
