@@ -37,6 +37,7 @@ from bbp_portal.errors import register_error_handlers
 from bbp_portal.health import init_health
 from bbp_portal.i18n import init_i18n
 from bbp_portal.inputs import init_inputs
+from bbp_portal.localtime import dhaka
 from bbp_portal.mobiquity import SignInApi, make_client
 from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
@@ -70,6 +71,8 @@ def create_app(
     app = Flask(__name__)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    # Times people act on (a scheduled start) are shown in Asia/Dhaka.
+    app.jinja_env.globals["dhaka"] = dhaka
     app.config.update(overrides)
     # The body limit: the upload limit plus room for the multipart envelope.
     # (Flask's defaults hold the key as None, so setdefault would leave bodies unlimited.)

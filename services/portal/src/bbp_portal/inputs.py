@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import Flask, request
 from flask_babel import gettext
@@ -95,6 +95,28 @@ class Day(Kind):
                 "invalid_date",
                 gettext(
                     "%(field)s is not a date: %(value)s. Write it as YYYY-MM-DD, e.g. 2026-12-31.",
+                    field=gettext(self.label),
+                    value=_shown(value),
+                ),
+                name,
+            ) from None
+
+
+@dataclass(frozen=True)
+class Moment(Kind):
+    """A day and a time as a page's ``datetime-local`` field sends it (``2026-12-31T09:30``)."""
+
+    def check(self, name: str, value: str) -> None:
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?", value):
+                raise ValueError(value)
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise BadInput(
+                "invalid_moment",
+                gettext(
+                    "%(field)s is not a day and time: %(value)s. Write it as "
+                    "YYYY-MM-DDTHH:MM, e.g. 2026-12-31T09:30.",
                     field=gettext(self.label),
                     value=_shown(value),
                 ),
@@ -194,6 +216,15 @@ def _group_exists(conn: Connection, group_id: int) -> bool:
     return found.first() is not None
 
 
+def _payment_request_exists(conn: Connection, request_id: int) -> bool:
+    found = conn.execute(
+        select(bulk_requests.c.id).where(
+            bulk_requests.c.id == request_id, bulk_requests.c.kind == "payment"
+        )
+    )
+    return found.first() is not None
+
+
 def _fetch_request_exists(conn: Connection, request_id: int) -> bool:
     found = conn.execute(
         select(bulk_requests.c.id).where(
@@ -233,6 +264,18 @@ _PENDING: dict[str, Kind] = {
     "due_from": Day(N_("The first due date")),
     "due_to": Day(N_("The last due date")),
     "request": _FETCH,
+}
+#: When a new payment request pays (its confirmation), and what it pays again.
+_WHEN: dict[str, Kind] = {
+    "when": OneOf(N_("When to pay"), ("now", "at", "before_due")),
+    "start_at": Moment(N_("The start")),
+    "days_before": Whole(N_("The days before the due date"), 0, 60),
+    "again": Whole(
+        N_("The request to pay again"),
+        1,
+        exists=_payment_request_exists,
+        missing=N_("There is no payment request #%(id)s."),
+    ),
 }
 
 
@@ -293,6 +336,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.attention": {},
         "payments.pending": _PENDING | {"cursor": _CURSOR},
         "payments.confirm": _PENDING
+        | _WHEN
         | {
             "scope": OneOf(N_("The selection"), ("ids", "filter")),
             "ids": Ids(N_("The chosen bills")),
@@ -347,6 +391,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "billers.set_active": {"csrf_token": _CSRF},
         "notifications.resend": {"csrf_token": _CSRF},
         "payments.create": _PENDING
+        | _WHEN
         | {
             "scope": OneOf(N_("The selection"), ("ids", "filter")),
             "ids": Ids(N_("The chosen bills")),
@@ -362,6 +407,9 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "csrf_token": _CSRF,
         },
         "payments.approve": comment | {"csrf_token": _CSRF},
+        "payments.approve_changed": comment | {"csrf_token": _CSRF},
+        "payments.cancel_changed": comment | {"csrf_token": _CSRF},
+        "payments.pay_again": {"csrf_token": _CSRF},
         "payments.reject": comment | {"csrf_token": _CSRF},
         "payments.pause": comment | {"csrf_token": _CSRF},
         "payments.resume": comment | {"csrf_token": _CSRF},

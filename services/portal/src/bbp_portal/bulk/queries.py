@@ -68,7 +68,7 @@ class Progress:
         # A payment stops by itself at posted and uncleared (a person may still resolve an
         # uncleared one, which the request page shows when it is loaded).
         return final and not any(
-            self.buckets.get(b, 0) for b in ("queued", "in_flight", "ambiguous")
+            self.buckets.get(b, 0) for b in ("scheduled", "queued", "in_flight", "ambiguous")
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,6 +104,14 @@ class RequestRow:
     approved_by: str | None = None
     approved_at: datetime | None = None
     approval_comment: str | None = None
+    #: A scheduled payment request: when it starts (UTC), and how many days before each
+    #: bill's due date its payment goes (None: all at the start).
+    start_at: datetime | None = None
+    days_before_due: int | None = None
+    #: Made from another request: ``refetch`` (a scheduled request's bills fetched again),
+    #: ``pay_again`` (a "pay again" of a finished request: its fetch, its payment request).
+    source_request_id: int | None = None
+    origin: str | None = None
     progress: Progress | None = None
 
 
@@ -124,6 +132,10 @@ REQUEST_COLUMNS = (
     R.approved_by,
     R.approved_at,
     R.approval_comment,
+    R.start_at,
+    R.days_before_due,
+    R.source_request_id,
+    R.origin,
 )
 
 

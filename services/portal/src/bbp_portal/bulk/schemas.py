@@ -54,6 +54,20 @@ class RequestSchema(Schema):
     )
     approved_at = fields.DateTime(allow_none=True)
     approval_comment = fields.String(allow_none=True)
+    start_at = fields.DateTime(
+        allow_none=True, metadata={"description": "A scheduled payment request's start (UTC)"}
+    )
+    days_before_due = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Each payment goes this many days before its bill's due date"},
+    )
+    source_request_id = fields.Integer(
+        allow_none=True, metadata={"description": "The request this one was made from"}
+    )
+    origin = fields.String(
+        allow_none=True,
+        metadata={"description": "refetch (a scheduled request's bills fetched again), pay_again"},
+    )
     progress = fields.Method("dump_progress")
 
     def dump_progress(self, obj: Any) -> Any:

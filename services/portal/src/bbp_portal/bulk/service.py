@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from bbp_common.core.domain.requests import CANCELLABLE, RequestState
+from bbp_common.core.domain.requests import CANCELLABLE, RequestKind, RequestState
 from bbp_common.core.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
-from bbp_common.core.stores import RequestStore
+from bbp_common.core.stores import FetchItemStore, RequestStore
 from bbp_common.core.stores.sql import NOW
 from bbp_common.platform import outbox
 from bbp_common.platform.db.retry import retry_transaction
@@ -61,6 +62,8 @@ class Created:
     awaiting_approval: bool = False
     #: Why it waits for approval (``bbp_common.core.domain.approvals.ApprovalReason`` values).
     approval_reasons: tuple[str, ...] = ()
+    #: A scheduled payment request: when its first payment is due (naive UTC).
+    start_at: datetime | None = None
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
@@ -78,6 +81,36 @@ def submit(conn: Connection, request_id: int, kind: str) -> str:
         {"request_id": request_id, "kind": kind},
         version=REQUEST_SUBMITTED.version,
     )
+
+
+def add_fetch_request(
+    conn: Connection,
+    created_by: str,
+    account_ids: Sequence[int],
+    *,
+    selection: str = "",
+    cause: str = "fetch request created",
+    **values: object,
+) -> tuple[int, int]:
+    """In the caller's transaction: a queued fetch request with one item per *active*
+    account, its totals and its ``request.submitted`` outbox row. Returns ``(request id,
+    items)``; the caller relays the outbox row after its commit (``relay_now``). Raises
+    :class:`NothingSelected` when none of the accounts is active (the caller's transaction
+    then writes nothing)."""
+    requests = RequestStore(conn, actor=f"portal:{created_by}")
+    request_id = requests.add(
+        RequestKind.FETCH,
+        RequestState.QUEUED,
+        cause,
+        created_by=created_by,
+        selection=selection[:500],
+        **values,
+    )
+    count = FetchItemStore(conn).add_for_accounts(request_id, sorted(set(account_ids)))
+    if count == 0:
+        raise NothingSelected("None of the selected bill accounts is active.")
+    requests.set_totals(request_id, total_items=count)
+    return request_id, count
 
 
 def request_changed(conn: Connection, request_id: int, change: str) -> str:
@@ -158,6 +191,7 @@ __all__ = [
     "NothingSelected",
     "Relay",
     "RequestError",
+    "add_fetch_request",
     "cancel",
     "chunks",
     "relay_now",

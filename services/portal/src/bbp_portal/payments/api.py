@@ -15,10 +15,12 @@ approving needs one for that request, else 403 ``step_up_required`` (docs/decisi
 from __future__ import annotations
 
 import secrets
+from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, jsonify
 
+from bbp_common.core.domain.schedules import Schedule
 from bbp_portal.api import endpoint, page_of
 from bbp_portal.auth import step_up_fresh
 from bbp_portal.bulk.publishing import relay
@@ -153,6 +155,7 @@ def preview(body: dict[str, Any]) -> Any:
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
     key = body["idempotency_key"]
+    start = body.get("start_at")
     created = operations.create_payment(
         engine(),
         actor(),
@@ -163,6 +166,10 @@ def create_payment(body: dict[str, Any]) -> Any:
         via="api",
         relay=relay(),
         stepped_up=step_up_fresh("pay", key),
+        schedule=Schedule(start.astimezone(UTC).replace(tzinfo=None), body.get("days_before_due"))
+        if start is not None
+        else None,
+        again=body.get("pay_again_of"),
     )
     payload = CreatedSchema().dump(
         {
@@ -204,6 +211,28 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
         stepped_up=step_up_fresh("approve", str(request_id)),
     )
     return _request(request_id)
+
+
+@api.post("/requests/<int:request_id>/pay-again")
+@endpoint(
+    "Pay again what failed in a finished payment request: step one, fetch those bills again",
+    response=RequestSchema,
+    status=201,
+    roles=OPERATORS,
+    tags=TAGS,
+    description="Its bills whose payment Mobiquity refused (billpay rejected, an enquiry's "
+    "FAILED) or that ended unsent — never one posted, succeeded, ambiguous, uncleared, failed "
+    "on a believed 'not found' or by a person, cancelled, paid again meanwhile or under a "
+    "double-payment alarm — are fetched again: the answer is that fetch request (origin "
+    "pay_again). Once it finished, create the payment request from its bills "
+    "(GET /payments/pending?fetch_request_id=…, then POST /requests/payment with "
+    "pay_again_of). 409 nothing_to_pay_again, not_finished.",
+)
+def pay_again(request_id: int) -> Any:
+    created = operations.pay_again(engine(), actor(), request_id, relay=relay())
+    answer = jsonify(RequestSchema().dump(_request(created.request_id)))
+    answer.status_code = 201
+    return answer
 
 
 @api.post("/requests/<int:request_id>/reject")

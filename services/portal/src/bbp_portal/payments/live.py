@@ -32,11 +32,11 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bbp_common.platform.logging import get_logger
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import current_user, login_required, role_required, step_up_until
 from bbp_portal.bulk.kinds import LIVE_HEADER, live_url
 from bbp_portal.bulk.queries import RequestRow
 from bbp_portal.localtime import clock
-from bbp_portal.payments import attention, checks, enquiries, queries
+from bbp_portal.payments import attention, checks, enquiries, queries, selection
 from bbp_portal.service_errors import NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
 
@@ -75,8 +75,13 @@ def request_context(found: RequestRow, *, live: bool = False) -> dict[str, Any]:
             page = queries.list_payments(conn, found.id, payment_filter)
         breaker = attention.breaker(conn)
         now = db_now(conn)
+        waiting = found.progress.buckets.get("scheduled", 0) if found.progress else 0
+        sched = queries.scheduled(conn, found.id, waiting) if waiting else None
     user = current_user()
     keep = {k: v for k, v in payment_filter.as_dict().items() if v}
+    policy = selection.policy()
+    checked = policy.approval_threshold is not None or policy.daily_threshold is not None
+    is_maker = bool(user and user.login_id.lower() == found.created_by.lower())
     return {
         "req": found,
         "progress": found.progress,
@@ -90,7 +95,25 @@ def request_context(found: RequestRow, *, live: bool = False) -> dict[str, Any]:
         "enquiry": lambda p: enquiries.status(p, now),
         "clock": lambda moment: clock(moment, now),
         "can_resolve": bool(user and user.is_superadmin),
+        "sched": sched,
+        "can_operate": bool(user and user.can_operate),
+        # A changed amount needs another admin, unless maker-checker is off altogether.
+        "can_approve_changed": bool(user and user.can_operate) and (not checked or not is_maker),
+        "approve_until": until("approve", found.id),
+        "approve_step_up_url": url_for(
+            "auth.step_up",
+            action="approve",
+            target=str(found.id),
+            next=url_for("requests.show", request_id=found.id),
+        ),
+        "step_up_needed": policy.step_up,
     }
+
+
+def until(action: str, target: object) -> datetime | None:
+    """When this session's step-up for the action ends (UTC), if it is fresh."""
+    moment = step_up_until(action, str(target))
+    return datetime.fromtimestamp(moment, UTC) if moment else None
 
 
 def render_request_live(found: RequestRow) -> Any:

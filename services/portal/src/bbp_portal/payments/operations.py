@@ -17,7 +17,14 @@ Money rules enforced here (and tested in ``tests/integration/payments``):
   not make: its maker confirms it with a step-up (what they would have done on the page).
 * Step-up: approving needs a fresh step-up of the approving person (the views and the API
   say whether the session has one; this module refuses without it).
-* Approval re-checks freshness: a request approved after its bills went stale is refused.
+* Approval re-checks freshness: a request approved after its bills went stale is refused —
+  except a scheduled one (it goes to ``scheduled``: each bill is fetched again at its due
+  time, which renews it).
+* Scheduled payments whose amount changed at that fetch wait for a person: another admin
+  approves the new amounts (with a step-up; the maker only where maker-checker is off
+  altogether) — each is then fetched once more before it goes — or anyone cancels them.
+* "Pay again" of a finished request fetches the bills it offers (``again``) again; the new
+  request is created from that fetch through the usual confirmation, and re-checked then.
 * Rejecting or cancelling cancels only *queued* payments (``cancel_queued_payments``:
   conditional, evented, tallied); what is in flight finishes.
 * Only a superadmin moves an ``uncleared`` payment, through the payment store with
@@ -42,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
@@ -49,23 +57,26 @@ from bbp_common.core import notifications
 from bbp_common.core.domain.approvals import ApprovalLimits, ApprovalReason, parse_reasons
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.domain.requests import PAUSABLE, RequestKind, RequestState
+from bbp_common.core.domain.schedules import Hold, Schedule
 from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
 from bbp_common.core.stores.payments import SuccessUnacknowledged
 from bbp_common.core.stores.requests import RequestRow
 from bbp_common.core.stores.sql import NOW
 from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bills, bulk_requests, payment_anomalies, payments
-from bbp_common.platform.logging import get_logger
+from bbp_common.platform.logging import get_correlation_id, get_logger
 from bbp_portal import notifications as notices
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.bulk.service import (
     Created,
     NothingSelected,
     Relay,
+    add_fetch_request,
     relay_now,
     request_changed,
     submit,
 )
+from bbp_portal.payments import again as pay_again_offer
 from bbp_portal.payments import service
 from bbp_portal.service_errors import (
     Conflict,
@@ -150,6 +161,8 @@ def create_payment(
     relay: Relay | None = None,
     stepped_up: bool = False,
     refuse_without_step_up: bool = False,
+    schedule: Schedule | None = None,
+    again: int | None = None,
 ) -> Created:
     """Create a payment request for ``bill_ids`` — once per ``key``.
 
@@ -162,6 +175,9 @@ def create_payment(
     ``policy.step_up``) a request that would be sent at once waits for approval instead —
     or, with ``refuse_without_step_up`` (the pages, which ask for the step-up first), is
     refused with ``step_up_required`` and nothing is written.
+
+    ``schedule``: it starts at its time (``service.create_payment_request``). ``again``: it
+    pays again what failed in that finished request — only bills it offers.
     """
     key = (key or "").strip()
     if not key or len(key) > 200:
@@ -197,6 +213,9 @@ def create_payment(
             approval_reason=reason,
             stepped_up=stepped_up,
             via=via,
+            start_at=schedule.start_at.isoformat() if schedule else None,
+            days_before_due=schedule.days_before_due if schedule else None,
+            pays_again=again,
         )
         if awaiting:
             notices.approval_needed(conn, request_id)
@@ -214,9 +233,15 @@ def create_payment(
             selection=selection,
             relay=relay,
             on_created=on_created,
+            schedule=schedule,
+            origin=service.Origin("pay_again", again, pay_again_offer.vet(again))
+            if again is not None
+            else None,
         )
     except service.StepUpMissing as exc:
         raise Forbidden("step_up_required", str(exc)) from None
+    except service.ScheduleInvalid as exc:
+        raise ValidationFailed(exc.code, str(exc), "start_at") from None
     except NothingSelected as exc:
         raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
@@ -291,12 +316,15 @@ def approve(
     step_up_required: bool = False,
     stepped_up: bool = False,
 ) -> None:
-    """``awaiting_approval → queued`` by another admin, with ``request.submitted``.
+    """``awaiting_approval → queued`` by another admin, with ``request.submitted`` — or
+    ``→ scheduled`` for a scheduled request, whatever the time (one whose start passed while
+    it waited starts at once; the scheduler finds it).
 
     Refused without a fresh step-up when ``step_up_required`` (``step_up_required``), for
     the maker (unless the request waited only for the maker's step-up and they made one now:
     they confirm it), for a request not awaiting approval, and — with ``max_bill_age`` — when
-    any of its bills went stale while it waited (reject it and pay fresh bills).
+    any of its bills went stale while it waited (reject it and pay fresh bills). A scheduled
+    request skips that check: each bill is fetched again at its due time before it is paid.
     """
     text = _comment(comment, required=True)
     if step_up_required and not stepped_up:
@@ -313,7 +341,8 @@ def approve(
         _decide_checks(
             request, actor, maker_may=stepped_up and reasons == (ApprovalReason.STEP_UP,)
         )
-        if max_bill_age is not None:
+        scheduled = _start_of(conn, request_id) is not None
+        if max_bill_age is not None and not scheduled:
             stale = stale_payments(conn, request_id, max_bill_age)
             if stale:
                 raise Conflict(
@@ -323,11 +352,12 @@ def approve(
                 )
         requests.move(
             request,
-            RequestState.QUEUED,
+            RequestState.SCHEDULED if scheduled else RequestState.QUEUED,
             f"approved by {actor.login_id}",
             {"approved_by": actor.login_id, "approved_at": NOW, "approval_comment": text},
         )
-        message_id = submit(conn, request_id, "payment")
+        # A scheduled request needs no message: the scheduler looks for due ones itself.
+        message_id = None if scheduled else submit(conn, request_id, "payment")
         if not by_maker:
             notices.request_approved(conn, request_id)
         record(
@@ -342,9 +372,18 @@ def approve(
             approval_reason=",".join(reasons) or None,
             confirmed_by_maker=by_maker,
             stepped_up=stepped_up,
+            scheduled=scheduled,
         )
-    relay_now(relay, [message_id])
+    if message_id is not None:
+        relay_now(relay, [message_id])
     log.info("payment_request_approved", request_id=request_id, by=actor.login_id)
+
+
+def _start_of(conn: Connection, request_id: int) -> Any:
+    """A scheduled payment request's start time (None: it pays when it may)."""
+    return conn.execute(
+        select(bulk_requests.c.start_at).where(bulk_requests.c.id == request_id)
+    ).scalar()
 
 
 @retry_transaction
@@ -470,6 +509,160 @@ def resume(
         )
     relay_now(relay, [message_id])
     log.info("request_resumed", request_id=request_id, by=actor.login_id)
+
+
+# --------------------------------------------------------------------------- changed amounts
+
+
+def _changed(store: PaymentStore, request_id: int) -> list[Any]:
+    return store.lock_where(
+        "request_id = %s AND state = %s AND hold = %s",
+        (request_id, S.SCHEDULED.value, Hold.CHANGED.value),
+        limit=10**9,
+    )
+
+
+@retry_transaction
+def approve_changed(
+    engine: Engine,
+    actor: Actor,
+    request_id: int,
+    comment: str | None,
+    *,
+    policy: PayPolicy,
+    stepped_up: bool = False,
+) -> int:
+    """Approve the new amounts of a scheduled request's payments whose bill, fetched again
+    at its due time, asked another amount. Each becomes due now and is fetched once more
+    before it goes (and goes only if that amount still holds). Returns how many.
+
+    Another admin than the maker approves (the maker may only where maker-checker is off
+    altogether), with a fresh step-up when ``policy.step_up`` — the same rules as approving
+    a request; a comment is required."""
+    text = _comment(comment, required=True)
+    if policy.step_up and not stepped_up:
+        raise Forbidden(
+            "step_up_required",
+            "Approving needs a step-up: confirm it is you (password and OTP), then approve "
+            "within a few minutes.",
+        )
+    with engine.begin() as conn:
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
+        if request.kind is not RequestKind.PAYMENT:
+            raise Conflict("not_a_payment", f"Request {request_id} is not a payment request.")
+        checked = policy.approval_threshold is not None or policy.daily_threshold is not None
+        if checked and request.created_by.lower() == actor.login_id.lower():
+            raise Forbidden(
+                "maker_cannot_approve",
+                "You created this request: another admin must approve the new amounts.",
+            )
+        store = PaymentStore(conn, actor=f"portal:{actor.login_id}")
+        changed = _changed(store, request_id)
+        if not changed:
+            raise Conflict("nothing_changed", "No payment of this request waits for a person.")
+        approved = store.approve_changed(changed, person=actor.login_id)
+        record(
+            conn,
+            actor,
+            "request.changed_amounts_approved",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            maker=request.created_by,
+            payments=[p.reference_id for p in approved][:100],
+            total=str(sum((p.total for p in approved), Decimal("0"))),
+            stepped_up=stepped_up,
+        )
+    log.info("changed_amounts_approved", request_id=request_id, payments=len(approved))
+    return len(approved)
+
+
+@retry_transaction
+def cancel_changed(engine: Engine, actor: Actor, request_id: int, comment: str | None) -> int:
+    """Cancel the payments of a scheduled request whose amount changed (their bills are free
+    again; pay them later from fresh bills). Any operator. Returns how many."""
+    text = _comment(comment, required=False)
+    with engine.begin() as conn:
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        request = _lock_request(requests, request_id)
+        store = PaymentStore(conn, actor=f"portal:{actor.login_id}")
+        changed = _changed(store, request_id)
+        if not changed:
+            raise Conflict("nothing_changed", "No payment of this request waits for a person.")
+        cancelled = store.cancel(
+            changed, f"amount changed before paying; cancelled by {actor.login_id}"
+        )
+        record(
+            conn,
+            actor,
+            "request.changed_amounts_cancelled",
+            target_type="request",
+            target_id=request_id,
+            comment=text,
+            maker=request.created_by,
+            payments=[p.reference_id for p in cancelled][:100],
+        )
+    # Its other payments may all be done: the scheduler's sweep finishes it then.
+    log.info("changed_amounts_cancelled", request_id=request_id, payments=len(cancelled))
+    return len(cancelled)
+
+
+# --------------------------------------------------------------------------- pay again
+
+
+@retry_transaction
+def pay_again(
+    engine: Engine, actor: Actor, request_id: int, *, relay: Relay | None = None
+) -> Created:
+    """ "Pay again" of a finished payment request, step one: a fetch request of the accounts
+    of the bills it offers (``again.offer``), made from it (``origin`` pay_again). Its page
+    leads, once it finished, to the usual confirmation of a new payment request of those
+    bills (``create_payment(again=…)``). Refused (``nothing_to_pay_again``) when it offers
+    none."""
+    with engine.begin() as conn:
+        requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
+        _lock_request(requests, request_id)
+        found = pay_again_offer.offer(conn, request_id)
+        if not found.count:
+            raise Conflict(
+                "nothing_to_pay_again",
+                f"No bill of request {request_id} may be paid again: none failed on Mobiquity's"
+                " answer or ended unsent, or every such bill is paid again already or under"
+                " an alarm.",
+            )
+        try:
+            fetch_id, items = add_fetch_request(
+                conn,
+                actor.login_id,
+                found.accounts,
+                selection=f"pay again: {found.count} bills that failed in payment request"
+                f" #{request_id}",
+                cause=f"pay again of payment request #{request_id}",
+                correlation_id=get_correlation_id(),
+                source_request_id=request_id,
+                origin="pay_again",
+            )
+        except NothingSelected:
+            raise Conflict(
+                "nothing_to_pay_again",
+                "The accounts of these bills are all inactive: activate them first.",
+            ) from None
+        message_id = submit(conn, fetch_id, "fetch")
+        record(
+            conn,
+            actor,
+            "request.pay_again_started",
+            target_type="request",
+            target_id=request_id,
+            fetch_request_id=fetch_id,
+            bills=found.count,
+            accounts=items,
+            left_out=found.left_out,
+        )
+    relay_now(relay, [message_id])
+    log.info("pay_again_started", request_id=request_id, fetch_request_id=fetch_id)
+    return Created(fetch_id, items)
 
 
 # --------------------------------------------------------------------------- payments
@@ -611,10 +804,13 @@ __all__ = [
     "acknowledge_anomaly",
     "approval_reasons_of",
     "approve",
+    "approve_changed",
+    "cancel_changed",
     "close_wallet_breaker",
     "create_payment",
     "idempotency_key",
     "pause",
+    "pay_again",
     "reject",
     "resolve",
     "resume",

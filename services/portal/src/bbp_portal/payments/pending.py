@@ -272,6 +272,20 @@ def summarise(
     )
 
 
+def due_moments(conn: Connection, ids: Sequence[int], schedule: Any) -> tuple[Any, Any]:
+    """When the first and the last of these bills' payments would become due under
+    ``schedule`` (``bbp_common.core.domain.schedules.Schedule``), naive UTC."""
+    moments = []
+    for chunk in chunks(sorted(set(ids))):
+        moments.extend(
+            schedule.due_at(due)
+            for due in conn.execute(select(B.due_date).where(B.id.in_(chunk))).scalars()
+        )
+    if not moments:
+        return schedule.start_at, schedule.start_at
+    return min(moments), max(moments)
+
+
 # --------------------------------------------------------------------------- the checks
 
 
@@ -377,6 +391,7 @@ __all__ = [
     "PendingFilter",
     "Problem",
     "Summary",
+    "due_moments",
     "examine",
     "groups",
     "latest_successful_fetch",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from bbp_common.core.domain.payments import PaymentState, is_reference_id
 from bbp_common.platform.db.tables import (
@@ -34,6 +34,7 @@ MAX_PAGE = 200
 SEARCH_LIMIT = 100
 #: The buckets a payment request's page shows, in this order.
 PAYMENT_BUCKETS = (
+    "scheduled",
     "queued",
     "in_flight",
     "posted",
@@ -149,6 +150,10 @@ PAYMENT_COLUMNS = (
     P.resolved_by,
     P.resolved_at,
     P.resolution_comment,
+    P.due_at,
+    P.hold,
+    P.previous_total,
+    P.refetch_request_id,
 )
 
 
@@ -281,7 +286,55 @@ def history(conn: Connection, request_id: int, *, limit: int = 500) -> list[Any]
     return sorted([*entries, *resolved], key=lambda e: e.id)
 
 
+# --------------------------------------------------------------------------- scheduled payments
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """Where a scheduled payment request's waiting payments stand: how many wait for their
+    time, are being fetched again, or wait for a person (their amount changed, listed), and
+    when the next one is due. Read through ``(hold, due_at)``: only scheduled payments carry
+    a hold."""
+
+    waiting: int
+    fetching: int
+    changed: list[Any]
+    next_due: Any
+
+    @property
+    def changed_total(self) -> Any:
+        return sum((row.total for row in self.changed), 0)
+
+
+#: The changed payments a page lists (a person decides about them all at once).
+CHANGED_SHOWN = 200
+
+
+def scheduled(conn: Connection, request_id: int, waiting_in_all: int) -> Scheduled:
+    """``waiting_in_all``: the request's ``scheduled`` tally (every payment still scheduled)."""
+    changed = conn.execute(
+        select(P.id, P.reference_id, P.consumer_id, P.bill_number, P.previous_total, P.total)
+        .where(P.hold == "changed", P.request_id == request_id)
+        .order_by(P.id)
+        .limit(CHANGED_SHOWN)
+    ).all()
+    fetching = int(
+        conn.execute(
+            select(func.count()).where(P.hold == "refetching", P.request_id == request_id)
+        ).scalar_one()
+    )
+    next_due = conn.execute(
+        select(P.due_at)
+        .where(P.hold == "due", P.request_id == request_id)
+        .order_by(P.due_at)
+        .limit(1)
+    ).scalar()
+    waiting = max(0, waiting_in_all - fetching - len(changed))
+    return Scheduled(waiting, fetching, list(changed), next_due)
+
+
 __all__ = [
+    "CHANGED_SHOWN",
     "MAX_PAGE",
     "PAYMENT_BUCKETS",
     "PAYMENT_COLUMNS",
@@ -290,6 +343,7 @@ __all__ = [
     "Page",
     "PaymentDetail",
     "PaymentFilter",
+    "Scheduled",
     "get_payment",
     "history",
     "keyset",

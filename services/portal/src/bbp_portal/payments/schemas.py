@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.payments import operations, queries
 
@@ -56,6 +57,36 @@ class PaymentCreateSchema(BillSelectionSchema):
         validate=validate.Length(1, 200),
         metadata={"description": "Yours: the same key returns the request it created"},
     )
+    start_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Schedule it: when it starts (with its offset, e.g. "
+            "2026-12-31T10:00:00+06:00); each bill is fetched again just before it is paid"
+        },
+    )
+    days_before_due = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0, MAX_DAYS_BEFORE_DUE),
+        metadata={
+            "description": "With start_at: each payment goes this many days before its "
+            "bill's due date (at start_at's Dhaka time of day, never before start_at)"
+        },
+    )
+    pay_again_of = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Pays again what failed in this finished request: only bills it "
+            "offers (POST /requests/{id}/pay-again fetches them first)"
+        },
+    )
+
+    @validates_schema
+    def days_need_a_start(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("days_before_due") is not None and data.get("start_at") is None:
+            raise ValidationError("days_before_due needs start_at.", "days_before_due")
 
 
 class SubtotalSchema(Schema):

@@ -8,16 +8,24 @@ API's are not (its errors carry stable codes).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE, Schedule
+from bbp_portal.localtime import DHAKA
 from bbp_portal.payments import operations
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import ServiceError, ValidationFailed
 from bbp_portal.view_context import engine, settings
+
+#: When the payments of a new request go: at once, all at a time, or each some days before
+#: its bill's due date (``when`` of the confirmation page and its form).
+WHEN = ("now", "at", "before_due")
+#: ``start_at`` as a page's ``datetime-local`` field sends it (Dhaka time).
+MOMENT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
 
 def policy() -> operations.PayPolicy:
@@ -77,6 +85,48 @@ def from_form(values: MultiDict[str, str]) -> tuple[list[int], str]:
     return ids, described
 
 
+def dhaka_moment(text: str) -> datetime | None:
+    """A page's ``YYYY-MM-DDTHH:MM`` (Dhaka time) as naive UTC; None if it is no moment."""
+    for fmt in MOMENT_FORMATS:
+        try:
+            # Dhaka time, as the page says: the zone is attached right away.
+            local = datetime.strptime(text.strip(), fmt).replace(tzinfo=DHAKA)
+        except ValueError:
+            continue
+        return local.astimezone(UTC).replace(tzinfo=None)
+    return None
+
+
+def schedule_from(values: MultiDict[str, str]) -> Schedule | None:
+    """When the person chose to pay (``when``, ``start_at`` in Dhaka time, ``days_before``):
+    None for "at once"; :class:`ServiceError` (``invalid_schedule``) for a choice that names
+    no time. Whether the time is ahead is decided where the request is created (the
+    database's clock)."""
+    when = values.get("when", "now") or "now"
+    if when not in WHEN:
+        raise ServiceError("invalid_schedule", _("Choose when to pay."), "when")
+    if when == "now":
+        return None
+    start = dhaka_moment(values.get("start_at", ""))
+    if start is None:
+        raise ServiceError(
+            "invalid_schedule", _("Give the day and time to start (Dhaka time)."), "start_at"
+        )
+    if when == "at":
+        return Schedule(start)
+    days = _int(values.get("days_before"))
+    if days is None or days > MAX_DAYS_BEFORE_DUE:
+        raise ServiceError(
+            "invalid_schedule",
+            _(
+                "Give how many days before each bill's due date to pay it (0 to %(most)s).",
+                most=MAX_DAYS_BEFORE_DUE,
+            ),
+            "days_before",
+        )
+    return Schedule(start, days)
+
+
 def pending_filter_of(data: dict[str, Any]) -> pending_bills.PendingFilter:
     return pending_bills.PendingFilter(
         utility=data.get("utility") or "",
@@ -108,4 +158,13 @@ def from_body(body: dict[str, Any]) -> tuple[list[int], str]:
     return ids, f"{len(ids)} chosen bills"
 
 
-__all__ = ["from_body", "from_form", "pending_filter", "pending_filter_of", "policy"]
+__all__ = [
+    "WHEN",
+    "dhaka_moment",
+    "from_body",
+    "from_form",
+    "pending_filter",
+    "pending_filter_of",
+    "policy",
+    "schedule_from",
+]

@@ -11,8 +11,10 @@ keys, maker-checker, audit) are in ``operations``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +26,9 @@ from bbp_common.core.domain.approvals import (
     parse_reasons,
     reasons_text,
 )
-from bbp_common.core.domain.payments import new_reference_id
+from bbp_common.core.domain.payments import PaymentState, new_reference_id
 from bbp_common.core.domain.requests import RequestKind, RequestState
+from bbp_common.core.domain.schedules import Hold, Schedule, ScheduleRefused
 from bbp_common.core.stores import MakerDays, PaymentStore, RequestStore
 from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bulk_requests
@@ -40,7 +43,7 @@ from bbp_portal.bulk.service import (
     relay_now,
     submit,
 )
-from bbp_portal.payments.pending import examine
+from bbp_portal.payments.pending import Examined, examine
 
 log = get_logger(__name__)
 
@@ -48,12 +51,34 @@ OnCreated = Callable[[Connection, int, bool], None]
 """Runs inside the creating transaction with ``(conn, request_id, awaiting_approval)``: the
 caller's audit entry and notifications commit with the request or not at all."""
 
+Vet = Callable[[Connection, Examined], dict[int, str]]
+"""Runs inside the creating transaction after the usual checks: more reasons some bills
+cannot be paid (a "pay again" refuses every bill its source request does not offer)."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a payment request comes from, when not from a person's choice of pending bills:
+    a "pay again" of a finished request (``vet`` re-checks its bills in the transaction)."""
+
+    origin: str
+    source_request_id: int
+    vet: Vet | None = None
+
 
 class StepUpMissing(RequestError):
     """The request would be sent at once, but its maker made no fresh step-up (pages: they
     step up first, and nothing was written)."""
 
     code = "step_up_required"
+
+
+class ScheduleInvalid(RequestError):
+    """The schedule cannot be kept (its start passed, is too far, days out of range)."""
+
+    def __init__(self, refused: ScheduleRefused) -> None:
+        super().__init__(str(refused))
+        self.code = refused.code
 
 
 class BillsUnavailable(RequestError):
@@ -74,6 +99,15 @@ def _order(due: date | None, bill_id: int) -> tuple[int, date, int]:
     return (1, date.max, bill_id) if due is None else (0, due, bill_id)
 
 
+def _scheduled_order(schedule: Schedule) -> Callable[[Any], tuple[datetime, int, date, int]]:
+    """A scheduled request's payments in the order they become due, then as above."""
+
+    def key(row: Any) -> tuple[datetime, int, date, int]:
+        return (schedule.due_at(row.due_date), *_order(row.due_date, row.id))
+
+    return key
+
+
 def create_payment_request(
     engine: Engine,
     created_by: str,
@@ -87,6 +121,8 @@ def create_payment_request(
     selection: str = "",
     relay: Relay | None = None,
     on_created: OnCreated | None = None,
+    schedule: Schedule | None = None,
+    origin: Origin | None = None,
 ) -> Created:
     """One payment request with one payment (and its own reference id) per bill.
 
@@ -102,6 +138,12 @@ def create_payment_request(
     all the request lacks, :class:`StepUpMissing` and nothing is written; when the request
     waits for a limit anyway, its maker was asked for none. With a daily limit, the maker's
     row of the day is locked first, so the maker's requests are judged one at a time.
+
+    With a ``schedule`` (``bbp_common.core.domain.schedules``) the request is ``scheduled``
+    (after its approval, when it needs one) and its payments wait as ``scheduled``, each with
+    its due time: the scheduler starts it then, fetching each bill again first. A start that
+    is not ahead of the database's clock is refused (:class:`ScheduleInvalid`). ``origin``: a
+    "pay again" (its ``vet`` refuses, in this transaction, what its source does not offer).
     """
     ids = sorted(set(bill_ids))
     if not ids:
@@ -118,6 +160,8 @@ def create_payment_request(
             selection,
             relay,
             on_created,
+            schedule,
+            origin,
         )
     except IntegrityError as exc:
         if idempotency_key and "idempotency_key" in str(exc.orig):
@@ -139,6 +183,7 @@ def _existing(engine: Engine, key: str) -> Created:
                 bulk_requests.c.total_amount,
                 bulk_requests.c.state,
                 bulk_requests.c.approval_reason,
+                bulk_requests.c.start_at,
             ).where(bulk_requests.c.idempotency_key == key)
         ).one()
     return Created(
@@ -148,6 +193,7 @@ def _existing(engine: Engine, key: str) -> Created:
         existing=True,
         awaiting_approval=row.state == "awaiting_approval",
         approval_reasons=tuple(r.value for r in parse_reasons(row.approval_reason)),
+        start_at=row.start_at,
     )
 
 
@@ -163,6 +209,8 @@ def _create_payment_request(
     selection: str,
     relay: Relay | None,
     on_created: OnCreated | None,
+    schedule: Schedule | None = None,
+    origin: Origin | None = None,
 ) -> Created:
     step_up_missing, refuse_without_step_up = step_up
     with engine.begin() as conn:
@@ -176,7 +224,15 @@ def _create_payment_request(
             ).scalar()
             if existing is not None:
                 return _existing(engine, idempotency_key)
+        if schedule is not None:
+            try:
+                schedule.check(day.now if day else _db_now(conn))
+            except ScheduleRefused as exc:
+                raise ScheduleInvalid(exc) from None
         found = examine(conn, ids, max_bill_age)
+        if origin is not None and origin.vet is not None:
+            for bill_id, problem in origin.vet(conn, found).items():
+                found.problems.setdefault(bill_id, problem)
         if found.problems:
             raise BillsUnavailable(
                 f"{len(found.problems)} of the selected bills cannot be paid now.", found.problems
@@ -195,12 +251,18 @@ def _create_payment_request(
             # It waits for a limit anyway: the page asked its maker for no step-up.
             reasons = tuple(r for r in reasons if r is not ApprovalReason.STEP_UP)
         needs_approval = bool(reasons)
+        if needs_approval:
+            state = RequestState.AWAITING_APPROVAL
+        else:
+            state = RequestState.SCHEDULED if schedule else RequestState.QUEUED
+        due = {row.id: schedule.due_at(row.due_date) for row in rows} if schedule else {}
         requests = RequestStore(conn, actor=f"portal:{created_by}")
         request_id = requests.add(
             RequestKind.PAYMENT,
-            RequestState.AWAITING_APPROVAL if needs_approval else RequestState.QUEUED,
+            state,
             "payment request created"
-            + (f": waits for approval ({', '.join(reasons)})" if needs_approval else ""),
+            + (f": waits for approval ({', '.join(reasons)})" if needs_approval else "")
+            + (f"; scheduled from {min(due.values()):%Y-%m-%d %H:%M} UTC" if due else ""),
             created_by=created_by,
             approval_reason=reasons_text(reasons),
             selection=selection[:500],
@@ -210,12 +272,26 @@ def _create_payment_request(
             correlation_id=get_correlation_id(),
             # The day it counts for is the day its maker's row was locked for.
             **({"created_at": day.now} if day else {}),
+            **(
+                {"start_at": min(due.values()), "days_before_due": schedule.days_before_due}
+                if schedule and due
+                else {}
+            ),
+            **(
+                {"origin": origin.origin, "source_request_id": origin.source_request_id}
+                if origin
+                else {}
+            ),
         )
-        ordered = sorted(rows, key=lambda r: _order(r.due_date, r.id))
+        ordered = sorted(
+            rows,
+            key=_scheduled_order(schedule) if schedule else (lambda r: _order(r.due_date, r.id)),
+        )
         PaymentStore(conn, actor=f"portal:{created_by}").add_queued(
             request_id,
             [
                 {
+                    **({"due_at": due[row.id], "hold": Hold.DUE.value} if schedule else {}),
                     "bill_id": row.id,
                     "reference_id": new_reference_id(),
                     "bill_account_id": row.bill_account_id,
@@ -233,11 +309,13 @@ def _create_payment_request(
                 }
                 for position, row in enumerate(ordered)
             ],
-            "payment request created",
+            "payment request created" + (": waits for its due time" if schedule else ""),
+            state=PaymentState.SCHEDULED if schedule else PaymentState.QUEUED,
         )
         if day is not None:
             days.created(day)
-        message_id = None if needs_approval else submit(conn, request_id, "payment")
+        # A scheduled request needs no message: the scheduler looks for due ones itself.
+        message_id = submit(conn, request_id, "payment") if state is RequestState.QUEUED else None
         if on_created is not None:
             on_created(conn, request_id, needs_approval)
     if message_id:
@@ -250,6 +328,7 @@ def _create_payment_request(
         created_by=created_by,
         awaiting_approval=needs_approval,
         approval_reasons=list(reasons),
+        start_at=min(due.values()).isoformat() if due else None,
     )
     return Created(
         request_id,
@@ -257,7 +336,12 @@ def _create_payment_request(
         total_amount,
         awaiting_approval=needs_approval,
         approval_reasons=tuple(reasons),
+        start_at=min(due.values()) if due else None,
     )
+
+
+def _db_now(conn: Connection) -> datetime:
+    return conn.exec_driver_sql("SELECT UTC_TIMESTAMP(6)").scalar_one()  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- cancelling
@@ -305,7 +389,10 @@ __all__ = [
     "Created",
     "NothingSelected",
     "OnCreated",
+    "Origin",
+    "ScheduleInvalid",
     "StepUpMissing",
+    "Vet",
     "cancel_queued_payments",
     "cancel_request",
     "create_payment_request",

@@ -27,13 +27,16 @@ from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
+from bbp_portal.localtime import dhaka
 from bbp_portal.payments import (
+    again,
     approvals,
     decisions,
     export,
     live,
     operations,
     queries,
+    scheduling,
     selection,
     service,
 )
@@ -88,6 +91,40 @@ def pending() -> Any:
     )
 
 
+def _again_of(values: Any) -> int | None:
+    text = values.get("again", "")
+    return int(text) if text.isdigit() else None
+
+
+def _chosen(values: Any) -> tuple[list[int], str, int | None]:
+    """The bills a confirmation pays: chosen on the pending page, or — ``again`` — the bills a
+    "pay again" fetch (``request``) found for what its source request offers."""
+    again_of = _again_of(values)
+    if again_of is None:
+        ids, described = selection.from_form(values)
+        return ids, described, None
+    fetch_id = int(values.get("request", "0") or 0)
+    with engine().connect() as conn:
+        ids, gone = again.fetched_bills(conn, again_of, fetch_id)
+    if gone:
+        flash(
+            _(
+                "%(n)s of the bills that failed are no longer pending: they are left out.",
+                n=f"{gone:,}",
+            ),
+            "info",
+        )
+    return ids, f"pay again: bills that failed in payment request #{again_of}", again_of
+
+
+def _schedule_or_none(values: Any) -> tuple[Any, str | None]:
+    """The schedule chosen (None: at once), and a message when the choice is unusable."""
+    try:
+        return selection.schedule_from(values), None
+    except ServiceError as exc:
+        return None, exc.message
+
+
 @bp.get("/payments/new")
 @role_required(*OPERATORS)
 def confirm() -> Any:
@@ -97,14 +134,21 @@ def confirm() -> Any:
         if k in ("utility", "group_id", "due_from", "due_to", "request")
     }
     back = url_for("payments.pending", **kept)
+    if _again_of(request.args) is not None:
+        back = url_for("requests.show", request_id=_again_of(request.args))
     try:
-        ids, described = selection.from_form(request.args)
+        ids, described, again_of = _chosen(request.args)
+    except (NotFound, ValueError):
+        abort(404)
     except ServiceError as exc:
         flash(exc.message, "warning")
         return redirect(back)
     if not ids:
         flash(_("Tick at least one bill to pay."), "warning")
         return redirect(back)
+    schedule, schedule_problem = _schedule_or_none(request.args)
+    if schedule_problem:
+        flash(schedule_problem, "warning")
     # The key of this confirmation: kept when the step-up brings the person back here.
     key = request.args.get("key", "")
     if not KEY.match(key):
@@ -122,10 +166,22 @@ def confirm() -> Any:
             approval_threshold=policy.approval_threshold,
         )
         outlook = approvals.outlook(conn, user.login_id, summary.total, policy.limits)
+        moments = pending_bills.due_moments(conn, ids, schedule) if schedule else None
     return render_template(
         "payments/confirm.html",
         summary=summary,
         described=described,
+        again_of=again_of,
+        schedule=schedule,
+        moments=moments,
+        when=request.args.get("when", "now") if schedule else "now",
+        start_value=request.args.get("start_at", "") if schedule else "",
+        days_value=request.args.get("days_before", "") if schedule else "",
+        kept_args=[
+            (k, v)
+            for k, v in request.args.items(multi=True)
+            if k not in ("when", "start_at", "days_before")
+        ],
         key=key,
         here=here,
         payer=queries.mask_label(settings().payer_label) or _("the configured paying wallet"),
@@ -151,6 +207,7 @@ def _problem_text(exc: Refused) -> str:
 def create() -> Any:
     key = request.form.get("idempotency_key", "")
     try:
+        again_of = _again_of(request.form)
         ids, described = selection.from_form(request.form)
         created = operations.create_payment(
             engine(),
@@ -163,6 +220,8 @@ def create() -> Any:
             relay=relay(),
             stepped_up=step_up_fresh("pay", key),
             refuse_without_step_up=True,
+            schedule=selection.schedule_from(request.form),
+            again=again_of,
         )
     except Refused as exc:
         flash(_problem_text(exc), "danger")
@@ -179,6 +238,20 @@ def create() -> Any:
         return redirect(url_for("payments.pending"))
     if created.existing:
         flash(_("This confirmation was already submitted: here is its request."), "info")
+    elif created.start_at is not None:
+        flash(
+            _(
+                "Payment request scheduled: it starts at %(time)s (Dhaka time). Each bill is "
+                "fetched again just before it is paid.",
+                time=f"{dhaka(created.start_at):%Y-%m-%d %H:%M}",
+            )
+            + (
+                " " + _("It waits for another admin's approval first.")
+                if created.awaiting_approval
+                else ""
+            ),
+            "success",
+        )
     elif created.awaiting_approval:
         flash(
             _(
@@ -204,9 +277,11 @@ def render_request(found: RequestRow) -> Any:
     user = current_user()
     operates = bool(user and user.can_operate)
     is_maker = bool(user and user.login_id.lower() == found.created_by.lower())
+    counts = found.progress.buckets if found.progress else {}
+    context = live.request_context(found)
     return render_template(
         "requests/payment.html",
-        **live.request_context(found),
+        **context,
         history=entries,
         can_decide=operates
         and found.state == "awaiting_approval"
@@ -221,6 +296,10 @@ def render_request(found: RequestRow) -> Any:
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
         can_cancel=operates and found.state in CANCELLABLE,
+        # Something failed or was never sent: "pay again" looks at which bills it offers.
+        can_pay_again=operates
+        and found.state == "finished"
+        and bool(counts.get("failed", 0) or counts.get("unsent", 0)),
     )
 
 
@@ -363,6 +442,9 @@ for _rule, _view, _methods in (
     ("/payments/<int:payment_id>/resolve", decisions.resolve, ["POST"]),
     ("/wallet/close", decisions.close_breaker_confirm, ["GET"]),
     ("/wallet/close", decisions.close_breaker, ["POST"]),
+    ("/requests/<int:request_id>/pay-again", scheduling.pay_again, ["POST"]),
+    ("/requests/<int:request_id>/changed/approve", scheduling.approve_changed, ["POST"]),
+    ("/requests/<int:request_id>/changed/cancel", scheduling.cancel_changed, ["POST"]),
 ):
     bp.add_url_rule(_rule, view_func=_view, methods=_methods)
 

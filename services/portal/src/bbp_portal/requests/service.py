@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine
 
-from bbp_common.core.domain.requests import RequestKind, RequestState
-from bbp_common.core.stores import FetchItemStore, RequestStore
+from bbp_common.core.stores import FetchItemStore
 from bbp_common.platform.logging import get_correlation_id, get_logger
 from bbp_portal.bulk import service as bulk
 from bbp_portal.bulk.service import Created, NothingSelected, RequestError
@@ -34,19 +33,9 @@ def create_fetch_request(
     if not ids:
         raise NothingSelected("Select at least one bill account.")
     with engine.begin() as conn:
-        requests = RequestStore(conn, actor=f"portal:{created_by}")
-        request_id = requests.add(
-            RequestKind.FETCH,
-            RequestState.QUEUED,
-            "fetch request created",
-            created_by=created_by,
-            selection=selection[:500],
-            correlation_id=get_correlation_id(),
+        request_id, count = bulk.add_fetch_request(
+            conn, created_by, ids, selection=selection, correlation_id=get_correlation_id()
         )
-        count = FetchItemStore(conn).add_for_accounts(request_id, ids)
-        if count == 0:
-            raise NothingSelected("None of the selected bill accounts is active.")
-        requests.set_totals(request_id, total_items=count)
         message_id = bulk.submit(conn, request_id, "fetch")
     bulk.relay_now(relay, [message_id])
     log.info("fetch_request_created", request_id=request_id, items=count, created_by=created_by)
