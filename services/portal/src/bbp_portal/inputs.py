@@ -14,6 +14,9 @@ with a raw page. ``gunicorn.conf.py`` raises that limit to its maximum (8 190 by
 portal refuses, below it, any query string over :data:`MAX_QUERY_CHARS` with its own page.
 
 A page added later must list its parameters in :data:`PAGES` (a test walks the URL map).
+
+Why one module of more than 400 lines: one table of every page's parameters, so that a page
+without its declaration fails a test.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ Rules every producer gets from :func:`enqueue`: ``params`` pass through the secr
 (nothing secret can reach a template); a recipient that cannot work (an invalid mobile
 number or e-mail address) gets no command — the row is written ``failed`` with the reason,
 and the reason is logged, so the page shows it.
+
+Why one module of more than 400 lines: the one place that writes notification rows and their
+commands — the rules every producer gets — with the settings they read.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ aborts the whole process on a sheet whose last cell is XFD1048576 (it allocates 
 range: 512 GiB), and takes 0.6–0.9 GiB for one giant cell or 4 million repeated rows, in
 native memory that Python can neither bound nor see; it would need this same guard in front
 of it. The figures are in ``docs/security.md``.
+
+Why one module of more than 400 lines: the guard that reads a workbook's parts before
+openpyxl does: each check relies on the ones before it.
 """
 
 from __future__ import annotations

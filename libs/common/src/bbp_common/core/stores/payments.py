@@ -22,6 +22,10 @@ It works in the caller's transaction and keeps one rule for all of them:
 Writes are collected per row and flushed as one UPDATE (by id), one multi-row INSERT of
 events and one tally upsert, whatever the number of rows (``autoflush`` flushes after each
 public operation; the result applier turns it off and flushes once per batch).
+
+Why one module of more than 400 lines: it is the one door to the payments table: every write
+of a payment's state and bookkeeping is here on purpose (a test fails for any writer
+elsewhere).
 """
 
 from __future__ import annotations
