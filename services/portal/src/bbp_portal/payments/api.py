@@ -10,6 +10,11 @@ request it created, with ``existing: true``.
 Step-up (on by default; the API never steps up by itself): a payment request made here
 without a fresh step-up of this session for its key waits for a person (reason ``step_up``);
 approving needs one for that request, else 403 ``step_up_required`` (docs/decisions.md).
+
+Why one module of more than 400 lines: it is one blueprint, the payments part of the API's
+OpenAPI document; each endpoint is a decorator carrying its OpenAPI words and a few lines
+calling ``operations`` or the queries. Split, its parts would share the blueprint and the
+helpers through one another, and the document would be read from several places.
 """
 
 from __future__ import annotations

@@ -277,13 +277,9 @@ def due_moments(conn: Connection, ids: Sequence[int], schedule: Any) -> tuple[An
     ``schedule`` (``bbp_common.core.domain.schedules.Schedule``), naive UTC."""
     moments = []
     for chunk in chunks(sorted(set(ids))):
-        moments.extend(
-            schedule.due_at(due)
-            for due in conn.execute(select(B.due_date).where(B.id.in_(chunk))).scalars()
-        )
-    if not moments:
-        return schedule.start_at, schedule.start_at
-    return min(moments), max(moments)
+        dates = conn.execute(select(B.due_date).where(B.id.in_(chunk))).scalars()
+        moments.extend(schedule.due_at(due) for due in dates)
+    return (min(moments), max(moments)) if moments else (schedule.start_at, schedule.start_at)
 
 
 # --------------------------------------------------------------------------- the checks
