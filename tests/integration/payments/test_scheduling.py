@@ -29,6 +29,7 @@ from bbp_common.platform.db.tables import (
 )
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
+from bbp_portal.payments.attention import attention
 from bbp_portal.payments.service import cancel_request
 from bbp_portal.service_errors import Conflict, Forbidden, ValidationFailed
 from bbp_scheduler.results import Results
@@ -216,7 +217,7 @@ def test_cancel_before_the_start_frees_the_bills_and_nothing_starts(engine, star
     assert len(payment_rows(engine, again.request_id)) == 2
 
 
-def test_approval_before_the_start_skips_the_bill_age_check(engine, starter) -> None:
+def test_approval_before_the_start_skips_the_bill_age_check(engine, starter, client_as) -> None:
     """Approving a scheduled request leaves it scheduled: the fetch at its start renews its
     bills, so bills that aged while it waited are no reason to refuse (an unscheduled request
     is refused then: ``bills_stale``)."""
@@ -237,6 +238,11 @@ def test_approval_before_the_start_skips_the_bill_age_check(engine, starter) -> 
             .where(bills.c.id.in_(scheduled_ids + plain_ids))
             .values(fetched_at=sa.func.utc_timestamp(6) - sa.text("INTERVAL 26 HOUR"))
         )
+    # Its approver reads that approving schedules it, and for when (Dhaka time).
+    page = client_as("admin", CHECKER.login_id).get(f"/requests/{scheduled.request_id}/approve")
+    shown = page.get_data(as_text=True)
+    assert f'id="approve-effect" data-start="{schedule.start_at.isoformat()}"' in shown
+    assert (schedule.start_at + timedelta(hours=6)).strftime("%Y-%m-%d %H:%M") in shown
     with pytest.raises(Forbidden):  # the maker never approves
         operations.approve(engine, made, scheduled.request_id, "mine", max_bill_age=DAY)
     with pytest.raises(Conflict) as stale:
@@ -379,6 +385,14 @@ def test_a_changed_amount_waits_for_another_admin_and_is_fetched_again(engine, s
     assert held.hold == "changed"
     starter.settle()
     assert request_state(engine, request_id).state == "queued"  # it waits, it is not done
+    # Someone must look at it: on needs-attention, was and now.
+    with engine.connect() as conn:
+        listed = {c.request_id: c for c in attention(conn).changed}
+    assert (listed[request_id].n, listed[request_id].was, listed[request_id].now) == (
+        1,
+        Decimal("80.00"),
+        Decimal("99.00"),
+    )
 
     with pytest.raises(Forbidden) as no_step_up:
         operations.approve_changed(engine, CHECKER, request_id, "fine", policy=checked)
@@ -400,6 +414,8 @@ def test_a_changed_amount_waits_for_another_admin_and_is_fetched_again(engine, s
     )
     (approved,) = payment_rows(engine, request_id)
     assert (approved.state, approved.hold, approved.total) == ("scheduled", "due", Decimal("99.00"))
+    with engine.connect() as conn:
+        assert request_id not in {c.request_id for c in attention(conn).changed}
     with pytest.raises(Conflict):  # nothing waits for a person any more
         operations.approve_changed(
             engine, CHECKER, request_id, "x", policy=checked, stepped_up=True

@@ -132,7 +132,7 @@ class Starter:
         items = sorted({row.item_id for row in found if row.item_id is not None})
         found_bills: dict[tuple[int, str], Any] = {}
         if items:
-            for bill in work.conn.execute(
+            for listed in work.conn.execute(
                 select(
                     bills.c.id,
                     bills.c.fetch_item_id,
@@ -141,7 +141,7 @@ class Starter:
                     bills.c.service_charge,
                 ).where(bills.c.fetch_item_id.in_(items))
             ):
-                found_bills[(bill.fetch_item_id, bill.bill_number)] = bill
+                found_bills[(listed.fetch_item_id, listed.bill_number)] = listed
         charges = {
             code: bool(pays)
             for code, pays in work.conn.exec_driver_sql(

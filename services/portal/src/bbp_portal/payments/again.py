@@ -120,7 +120,7 @@ def offer(conn: Connection, request_id: int) -> Offer:
             candidates.append(row)
         else:
             left_out[why] += 1
-    live = set()
+    live: set[str] = set()
     keys = [_key(r) for r in candidates]
     for chunk in chunks(keys, 1000):
         live.update(

@@ -85,6 +85,8 @@ class Waiting:
     day: date
     day_counted: Decimal
     billers: list[BillerLine]
+    #: A scheduled request: when it starts (approving leaves it scheduled).
+    start_at: datetime | None = None
 
     def waits_for(self, reason: str) -> bool:
         return reason in self.reasons
@@ -103,6 +105,7 @@ def waiting(conn: Connection, request_id: int) -> Waiting:
             R.total_items,
             R.total_amount,
             R.approval_reason,
+            R.start_at,
         ).where(R.id == request_id)
     ).first()
     if row is None or row.kind != "payment":
@@ -136,6 +139,7 @@ def waiting(conn: Connection, request_id: int) -> Waiting:
             BillerLine(line.utility_code, line.name, int(line.payments), Decimal(line.total))
             for line in lines
         ],
+        start_at=row.start_at,
     )
 
 

@@ -7,7 +7,7 @@ follows the number of problems, not the number of payments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -69,6 +69,9 @@ class Attention:
     auto_paused: list[Any]
     paused: list[Any]
     awaiting_approval: list[Any]
+    #: Scheduled payments whose bill, fetched again before paying, asked another amount:
+    #: per request, how many, and their totals before and now.
+    changed: list[Any] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -79,6 +82,7 @@ class Attention:
             and not self.auto_paused
             and not self.paused
             and not self.awaiting_approval
+            and not self.changed
         )
 
     def count(self) -> int:
@@ -88,6 +92,7 @@ class Attention:
             + len(self.anomalies)
             + len(self.auto_paused)
             + len(self.awaiting_approval)
+            + len(self.changed)
         )
 
 
@@ -159,6 +164,19 @@ def attention(conn: Connection, *, limit: int = 200) -> Attention:
         .order_by(bulk_requests.c.id.asc())
         .limit(limit)
     ).all()
+    # Through (hold, due_at): only scheduled payments carry a hold.
+    changed = conn.execute(
+        select(
+            P.request_id,
+            func.count().label("n"),
+            func.sum(P.previous_total).label("was"),
+            func.sum(P.total).label("now"),
+        )
+        .where(P.hold == "changed")
+        .group_by(P.request_id)
+        .order_by(P.request_id)
+        .limit(limit)
+    ).all()
     return Attention(
         breaker(conn),
         sorted(troubled.values(), key=lambda e: e["request_id"], reverse=True),
@@ -166,6 +184,7 @@ def attention(conn: Connection, *, limit: int = 200) -> Attention:
         [r for r in paused_rows if r.paused_by == "system"],
         [r for r in paused_rows if r.paused_by != "system"],
         list(waiting),
+        list(changed),
     )
 
 

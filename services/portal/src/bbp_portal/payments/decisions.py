@@ -93,7 +93,14 @@ def approve(request_id: int) -> Any:
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(here)
-    flash(_("Approved: the payments start now."), "success")
+    with engine().connect() as conn:
+        scheduled = approvals.waiting(conn, request_id).start_at is not None
+    flash(
+        _("Approved: it starts at its time.")
+        if scheduled
+        else _("Approved: the payments start now."),
+        "success",
+    )
     return redirect(url_for("requests.show", request_id=request_id))
 
 

@@ -275,7 +275,7 @@ def summarise(
 def due_moments(conn: Connection, ids: Sequence[int], schedule: Any) -> tuple[Any, Any]:
     """When the first and the last of these bills' payments would become due under
     ``schedule`` (``bbp_common.core.domain.schedules.Schedule``), naive UTC."""
-    moments = []
+    moments: list[Any] = []
     for chunk in chunks(sorted(set(ids))):
         dates = conn.execute(select(B.due_date).where(B.id.in_(chunk))).scalars()
         moments.extend(schedule.due_at(due) for due in dates)
