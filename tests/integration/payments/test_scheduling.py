@@ -7,6 +7,7 @@ scheduler killed mid-way is ``tests/integration/pipeline/test_scheduled.py``.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -24,8 +25,10 @@ from bbp_common.platform.db.tables import (
     bills,
     bulk_requests,
     fetch_items,
+    notifications,
     payment_events,
     request_events,
+    users,
 )
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
@@ -482,8 +485,22 @@ def test_cancelling_changed_payments_frees_their_bills_and_the_request_finishes(
     assert operations.cancel_changed(engine, made, request_id, "too much") == 1
     (cancelled,) = payment_rows(engine, request_id)
     assert (cancelled.state, cancelled.hold, cancelled.live_bill_key) == ("cancelled", None, None)
+    with engine.begin() as conn:  # its maker, to be told it finished
+        conn.execute(
+            sa.insert(users).values(login_id=made.login_id, email=f"{made.login_id}@bbp.example")
+        )
     starter.settle()
     assert request_state(engine, request_id).state == "finished"
+    # The finished e-mail lists what happened: no line for the emptied "scheduled" tally.
+    with engine.connect() as conn:
+        (params,) = conn.execute(
+            sa.select(notifications.c.params).where(
+                notifications.c.request_id == request_id,
+                notifications.c.kind == "request_finished",
+                notifications.c.channel == "email",
+            )
+        ).scalars()
+    assert [o["outcome"] for o in json.loads(params)["outcomes"]] == ["cancelled"]
 
 
 def test_each_payment_goes_days_before_its_due_date(engine, starter) -> None:
