@@ -320,6 +320,17 @@ def test_at_its_time_it_starts_once_and_each_bill_is_fetched_again_first(engine,
         },
     )
     assert starter.compare() == 4
+    with engine.begin() as conn:  # its maker, who would be told of a fetch of theirs
+        conn.execute(
+            sa.insert(users).values(login_id=made.login_id, email=f"{made.login_id}@bbp.example")
+        )
+    starter.settle()
+    assert request_state(engine, fetch.id).state == "finished"
+    with engine.connect() as conn:  # … but not of this one: it is part of the payment request
+        told = conn.execute(
+            sa.select(notifications.c.kind).where(notifications.c.request_id == fetch.id)
+        ).all()
+    assert told == []
     by_bill = {r.bill_number: r for r in payment_rows(engine, request_id)}
     went = by_bill[same.bill_number]
     assert (went.state, went.hold) == ("queued", None)

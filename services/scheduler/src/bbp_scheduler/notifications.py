@@ -94,6 +94,7 @@ def _request(conn: Connection, request_id: int) -> Any:
             bulk_requests.c.created_by,
             bulk_requests.c.total_items,
             bulk_requests.c.total_amount,
+            bulk_requests.c.origin,
         ).where(bulk_requests.c.id == request_id)
     ).first()
 
@@ -132,9 +133,10 @@ def _to_starter_and_ops(
 
 
 def request_finished(conn: Connection, request_id: int) -> list[Queued]:
-    """E-mail (and SMS) the starter of a request that just finished."""
+    """E-mail (and SMS) the starter of a request that just finished — not for the fetch
+    that fetched a scheduled request's bills again (its payment request's own tells)."""
     request = _request(conn, request_id)
-    if request is None:
+    if request is None or request.origin == "refetch":
         return []
     counted = {b: t for b, t in tallies.read(conn, request_id).items() if b not in OPEN_BUCKETS}
     rank = {name: i for i, name in enumerate(OUTCOME_ORDER)}
