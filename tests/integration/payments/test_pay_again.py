@@ -264,3 +264,35 @@ def test_the_new_request_refuses_a_bill_pay_again_does_not_offer(engine, alarms)
     (payment,) = payment_rows(engine, made.request_id)
     assert payment.reference_id != rejected.reference_id
     assert payment.total == Decimal(rejected.amount)
+
+
+def test_the_pages_lead_from_the_finished_request_to_the_confirmation(
+    engine,
+    alarms,
+    starter,  # noqa: F811
+    client_as,
+) -> None:
+    request_id, payments = ended_request(engine, alarms)
+    admin = client_as("admin")
+    page = admin.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert 'id="pay-again-form"' in page
+    answer = admin.post(f"/requests/{request_id}/pay-again")
+    assert answer.status_code == 302
+    fetch_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    fetch_page = admin.get(f"/requests/{fetch_id}").get_data(as_text=True)
+    assert 'id="pay-again-next"' in fetch_page and 'id="pay-again-confirm"' not in fetch_page
+    offered = [payments[n] for n in ("rejected", "enquiry_failed", "unsent")]
+    answer_fetch(
+        engine,
+        starter.results,
+        fetch_id,
+        {p.bill_account_id: [(p.bill_number, str(p.amount), "0")] for p in offered},
+    )
+    starter.settle()
+    fetch_page = admin.get(f"/requests/{fetch_id}").get_data(as_text=True)
+    assert f"/payments/new?again={request_id}&amp;request={fetch_id}" in fetch_page
+    confirm = admin.get("/payments/new", query_string={"again": request_id, "request": fetch_id})
+    text = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and 'id="confirm-again"' in text
+    assert '<dd class="col-sm-8 fs-5" id="confirm-count">3</dd>' in text
+    assert f'name="again" value="{request_id}"' in text

@@ -538,3 +538,112 @@ def test_each_payment_goes_days_before_its_due_date(engine, starter) -> None:
     assert starter.refetch() == 1
     rows = {r.bill_id: r for r in payment_rows(engine, request_id)}
     assert rows[ids[1]].hold == "refetching" and rows[ids[0]].hold == "due"
+
+
+# --------------------------------------------------------------------------- the pages, the API
+
+
+def _field(page: str, name: str) -> str:
+    import re
+
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, name
+    return found.group(1)
+
+
+def test_the_confirmation_page_schedules_and_keeps_the_choice_in_its_form(
+    engine, client_as
+) -> None:
+    ids = seed_bills(engine, [("DSCO", "120.00"), ("JGDCL", "80.00")])
+    admin = client_as("admin", f"sc-page-{uuid.uuid4().hex[:8]}")
+    start_utc = db_now(engine).replace(microsecond=0, second=0) + timedelta(days=2)
+    local = (start_utc + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")
+    page = admin.get(
+        "/payments/new",
+        query_string={
+            "scope": "ids",
+            "ids": ",".join(map(str, ids)),
+            "when": "before_due",
+            "start_at": local,
+            "days_before": "3",
+        },
+    )
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'id="schedule-summary"' in text and "Schedule 2 bills" in text
+    assert local.replace("T", " ") in text
+    # The confirm button's form carries the choice (and the step-up comes back to it).
+    button = text[text.index('action="/payments"') :]
+    form = {
+        name: _field(button, name)
+        for name in ("idempotency_key", "scope", "ids", "selection", "confirm_url", "when")
+    }
+    assert form["when"] == "before_due" and "days_before=3" in form["confirm_url"]
+    form.update(start_at=_field(button, "start_at"), days_before=_field(button, "days_before"))
+    answer = admin.post("/payments", data=form)
+    assert answer.status_code == 302
+    request_id = int(answer.headers["Location"].rsplit("/", 1)[1])
+    found = request_state(engine, request_id)
+    assert (found.state, found.days_before_due) == ("scheduled", 3)
+    # seed_bills' due dates are years ahead: 3 days before each, at the start's time of day.
+    assert found.start_at == Schedule(start_utc, 3).due_at(the_bill(engine, ids[0]).due_date)
+
+    # A time that names nothing is refused, and nothing is written.
+    refused = admin.get(
+        "/payments/new",
+        query_string={"scope": "ids", "ids": str(ids[0]), "when": "at", "start_at": "tomorrow"},
+    )
+    assert refused.status_code == 400
+    assert "is not a day and time" in refused.get_data(as_text=True)
+
+
+def test_the_api_schedules_a_payment_request(engine, client_as) -> None:
+    ids = seed_bills(engine, [("DSCO", "120.00")])
+    start = db_now(engine).replace(microsecond=0) + timedelta(hours=3)
+    api = client_as("admin", f"sc-api-{uuid.uuid4().hex[:8]}")
+    answer = api.post(
+        "/api/v1/requests/payment",
+        json={
+            "bill_ids": ids,
+            "idempotency_key": f"api-{uuid.uuid4()}",
+            "start_at": (start + timedelta(hours=6)).isoformat() + "+06:00",
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    made = answer.get_json()["request"]
+    assert made["state"] == "scheduled"
+    assert made["start_at"].startswith(start.isoformat())
+    bad = api.post(
+        "/api/v1/requests/payment",
+        json={"bill_ids": ids, "idempotency_key": f"api-{uuid.uuid4()}", "days_before_due": 3},
+    )
+    assert bad.status_code == 422
+
+
+def test_the_request_page_offers_a_person_the_changed_amounts(engine, starter, client_as) -> None:
+    ids = seed_bills(engine, [("DSCO", "80.00")])
+    (bill,) = [the_bill(engine, i) for i in ids]
+    schedule = schedule_soon(engine)
+    made = maker()
+    request_id = operations.create_payment(
+        engine, made, ids, key=f"sch-pg-{uuid.uuid4()}", policy=policy(), schedule=schedule
+    ).request_id
+    wait_until(engine, schedule.start_at)
+    starter.start()
+    starter.refetch()
+    (fetch,) = refetch_of(engine, request_id)
+    answer_fetch(
+        engine,
+        starter.results,
+        fetch.id,
+        {bill.bill_account_id: [(bill.bill_number, "88.00", "0")]},
+    )
+    starter.compare()
+    other = client_as("admin")
+    page = other.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert 'id="changed-amounts"' in page and 'id="approve-changed-form"' in page
+    assert "80.00" in page and "88.00" in page
+    answer = other.post(f"/requests/{request_id}/changed/cancel", data={"comment": "no"})
+    assert answer.status_code == 302
+    (cancelled,) = payment_rows(engine, request_id)
+    assert cancelled.state == "cancelled"
