@@ -300,6 +300,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "scope": OneOf(N_("The selection"), ("ids", "filter")),
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
+            "key": Text(N_("The form's key"), 64),
         },
         "payments.search": {"q": _QUERY},
         "payments.show": {},
@@ -354,6 +355,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
             "idempotency_key": Text(N_("The form's key"), 64),
+            "confirm_url": _NEXT,
             "csrf_token": _CSRF,
         },
         "payments.resolve": comment
