@@ -22,13 +22,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bbp_common.platform.logging import get_logger
 from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
 from bbp_portal.audit_trail import record
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import current_token, current_user, login_required, role_required
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import actor, engine
 
 log = get_logger(__name__)
 
 PREFIX = "/api/v1"
+
+#: Methods that read. An API token may call every operation that reads (its role allowing);
+#: an operation that changes something only when it says so (``endpoint(tokens=True)``).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def error_response(
@@ -57,6 +61,14 @@ class Operation:
     content_type: str | None = None
     multipart: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    tokens: bool | None = None
+
+    def takes_tokens(self, method: str) -> bool:
+        """Whether an API token may call this operation with ``method``: reads unless
+        ``tokens=False``, changes only with ``tokens=True``."""
+        if self.tokens is not None:
+            return self.tokens
+        return method.upper() in READ_METHODS
 
 
 def endpoint(
@@ -72,12 +84,19 @@ def endpoint(
     content_type: str | None = None,
     multipart: dict[str, str] | None = None,
     description: str = "",
+    tokens: bool | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a view an API operation.
 
     The view receives ``query=`` (the loaded query string) and/or ``body=`` (the loaded JSON
     body) when those schemas are given; it returns an object to dump with ``response`` (or a
     ``Response`` as is). ``roles`` limits who may call it (default: anyone signed in).
+
+    ``tokens``: whether an API token (a machine client) may call it. By default a token may
+    read (GET) but change nothing — a new operation that changes something is refused to
+    tokens (403 ``token_not_allowed``) until it says ``tokens=True``; ``tokens=False`` marks
+    what only a person in the portal may do (approve, reject, resolve, close the breaker…),
+    and refuses tokens whatever the method (``bbp_portal.api_tokens.bearer`` applies it).
     """
     op = Operation(
         summary,
@@ -91,6 +110,7 @@ def endpoint(
         content_type,
         dict(multipart or {}),
         description,
+        tokens,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,8 +220,14 @@ def _audit_too_large() -> None:
 _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 
 
+SESSION_ONLY = (
+    "API tokens: refused (403 token_not_allowed) — a person does this, signed in to the portal."
+)
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3 document of every :func:`endpoint` under ``/api/v1``."""
+    cookie = str(app.config.get("SESSION_COOKIE_NAME") or "session")
     spec = APISpec(
         title="Bulk bill payment — portal API",
         version="1",
@@ -209,8 +235,14 @@ def build_spec(app: Flask) -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={
             "description": (
-                "Session-authenticated (sign in on the portal; the session cookie goes along). "
-                "Mutations need the X-CSRFToken header (GET /api/v1/session). Errors are "
+                "Two ways in. A person's browser session (the `session` scheme: sign in on the "
+                f"portal, the `{cookie}` cookie goes along): mutations then need the "
+                "X-CSRFToken header (GET /api/v1/session gives it). A machine client's API "
+                "token (the `bearer` scheme: `Authorization: Bearer bbp_…`, made on the "
+                "portal's API tokens page): no CSRF token, at most its user's role, "
+                "rate-limited per token; it reads, and changes only what an operation's "
+                "`security` lists `bearer` for — never an approval, a rejection, a "
+                "resolution, closing the breaker or anything that needs a step-up. Errors are "
                 '{"error": {"code", "message", "field"?}}. Lists are keyset-paginated: pass '
                 "page.next / page.prev / page.last back as `cursor`."
             )
@@ -218,7 +250,26 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme(
-        "session", {"type": "apiKey", "in": "cookie", "name": "session"}
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": cookie,
+            "description": "A person's portal session; mutations also need X-CSRFToken.",
+        },
+    )
+    spec.components.security_scheme(
+        "bearer",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "bbp_<16 hex>_<43 URL-safe characters>",
+            "description": "An API token of a machine client: made by a registered user after "
+            "a step-up on the portal's API tokens page, shown once, at most that user's role, "
+            "expires within 30 days, revocable. No CSRF token. 401 invalid_token, "
+            "token_expired, token_revoked, token_user_disabled, token_role_withdrawn; 429 "
+            "rate_limited (per token).",
+        },
     )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith(PREFIX):
@@ -254,44 +305,70 @@ def build_spec(app: Flask) -> dict[str, Any]:
             }
         else:
             responses[str(op.status)] = {"description": "OK"}
-        for status, what in ((401, "Not signed in"), (403, "Role may not"), (422, "Invalid input")):
+        for status, what in (
+            (401, "Not signed in, or the API token is not valid"),
+            (403, "Role may not (or an API token may not: token_not_allowed)"),
+            (422, "Invalid input"),
+        ):
             responses[str(status)] = {
                 "description": what,
                 "content": {"application/json": {"schema": "Error"}},
             }
-        operation: dict[str, Any] = {
-            "summary": op.summary,
-            "tags": list(op.tags),
-            "parameters": parameters,
-            "responses": responses,
-            "security": [{"session": []}],
-        }
-        if op.description or op.roles:
-            roles = f"Roles: {', '.join(op.roles)}." if op.roles else "Any signed-in role."
-            operation["description"] = (op.description + " " + roles).strip()
-        if op.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": op.body}},
-            }
-        if op.multipart:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                name: {"type": "string", "format": fmt}
-                                for name, fmt in op.multipart.items()
-                            },
-                        }
-                    }
-                },
-            }
         methods = sorted(m for m in (rule.methods or ()) if m not in ("HEAD", "OPTIONS"))
-        spec.path(path=path, operations={m.lower(): operation for m in methods})
+        spec.path(
+            path=path,
+            operations={m.lower(): _operation(op, m, parameters, responses) for m in methods},
+        )
     return spec.to_dict()
+
+
+def _operation(
+    op: Operation, method: str, parameters: list[dict[str, Any]], responses: dict[str, Any]
+) -> dict[str, Any]:
+    """One operation of the document: which schemes may call it, and how."""
+    tokens = op.takes_tokens(method)
+    if tokens:
+        responses = {
+            **responses,
+            "429": {
+                "description": "An API token's rate limit is used up (rate_limited)",
+                "content": {"application/json": {"schema": "Error"}},
+            },
+        }
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": list(op.tags),
+        "parameters": parameters,
+        "responses": responses,
+        "security": [{"session": []}, {"bearer": []}] if tokens else [{"session": []}],
+    }
+    roles = f"Roles: {', '.join(op.roles)}." if op.roles else "Any signed-in role."
+    words = [op.description, roles] if op.description or op.roles else []
+    if not tokens:
+        words.append(SESSION_ONLY)
+    if words:
+        operation["description"] = " ".join(w for w in words if w).strip()
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    if op.multipart:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            name: {"type": "string", "format": fmt}
+                            for name, fmt in op.multipart.items()
+                        },
+                    }
+                }
+            },
+        }
+    return operation
 
 
 @login_required
@@ -304,17 +381,25 @@ def openapi() -> Any:
     return jsonify(app.extensions["bbp.openapi"])
 
 
-@endpoint("Who is signed in, and the CSRF token for mutations", tags=["session"])
+@endpoint(
+    "Who is signed in, and the CSRF token for mutations (an API token: which token)",
+    tags=["session"],
+    description="Through an API token: `via` is `token`, `token` names it and `csrf_token` is "
+    "null (a token needs none); through a session: `via` is `session`.",
+)
 def session_info() -> Any:
     from flask_wtf.csrf import generate_csrf
 
     user = current_user()
     assert user is not None
+    token = current_token()
     return {
         "login_id": user.login_id,
         "role": user.role,
         "language": user.language,
-        "csrf_token": generate_csrf(),
+        "via": "token" if token else "session",
+        "token": {"id": token.token_id, "name": token.name} if token else None,
+        "csrf_token": None if token else generate_csrf(),
     }
 
 
@@ -333,4 +418,13 @@ def register_api(app: Flask, *features: Blueprint) -> None:
     _install_error_handlers(app)
 
 
-__all__ = ["PREFIX", "build_spec", "endpoint", "error_response", "page_of", "register_api"]
+__all__ = [
+    "PREFIX",
+    "READ_METHODS",
+    "Operation",
+    "build_spec",
+    "endpoint",
+    "error_response",
+    "page_of",
+    "register_api",
+]

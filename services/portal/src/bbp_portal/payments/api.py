@@ -110,6 +110,7 @@ def list_pending(query: dict[str, Any]) -> Any:
     "whether the request would wait for approval and why (approval_reasons: request_limit, "
     "daily_limit, step_up — with step-up on, a request made through the API always waits "
     "for a person's confirmation unless this session stepped up for its key).",
+    tokens=True,
 )
 def preview(body: dict[str, Any]) -> Any:
     ids, _described = selection.from_body(body)
@@ -149,6 +150,7 @@ def preview(body: dict[str, Any]) -> Any:
     "(Asia/Dhaka) above the daily limit, or — with step-up on — when this session made no "
     "fresh step-up for its idempotency_key (approval_reasons says which). A request that "
     "waits only for the step-up may be confirmed in the portal by its maker, with a step-up.",
+    tokens=True,
 )
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
@@ -191,6 +193,7 @@ def create_payment(body: dict[str, Any]) -> Any:
     "session made a fresh step-up for this request (on the portal's step-up page; step-up is "
     "on by default: in practice, approve in the portal); 403 maker_cannot_approve for the "
     "maker; 409 bills_stale when its bills were fetched too long ago meanwhile.",
+    tokens=False,
 )
 def approve(request_id: int, body: dict[str, Any]) -> Any:
     operations.approve(
@@ -214,6 +217,7 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
     roles=OPERATORS,
     tags=TAGS,
     description="→ rejected; its payments are cancelled and their bills are free again.",
+    tokens=False,
 )
 def reject(request_id: int, body: dict[str, Any]) -> Any:
     operations.reject(engine(), actor(), request_id, body["comment"])
@@ -227,6 +231,7 @@ def reject(request_id: int, body: dict[str, Any]) -> Any:
     response=RequestSchema,
     roles=OPERATORS,
     tags=TAGS,
+    tokens=True,
 )
 def pause(request_id: int, body: dict[str, Any]) -> Any:
     operations.pause(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -240,6 +245,7 @@ def pause(request_id: int, body: dict[str, Any]) -> Any:
     response=RequestSchema,
     roles=OPERATORS,
     tags=TAGS,
+    tokens=False,
 )
 def resume(request_id: int, body: dict[str, Any]) -> Any:
     operations.resume(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -331,6 +337,7 @@ def _payment_detail(payment_id: int) -> dict[str, Any]:
     tags=TAGS,
     description="paid → succeeded; not_paid → failed and the bill can be paid again (a new "
     "payment, a new reference id). 409 not_uncleared for any other state.",
+    tokens=False,
 )
 def resolve(payment_id: int, body: dict[str, Any]) -> Any:
     operations.resolve(
@@ -351,6 +358,7 @@ def resolve(payment_id: int, body: dict[str, Any]) -> Any:
     body=CommentSchema,
     roles=("superadmin",),
     tags=TAGS,
+    tokens=False,
 )
 def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
     operations.acknowledge_anomaly(engine(), actor(), anomaly_id, body["comment"])
@@ -390,6 +398,7 @@ def _breaker() -> needs_attention.Breaker:
     response=BreakerSchema,
     roles=("superadmin",),
     tags=TAGS,
+    tokens=False,
 )
 def close_breaker(body: dict[str, Any]) -> Any:
     operations.close_wallet_breaker(engine(), actor(), body["comment"])
