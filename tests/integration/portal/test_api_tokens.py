@@ -564,6 +564,10 @@ def test_no_csrf_with_a_token_still_with_a_cookie_and_the_cookies_step_up_never_
     assert created.json["approval_reasons"] == ["step_up"]
     # …and the cookie's session is untouched by the token's call (still signed in).
     assert client.get("/api/v1/session").json["via"] == "session"
+    # Its maker, a person in the portal, may confirm it there (with a step-up of its own).
+    rid = created.json["request"]["id"]
+    decide = client.get(f"/requests/{rid}/approve").get_data(as_text=True)
+    assert f"Confirm payment request #{rid}" in decide and 'id="approve-step-up"' in decide
     # A page does not take a token: it wants the person's session.
     page = app.test_client().get("/tokens/", headers=bearer(token))
     assert page.status_code == 302 and "/login" in page.headers["Location"]
