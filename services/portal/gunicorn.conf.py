@@ -65,6 +65,9 @@ worker_class = "gthread"
 timeout = _int_env("BBP_PORTAL_TIMEOUT", 60)
 graceful_timeout = _int_env("BBP_PORTAL_GRACEFUL_TIMEOUT", 30)
 keepalive = _int_env("BBP_PORTAL_KEEPALIVE", 5)
+# gunicorn answers a longer request line itself with a raw page: take its maximum, so that
+# the portal refuses long addresses first, with its own page (bbp_portal.inputs).
+limit_request_line = 8190
 forwarded_allow_ips = _os.environ.get("BBP_PORTAL_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Each worker builds its own app (and database pool) after the fork.
 preload_app = False

@@ -55,6 +55,14 @@ PARAMS = {
         "how": "reset",
         "changed_at": "2026-11-25 10:00 UTC",
     },
+    "wallet_breaker_opened": {
+        "login_id": "superadmin",
+        "cause": "wallet authentication failed (Authen01/AUTH03)",
+        "reference_id": "REF00000000000000004",
+        "opened_at": "2026-11-25 10:00 UTC",
+        "portal_url": "https://bbp.example.com",
+        "request_url": "",
+    },
     "payment_submitted": {
         "state": "posted",
         "biller": "DESCO",
@@ -91,6 +99,20 @@ def test_every_template_renders(kind, language):
     if (TEMPLATES / "sms" / f"{kind}.{language}.j2").exists():
         text = renderer.sms(kind, language, params)
         assert text and "\n" not in text and "{{" not in text
+
+
+def test_the_breaker_notice_says_what_stopped_and_what_to_do():
+    renderer = Renderer()
+    params = PARAMS["wallet_breaker_opened"]
+    mail = renderer.email("wallet_breaker_opened", "en", params)
+    assert "stopped" in mail.subject.lower()
+    assert "https://bbp.example.com/wallet" in mail.text and "REF00000000000000004" in mail.text
+    assert (
+        "None"
+        not in renderer.email("wallet_breaker_opened", "en", {**params, "reference_id": ""}).text
+    )
+    sms = renderer.sms("wallet_breaker_opened", "bn", params)
+    assert "২০২৬-১১-২৫ ১০:০০" in sms and "ব্রেকার" in sms
 
 
 def test_posted_is_submitted_and_succeeded_is_paid():

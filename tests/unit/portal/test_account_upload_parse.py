@@ -216,7 +216,7 @@ def test_refused_files(data, name, code):
 def test_unknown_column_names_its_place():
     with pytest.raises(UploadRefused) as caught:
         parse_upload(b"utility,consumer_id,mobile,colour\n", "a.csv")
-    assert "line 1, column D" in caught.value.message
+    assert "Line 1, column D" in caught.value.message
 
 
 def test_limits_refuse_large_files_and_too_many_rows():

@@ -9,6 +9,9 @@ Rules kept here (see the README for the reasoning):
   on connection errors, timeouts and HTTP 5xx only.
 * Secrets (passwords, OTPs, MPINs, tokens, client secret) never reach a log line, an exception
   message or a ``repr``.
+
+Why one module of more than 400 lines: one class with one method per Mobiquity endpoint; its
+transport, answer checks, models, errors and schemas are modules of their own.
 """
 
 from __future__ import annotations

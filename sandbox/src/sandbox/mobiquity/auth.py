@@ -1,4 +1,8 @@
-"""Mobiquity's authentication endpoints: system token, login (+ OTP), change and reset password."""
+"""Mobiquity's authentication endpoints: system token, login (+ OTP), change and reset password.
+
+Why one module of more than 400 lines: Mobiquity's login, OTP and password flows share their
+paused service requests.
+"""
 
 from __future__ import annotations
 

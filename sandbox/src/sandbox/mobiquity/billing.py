@@ -1,4 +1,8 @@
-"""Bill fetch, billpay and enquiry, with the ledger that proves nothing is paid twice."""
+"""Bill fetch, billpay and enquiry, with the ledger that proves nothing is paid twice.
+
+Why one module of more than 400 lines: fetch-bill, billpay and enquiry as Mobiquity answers
+them share one ledger and its lock.
+"""
 
 from __future__ import annotations
 

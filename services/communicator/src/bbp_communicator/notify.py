@@ -27,6 +27,9 @@ recipient, language, template and params. The handler:
 
 No secret reaches a log line, a message or an error text here: errors are described by
 type and status (never a URL with a query string), and pass through the masker.
+
+Why one module of more than 400 lines: rendering and both senders (SMTP, SMS) share one
+delivery report.
 """
 
 from __future__ import annotations

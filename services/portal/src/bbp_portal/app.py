@@ -38,10 +38,12 @@ from bbp_portal.directory import SqlUserStore, UserStore
 from bbp_portal.errors import register_error_handlers
 from bbp_portal.health import init_health
 from bbp_portal.i18n import init_i18n
+from bbp_portal.inputs import init_inputs
 from bbp_portal.mobiquity import SignInApi, make_client
 from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
 from bbp_portal.payments import api as payments_api
+from bbp_portal.payments import live as payments_live
 from bbp_portal.payments import views as payments_views
 from bbp_portal.requests import api as requests_api
 from bbp_portal.requests import views as requests_views
@@ -101,6 +103,7 @@ def create_app(
     sessions.install(app)
     bearer.install(app)
     install_guard(app)
+    init_inputs(app)  # every page's parameters, before CSRF or any view reads them
     limiter = init_security(app, settings)
     bearer.isolate_sessions(app)  # over Flask-Session's store, which init_security installs
     init_i18n(app)
@@ -119,6 +122,7 @@ def create_app(
         billers_views.bp,
         requests_views.bp,
         payments_views.bp,
+        payments_live.bp,
         api_tokens_views.bp,
     ):
         app.register_blueprint(blueprint)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, redirect, request, session, url_for
 from flask_babel import Babel
 
 from bbp_portal.auth.access import public, safe_next
@@ -41,10 +41,11 @@ def init_i18n(app: Flask) -> None:
 @public
 def switch(code: str) -> Any:
     """Switch the interface language for this browser session (and this signed-in user)."""
-    if code in LANGUAGES:
-        session["lang"] = code
-        user = session.get("user")
-        if user:
-            user["language"] = code
-            session["user"] = user
+    if code not in LANGUAGES:
+        abort(404)  # a language we do not have: said, not ignored
+    session["lang"] = code
+    user = session.get("user")
+    if user:
+        user["language"] = code
+        session["user"] = user
     return redirect(safe_next(request.args.get("next")) or url_for("auth.login"))

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,42 +25,18 @@ from sqlalchemy import Connection
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.messages import (
     BATCH_MAX,
-    ENQUIRY_COMMAND,
-    ENQUIRY_COMMANDS,
-    FETCH_COMMAND,
-    FETCH_COMMANDS,
-    PAY_COMMAND,
-    PAY_COMMANDS,
-    MessageKind,
 )
 from bbp_common.platform.db import utcnow
 from bbp_common.platform.logging import get_logger
 from bbp_common.platform.messaging import EXCHANGE, Outgoing, PublishFailed, build
+from bbp_scheduler.commands import BATCHES, Command, mark_dispatched
 from bbp_scheduler.db import LeaderDb
 from bbp_scheduler.pacing import Pacer
-from bbp_scheduler.picking import ENQUIRIES, Key, Picker
+from bbp_scheduler.picking import ENQUIRIES, Picker
 from bbp_scheduler.settings import SchedulerSettings
 from bbp_scheduler.work import Rules, Work
 
 log = get_logger(__name__)
-
-#: The batch message of each kind of command (version 2).
-BATCHES = {"fetch": FETCH_COMMANDS, "pay": PAY_COMMANDS, "enquiry": ENQUIRY_COMMANDS}
-
-
-@dataclass
-class Command:
-    kind: MessageKind
-    item_kind: str
-    item_id: int
-    request_id: int | None
-    body: dict[str, Any]
-    correlation_id: str | None = None
-    revert: dict[str, Any] = field(default_factory=dict)
-    #: Its slot (database clock), and the moment it may not leave before: the slot, or
-    #: later when it must be spaced from the command before it.
-    slot: datetime | None = None
-    not_before: datetime | None = None
 
 
 @dataclass
@@ -241,7 +217,7 @@ class Dispatcher:
                     for (key, row), slot in zip(picks, slots, strict=False)
                     if key == ENQUIRIES or key[1] in allowed
                 ]
-                planned.extend(self._mark(unit, chosen))
+                planned.extend(mark_dispatched(unit, chosen, self.settings))
             if planned:
                 conn.exec_driver_sql(
                     "INSERT INTO dispatches (dispatched_at, kind, item_id, request_id,"
@@ -364,9 +340,9 @@ class Dispatcher:
                     row = unit.payments.lock([command.item_id]).get(command.item_id)
                     if (
                         row is not None
-                        and row.state is PaymentState.AMBIGUOUS
+                        and row.state in (PaymentState.AMBIGUOUS, PaymentState.UNCLEARED)
                         and row.enquiry_sent_at is not None
-                        and row.enquiry_count == command.body["enquiry_number"] - 1
+                        and row.enquiry_number == command.body["enquiry_number"]
                     ):
                         unit.payments.enquiry_not_sent(row, why="enquiry command not published")
             unit.finish()  # nothing of these finishes a request: no settling needed
@@ -378,69 +354,11 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ marking
 
-    def _mark(
-        self, work: Work, chosen: Sequence[tuple[Key, Any, datetime]]
-    ) -> list[tuple[Command, datetime]]:
-        """Mark the chosen items dispatched at their slots, through the stores (a few
-        statements per batch). Items that moved meanwhile (cancelled) are left out."""
-        marked: list[tuple[Command, datetime]] = []
-        fetches = {row.id: slot for key, row, slot in chosen if key[0] == "fetch"}
-        pays = {row.id: slot for key, row, slot in chosen if key[0] == "payment"}
-        enquiries = {
-            row.id: (row.enquiry_count, slot) for key, row, slot in chosen if key == ENQUIRIES
-        }
-        if fetches:
-            ttl = timedelta(seconds=self.settings.fetch_command_ttl)
-            for item in work.fetches.dispatch(fetches, self.settings.fetch_command_ttl):
-                slot = fetches[item.id]
-                body = {
-                    "item_id": item.id,
-                    "request_id": item.request_id,
-                    "attempt": item.attempts,
-                    "utility": item.utility_code,
-                    "consumer_id": item.consumer_id,
-                    "mobile": item.mobile,
-                    "expires_at": slot + ttl,
-                }
-                marked.append(
-                    (
-                        Command(FETCH_COMMAND, "fetch", item.id, item.request_id, body, slot=slot),
-                        slot,
-                    )
-                )
-        if pays:
-            for row in work.payments.dispatch(pays, self.settings.pay_command_ttl):
-                body = {
-                    "payment_id": row.id,
-                    "request_id": row.request_id,
-                    "attempt": row.attempt,
-                    "reference_id": row.reference_id,
-                }
-                slot = pays[row.id]
-                command = Command(PAY_COMMAND, "pay", row.id, row.request_id, body, slot=slot)
-                marked.append((command, slot))
-        if enquiries:
-            ttl = timedelta(seconds=self.settings.enquiry_command_ttl)
-            for row in work.payments.enquiries_sent(enquiries):
-                slot = enquiries[row.id][1]
-                body = {
-                    "payment_id": row.id,
-                    "reference_id": row.reference_id,
-                    "enquiry_number": row.enquiry_count + 1,
-                    "expires_at": slot + ttl,
-                }
-                command = Command(
-                    ENQUIRY_COMMAND, "enquiry", row.id, row.request_id, body, slot=slot
-                )
-                marked.append((command, slot))
-        marked.sort(key=lambda pair: pair[1])
-        return marked
-
 
 _IN_FLIGHT = (
     "SELECT (SELECT COUNT(*) FROM fetch_items WHERE state = 'dispatched')"
     " + (SELECT COUNT(*) FROM payments WHERE state IN ('dispatched', 'sending'))"
-    " + (SELECT COUNT(*) FROM payments WHERE state = 'ambiguous'"
+    " + (SELECT COUNT(*) FROM payments WHERE state IN ('ambiguous', 'uncleared')"
     "    AND enquiry_sent_at IS NOT NULL)"
 )
 

@@ -29,9 +29,13 @@ Key = tuple[str, int]
 _ACTIVE = (
     "SELECT id, kind, correlation_id FROM bulk_requests WHERE state IN ({}) ORDER BY id"
 ).format(", ".join(f"'{s.value}'" for s in sorted(DISPATCHING)))
+#: Ambiguous payments whose next enquiry is due, and uncleared ones a person asked to check
+#: (an uncleared payment has no due time otherwise): one range of ``(state, enquiry_due_at)``
+#: per state.
 _DUE_ENQUIRIES = (
     "SELECT id, request_id, reference_id, enquiry_count FROM payments"
-    " WHERE state = 'ambiguous' AND enquiry_due_at <= %s AND enquiry_sent_at IS NULL"
+    " WHERE state IN ('ambiguous', 'uncleared') AND enquiry_due_at <= %s"
+    " AND enquiry_sent_at IS NULL"
     " ORDER BY enquiry_due_at LIMIT %s"
 )
 _QUEUED_FETCHES = (

@@ -7,7 +7,8 @@
   and no claim can succeed any more (claims judge the deadline on this same database clock)
   → it provably never left: back to the queue, cancelled or unsent (``never_left``);
 * a fetch dispatched long ago without a result: dispatched again (it counts as an attempt);
-* an enquiry without an answer in time: counted as no answer;
+* an enquiry without an answer in time: counted as no answer (a person's check: recorded,
+  not counted);
 * a request with nothing queued or in flight: enquiring (ambiguous ones left) or finished.
 
 Every change goes through the stores, in lease-checked transactions of at most ``BATCH``
@@ -146,8 +147,8 @@ class Sweeper:
     def _unanswered_enquiries(self, work: Work) -> int:
         cutoff = work.now - timedelta(seconds=self.settings.enquiry_result_timeout)
         rows = work.payments.lock_where(
-            "state = %s AND enquiry_sent_at < %s",
-            (S.AMBIGUOUS.value, cutoff),
+            "state IN (%s, %s) AND enquiry_sent_at < %s",
+            (S.AMBIGUOUS.value, S.UNCLEARED.value, cutoff),
             limit=BATCH,
             skip_locked=True,
         )

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from bbp_common.core.domain.payments import EnquiryPolicy, ReturnRule
 from bbp_common.core.domain.requests import RequestState
+from bbp_common.core.notifications import wallet_breaker_opened
 from bbp_common.core.stores import FetchItemStore, PaymentStore, RequestStore, WalletBreaker
 from bbp_scheduler import notifications
 from bbp_scheduler.settings import SchedulerSettings
@@ -69,7 +70,8 @@ class Work:
         )
         self.fetches = FetchItemStore(self.conn, autoflush=False)
         self.requests = RequestStore(self.conn, actor=self.actor)
-        self.breaker = WalletBreaker(self.conn, actor="system")
+        # Whoever opens it first (here or the communicator) tells the superadmins, once.
+        self.breaker = WalletBreaker(self.conn, actor="system", on_opened=wallet_breaker_opened)
 
     @property
     def now(self) -> datetime:

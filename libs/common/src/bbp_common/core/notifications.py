@@ -12,12 +12,17 @@ their e-mail/mobile and preferred language come from ``users``). Each service ke
 producers (``bbp_portal.notifications``, ``bbp_scheduler.notifications``); what both need
 is here: :func:`payment_submitted` — the SMS to a bill account's mobile when its payment is
 posted or succeeded (the scheduler from results, the portal when a superadmin resolves an
-uncleared payment as paid) — and :func:`command`, which writes one ``command.notify``.
+uncleared payment as paid) —, :func:`wallet_breaker_opened` — the e-mail and SMS to every
+superadmin when the paying wallet's breaker opens (the communicator and the scheduler both
+open it) — and :func:`command`, which writes one ``command.notify``.
 
 Rules every producer gets from :func:`enqueue`: ``params`` pass through the secret masker
 (nothing secret can reach a template); a recipient that cannot work (an invalid mobile
 number or e-mail address) gets no command — the row is written ``failed`` with the reason,
 and the reason is logged, so the page shows it.
+
+Why one module of more than 400 lines: the one place that writes notification rows and their
+commands — the rules every producer gets — with the settings they read.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from bbp_common.platform.db.tables import (
     notified_payments,
     payments,
     users,
+    wallet_breaker,
 )
 from bbp_common.platform.envelope import EXCHANGE
 from bbp_common.platform.logging import get_logger
@@ -61,6 +67,7 @@ KINDS = (
     "request_rejected",
     "payment_submitted",
     "password_changed",
+    "wallet_breaker_opened",
 )
 #: Who may approve a payment request (maker-checker): everyone who may operate.
 APPROVER_ROLES = ("admin", "superadmin")
@@ -384,6 +391,42 @@ def payment_submitted(
     return queued
 
 
+# --------------------------------------------------------------------------- wallet breaker
+
+
+def wallet_breaker_opened(conn: Connection, cause: str, reference_id: str | None) -> list[Queued]:
+    """E-mail and SMS every active superadmin (each in their language): the paying wallet's
+    breaker opened, so no payment is sent until one of them closes it.
+
+    The :class:`~bbp_common.core.stores.breaker.WalletBreaker`'s ``on_opened`` hook: it runs
+    in the opening transaction, and only the call that moved the breaker to ``open`` runs
+    it — so one opening is told once, however many payments failed alike and whether the
+    communicator (which got the answer) or the scheduler (applying the result) opened it.
+    """
+    opened_at = conn.execute(
+        select(wallet_breaker.c.opened_at).where(wallet_breaker.c.name == "payer")
+    ).scalar()
+    if opened_at is None:
+        opened_at = conn.execute(text("SELECT UTC_TIMESTAMP()")).scalar_one()
+    params = {
+        "cause": cause,
+        "reference_id": reference_id or "",
+        "opened_at": f"{opened_at:%Y-%m-%d %H:%M} UTC",
+    }
+    people = conn.execute(
+        select(users.c.login_id)
+        .where(users.c.role == "superadmin", users.c.active.is_(True))
+        .order_by(users.c.login_id)
+    ).scalars()
+    queued: list[Queued] = []
+    for login_id in list(people):
+        queued += enqueue_for_user(
+            conn, login_id, "wallet_breaker_opened", params, channels=("email", "sms")
+        )
+    log.warning("wallet_breaker_opened_told", notifications=len(queued), reference_id=reference_id)
+    return queued
+
+
 __all__ = [
     "APPROVER_ROLES",
     "CHANNELS",
@@ -400,4 +443,5 @@ __all__ = [
     "payment_submitted",
     "schedule_retry",
     "user_contact",
+    "wallet_breaker_opened",
 ]

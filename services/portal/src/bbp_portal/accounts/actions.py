@@ -8,19 +8,38 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, request, stream_with_context
+from flask_babel import gettext
 
+from bbp_common.platform.logging import get_logger
 from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.accounts.upload.parse import Limits
 from bbp_portal.accounts.upload.template import template_csv, template_xlsx
 from bbp_portal.audit_trail import record
+from bbp_portal.files.limits import UploadLimits, bill_accounts
 from bbp_portal.service_errors import ServiceError, ValidationFailed
 from bbp_portal.view_context import actor, engine, settings
 
+log = get_logger(__name__)
 
-def _limits() -> Limits:
+
+def _limits() -> UploadLimits:
     s = settings()
-    return Limits(max_bytes=s.upload_max_bytes, max_rows=s.upload_max_rows)
+    return bill_accounts(max_bytes=s.upload_max_bytes, max_rows=s.upload_max_rows)
+
+
+#: Refusals of a file too big in some way (413); the others are about its content (422).
+_TOO_LARGE = frozenset(
+    {
+        "file_too_large",
+        "too_many_rows",
+        "too_many_lines",
+        "too_many_cells",
+        "too_many_strings",
+        "too_many_parts",
+        "too_many_elements",
+        "uncompressed_too_large",
+    }
+)
 
 
 def read_upload_file() -> tuple[str, bytes]:
@@ -57,8 +76,10 @@ def stage(file_name: str, data: bytes) -> uploads.UploadSummary:
                 size=len(data),
                 code=exc.code,
             )
-        status = 413 if exc.code in ("file_too_large", "too_many_rows") else 422
-        raise _Refused(exc.code, exc.message, "file", status) from None
+        log.info("upload_refused", code=exc.code, detail=exc.detail[:200], size=len(data))
+        status = 413 if exc.code in _TOO_LARGE else 422
+        message = gettext(exc.template, **exc.params)  # in the reader's language
+        raise _Refused(exc.code, message, "file", status) from None
 
 
 class _Refused(ServiceError):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 from sqlalchemy import Engine
 
 from bbp_portal.bulk.queries import RequestRow
@@ -40,12 +40,30 @@ class RequestKind:
     name: str
     page: Callable[[RequestRow], Any]
     """Renders the request's page (``GET /requests/<id>``; the request is read already)."""
+    live: Callable[[RequestRow], Any]
+    """Renders the live fragment the page polls (``GET /requests/<id>/live``, same query
+    string): its rows, and out of band its state and progress."""
     cancel: Cancel
     export_header: tuple[str, ...]
     export_rows: Callable[[Callable[[], Any], int], Iterator[tuple[Any, ...]]]
     """``export_rows(conn_factory, request_id)``: the rows of the results file."""
     export_name: str
     """The results file's name without its extension; ``{id}`` is the request id."""
+
+
+#: Set on every live fragment: the page's script swaps in nothing else (a sign-in page, after
+#: the session ended, makes it reload instead).
+LIVE_HEADER = "X-BBP-Live"
+
+
+def live_url(request_id: int, keep: dict[str, str]) -> str:
+    """The address a request's page polls: its live fragment (``requests.live``), with the
+    page's filters ``keep`` and its keyset page."""
+    values: dict[str, Any] = {**keep, "request_id": request_id}
+    cursor = request.args.get("cursor")
+    if cursor:
+        values["cursor"] = cursor
+    return url_for("requests.live", **values)
 
 
 def register_kinds(app: Flask, *kinds: RequestKind) -> None:
@@ -59,4 +77,4 @@ def kind_of(name: str) -> RequestKind:
     return kinds[name]
 
 
-__all__ = ["Cancel", "RequestKind", "kind_of", "register_kinds"]
+__all__ = ["LIVE_HEADER", "Cancel", "RequestKind", "kind_of", "live_url", "register_kinds"]

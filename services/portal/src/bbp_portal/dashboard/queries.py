@@ -18,7 +18,7 @@ from bbp_portal.payments.attention import Attention, attention
 from bbp_portal.requests.queries import RequestFilter, list_requests
 
 #: Request states that are not over, in the order the dashboard shows them.
-LIVE_STATES = ("running", "queued", "paused", "awaiting_approval")
+LIVE_STATES = ("running", "enquiring", "queued", "paused", "awaiting_approval")
 RECENT = 5
 
 

@@ -10,6 +10,13 @@ request it created, with ``existing: true``.
 Step-up (on by default; the API never steps up by itself): a payment request made here
 without a fresh step-up of this session for its key waits for a person (reason ``step_up``);
 approving needs one for that request, else 403 ``step_up_required`` (docs/decisions.md).
+API tokens (issue 18) make payment requests as a maker (they always wait for a person) and
+pause; approving, rejecting, resuming, resolving, acknowledging and closing the breaker say
+``tokens=False``.
+
+Why one module of more than 400 lines: it is one blueprint (``api_v1.payments.*``, the names
+the inputs table, the OpenAPI document and the tests use), each operation also saying whether
+an API token may call it; split across modules, routes would be added by importing them.
 """
 
 from __future__ import annotations

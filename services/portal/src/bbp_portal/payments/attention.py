@@ -29,6 +29,23 @@ class Breaker:
     closed_by: str | None
     closed_at: datetime | None
 
+    @property
+    def stops_payments(self) -> bool:
+        """Open: no payment of any request is sent."""
+        return self.state == "open"
+
+    @property
+    def resuming(self) -> bool:
+        """Probing after a person closed it: one payment at a time until one proves the
+        wallet. (A new deployment probes too, but nothing went wrong there: not this.)"""
+        return self.state == "probing" and self.closed_by is not None
+
+    @property
+    def needs_attention(self) -> bool:
+        """Open, or resuming after an opening. A breaker that never opened is no problem,
+        even while it proves a new deployment's wallet with its first payment."""
+        return self.stops_payments or self.resuming
+
 
 def breaker(conn: Connection) -> Breaker:
     row = conn.execute(select(wallet_breaker).where(wallet_breaker.c.name == BREAKER)).first()
@@ -56,7 +73,7 @@ class Attention:
     @property
     def empty(self) -> bool:
         return (
-            self.breaker.state == "closed"
+            not self.breaker.needs_attention
             and not self.troubled
             and not self.anomalies
             and not self.auto_paused
@@ -66,7 +83,7 @@ class Attention:
 
     def count(self) -> int:
         return (
-            (self.breaker.state != "closed")
+            self.breaker.needs_attention
             + len(self.troubled)
             + len(self.anomalies)
             + len(self.auto_paused)

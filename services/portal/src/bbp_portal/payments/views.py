@@ -31,6 +31,7 @@ from bbp_portal.payments import (
     approvals,
     decisions,
     export,
+    live,
     operations,
     queries,
     selection,
@@ -195,37 +196,17 @@ def create() -> Any:
 
 
 def render_request(found: RequestRow) -> Any:
-    """The payment request's page (``requests.show`` hands payment requests here)."""
-    args = request.args
-    state = args.get("state", "")
-    try:
-        payment_filter = queries.PaymentFilter(
-            state=state if state in queries.STATES else "", q=args.get("q", "")[:64]
-        )
-    except ServiceError as exc:
-        flash(exc.message, "warning")
-        payment_filter = queries.PaymentFilter()
+    """The payment request's page (``requests.show`` hands payment requests here); its live
+    part (rows, progress, why it waits) is ``live.request_context``'s, polled after."""
     with engine().connect() as conn:
-        try:
-            page = queries.list_payments(conn, found.id, payment_filter, cursor=args.get("cursor"))
-        except ServiceError as exc:
-            flash(exc.message, "warning")
-            page = queries.list_payments(conn, found.id, payment_filter)
         entries = queries.history(conn, found.id)
         reasons = operations.approval_reasons_of(conn, found.id)
     user = current_user()
     operates = bool(user and user.can_operate)
     is_maker = bool(user and user.login_id.lower() == found.created_by.lower())
-    keep = {k: v for k, v in payment_filter.as_dict().items() if v}
     return render_template(
         "requests/payment.html",
-        req=found,
-        progress=found.progress,
-        page=page,
-        filter=payment_filter,
-        keep=keep,
-        states=queries.STATES,
-        buckets=queries.PAYMENT_BUCKETS,
+        **live.request_context(found),
         history=entries,
         can_decide=operates
         and found.state == "awaiting_approval"
@@ -240,7 +221,6 @@ def render_request(found: RequestRow) -> Any:
         can_pause=operates and found.state in ("queued", "running"),
         can_resume=operates and found.state == "paused",
         can_cancel=operates and found.state in CANCELLABLE,
-        can_resolve=bool(user and user.is_superadmin),
     )
 
 
@@ -301,11 +281,15 @@ def show(payment_id: int) -> Any:
             detail = queries.get_payment(conn, payment_id)
         except NotFound:
             abort(404)
+        enquiry = live.payment_enquiry(detail.payment, conn)
     user = current_user()
     return render_template(
         "payments/show.html",
         d=detail,
         p=detail.payment,
+        enquiry=enquiry,
+        shown=detail.payment.state,
+        can_check=bool(user and user.is_superadmin) and enquiry.can_check,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
     )
@@ -386,6 +370,7 @@ for _rule, _view, _methods in (
 PAYMENT = RequestKind(
     name="payment",
     page=render_request,
+    live=live.render_request_live,
     cancel=service.cancel_request,
     export_header=export.EXPORT_HEADER,
     export_rows=export.export_rows,

@@ -2,9 +2,12 @@
 
 A fetch starts from the bill-accounts list (ticked accounts, or "all matching" its filter,
 a group being one such filter) or from the groups page; the confirmation page shows how many
-active accounts will be fetched, and creating redirects to the request page at once. The
-request page's progress is refreshed by ``static/js/requests.js`` from the JSON progress
-endpoint (no inline script: the CSP forbids it).
+active accounts will be fetched, and creating redirects to the request page at once.
+
+A request's page is live: its rows, progress and state come again every 1.5 s from
+``/requests/<id>/live`` (htmx polling a small HTML fragment: each poll is one short request,
+so no worker thread is held by an open page), until the request is settled. No inline
+script: the CSP forbids it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from bbp_portal.accounts.selection import AccountFilter, AccountSelection
 from bbp_portal.auth import current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.bulk.kinds import RequestKind, kind_of
+from bbp_portal.bulk.kinds import LIVE_HEADER, RequestKind, kind_of, live_url
 from bbp_portal.bulk.queries import CANCELLABLE, KINDS, STATES, RequestRow, get_request
 from bbp_portal.requests import actions, items, queries, service
 from bbp_portal.requests.export import export_response
@@ -156,8 +169,33 @@ def show(request_id: int) -> Any:
     return kind_of(found.kind).page(found)
 
 
+@bp.get("/<int:request_id>/live")
+@login_required
+def live(request_id: int) -> Any:
+    """The live fragment of a request's page (polled by its page; same query string)."""
+    with engine().connect() as conn:
+        try:
+            found = get_request(conn, request_id)
+        except NotFound:
+            abort(404)
+    answer: Response = make_response(kind_of(found.kind).live(found))
+    answer.headers[LIVE_HEADER] = "1"
+    return answer
+
+
 def render_fetch(found: RequestRow) -> Any:
     """A fetch request's page: progress, pending bills per biller, per-account results."""
+    return render_template("requests/show.html", **_fetch_context(found))
+
+
+def render_fetch_live(found: RequestRow) -> Any:
+    """A fetch request's live fragment: its rows, state and progress."""
+    return render_template("requests/fetch_live.html", oob=True, **_fetch_context(found, live=True))
+
+
+def _fetch_context(found: RequestRow, *, live: bool = False) -> dict[str, Any]:
+    """The fetch page's context; ``live`` (the polled fragment) never flashes: a background
+    poll writes nothing to the session."""
     request_id = found.id
     args = request.args
     status = args.get("status", "")
@@ -170,22 +208,23 @@ def render_fetch(found: RequestRow) -> Any:
         try:
             page = items.list_items(conn, request_id, item_filter, cursor=args.get("cursor"))
         except ServiceError as exc:
-            flash(exc.message, "warning")
+            if not live:
+                flash(exc.message, "warning")
             page = items.list_items(conn, request_id, item_filter)
         billers = list_billers(conn)
     user = current_user()
     keep = {k: v for k, v in item_filter.as_dict().items() if v}
-    return render_template(
-        "requests/show.html",
-        req=found,
-        progress=found.progress,
-        page=page,
-        filter=item_filter,
-        keep=keep,
-        billers=billers,
-        statuses=items.ITEM_STATUSES,
-        can_cancel=bool(user and user.can_operate) and found.state in CANCELLABLE,
-    )
+    return {
+        "req": found,
+        "progress": found.progress,
+        "page": page,
+        "filter": item_filter,
+        "keep": keep,
+        "live_url": live_url(request_id, keep),
+        "billers": billers,
+        "statuses": items.ITEM_STATUSES,
+        "can_cancel": bool(user and user.can_operate) and found.state in CANCELLABLE,
+    }
 
 
 @bp.post("/<int:request_id>/cancel")
@@ -224,6 +263,7 @@ def export(request_id: int, fmt: str) -> Any:
 FETCH = RequestKind(
     name="fetch",
     page=render_fetch,
+    live=render_fetch_live,
     cancel=service.cancel_fetch_request,
     export_header=items.EXPORT_HEADER,
     export_rows=items.export_rows,
@@ -232,4 +272,4 @@ FETCH = RequestKind(
 """Fetch requests on the pages every request shares (registered by ``create_app``)."""
 
 
-__all__ = ["FETCH", "bp", "render_fetch"]
+__all__ = ["FETCH", "bp", "render_fetch", "render_fetch_live"]

@@ -280,6 +280,10 @@ def decide_pay_result(
 
 # --------------------------------------------------------------------------- enquiries
 
+#: The enquiry number of a person's "check now": an extra enquiry, not one of the N (the
+#: regular ones are numbered 1…N, so the results of the two never match each other).
+CHECK_ENQUIRY = 0
+
 
 @dataclass(frozen=True)
 class EnquiryPolicy:
@@ -322,11 +326,15 @@ def decide_enquiry_result(
     policy: EnquiryPolicy,
     answer_by: datetime | None,
     now: datetime,
+    extra: bool = False,
 ) -> Decision:
     """What one enquiry's answer does to a payment.
 
     ``enquiries_done`` counts this one. "Not found" is no answer unless the policy believes
     it and the billpay's last possible answer (``answer_by``) is older than the grace.
+    ``extra``: the answer to a person's "check now" — it settles an ambiguous payment like
+    any enquiry's answer, but it is not one of the N: without an answer it changes nothing
+    (it never makes a payment uncleared).
     """
     if current is not S.AMBIGUOUS:
         # Only a definitive answer tells anything; it must match where the payment stands,
@@ -352,6 +360,8 @@ def decide_enquiry_result(
             "enquiry: not found after the grace period (never received)",
             failure=Failure.NOT_FOUND,
         )
+    if extra:
+        return Decision(None, f"check asked by a person: no answer ({outcome}); not counted")
     if enquiries_done >= len(policy.delays):
         return Decision(S.UNCLEARED, f"no answer after {enquiries_done} enquiries")
     return Decision(None, f"enquiry {enquiries_done}: no answer ({outcome})")

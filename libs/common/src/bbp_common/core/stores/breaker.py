@@ -21,8 +21,9 @@ from sqlalchemy import Connection
 NAME = "payer"
 OPEN, PROBING, CLOSED = "open", "probing", "closed"
 
-#: Called in the opening transaction (the notifications of issue 17 hook in here).
-OnOpened = Callable[[Connection, str, str | None], None]
+#: Called in the opening transaction, once per opening: ``(conn, cause, reference_id)``
+#: (``bbp_common.core.notifications.wallet_breaker_opened`` tells the superadmins).
+OnOpened = Callable[[Connection, str, str | None], object]
 
 
 class WalletBreaker:

@@ -14,11 +14,18 @@ It works in the caller's transaction and keeps one rule for all of them:
   :class:`~bbp_common.core.domain.payments.ReturnRule`: queued, cancelled or unsent — never
   queued again for a cancelled request;
 * enquiry bookkeeping (count, next due time, sent time) follows the ``EnquiryPolicy`` here
-  and nowhere else.
+  and nowhere else — and so does a person's "check now" (:meth:`PaymentStore.ask_check`):
+  one extra enquiry through the normal pace, never a resend and never one of the N; its
+  answer settles an ambiguous payment like any enquiry's, and is only recorded on an
+  uncleared one (the person who resolves it reads it; nothing is applied by itself).
 
 Writes are collected per row and flushed as one UPDATE (by id), one multi-row INSERT of
 events and one tally upsert, whatever the number of rows (``autoflush`` flushes after each
 public operation; the result applier turns it off and flushes once per batch).
+
+Why one module of more than 400 lines: it is the one door to the payments table: every write
+of a payment's state and bookkeeping is here on purpose (a test fails for any writer
+elsewhere).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bbp_common.core.domain.payments import (
+    CHECK_ENQUIRY,
     RELEASING_STATES,
     Decision,
     EnquiryOutcome,
@@ -82,6 +90,9 @@ COLUMNS = (
     "enquiry_count",
     "enquiry_due_at",
     "enquiry_sent_at",
+    "enquiry_total",
+    "check_requested_at",
+    "check_resume_at",
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM payments"
 
@@ -106,6 +117,16 @@ class PaymentRow:
     enquiry_count: int = 0
     enquiry_due_at: datetime | None = None
     enquiry_sent_at: datetime | None = None
+    enquiry_total: int | None = None
+    check_requested_at: datetime | None = None
+    check_resume_at: datetime | None = None
+
+    @property
+    def enquiry_number(self) -> int:
+        """The number the next (or the current) enquiry command carries: a person's check is
+        :data:`~bbp_common.core.domain.payments.CHECK_ENQUIRY` (not one of the N), a regular
+        enquiry its place in the schedule."""
+        return CHECK_ENQUIRY if self.check_requested_at is not None else self.enquiry_count + 1
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> PaymentRow:
@@ -214,6 +235,8 @@ class PaymentStore:
         check_transition(row.state, target)
         new_values = dict(values or {})
         new_values["state"] = target.value
+        if row.check_requested_at is not None and target not in ENQUIRABLE:
+            new_values.setdefault("check_requested_at", None)  # nothing left to check
         if target in RELEASING_STATES:
             new_values["live_bill_key"] = NULL
         self._record(row, new_values)
@@ -418,6 +441,7 @@ class PaymentStore:
             "enquiry_count": 0,
             "enquiry_sent_at": None,
             "enquiry_due_at": self.policy.due_at(now, 0),
+            "enquiry_total": self.policy.total,
         }
         moved = self.move(row, S.AMBIGUOUS, cause, {**(values or {}), **book})
         if not self.policy.delays:
@@ -426,15 +450,21 @@ class PaymentStore:
 
     def enquiries_sent(self, slots: Mapping[int, tuple[int, datetime]]) -> list[PaymentRow]:
         """Mark enquiries dispatched: ``{payment_id: (enquiries_done_seen, slot)}``. Only those
-        still ambiguous, not already out, after the same number of enquiries."""
+        still ambiguous (or uncleared with a person's check asked for), not already out, after
+        the same number of enquiries."""
         rows = self.lock(
-            slots, where="state = %s AND enquiry_sent_at IS NULL", params=(S.AMBIGUOUS.value,)
+            slots,
+            where="state IN (%s, %s) AND enquiry_sent_at IS NULL",
+            params=(S.AMBIGUOUS.value, S.UNCLEARED.value),
         )
         marked = []
         for payment_id, row in sorted(rows.items()):
             seen, slot = slots[payment_id]
             if (
-                row.state is S.AMBIGUOUS
+                (
+                    row.state is S.AMBIGUOUS
+                    or (row.state is S.UNCLEARED and row.check_requested_at is not None)
+                )
                 and row.enquiry_sent_at is None
                 and row.enquiry_count == seen
             ):
@@ -450,10 +480,23 @@ class PaymentStore:
         self._done()
 
     def enquiry_answered(
-        self, row: PaymentRow, outcome: EnquiryOutcome, details: Mapping[str, Any]
+        self,
+        row: PaymentRow,
+        outcome: EnquiryOutcome,
+        details: Mapping[str, Any],
+        *,
+        check: bool | None = None,
     ) -> Decision:
         """Count one enquiry of an ambiguous payment (its answer, or none in time): settle it,
-        schedule the next one ``delays[done]`` after now, or leave it for a person."""
+        schedule the next one ``delays[done]`` after now, or leave it for a person.
+
+        ``check``: the answer is to a person's check (:meth:`ask_check`), which is not
+        counted; None (the sweeper's "no answer in time") takes whatever is out: the check
+        when one was asked for."""
+        if check is None:
+            check = row.check_requested_at is not None
+        if check or row.state is S.UNCLEARED:
+            return self._check_answered(row, outcome, details)
         done = row.enquiry_count + 1
         now = self.now()
         decision = decide_enquiry_result(
@@ -464,7 +507,11 @@ class PaymentStore:
             answer_by=row.answer_by_at,
             now=now,
         )
-        book: dict[str, Any] = {"enquiry_count": done, "enquiry_sent_at": None}
+        book: dict[str, Any] = {
+            "enquiry_count": done,
+            "enquiry_sent_at": None,
+            "enquiry_total": self.policy.total,
+        }
         if decision.target is None:
             book["enquiry_due_at"] = self.policy.due_at(now, done)
             self.note(row, book, f"enquiry {done} of {self.policy.total}: no answer ({outcome})")
@@ -474,6 +521,68 @@ class PaymentStore:
             if decision.failure is not None:
                 values["failure"] = decision.failure.value
             self.move(row, decision.target, decision.cause, values)
+        self._done()
+        return decision
+
+    def ask_check(self, row: PaymentRow, *, person: str) -> PaymentRow:
+        """A person's "check now": ask Mobiquity once more about an ambiguous or uncleared
+        payment — an enquiry through the normal pace (the dispatcher picks it as due now),
+        never a resend, and not one of the N (:meth:`enquiry_answered` does not count it).
+        On an ambiguous payment the regular enquiry it displaces keeps its due time
+        (``check_resume_at``). Refused (:class:`CheckRefused`) while one is asked for or an
+        enquiry is out."""
+        if row.state not in ENQUIRABLE:
+            raise CheckRefused("not_enquirable", row)
+        if row.check_requested_at is not None:
+            raise CheckRefused("already_asked", row)
+        if row.enquiry_sent_at is not None:
+            raise CheckRefused("enquiry_out", row)
+        now = self.now()
+        values = {
+            "check_requested_at": now,
+            "check_requested_by": person[:64],
+            "check_resume_at": row.enquiry_due_at,
+            "enquiry_due_at": now,
+        }
+        self.note(row, values, f"{person} asked Mobiquity once more (check now, not counted)")
+        self._done()
+        return self._rows[row.id]
+
+    def _check_answered(
+        self, row: PaymentRow, outcome: EnquiryOutcome, details: Mapping[str, Any]
+    ) -> Decision:
+        """The answer to a person's check (or none in time). Not counted. It settles an
+        ambiguous payment when it says where the payment stands; otherwise the regular
+        schedule goes on from where the check found it. On an uncleared payment it is only
+        recorded (``check_outcome``): the person who resolves it reads it."""
+        now = self.now()
+        values: dict[str, Any] = {"check_outcome": outcome.value, "check_answered_at": now}
+        if row.check_requested_at is not None and row.enquiry_sent_at is not None:
+            values.update(check_requested_at=None, enquiry_sent_at=None, check_resume_at=None)
+            if row.state is S.AMBIGUOUS:
+                values["enquiry_due_at"] = row.check_resume_at or now
+        if row.state is not S.AMBIGUOUS:
+            cause = f"check: Mobiquity says {outcome}; recorded for the person who resolves it"
+            self.note(row, values, cause)
+            self._done()
+            return Decision(None, cause)
+        decision = decide_enquiry_result(
+            S.AMBIGUOUS,
+            outcome,
+            enquiries_done=row.enquiry_count,
+            policy=self.policy,
+            answer_by=row.answer_by_at,
+            now=now,
+            extra=True,
+        )
+        if decision.target is None:
+            self.note(row, values, decision.cause)
+        else:
+            values.update(enquiry_due_at=None, check_resume_at=None, reason=decision.cause[:255])
+            values.update({k: v for k, v in details.items() if v})
+            if decision.failure is not None:
+                values["failure"] = decision.failure.value
+            self.move(row, decision.target, f"check asked by a person: {decision.cause}", values)
         self._done()
         return decision
 
@@ -522,6 +631,20 @@ class PaymentStore:
             " result_kind, result, received_at) VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
             (row.id, row.reference_id, row.state.value, result_kind[:32], result),
         )
+
+
+#: States a person's check may ask about (and the dispatcher's enquiries read).
+ENQUIRABLE = frozenset({S.AMBIGUOUS, S.UNCLEARED})
+
+
+class CheckRefused(Exception):
+    """A "check now" that cannot be asked now: ``why`` is ``not_enquirable`` (neither
+    ambiguous nor uncleared), ``already_asked`` or ``enquiry_out`` (an answer is coming)."""
+
+    def __init__(self, why: str, row: PaymentRow) -> None:
+        super().__init__(f"{why}: {row.reference_id}")
+        self.why = why
+        self.row = row
 
 
 class SuccessUnacknowledged(Exception):

@@ -2,6 +2,11 @@
 
 Jitter spreads the reconnects of many processes after a broker restart, so they do not all
 knock at the same instant; the cap keeps a long outage from turning into hour-long waits.
+
+Why not tenacity here (it retries the calls elsewhere: the Mobiquity client's idempotent
+calls, whole transactions, result publishing): this is a delay calculator, not a retry
+loop — the consumer's and publisher's reconnect loops live as long as the process and stop
+on ``stop()``, and an outbox row's next try is written on the row (``available_at``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ Connection loss: the consumer is rebuilt with capped exponential backoff and jit
 was in hand is redelivered by the broker (``redelivered=True``). ``stop()`` (wire it to
 SIGTERM) cancels the subscription, lets in-hand work finish for ``grace_period`` seconds,
 nacks (requeues) whatever is still running, and closes.
+
+Why one module of more than 400 lines: the consumer runner and its worker pool share the
+connection thread's rules (pika 1.4.4's threaded consumer); the ack/nack threading stays in
+one place.
 """
 
 from __future__ import annotations

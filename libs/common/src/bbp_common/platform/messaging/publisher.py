@@ -18,6 +18,10 @@ idempotent, so publishing it again is safe.
 
 The connection reconnects by itself with capped exponential backoff; batches handed in
 while it is down wait for it (within their timeout).
+
+Why one module of more than 400 lines: one class that owns a pika connection's I/O loop
+(shaped after pika's select-connection publisher): its callbacks share state that a split
+would only expose.
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ are left to :mod:`bbp_portal.accounts.upload.rules`, which reports them by line 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from bbp_portal.files.delimited import csv_records, sniff_delimiter
+from bbp_portal.files.limits import BILL_ACCOUNTS, N_, UploadLimits, UploadRefused, too_many_rows
+from bbp_portal.files.xlsx import first_sheet
 
 #: The columns of the upload, in template order. ``groups`` holds names separated by ``|``.
 COLUMNS: tuple[str, ...] = ("utility", "consumer_id", "mobile", "label", "groups")
@@ -46,21 +47,8 @@ Cell = object
 XLSX_MAGIC = b"PK\x03\x04"
 
 
-class UploadRefused(Exception):
-    """The whole file is refused; ``message`` tells the admin what to change."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upper bounds of one upload (settings ``BBP_UPLOAD_MAX_BYTES`` and ``…_MAX_ROWS``)."""
-
-    max_bytes: int = 10 * 1024 * 1024
-    max_rows: int = 50_000
+#: The limits of a bill-accounts upload (``Limits(max_bytes=…, max_rows=…)`` still reads).
+Limits = UploadLimits
 
 
 @dataclass(frozen=True)
@@ -107,26 +95,40 @@ def detect_format(file_name: str, data: bytes) -> str:
     if name.endswith((".xls", ".ods", ".numbers")) or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise UploadRefused(
             "unsupported_format",
-            "This spreadsheet format is not supported: save it as Excel Workbook (.xlsx) "
-            "or as CSV UTF-8.",
+            N_(
+                "This spreadsheet format is not supported: save it as Excel Workbook (.xlsx) "
+                "or as CSV UTF-8."
+            ),
         )
     return "csv"
 
 
 def parse_upload(data: bytes, file_name: str, limits: Limits | None = None) -> ParsedFile:
-    """Read the file into raw rows, or refuse it as a whole with a clear message."""
-    limits = limits or Limits()
+    """Read the file into raw rows, or refuse it as a whole with a clear message.
+
+    Every limit of ``limits`` (default: :data:`~bbp_portal.files.limits.BILL_ACCOUNTS`) is
+    enforced while reading, so a refusal costs milliseconds whatever the file hides.
+    """
+    limits = limits or BILL_ACCOUNTS
     if len(data) > limits.max_bytes:
         raise UploadRefused(
             "file_too_large",
-            f"The file is {len(data):,} bytes; at most {limits.max_bytes:,} bytes are accepted. "
-            "Split it into smaller files.",
+            N_(
+                "The file is %(size)s bytes; at most %(limit)s bytes are accepted. "
+                "Split it into smaller files."
+            ),
+            size=f"{len(data):,}",
+            limit=f"{limits.max_bytes:,}",
         )
-    if not data.strip():
-        raise UploadRefused("empty_file", "The file is empty.")
+    if not data or data.isspace():
+        raise _empty()
     if detect_format(file_name, data) == "xlsx":
         return _parse_xlsx(data, limits)
     return _parse_csv(data, limits)
+
+
+def _empty() -> UploadRefused:
+    return UploadRefused("empty_file", N_("The file is empty."))
 
 
 # --------------------------------------------------------------------------- header
@@ -138,40 +140,56 @@ def _header_key(value: Cell) -> str:
     return re.sub(r"[\s.\-]+", "_", text).strip("_")
 
 
-def _read_header(cells: list[Cell]) -> dict[str, int]:
+def _read_header(cells: Sequence[Cell]) -> dict[str, int]:
     """Map the header cells to our column names; refuse unknown, repeated or missing ones."""
     positions: dict[str, int] = {}
     last = max((i for i, c in enumerate(cells) if _header_key(c)), default=-1)
     for index, cell in enumerate(cells[: last + 1]):
         key = _header_key(cell)
         name = _ALIASES.get(key)
-        where = f"line 1, column {column_letter(index)}"
         if name is None:
             shown = str(cell).strip() if cell is not None else ""
             raise UploadRefused(
                 "unknown_column",
-                f"{where}: unknown column {shown!r}. The columns are "
-                + ", ".join(COLUMNS)
-                + " (download the template).",
+                N_(
+                    "Line 1, column %(column)s: unknown column %(name)s. The columns are "
+                    "%(columns)s (download the template)."
+                ),
+                column=column_letter(index),
+                name=repr(shown[:100]),
+                columns=", ".join(COLUMNS),
             )
         if name in positions:
-            raise UploadRefused("repeated_column", f"{where}: column {name!r} appears twice.")
+            raise UploadRefused(
+                "repeated_column",
+                N_("Line 1, column %(column)s: column %(name)s appears twice."),
+                column=column_letter(index),
+                name=repr(name),
+            )
         positions[name] = index
     missing = [c for c in REQUIRED if c not in positions]
     if missing:
         raise UploadRefused(
             "missing_column",
-            "line 1: the header lacks "
-            + ", ".join(repr(c) for c in missing)
-            + ". The first line must name the columns: "
-            + ", ".join(COLUMNS)
-            + ".",
+            N_(
+                "Line 1: the header lacks %(missing)s. The first line must name the columns: "
+                "%(columns)s."
+            ),
+            missing=", ".join(repr(c) for c in missing),
+            columns=", ".join(COLUMNS),
         )
     return positions
 
 
+def _missing_header() -> UploadRefused:
+    return UploadRefused(
+        "missing_header",
+        N_("The first line must be the header (download the template)."),
+    )
+
+
 def _rows_from(
-    records: Iterable[tuple[int, list[Cell]]], limits: Limits, parsed: ParsedFile
+    records: Iterable[tuple[int, Sequence[Cell]]], limits: Limits, parsed: ParsedFile
 ) -> ParsedFile:
     """Turn (line, cells) records after the header into raw rows, enforcing the row limit."""
     width = max(parsed.positions.values()) + 1
@@ -180,11 +198,7 @@ def _rows_from(
         if all(_blank(c) for c in cells):
             continue  # Excel leaves ";;;;" lines and blank lines at the end
         if len(parsed.rows) >= limits.max_rows:
-            raise UploadRefused(
-                "too_many_rows",
-                f"The file has more than {limits.max_rows:,} rows; at most {limits.max_rows:,} "
-                "are accepted at once. Split it into smaller files.",
-            )
+            raise too_many_rows(limits)
         row = {
             name: (cells[index] if index < len(cells) else None) for index, name in names.items()
         }
@@ -204,97 +218,38 @@ def _blank(cell: Cell) -> bool:
 # --------------------------------------------------------------------------- CSV
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UploadRefused(
-            "not_utf8",
-            'The file is UTF-16 (Excel\'s "Unicode Text"). Save it as "CSV UTF-8 (Comma '
-            'delimited)" or as .xlsx.',
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UploadRefused(
-            "not_utf8",
-            f'line {line}: the file is not UTF-8. In Excel choose "CSV UTF-8 (Comma '
-            'delimited)" when saving, or upload the .xlsx.',
-        ) from None
-
-
-def sniff_delimiter(first_line: str) -> str:
-    """``;`` (Excel in many locales), ``,`` or tab: whichever splits the header most."""
-    counts = {d: 0 for d in (",", ";", "\t")}
-    quoted = False
-    for char in first_line:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[Cell]]]:
-    """(line where the record starts, cells); quoted fields may span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    previous = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise UploadRefused(
-                "malformed_csv", f"line {previous + 1}: the CSV cannot be read ({exc})."
-            ) from None
-        start, previous = previous + 1, reader.line_num
-        yield start, list(cells)
-
-
 def _parse_csv(data: bytes, limits: Limits) -> ParsedFile:
-    text = _decode(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = sniff_delimiter(first)
-    records = _csv_records(text, delimiter)
-    for line, cells in records:
-        if all(_blank(c) for c in cells):
-            continue
-        if line != 1:
-            raise UploadRefused(
-                "missing_header", "The first line must be the header (download the template)."
-            )
-        parsed = ParsedFile("csv", delimiter, _read_header(cells))
-        return _rows_from(records, limits, parsed)
-    raise UploadRefused("empty_file", "The file is empty.")
+    delimiter, records = csv_records(data, limits)
+    line, cells = next(records, (0, []))
+    if line != 1 or all(_blank(c) for c in cells):
+        raise _missing_header()
+    parsed = ParsedFile("csv", delimiter, _read_header(cells))
+    return _rows_from(records, limits, parsed)
 
 
 # --------------------------------------------------------------------------- XLSX
 
 
 def _parse_xlsx(data: bytes, limits: Limits) -> ParsedFile:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-        raise UploadRefused(
-            "unreadable_xlsx",
-            "The file cannot be read as an Excel workbook (.xlsx). Save it again from Excel, "
-            "or upload a CSV.",
-        ) from None
-    try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True, max_col=len(COLUMNS) + 10)
-        header = next(rows, None)
-        if header is None or all(_blank(c) for c in header):
+    with first_sheet(data, limits) as lines:
+        line, header = next(lines, (0, []))
+        if line != 1 or all(_blank(c) for c in header):
             raise UploadRefused(
                 "missing_header",
-                "The first sheet's first row must be the header (download the template).",
+                N_("The first sheet's first row must be the header (download the template)."),
             )
-        parsed = ParsedFile("xlsx", None, _read_header(list(header)))
-        records = ((line, list(cells)) for line, cells in enumerate(rows, start=2))
-        return _rows_from(records, limits, parsed)
-    finally:
-        book.close()
+        parsed = ParsedFile("xlsx", None, _read_header(header))
+        return _rows_from(lines, limits, parsed)
+
+
+__all__ = [
+    "COLUMNS",
+    "Limits",
+    "ParsedFile",
+    "RawRow",
+    "UploadRefused",
+    "column_letter",
+    "detect_format",
+    "parse_upload",
+    "sniff_delimiter",
+]

@@ -1,10 +1,9 @@
-// The request page: live progress without reloading (polls the JSON progress endpoint, which
-// reads the request's tallies), and the per-biller totals of the bills found.
+// The request pages: their live part (rows, progress, state) is polled by htmx from a small
+// HTML fragment (see templates/requests/_live.html); this script only guards those swaps and
+// adds what the fragment does not carry: the per-biller totals of the bills a fetch found,
+// and removing the buttons of a request that has settled.
 (function () {
   "use strict";
-
-  var POLL_MS = 1500;
-  var MAX_POLL_MS = 15000;
 
   function number(n) { return Number(n).toLocaleString("en-US"); }
   function money(text) {
@@ -18,31 +17,14 @@
     return td;
   }
 
-  function showProgress(root, p) {
-    var bar = document.getElementById("progress-bar");
-    if (bar) { bar.value = p.percent; }
-    var set = function (id, text) { var el = document.getElementById(id); if (el) { el.textContent = text; } };
-    set("progress-percent", Number(p.percent).toFixed(1));
-    set("progress-done", number(p.done));
-    set("progress-total", number(p.total));
-    var state = document.getElementById("request-state");
-    if (state && state.textContent !== p.state.replace(/_/g, " ")) {
-      state.textContent = p.state.replace(/_/g, " ");
-      state.className = "badge align-middle bbp-state-" + p.state;
-    }
-    root.querySelectorAll("[data-bucket]").forEach(function (badge) {
-      badge.textContent = number(p.counts[badge.getAttribute("data-bucket")] || 0);
+  function settled() {
+    var root = document.getElementById("progress");
+    if (!root || root.getAttribute("data-settled") !== "true") { return false; }
+    ["cancel-form", "pause-form", "resume-form"].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (form) { form.remove(); }
     });
-    root.querySelectorAll("[data-amount]").forEach(function (cell) {
-      cell.textContent = money(p.amounts[cell.getAttribute("data-amount")] || "0");
-    });
-    root.setAttribute("data-settled", p.settled ? "true" : "false");
-    if (p.settled) {
-      ["cancel-form", "pause-form", "resume-form"].forEach(function (id) {
-        var form = document.getElementById(id);
-        if (form) { form.remove(); }
-      });
-    }
+    return true;
   }
 
   function loadBillers(url) {
@@ -78,37 +60,28 @@
     }).catch(function () { /* the totals are a convenience: the page works without them */ });
   }
 
+  // A live fragment is swapped in only if it is one (X-BBP-Live): after the session ended
+  // the poll is answered by the sign-in page, and the whole page reloads to show it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 200 && xhr.getResponseHeader("X-BBP-Live") !== "1") {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("progress");
     if (!root) { return; }
-    var url = root.getAttribute("data-progress-url");
     var billersUrl = root.getAttribute("data-billers-url");
-    var lastDone = document.getElementById("progress-done") ? document.getElementById("progress-done").textContent : "";
-    var delay = POLL_MS;
     loadBillers(billersUrl);
-    if (root.getAttribute("data-settled") === "true") { return; }
-
-    function poll() {
-      if (document.hidden) { window.setTimeout(poll, delay); return; }
-      // A background poll: it must not keep an unattended session alive (X-BBP-Background).
-      window.bbpFetch(url, { headers: { "X-BBP-Background": "1" } }).then(function (r) {
-        if (r.status === 401) { window.location.reload(); return new Promise(function () {}); }
-        if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.json();
-      }).then(function (p) {
-        delay = POLL_MS;
-        showProgress(root, p);
-        if (number(p.done) !== lastDone) {
-          var stale = document.getElementById("progress-stale");
-          if (stale) { stale.classList.remove("d-none"); }
-        }
-        if (p.settled) { loadBillers(billersUrl); return; }
-        window.setTimeout(poll, delay);
-      }).catch(function () {
-        delay = Math.min(delay * 2, MAX_POLL_MS);  // the portal or network hiccupped: back off
-        window.setTimeout(poll, delay);
-      });
-    }
-    window.setTimeout(poll, delay);
+    if (settled()) { return; }
+    var done = false;
+    document.body.addEventListener("htmx:afterSettle", function () {
+      if (!done && settled()) {
+        done = true;
+        loadBillers(document.getElementById("progress").getAttribute("data-billers-url"));
+      }
+    });
   });
 })();

@@ -3,8 +3,8 @@ to a registered user (removed with it), with the role it carries, its expiry, it
 and its revocation. The secret is not stored: ``secret_sha256`` is its SHA-256, and
 ``public_id`` (the part of the token before the secret) finds the row.
 
-Revision ID: 0008_api_tokens
-Revises: 0007_maker_day_approvals
+Revision ID: 0009_api_tokens
+Revises: 0008_enquiry_checks
 Create Date: 2026-12-15 09:00:00.000000+00:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0008_api_tokens"
-down_revision = "0007_maker_day_approvals"
+revision = "0009_api_tokens"
+down_revision = "0008_enquiry_checks"
 branch_labels = None
 depends_on = None
 
