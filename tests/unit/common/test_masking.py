@@ -77,3 +77,47 @@ def test_logging_follows_the_current_stdout_after_it_is_swapped(capsys, monkeypa
     monkeypatch.setattr(sys, "stdout", new)
     get_logger("t").info("second")
     assert json.loads(new.getvalue())["event"] == "second"
+
+
+API_TOKEN = "bbp_0123456789abcdef_Zm9vYmFyLWJhei1xdXV4LXNlY3JldC1vZi00My1jaGFycw"
+API_SECRET = API_TOKEN.split("_", 2)[2]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Authorization: Bearer {API_TOKEN}",
+        f"authorization: bearer {API_TOKEN}",
+        f'{{"Authorization": "Bearer {API_TOKEN}"}}',
+        f"'authorization': '{API_TOKEN}'",
+        f"Authorization={API_TOKEN}",
+        f"GET /api/v1/requests?token={API_TOKEN} 200",
+        f"the client sent {API_TOKEN} in its body",
+        "Authorization: Token s3cr3t-value",
+    ],
+)
+def test_api_tokens_and_authorization_values_are_masked(text):
+    """The portal's API tokens (issue 18): the secret never survives, whatever carries it;
+    an Authorization header's value is masked whatever its scheme."""
+    masked = mask_text(text)
+    assert API_SECRET not in masked and "s3cr3t-value" not in masked
+    assert MASK in masked
+
+
+def test_an_api_tokens_public_id_and_name_are_no_secrets():
+    masked = mask({"token_id": "0123456789abcdef", "token_name": "nightly", "token": API_TOKEN})
+    assert masked == {"token_id": "0123456789abcdef", "token_name": "nightly", "token": MASK}
+    assert mask_text("authorization failed for user x") == "authorization failed for user x"
+    assert mask_text(f"id bbp_0123456789abcdef_{API_SECRET}").startswith(
+        "id bbp_0123456789abcdef_***"
+    )
+
+
+def test_a_bearer_token_never_reaches_a_log_line(capsys):
+    configure_logging("test", "INFO", "json")
+    get_logger("t").info("call", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    get_logger("t").info(f"raw header Authorization: Bearer {API_TOKEN}")
+    logging.getLogger("werkzeug").info("client said %s", API_TOKEN)
+    out = capsys.readouterr().out
+    assert API_SECRET not in out
+    assert out.count("\n") == 3

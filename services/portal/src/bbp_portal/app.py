@@ -20,6 +20,8 @@ from bbp_portal.admin import audit as audit_views
 from bbp_portal.admin import notifications as notifications_views
 from bbp_portal.admin import users as users_views
 from bbp_portal.api import register_api
+from bbp_portal.api_tokens import bearer
+from bbp_portal.api_tokens import views as api_tokens_views
 from bbp_portal.audit import AuditStore, SqlAuditStore
 from bbp_portal.auth import install_guard, sessions
 from bbp_portal.auth import views as auth_views
@@ -98,13 +100,15 @@ def create_app(
     app.extensions["bbp.biller_totals"] = TotalsCache()
 
     # Order matters: the correlation id first (everything after logs with it); expired
-    # sessions end, then the guard refuses anonymous requests, before CSRF protection or any
-    # view sees them.
+    # sessions end, an API token is checked, then the guard refuses anonymous requests,
+    # before CSRF protection (not for a token's call) or any view sees them.
     init_correlation(app)
     sessions.install(app)
+    bearer.install(app)
     install_guard(app)
     init_inputs(app)  # every page's parameters, before CSRF or any view reads them
     limiter = init_security(app, settings)
+    bearer.isolate_sessions(app)  # over Flask-Session's store, which init_security installs
     init_i18n(app)
     init_nav(app)
     register_error_handlers(app)
@@ -122,6 +126,7 @@ def create_app(
         requests_views.bp,
         payments_views.bp,
         payments_live.bp,
+        api_tokens_views.bp,
     ):
         app.register_blueprint(blueprint)
     register_api(app, accounts_api.api, billers_api.api, requests_api.api, payments_api.api)
@@ -132,4 +137,5 @@ def create_app(
 
     # Last: wraps the finished view functions of every blueprint.
     apply_rate_limits(app, limiter, settings)
+    bearer.limit_tokens(app, limiter, settings)
     return app

@@ -20,12 +20,15 @@ from bbp_common.platform.db.tables import audit_log
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the signed-in login id (or ``system``) and the client's address."""
+    """Who acts: the signed-in login id (or ``system``) and the client's address; and, for a
+    machine client, the API token it acts through (its public id and name)."""
 
     login_id: str
     role: str = "admin"
     ip: str | None = None
     device_id: str | None = None
+    token_id: str | None = None
+    token_name: str | None = None
 
 
 SYSTEM = Actor("system", "superadmin")
@@ -41,7 +44,11 @@ def record(
     outcome: str = "ok",
     **details: Any,
 ) -> None:
-    """Append one audit entry in the caller's transaction (so it commits with the change)."""
+    """Append one audit entry in the caller's transaction (so it commits with the change).
+
+    An entry of an API token's call names the token (``token_id``, ``token_name``)."""
+    if actor.token_id:
+        details = {"token_id": actor.token_id, "token_name": actor.token_name, **details}
     conn.execute(
         insert(audit_log).values(
             actor=actor.login_id,

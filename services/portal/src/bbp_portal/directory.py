@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bbp_common.platform.db import utcnow
-from bbp_common.platform.db.tables import users
+from bbp_common.platform.db.tables import api_tokens, users
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,16 @@ class SqlUserStore:
         return found
 
     def set_active(self, login_id: str, active: bool) -> UserRecord:
+        """Enable or disable a user. Disabling revokes the user's API tokens in the same
+        transaction: enabling them again later does not bring the tokens back."""
         with self._engine.begin() as conn:
             conn.execute(users.update().where(users.c.login_id == login_id).values(active=active))
+            if not active:
+                conn.execute(
+                    api_tokens.update()
+                    .where(api_tokens.c.login_id == login_id, api_tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=sa.func.utc_timestamp(6), revoked_reason="user_disabled")
+                )
         found = self.get(login_id)
         if found is None:
             raise UnknownUser(login_id)

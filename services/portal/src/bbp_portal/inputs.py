@@ -379,6 +379,11 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "requests.export": {},
         "users.index": {},
         "i18n.switch": {"next": _NEXT},
+        "api_tokens.index": {},
+        "api_tokens.everyone": {
+            "before": Whole(N_("The page position")),
+            "live": OneOf(N_("Live tokens only"), ("1",)),
+        },
         # -- POST forms (the CSRF token travels in each)
         "accounts.new": account_form | {"csrf_token": _CSRF},
         "accounts.edit": account_form | {"csrf_token": _CSRF},
@@ -420,6 +425,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.close_breaker": comment | {"csrf_token": _CSRF},
         "requests.create_fetch": _SELECTION | {"csrf_token": _CSRF},
         "requests.cancel": comment | {"csrf_token": _CSRF},
+        "api_tokens.revoke": {"csrf_token": _CSRF, "next": _NEXT},
     }
 
 
@@ -441,6 +447,7 @@ WTFORMS_PAGES = frozenset(
         "users.new",
         "users.edit",
         "users.toggle",
+        "api_tokens.new",
     }
 )
 UNCHECKED = frozenset({"static", "healthz", "readyz"})
@@ -450,6 +457,7 @@ WTFORMS_QUERIES: dict[str, dict[str, Kind]] = {
         "action": Text(N_("The action"), 32),
         "target": Text(N_("The target"), 200),
     },
+    "api_tokens.new": {"key": Text(N_("The form's key"), 64)},
 }
 #: The API's query filters naming a row: checked to exist (their type is the schema's job).
 API_IDS: dict[str, dict[str, Whole]] = {

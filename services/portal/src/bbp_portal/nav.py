@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Users"), "users.index", ("superadmin",), admin=True),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor"), admin=True),
     NavItem(_l("Notifications"), "notifications.index", ("superadmin",), admin=True),
+    NavItem(_l("All API tokens"), "api_tokens.everyone", ("superadmin",), admin=True),
 ]
 
 

@@ -5,7 +5,11 @@
 * Flask-Session: sessions server-side in Redis, the cookie holding only a random id
   (HttpOnly, SameSite=Lax, Secure unless turned off for http://localhost).
 * Flask-WTF's CSRFProtect: every POST/PUT/PATCH/DELETE needs the token, from a form field or
-  the ``X-CSRFToken`` header (JSON API; the token is in a ``<meta name="csrf-token">``).
+  the ``X-CSRFToken`` header (JSON API; the token is in a ``<meta name="csrf-token">``) —
+  except a call made with an API token (``Authorization: Bearer``, checked by
+  ``bbp_portal.api_tokens.bearer`` before this runs): a browser never sends that header by
+  itself, so such a call cannot be forged by another site, and a machine has no session to
+  hold a CSRF token.
 * Flask-Talisman: CSP without inline script, frame-ancestors 'none', nosniff, HSTS on
   HTTPS, a strict referrer policy. ``Cache-Control: no-store`` (which Talisman does not
   set) is added here for every page, as every page but the static files is personal or
@@ -27,6 +31,7 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bbp_portal.auth.access import current_token
 from bbp_portal.device import remember_device
 from bbp_portal.settings import PortalSettings
 
@@ -95,7 +100,15 @@ def init_security(app: Flask, settings: PortalSettings) -> Limiter:
     Session(app)
 
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session is
-    CSRFProtect(app)
+    # Flask-WTF's own hook would check every request; this one checks every request but an
+    # API token's (same check, same exemptions: CSRFProtect.protect).
+    cfg["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def _csrf() -> None:
+        if app.config.get("WTF_CSRF_ENABLED", True) and current_token() is None:
+            csrf.protect(apply_exemptions=True)
 
     Talisman(
         app,
@@ -121,6 +134,8 @@ def init_security(app: Flask, settings: PortalSettings) -> Limiter:
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
+        if current_token() is not None:  # a machine: no browser to remember
+            return response
         return remember_device(response, settings.session_cookie_secure)
 
     return limiter

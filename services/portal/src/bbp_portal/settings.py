@@ -105,6 +105,14 @@ class PortalSettings(
         "5/minute;30/hour",
         description="Sign-in, OTP and forgot-password submissions allowed per login id, per step",
     )
+    # A machine client polling a request's progress every 2 s uses 30 a minute; a script that
+    # creates requests calls a few times a minute. 120/minute leaves room for both and stops a
+    # runaway loop within a minute; 3000/hour bounds a steady one.
+    api_token_rate_limit: str = Field(
+        "120/minute;3000/hour",
+        description="Calls to /api/v1 allowed per API token, all operations together (a browser "
+        "session is not counted)",
+    )
 
     # --- network ----------------------------------------------------------------------------
     trusted_proxy_count: int = Field(

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from bbp_portal.audit_trail import Actor
-from bbp_portal.auth import current_user
+from bbp_portal.auth import current_token, current_user
 from bbp_portal.device import client_ip, device_id
 from bbp_portal.settings import PortalSettings
 
@@ -20,8 +20,13 @@ def settings() -> PortalSettings:
 
 
 def actor() -> Actor:
-    """The signed-in user as the services' :class:`Actor` (views are guarded: one exists)."""
+    """The signed-in user as the services' :class:`Actor` (views are guarded: one exists);
+    through an API token, with the token's id and name (its entries in the audit log say so).
+    """
     user = current_user()
     if user is None:  # pragma: no cover - every caller is behind login_required
         raise RuntimeError("no signed-in user")
+    token = current_token()
+    if token is not None:
+        return Actor(user.login_id, user.role, client_ip(), None, token.token_id, token.name)
     return Actor(user.login_id, user.role, client_ip(), device_id())

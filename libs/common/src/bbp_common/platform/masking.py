@@ -2,7 +2,9 @@
 
 Passwords, OTPs, MPINs, tokens and credentials must never reach a log line. The masker
 works on keys (any mapping key that names a secret has its value replaced) and on text
-(bearer/basic credentials, JWTs, ``"mpin": 1234``-style pairs inside strings).
+(bearer/basic credentials and whatever follows ``Authorization:``, JWTs, the portal's API
+tokens ``bbp_<id>_<secret>`` wherever they appear, ``"mpin": 1234``-style pairs inside
+strings).
 """
 
 from __future__ import annotations
@@ -30,11 +32,26 @@ _SAFE_KEYS = frozenset(
         "fencing_token",
         "token_age",
         "password_rules",
+        # An API token's public id and name (bbp_portal.api_tokens): never its secret.
+        "token_id",
+        "token_name",
     }
 )
 
 _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # Authorization headers and their values.
+    # The portal's API tokens (bbp_<16 hex>_<secret>), anywhere: a header, a URL, a body a
+    # client sent by mistake. The public id before the secret stays (it is no secret).
+    (re.compile(r"\b(bbp_[0-9a-f]{16}_)[A-Za-z0-9_-]{8,}"), r"\1" + MASK),
+    # An Authorization header's value, whatever its scheme ("Authorization: Bearer x",
+    # "authorization=x", "'Authorization': 'Token x'").
+    (
+        re.compile(
+            r"(?i)(\bauthori[sz]ation[\"']?\s*[:=]\s*[\"']?)"
+            r"((?:bearer|basic|token|digest)\s+)?(?!\*\*\*)[^\s\"',;}]+"
+        ),
+        r"\1\2" + MASK,
+    ),
+    # Bearer and basic credentials, with or without their header.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + MASK),
     # JSON Web Tokens (three base64url parts, the first one starting with eyJ).
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
@@ -60,7 +77,7 @@ def is_secret_key(key: str) -> bool:
 # Every text pattern needs one of these words (or a JWT's "eyJ", or a URL's "://"): text
 # without any of them cannot hold a secret we recognise, and most log values are such text.
 _MAY_HOLD_SECRET = re.compile(
-    r"(?i)bearer|basic|eyJ|pass|otp|pin|secret|token|authenticationvalue|://"
+    r"(?i)bearer|basic|eyJ|pass|otp|pin|secret|token|authenticationvalue|authori[sz]ation|bbp_|://"
 )
 
 

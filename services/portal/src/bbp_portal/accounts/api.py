@@ -81,6 +81,7 @@ def list_accounts(query: dict[str, Any]) -> Any:
     body=SelectionSchema,
     response=SelectionCountSchema,
     tags=["accounts"],
+    tokens=True,
 )
 def count_selection(body: selection.AccountSelection) -> Any:
     cap = 10_000
@@ -110,6 +111,7 @@ def get_account(account_id: int) -> Any:
     status=201,
     tags=["accounts"],
     roles=OPERATORS,
+    tokens=True,
 )
 def create_account(body: account_service.AccountInput) -> Any:
     with engine().begin() as conn:
@@ -123,6 +125,7 @@ def create_account(body: account_service.AccountInput) -> Any:
     response=AccountSchema,
     tags=["accounts"],
     roles=OPERATORS,
+    tokens=True,
 )
 def update_account(account_id: int, body: dict[str, Any]) -> Any:
     who = actor()
@@ -152,6 +155,7 @@ def update_account(account_id: int, body: dict[str, Any]) -> Any:
     response=DeleteOutcomeSchema,
     tags=["accounts"],
     roles=OPERATORS,
+    tokens=True,
 )
 def delete_account(account_id: int) -> Any:
     with engine().begin() as conn:
@@ -182,6 +186,7 @@ def list_groups(query: dict[str, Any]) -> Any:
     status=201,
     tags=["groups"],
     roles=OPERATORS,
+    tokens=True,
 )
 def create_group(body: dict[str, Any]) -> Any:
     with engine().begin() as conn:
@@ -190,7 +195,12 @@ def create_group(body: dict[str, Any]) -> Any:
 
 @api.patch("/groups/<int:group_id>")
 @endpoint(
-    "Rename a group", body=GroupSchema, response=GroupSchema, tags=["groups"], roles=OPERATORS
+    "Rename a group",
+    body=GroupSchema,
+    response=GroupSchema,
+    tags=["groups"],
+    roles=OPERATORS,
+    tokens=True,
 )
 def rename_group(group_id: int, body: dict[str, Any]) -> Any:
     with engine().begin() as conn:
@@ -198,7 +208,9 @@ def rename_group(group_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.delete("/groups/<int:group_id>")
-@endpoint("Delete a group (its accounts stay)", status=204, tags=["groups"], roles=OPERATORS)
+@endpoint(
+    "Delete a group (its accounts stay)", status=204, tags=["groups"], roles=OPERATORS, tokens=True
+)
 def delete_group(group_id: int) -> Any:
     with engine().begin() as conn:
         group_service.delete_group(conn, actor(), group_id)
@@ -228,6 +240,7 @@ def upload_template(query: dict[str, Any]) -> Any:
     tags=["uploads"],
     roles=OPERATORS,
     multipart={"file": "binary"},
+    tokens=True,
 )
 def create_upload() -> Any:
     return stage(*read_upload_file())
@@ -281,6 +294,7 @@ def upload_report(upload_id: int) -> Any:
     response=UploadSchema,
     tags=["uploads"],
     roles=OPERATORS,
+    tokens=True,
 )
 def import_upload(upload_id: int) -> Any:
     return finish(upload_id, do_import=True)
@@ -288,7 +302,11 @@ def import_upload(upload_id: int) -> Any:
 
 @api.post("/uploads/<int:upload_id>/discard")
 @endpoint(
-    "Import none: discard the upload", response=UploadSchema, tags=["uploads"], roles=OPERATORS
+    "Import none: discard the upload",
+    response=UploadSchema,
+    tags=["uploads"],
+    roles=OPERATORS,
+    tokens=True,
 )
 def discard_upload(upload_id: int) -> Any:
     return finish(upload_id, do_import=False)

@@ -1,4 +1,5 @@
-"""API infrastructure: the blueprint, :func:`endpoint`, the error handlers, the OpenAPI build.
+"""API infrastructure: the blueprint, :func:`endpoint`, the error handlers (the operation it
+records: ``operation``; the OpenAPI document built from them: ``openapi``).
 
 Why a home-made decorator rather than a framework (flask-smorest, APIFlask): it is ~100
 lines over marshmallow and apispec, which we use anyway, it composes with the portal's own
@@ -7,29 +8,25 @@ access decorators and CSRF, and it keeps pages and API on the same session and r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bbp_common.platform.logging import get_logger
-from bbp_portal.api.schemas import ErrorSchema, PageInfoSchema
+from bbp_portal.api.openapi import build_spec, openapi
+from bbp_portal.api.operation import PREFIX, READ_METHODS, Operation
+from bbp_portal.api.schemas import PageInfoSchema
 from bbp_portal.audit_trail import record
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import current_token, current_user, login_required, role_required
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import actor, engine
 
 log = get_logger(__name__)
-
-PREFIX = "/api/v1"
 
 
 def error_response(
@@ -41,23 +38,6 @@ def error_response(
     if details:
         body["details"] = details
     return jsonify(error=body), status
-
-
-@dataclass
-class Operation:
-    """What :func:`endpoint` knows about a view, for the OpenAPI document."""
-
-    summary: str
-    query: type[Schema] | None = None
-    body: type[Schema] | None = None
-    response: type[Schema] | None = None
-    many: bool = False
-    status: int = 200
-    tags: Sequence[str] = ()
-    roles: Sequence[str] = ()
-    content_type: str | None = None
-    multipart: dict[str, str] = field(default_factory=dict)
-    description: str = ""
 
 
 def endpoint(
@@ -73,12 +53,19 @@ def endpoint(
     content_type: str | None = None,
     multipart: dict[str, str] | None = None,
     description: str = "",
+    tokens: bool | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a view an API operation.
 
     The view receives ``query=`` (the loaded query string) and/or ``body=`` (the loaded JSON
     body) when those schemas are given; it returns an object to dump with ``response`` (or a
     ``Response`` as is). ``roles`` limits who may call it (default: anyone signed in).
+
+    ``tokens``: whether an API token (a machine client) may call it. By default a token may
+    read (GET) but change nothing — a new operation that changes something is refused to
+    tokens (403 ``token_not_allowed``) until it says ``tokens=True``; ``tokens=False`` marks
+    what only a person in the portal may do (approve, reject, resolve, close the breaker…),
+    and refuses tokens whatever the method (``bbp_portal.api_tokens.bearer`` applies it).
     """
     op = Operation(
         summary,
@@ -92,6 +79,7 @@ def endpoint(
         content_type,
         dict(multipart or {}),
         description,
+        tokens,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,126 +188,25 @@ def _audit_too_large() -> None:
         log.warning("audit_of_refused_request_failed", exc_info=True)
 
 
-# --------------------------------------------------------------------------- OpenAPI
-
-_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
-
-
-def build_spec(app: Flask) -> dict[str, Any]:
-    """The OpenAPI 3 document of every :func:`endpoint` under ``/api/v1``."""
-    spec = APISpec(
-        title="Bulk bill payment — portal API",
-        version="1",
-        openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
-        info={
-            "description": (
-                "Session-authenticated (sign in on the portal; the session cookie goes along). "
-                "Mutations need the X-CSRFToken header (GET /api/v1/session). Errors are "
-                '{"error": {"code", "message", "field"?}}. Lists are keyset-paginated: pass '
-                "page.next / page.prev / page.last back as `cursor`."
-            )
-        },
-    )
-    spec.components.schema("Error", schema=ErrorSchema)
-    spec.components.security_scheme(
-        "session", {"type": "apiKey", "in": "cookie", "name": "session"}
-    )
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.rule.startswith(PREFIX):
-            continue
-        op: Operation | None = getattr(app.view_functions[rule.endpoint], "__api_operation__", None)
-        if op is None:
-            continue
-        path = _PARAM.sub(lambda m: "{" + m["name"] + "}", rule.rule)
-        parameters: list[dict[str, Any]] = [
-            {
-                "in": "path",
-                "name": m["name"],
-                "required": True,
-                "schema": {"type": "integer" if m["conv"] == "int" else "string"},
-            }
-            for m in _PARAM.finditer(rule.rule)
-        ]
-        if op.query is not None:
-            parameters.append({"in": "query", "schema": op.query})
-        responses: dict[str, Any] = {}
-        if op.content_type:
-            responses[str(op.status)] = {
-                "description": "the file",
-                "content": {op.content_type: {}},
-            }
-        elif op.response is not None:
-            schema: Any = op.response
-            if op.many:
-                schema = {"type": "array", "items": op.response}
-            responses[str(op.status)] = {
-                "description": "OK",
-                "content": {"application/json": {"schema": schema}},
-            }
-        else:
-            responses[str(op.status)] = {"description": "OK"}
-        for status, what in ((401, "Not signed in"), (403, "Role may not"), (422, "Invalid input")):
-            responses[str(status)] = {
-                "description": what,
-                "content": {"application/json": {"schema": "Error"}},
-            }
-        operation: dict[str, Any] = {
-            "summary": op.summary,
-            "tags": list(op.tags),
-            "parameters": parameters,
-            "responses": responses,
-            "security": [{"session": []}],
-        }
-        if op.description or op.roles:
-            roles = f"Roles: {', '.join(op.roles)}." if op.roles else "Any signed-in role."
-            operation["description"] = (op.description + " " + roles).strip()
-        if op.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": op.body}},
-            }
-        if op.multipart:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                name: {"type": "string", "format": fmt}
-                                for name, fmt in op.multipart.items()
-                            },
-                        }
-                    }
-                },
-            }
-        methods = sorted(m for m in (rule.methods or ()) if m not in ("HEAD", "OPTIONS"))
-        spec.path(path=path, operations={m.lower(): operation for m in methods})
-    return spec.to_dict()
-
-
-@login_required
-def openapi() -> Any:
-    """The OpenAPI document. Signed-in only: the portal shows nothing to anonymous users but
-    sign-in and health, and the document is built once per process."""
-    app = current_app
-    if "bbp.openapi" not in app.extensions:
-        app.extensions["bbp.openapi"] = build_spec(app)  # type: ignore[attr-defined]
-    return jsonify(app.extensions["bbp.openapi"])
-
-
-@endpoint("Who is signed in, and the CSRF token for mutations", tags=["session"])
+@endpoint(
+    "Who is signed in, and the CSRF token for mutations (an API token: which token)",
+    tags=["session"],
+    description="Through an API token: `via` is `token`, `token` names it and `csrf_token` is "
+    "null (a token needs none); through a session: `via` is `session`.",
+)
 def session_info() -> Any:
     from flask_wtf.csrf import generate_csrf
 
     user = current_user()
     assert user is not None
+    token = current_token()
     return {
         "login_id": user.login_id,
         "role": user.role,
         "language": user.language,
-        "csrf_token": generate_csrf(),
+        "via": "token" if token else "session",
+        "token": {"id": token.token_id, "name": token.name} if token else None,
+        "csrf_token": None if token else generate_csrf(),
     }
 
 
@@ -338,4 +225,13 @@ def register_api(app: Flask, *features: Blueprint) -> None:
     _install_error_handlers(app)
 
 
-__all__ = ["PREFIX", "build_spec", "endpoint", "error_response", "page_of", "register_api"]
+__all__ = [
+    "PREFIX",
+    "READ_METHODS",
+    "Operation",
+    "build_spec",
+    "endpoint",
+    "error_response",
+    "page_of",
+    "register_api",
+]

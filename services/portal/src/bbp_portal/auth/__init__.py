@@ -10,6 +10,8 @@ guarded: by :func:`install_guard` (deny by default) and by :func:`login_required
 from bbp_portal.auth.access import (
     ROLES,
     SignedInUser,
+    TokenCaller,
+    current_token,
     current_user,
     install_guard,
     is_public,
@@ -18,12 +20,20 @@ from bbp_portal.auth.access import (
     role_required,
     safe_next,
 )
-from bbp_portal.auth.sessions import step_up_fresh, step_up_required, step_up_until
+from bbp_portal.auth.sessions import (
+    forget_step_up,
+    step_up_fresh,
+    step_up_required,
+    step_up_until,
+)
 
 __all__ = [
     "ROLES",
     "SignedInUser",
+    "TokenCaller",
+    "current_token",
     "current_user",
+    "forget_step_up",
     "install_guard",
     "is_public",
     "login_required",

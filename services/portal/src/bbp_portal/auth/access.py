@@ -3,6 +3,11 @@
 Deny by default: :func:`install_guard` refuses every request to a view that is not marked
 :func:`public` unless someone is signed in, so a new route is protected even if its author
 forgot :func:`login_required`. The decorators stay for readability and for role checks.
+
+Someone is "signed in" through a session (the browser's cookie) or, under ``/api/``, through
+an API token (``Authorization: Bearer …``; ``bbp_portal.api_tokens`` checks it before the
+guard runs and leaves a :class:`TokenCaller` here). A token's caller has no session: no
+step-up, no CSRF token, nothing the cookie's session holds.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, g, has_request_context, jsonify, redirect, request, session, url_for
 
 ROLES = ("admin", "superadmin", "auditor")
 
@@ -41,7 +46,35 @@ class SignedInUser:
         return self.role in ("superadmin", "auditor")
 
 
+@dataclass(frozen=True)
+class TokenCaller:
+    """The API token this request came with, once checked: whose, which, and the role it acts
+    with now (at most its user's present role and the role it was made with)."""
+
+    row_id: int
+    token_id: str  # the public id (the part of the token before its secret)
+    name: str
+    login_id: str
+    role: str
+    language: str = "en"
+
+
+#: Where ``bbp_portal.api_tokens`` leaves the checked token of a request.
+TOKEN_KEY = "bbp_api_token"  # noqa: S105 - a name in flask.g, no secret
+
+
+def current_token() -> TokenCaller | None:
+    """The API token this request was made with, or ``None`` (a browser session, or nobody)."""
+    if not has_request_context():
+        return None
+    found: TokenCaller | None = g.get(TOKEN_KEY)
+    return found
+
+
 def current_user() -> SignedInUser | None:
+    token = current_token()
+    if token is not None:
+        return SignedInUser(token.login_id, token.role, token.language)
     data = session.get("user")
     if not data:
         return None

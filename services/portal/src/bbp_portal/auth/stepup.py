@@ -44,12 +44,18 @@ PENDING = "pending_step_up"
 TARGETS = {
     "pay": re.compile(r"^[A-Za-z0-9_-]{8,64}$"),  # the confirmation page's key
     "approve": re.compile(r"^[0-9]{1,18}$"),  # the payment request's id
+    "token": re.compile(r"^[A-Za-z0-9_-]{8,64}$"),  # the new-token page's key (issue 18)
 }
+#: Actions that need a step-up even when ``BBP_STEP_UP`` is off: an API token acts without
+#: a person for up to 30 days, so it is made only right after Mobiquity checked the person.
+ALWAYS = frozenset({"token"})
 
 
 def _purpose(action: str, target: str) -> str:
     if action == "approve":
         return _("You are about to approve payment request #%(id)s.", id=target)
+    if action == "token":
+        return _("You are about to make an API token, which acts in your name.")
     return _("You are about to pay the bills you are confirming.")
 
 
@@ -106,7 +112,7 @@ def _down(
 @rate_limited
 def step_up() -> Any:
     action, target, back = _args()
-    if not sessions.step_up_required():
+    if action not in ALWAYS and not sessions.step_up_required():
         return redirect(back)
     user = current_user()
     assert user is not None
@@ -183,4 +189,4 @@ def step_up_otp() -> Any:
     return _done(user, login, step, otp=True)
 
 
-__all__ = ["PENDING", "TARGETS", "step_up", "step_up_otp"]
+__all__ = ["ALWAYS", "PENDING", "TARGETS", "step_up", "step_up_otp"]

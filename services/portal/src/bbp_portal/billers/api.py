@@ -84,6 +84,7 @@ def get_biller(utility_code: str) -> Any:
     status=201,
     tags=["billers"],
     roles=("superadmin",),
+    tokens=False,
 )
 def create_biller(body: service.BillerInput) -> Any:
     with engine().begin() as conn:
@@ -97,6 +98,7 @@ def create_biller(body: service.BillerInput) -> Any:
     response=BillerSchema,
     tags=["billers"],
     roles=("superadmin",),
+    tokens=False,
 )
 def update_biller(utility_code: str, body: dict[str, Any]) -> Any:
     with engine().begin() as conn:

@@ -10,11 +10,13 @@ request it created, with ``existing: true``.
 Step-up (on by default; the API never steps up by itself): a payment request made here
 without a fresh step-up of this session for its key waits for a person (reason ``step_up``);
 approving needs one for that request, else 403 ``step_up_required`` (docs/decisions.md).
+API tokens (issue 18) make payment requests as a maker (they always wait for a person) and
+pause; approving, rejecting, resuming, resolving, acknowledging and closing the breaker say
+``tokens=False``.
 
-Why one module of more than 400 lines: it is one blueprint, the payments part of the API's
-OpenAPI document; each endpoint is a decorator carrying its OpenAPI words and a few lines
-calling ``operations`` or the queries. Split, its parts would share the blueprint and the
-helpers through one another, and the document would be read from several places.
+Why one module of more than 400 lines: it is one blueprint (``api_v1.payments.*``, the names
+the inputs table, the OpenAPI document and the tests use), each operation also saying whether
+an API token may call it; split across modules, routes would be added by importing them.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def list_pending(query: dict[str, Any]) -> Any:
     "whether the request would wait for approval and why (approval_reasons: request_limit, "
     "daily_limit, step_up — with step-up on, a request made through the API always waits "
     "for a person's confirmation unless this session stepped up for its key).",
+    tokens=True,
 )
 def preview(body: dict[str, Any]) -> Any:
     ids, _described = selection.from_body(body)
@@ -156,6 +159,7 @@ def preview(body: dict[str, Any]) -> Any:
     "(Asia/Dhaka) above the daily limit, or — with step-up on — when this session made no "
     "fresh step-up for its idempotency_key (approval_reasons says which). A request that "
     "waits only for the step-up may be confirmed in the portal by its maker, with a step-up.",
+    tokens=True,
 )
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
@@ -203,6 +207,7 @@ def create_payment(body: dict[str, Any]) -> Any:
     "session made a fresh step-up for this request (on the portal's step-up page; step-up is "
     "on by default: in practice, approve in the portal); 403 maker_cannot_approve for the "
     "maker; 409 bills_stale when its bills were fetched too long ago meanwhile.",
+    tokens=False,
 )
 def approve(request_id: int, body: dict[str, Any]) -> Any:
     operations.approve(
@@ -230,8 +235,10 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
     "on a believed 'not found' or by a person, cancelled, paid again meanwhile or under a "
     "double-payment alarm — are fetched again: the answer is that fetch request (origin "
     "pay_again). Once it finished, create the payment request from its bills "
-    "(GET /payments/pending?fetch_request_id=…, then POST /requests/payment with "
-    "pay_again_of). 409 nothing_to_pay_again, not_finished.",
+    "(GET /pending-bills?fetch_request_id=…, then POST /requests/payment with "
+    "pay_again_of; made with a token, it waits for a person like any). 409 "
+    "nothing_to_pay_again, not_finished.",
+    tokens=True,
 )
 def pay_again(request_id: int) -> Any:
     created = operations.pay_again(engine(), actor(), request_id, relay=relay())
@@ -248,6 +255,7 @@ def pay_again(request_id: int) -> Any:
     roles=OPERATORS,
     tags=TAGS,
     description="→ rejected; its payments are cancelled and their bills are free again.",
+    tokens=False,
 )
 def reject(request_id: int, body: dict[str, Any]) -> Any:
     operations.reject(engine(), actor(), request_id, body["comment"])
@@ -261,6 +269,7 @@ def reject(request_id: int, body: dict[str, Any]) -> Any:
     response=RequestSchema,
     roles=OPERATORS,
     tags=TAGS,
+    tokens=True,
 )
 def pause(request_id: int, body: dict[str, Any]) -> Any:
     operations.pause(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -274,6 +283,7 @@ def pause(request_id: int, body: dict[str, Any]) -> Any:
     response=RequestSchema,
     roles=OPERATORS,
     tags=TAGS,
+    tokens=False,
 )
 def resume(request_id: int, body: dict[str, Any]) -> Any:
     operations.resume(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -365,6 +375,7 @@ def _payment_detail(payment_id: int) -> dict[str, Any]:
     tags=TAGS,
     description="paid → succeeded; not_paid → failed and the bill can be paid again (a new "
     "payment, a new reference id). 409 not_uncleared for any other state.",
+    tokens=False,
 )
 def resolve(payment_id: int, body: dict[str, Any]) -> Any:
     operations.resolve(
@@ -385,6 +396,7 @@ def resolve(payment_id: int, body: dict[str, Any]) -> Any:
     body=CommentSchema,
     roles=("superadmin",),
     tags=TAGS,
+    tokens=False,
 )
 def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
     operations.acknowledge_anomaly(engine(), actor(), anomaly_id, body["comment"])
@@ -424,6 +436,7 @@ def _breaker() -> needs_attention.Breaker:
     response=BreakerSchema,
     roles=("superadmin",),
     tags=TAGS,
+    tokens=False,
 )
 def close_breaker(body: dict[str, Any]) -> Any:
     operations.close_wallet_breaker(engine(), actor(), body["comment"])

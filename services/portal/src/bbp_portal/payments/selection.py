@@ -8,6 +8,7 @@ API's are not (its errors carry stable codes).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE, Schedule
+from bbp_portal.auth import current_token
 from bbp_portal.localtime import DHAKA
 from bbp_portal.payments import operations
 from bbp_portal.payments import pending as pending_bills
@@ -29,7 +31,13 @@ MOMENT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
 
 def policy() -> operations.PayPolicy:
-    return operations.PayPolicy.from_settings(settings())
+    """The settings' pay policy; for a call made with an API token, step-up is on whatever
+    ``BBP_STEP_UP`` says: a token has no session, never steps up, so a payment request it
+    makes always waits for a person (reason ``step_up``; issue 18)."""
+    found = operations.PayPolicy.from_settings(settings())
+    if current_token() is not None:
+        return replace(found, step_up=True)
+    return found
 
 
 def _day(text: str | None) -> date | None:

@@ -61,6 +61,7 @@ def _page(page: queries.Page) -> dict[str, Any]:
     tags=TAGS,
     description="Creates the request and its items at once and answers with the request; "
     "the fetching runs in the background (poll the progress).",
+    tokens=True,
 )
 def create_fetch(body: dict[str, Any]) -> Any:
     selection = actions.selection_of(body["ids"], body["group_id"], body["filter"])
@@ -162,6 +163,7 @@ def get_biller_totals(request_id: int) -> Any:
     response=CancelledSchema,
     roles=OPERATORS,
     tags=TAGS,
+    tokens=True,
 )
 def cancel_request(request_id: int) -> Any:
     with engine().connect() as conn:

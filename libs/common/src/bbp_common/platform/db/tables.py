@@ -167,6 +167,39 @@ audit_log = Table(
 )
 """Append-only (triggers refuse UPDATE and DELETE): who did what, when, from where."""
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("public_id", String(16, collation="utf8mb4_bin"), nullable=False, unique=True),
+    Column(
+        "login_id",
+        String(64),
+        ForeignKey("users.login_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_sha256", String(64, collation="utf8mb4_bin"), nullable=False),
+    _created(),
+    Column("expires_at", Timestamp(), nullable=False),
+    Column("last_used_at", Timestamp()),
+    Column("last_used_ip", String(64)),
+    Column("revoked_at", Timestamp()),
+    Column("revoked_by", String(64)),
+    Column("revoked_reason", String(16)),
+    CheckConstraint("role IN ('admin','superadmin','auditor')", name="role"),
+    CheckConstraint(
+        "revoked_reason IN ('owner','superadmin','user_disabled')", name="revoked_reason"
+    ),
+    Index(None, "login_id", "id"),
+    **TABLE_ARGS,
+)
+"""API tokens of machine clients (``bbp_portal.api_tokens``): each belongs to a registered
+user, carries at most that user's role, expires within 30 days. The secret is never stored:
+``secret_sha256`` is the SHA-256 of its high-entropy part, ``public_id`` finds the row.
+Removing the user removes its tokens; disabling it revokes them (``revoked_reason``)."""
+
 # --------------------------------------------------------------------------- catalogue
 
 billers = Table(

@@ -47,6 +47,22 @@
     });
   });
 
+  // <button data-bbp-copy="element-id"> copies that field's value (the new API token page).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-bbp-copy]");
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-bbp-copy"));
+    if (!field) { return; }
+    field.select();
+    var done = function () { button.textContent = button.getAttribute("data-bbp-copied") || button.textContent; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
   // New and confirmed password must match: say so before the form is sent.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-bbp-password-pair]").forEach(function (form) {

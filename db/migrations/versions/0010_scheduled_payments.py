@@ -10,8 +10,8 @@
   ``previous_total``; the index ``(hold, due_at)`` serves the scheduler's starter and is
   untouched by the hot path's state moves.
 
-Revision ID: 0009_scheduled_payments
-Revises: 0008_enquiry_checks
+Revision ID: 0010_scheduled_payments
+Revises: 0009_api_tokens
 Create Date: 2026-12-09 08:00:00.000000+00:00
 """
 
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0009_scheduled_payments"
-down_revision = "0008_enquiry_checks"
+revision = "0010_scheduled_payments"
+down_revision = "0009_api_tokens"
 branch_labels = None
 depends_on = None
 
