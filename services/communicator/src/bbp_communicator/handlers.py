@@ -10,7 +10,7 @@ Amounts and wallets come from MySQL after the claim, never from the message.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -83,6 +83,9 @@ class Communicator:
     and every minute): command expiries are judged on it, never on this machine's clock.
     ``send_window`` is how long after its claim a payment may still be sent; ``answer_window``
     the client's connect + read timeouts: the claim writes both deadlines on the row.
+    ``monotonic`` is the clock the send-by moment and a wallet refusal are measured on; it
+    must be the client's own (``MobiquityClient(clock=…)``, which judges ``send_by``). The
+    model check (``tests/integration/model``) passes a virtual one to both.
     """
 
     engine: Engine
@@ -95,6 +98,7 @@ class Communicator:
     send_window: float = 5.0
     answer_window: float = 18.0
     token_first: bool = True
+    monotonic: Callable[[], float] = time.monotonic
     #: When (monotonic) this process last saw a wallet-authentication failure: payments it
     #: claimed before then and has not sent yet are reported not sent instead (uncounted).
     wallet_refused_at: float | None = None
@@ -212,7 +216,7 @@ class Communicator:
             except MobiquityError as exc:
                 self._unclaimable(message, base, f"no system token ({type(exc).__name__})")
                 return
-        started = time.monotonic()
+        started = self.monotonic()
         with self.engine.begin() as conn:
             store = PaymentStore(conn, actor=self.name)
             breaker = WalletBreaker(conn, actor=self.name)
@@ -358,7 +362,7 @@ class Communicator:
         if isinstance(outcome, Rejected):
             detail = outcome.error_codes[0] if outcome.error_codes else None
             if is_wallet_auth_failure(outcome.error_code, detail):
-                self.wallet_refused_at = time.monotonic()
+                self.wallet_refused_at = self.monotonic()
                 with self.engine.begin() as conn:
                     if WalletBreaker(conn, actor=self.name).open(
                         cause=f"wallet authentication failed ({outcome.error_code}/{detail})",
