@@ -150,6 +150,7 @@ pay_scripts = st.builds(
     answer_delay=st.sampled_from([0.0, 1.0, 2.5]),
     land_delay=st.sampled_from([0.5, 2.0, 5.0]),
     publish=st.sampled_from(["ok", "ok", "ok", "nack", "lost_confirm"]),
+    meanwhile=st.sampled_from(["nothing", "nothing", "sweep", "results"]),
 )
 enquiry_scripts = st.builds(
     EnquiryScript,
@@ -271,6 +272,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         }
         with self.world.checker.begin() as conn:
             conn.execute(text("UPDATE wallet_breaker SET state = :s"), {"s": config.breaker})
+        self.world.meanwhile = self._meanwhile
         self.ready = True
         self._lease_step(self.scheds[SCHEDULERS[0]])
         self._create([None] * config.first_bills, AMOUNTS[0], "DSCO")
@@ -683,6 +685,29 @@ class PaymentLifecycle(RuleBasedStateMachine):
         _, counts = self._write(sched, sched.sweeper.sweep)
         for name, count in (counts or {}).items():
             STATS[f"sweep: {name}"] += count
+
+    def _meanwhile(self, what: str) -> None:
+        """The leader works while a communicator is between its claim and its billpay."""
+        leading = [s for s in self._leading() if not s.lost]
+        if not leading:
+            return
+        sched = leading[0]
+        STATS[f"meanwhile: {what}"] += 1
+        if what == "sweep":
+            self._write(sched, sched.sweeper.sweep)
+            return
+        queue = self.world.broker.queues["results"]
+        if not queue:
+            return
+        batch = list(queue)
+        envelopes = [message.envelope() for message in batch]
+        applied, _ = self._write(
+            sched,
+            lambda: sched.db.write(lambda conn, _token: sched.results.apply_all(conn, envelopes)),
+        )
+        if applied:
+            for message in batch:
+                queue.remove(message)
 
     # ------------------------------------------------------------------ the broker
 

@@ -259,6 +259,9 @@ class PayScript:
     answer_delay: float = 0.0  # how long the answer took after the billpay left
     land_delay: float = 1.0  # "unknown_late": when the billpay reaches Mobiquity
     publish: str = "ok"  # the result's publish: ok | nack | lost_confirm
+    #: What the scheduler does between the claim's commit and the billpay: nothing, a sweep,
+    #: or applying the results waiting in the broker.
+    meanwhile: str = "nothing"
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,8 @@ class FakeClient:
                 fate.append("not sent")
                 return NotSent(reference, "token", f"no system token: {exc}", 0.0)
         world.advance(script.delay)
+        if script.meanwhile != "nothing" and world.meanwhile is not None:
+            world.meanwhile(script.meanwhile)
         if send_by is not None and world.clock.monotonic() >= send_by:
             fate.append("not sent")
             return NotSent(reference, "send_by", "the send-by moment passed before sending", 0.0)
@@ -409,6 +414,9 @@ class World:
     #: dead-lettered): then nobody can tell either.
     fates: dict[str, list[str]] = field(default_factory=dict)
     on_advance: Callable[[], None] | None = None
+    #: Runs the scheduler's work "meanwhile" (while a communicator is between its claim and
+    #: its billpay).
+    meanwhile: Callable[[str], None] | None = None
 
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
