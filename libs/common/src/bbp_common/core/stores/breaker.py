@@ -59,12 +59,20 @@ class WalletBreaker:
         return row is not None
 
     def open(self, *, cause: str, reference_id: str | None, details: dict[str, Any]) -> bool:
-        """Open it (idempotent). True, with an audit entry, only for the call that opened it."""
+        """Open it (idempotent). True, with an audit entry, only for the call that opened it.
+
+        A refusal of a billpay claimed before a person last closed the breaker does not open
+        it again: that billpay went out with the credentials the person has since fixed, and
+        it already opened the breaker once (the communicator that got the answer opens at
+        once; the scheduler's result, applied late or again, comes after the close).
+        """
         opened = self.conn.exec_driver_sql(
             "UPDATE wallet_breaker SET state = 'open', opened_at = UTC_TIMESTAMP(6),"
             " opened_reason = %s, opened_by_reference = %s, closed_by = NULL, closed_at = NULL"
-            " WHERE name = %s AND state <> 'open'",
-            (cause[:255], reference_id, NAME),
+            " WHERE name = %s AND state <> 'open' AND (closed_at IS NULL OR NOT EXISTS"
+            " (SELECT 1 FROM payments WHERE reference_id = %s"
+            " AND sending_at < wallet_breaker.closed_at))",
+            (cause[:255], reference_id, NAME, reference_id),
         ).rowcount
         if opened != 1:
             return False
