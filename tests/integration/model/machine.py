@@ -1064,12 +1064,10 @@ class PaymentLifecycle(RuleBasedStateMachine):
             # never claimed at all: it provably never left.)
             fate = self.world.fates.get(reference, [])
             left = bool({"left", "died", "unreported"} & set(fate))
-            if not left and state in (S.FAILED, S.UNCLEARED) and reference in not_sent_late:
-                # Known gap, reported to the lead: its not-sent result came once the payment
-                # was already ambiguous (a redelivery found it sending, or the sweeper gave up
-                # on its sender); it was kept as an anomaly and the payment enquired.
-                STATS[f"known gap: never left, not-sent after ambiguous, ended {state}"] += 1
-                left = True
+            if not left and reference in not_sent_late:
+                # Its sender's not-sent came once the payment was already ambiguous: it must
+                # have gone back to the queue (and on), never been kept as a disagreement.
+                raise AssertionError(f"(6) {reference}: its late not-sent was not applied")
             if state is S.UNCLEARED:
                 continue
             if entry is not None and entry.accepted:

@@ -19,8 +19,9 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from bbp_common.core.domain.payments import EnquiryOutcome, EnquiryPolicy, PaymentState, ReturnRule
+from bbp_common.core.domain.requests import RequestState
 from bbp_common.core.messages import ENQUIRY_NOT_SENT
-from bbp_common.core.stores import PaymentStore, WalletBreaker
+from bbp_common.core.stores import PaymentStore, RequestStore, WalletBreaker
 from bbp_common.core.stores.claims import ClaimRequest, ClaimResult, claim
 from bbp_common.platform.db.clock import DbClock
 from bbp_common.platform.db.engine import utcnow
@@ -409,3 +410,48 @@ def test_the_enquiry_schedule_counts_each_delay_from_the_previous_answer(engine)
     assert after.enquiry_count == 1
     assert after.enquiry_due_at == answered + timedelta(seconds=300)
     assert Decimal(after.total) == Decimal("25.00")
+
+
+def test_a_late_not_sent_of_an_ambiguous_payment_sends_it_again(engine, results) -> None:
+    """The sweeper gave up on a sender that was alive (a broker hiccup longer than the
+    answer grace); its "not sent" for the current attempt then proves the billpay never
+    left: the payment goes back to the queue with its reference id, and its request, which
+    only waited for enquiries, runs again (found by the model check)."""
+    row = one_payment(engine, "late-not-sent")
+    attempt = dispatch(engine, row.id)
+    with engine.begin() as conn:
+        store = PaymentStore(conn, actor="c")
+        claim(
+            store,
+            WalletBreaker(conn, actor="c"),
+            [ClaimRequest(row.id, attempt)],
+            send_window=5,
+            answer_window=18,
+        )
+    with engine.begin() as conn:
+        store = PaymentStore(conn, actor="sweeper")
+        store.to_ambiguous(store.lock([row.id])[row.id], "no answer in time: its sender is gone")
+        store.flush()
+        requests = RequestStore(conn, actor="sweeper")
+        requests.start([row.request_id])  # the dispatcher started it
+        assert requests.settle(row.request_id) is RequestState.ENQUIRING
+    body = {
+        "payment_id": row.id,
+        "request_id": row.request_id,
+        "attempt": attempt,
+        "reference_id": row.reference_id,
+        "outcome": "not_sent",
+        "reason": "not sent (connect_refused)",
+    }
+    apply(results, ("pay.result", body))
+    after = state(engine, row.id)
+    assert after.state == "queued" and after.returns == 1 and after.enquiry_due_at is None
+    assert after.reference_id == row.reference_id
+    with engine.connect() as conn:
+        request = conn.exec_driver_sql(
+            "SELECT state FROM bulk_requests WHERE id = %s", (row.request_id,)
+        ).scalar_one()
+        anomalies = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM payment_anomalies WHERE payment_id = %s", (row.id,)
+        ).scalar_one()
+    assert request == "running" and anomalies == 0

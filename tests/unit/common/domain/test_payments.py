@@ -43,14 +43,27 @@ def test_only_the_claim_leads_to_sending():
 
 
 def test_a_payment_that_may_have_been_sent_is_never_queued_or_dispatched_again():
-    """Only ``sending`` may go back to the queue — on a proof that it never left (the
-    client's NotSent for its current attempt); everything after an answer never does."""
-    for state in (S.POSTED, S.SUCCEEDED, S.AMBIGUOUS, S.UNCLEARED, S.FAILED, S.UNSENT):
+    """Only ``sending`` and ``ambiguous`` may go back to the queue — on a proof that it never
+    left (its own sender's NotSent for its current attempt); everything after an answer
+    never does."""
+    for state in (S.POSTED, S.SUCCEEDED, S.UNCLEARED, S.FAILED, S.UNSENT):
         assert S.QUEUED not in TRANSITIONS[state]
         assert S.DISPATCHED not in TRANSITIONS[state]
+    assert S.DISPATCHED not in TRANSITIONS[S.AMBIGUOUS]
     # … and a scheduled payment, which never left (it was never dispatched).
-    assert sources_of(S.QUEUED) == {S.SCHEDULED, S.DISPATCHED, S.SENDING}
+    assert sources_of(S.QUEUED) == {S.SCHEDULED, S.DISPATCHED, S.SENDING, S.AMBIGUOUS}
     assert sources_of(S.DISPATCHED) == {S.QUEUED}
+
+
+def test_an_ambiguous_payment_goes_back_only_on_its_own_senders_not_sent():
+    """The sweeper gave up on a sender that was alive: its late "not sent" of the current
+    attempt proves the billpay never left. Nothing else takes an ambiguous payment back."""
+    back = decide_pay_result(S.AMBIGUOUS, PayOutcome.NOT_SENT)
+    assert back.target is S.QUEUED and back.never_left and not back.anomaly
+    stale = decide_pay_result(S.AMBIGUOUS, PayOutcome.NOT_SENT, same_attempt=False)
+    assert stale.target is None
+    for outcome in (PayOutcome.UNKNOWN, PayOutcome.SENDER_DIED, PayOutcome.UNCLAIMED):
+        assert decide_pay_result(S.AMBIGUOUS, outcome).target is None
 
 
 def test_a_scheduled_payment_is_never_dispatched_before_it_is_queued():

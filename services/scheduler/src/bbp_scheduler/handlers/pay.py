@@ -74,6 +74,8 @@ def apply_pay_result(work: Work, body: dict[str, Any]) -> None:
                 [row], f"{decision.cause} ({reason})", counted=body.get("counted", True)
             )
             moved_row = moved[0] if moved else None
+            if moved_row is not None and moved_row.state is S.QUEUED:
+                _dispatch_again(work, moved_row.request_id)
         else:
             values: dict[str, Any] = {
                 "answered_at": work.now,
@@ -111,6 +113,15 @@ def apply_pay_result(work: Work, body: dict[str, Any]) -> None:
             log.error("wallet_breaker_opened", reference_id=row.reference_id)
         if target is not None:
             pause_on_failure_streak(work, row.request_id)
+
+
+def _dispatch_again(work: Work, request_id: int) -> None:
+    """A payment back in the queue of a request that only waited for enquiries: the
+    request runs again, or the dispatcher (which serves queued and running requests) would
+    never send it."""
+    request = work.requests.lock(request_id)
+    if request is not None and request.state is RequestState.ENQUIRING:
+        work.requests.move(request, RequestState.RUNNING, "a payment is to be sent again")
 
 
 def pause_on_failure_streak(work: Work, request_id: int) -> None:

@@ -69,7 +69,8 @@ TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     S.QUEUED: frozenset({S.DISPATCHED, S.CANCELLED}),
     S.DISPATCHED: frozenset({S.SENDING}) | NEVER_LEFT_TARGETS,
     S.SENDING: frozenset({S.POSTED, S.FAILED, S.AMBIGUOUS}) | NEVER_LEFT_TARGETS,
-    S.AMBIGUOUS: frozenset({S.SUCCEEDED, S.FAILED, S.POSTED, S.UNCLEARED}),
+    # Enquiries settle it; or its own sender's late "not sent" proves it never left.
+    S.AMBIGUOUS: frozenset({S.SUCCEEDED, S.FAILED, S.POSTED, S.UNCLEARED}) | NEVER_LEFT_TARGETS,
     # A person resolves an uncleared payment after checking Mobiquity's reports.
     S.UNCLEARED: frozenset({S.SUCCEEDED, S.FAILED}),
     S.POSTED: frozenset(),
@@ -268,8 +269,11 @@ def decide_pay_result(
                 failure=Failure.REJECTED if target is S.FAILED else None,
             )
         if outcome is PayOutcome.NOT_SENT:
-            # The same call cannot be both "maybe processed" and "never left": keep enquiring.
-            return Decision(None, "not-sent after ambiguous ignored", anomaly=True)
+            # It became ambiguous because its sender looked gone (the sweeper gave up on it,
+            # or a redelivered command found it sending) — but the sender was alive and now
+            # reports, for this very attempt, that the billpay never left. Only the claimer
+            # of an attempt ever reports "not sent" for it: it goes back to the queue.
+            return Decision(S.QUEUED, "not sent (its sender's late report)", never_left=True)
         return Decision(None, "duplicate result")
     if current in FINAL_STATES:
         agrees = (

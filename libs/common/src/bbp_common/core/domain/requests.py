@@ -9,7 +9,9 @@ A bulk request (fetch or payment) moves::
     queued            → running | paused | cancelled | finished
     running           → paused | enquiring | cancelled | finished
     paused            → queued | running | enquiring | cancelled | finished
-    enquiring         → finished       (only enquiries are left: they go on, nothing to cancel)
+    enquiring         → finished | running   (only enquiries are left: they go on, nothing to
+                                              cancel; running again when a payment provably
+                                              never left and is queued again)
 
 ``finished``, ``cancelled`` and ``rejected`` are final. A cancelled request's payments in
 flight still finish (or become ``cancelled`` if they come back unsent); its ambiguous ones
@@ -50,7 +52,8 @@ REQUEST_TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     R.QUEUED: frozenset({R.RUNNING, R.PAUSED, R.CANCELLED, R.FINISHED}),
     R.RUNNING: frozenset({R.PAUSED, R.ENQUIRING, R.CANCELLED, R.FINISHED}),
     R.PAUSED: frozenset({R.QUEUED, R.RUNNING, R.ENQUIRING, R.CANCELLED, R.FINISHED}),
-    R.ENQUIRING: frozenset({R.FINISHED}),
+    # A payment whose sender's late "not sent" proves it never left goes back to the queue.
+    R.ENQUIRING: frozenset({R.FINISHED, R.RUNNING}),
     R.FINISHED: frozenset(),
     R.CANCELLED: frozenset(),
     R.REJECTED: frozenset(),

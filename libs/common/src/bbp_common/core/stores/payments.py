@@ -393,7 +393,7 @@ class PaymentStore:
         moved = []
         for row in rows:
             current = self._rows[row.id]
-            if current.state not in (S.DISPATCHED, S.SENDING):
+            if current.state not in (S.DISPATCHED, S.SENDING, S.AMBIGUOUS):
                 continue
             target = never_left_target(
                 self.rule,
@@ -409,6 +409,10 @@ class PaymentStore:
                 "answer_by_at": None,
                 "sent_by": None,
             }
+            if current.state is S.AMBIGUOUS:
+                # Its enquiries end: it is queued again (or out), not waiting for an answer.
+                values.update(enquiry_count=0, enquiry_sent_at=None, enquiry_due_at=None)
+                values.update(check_requested_at=None, check_resume_at=None)
             if counted:
                 values["returns"] = current.returns + 1
             suffix = {
