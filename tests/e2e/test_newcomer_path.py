@@ -45,7 +45,9 @@ def readme_first_run() -> dict[str, Any]:
     portal = re.search(r"open <(http://localhost:\d+)>", section)
     login = re.search(r"log in as `(\w+)` / `([^`]+)`", section)
     otp = re.search(r"one-time password is at\s+<(http://localhost:\d+/[^>]+)>", section)
-    inbox = re.search(r"e-mails and SMS the system sends are\s+at <(http://localhost:\d+/)>", section)
+    inbox = re.search(
+        r"e-mails and SMS the system sends are\s+at <(http://localhost:\d+/)>", section
+    )
     rows = re.search(r"```csv\n(.*?)```", section, re.S)
     assert portal and login and otp and inbox and rows, "the README's first run lost its words"
     return {
