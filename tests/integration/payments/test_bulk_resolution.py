@@ -368,6 +368,12 @@ def test_the_approval_pages_and_the_api(engine, database_url, redis_url) -> None
     page = maker.get(f"/payments/resolutions/{resolution_id}").get_data(as_text=True)
     assert 'id="maker-note"' in page and 'id="approve"' not in page
     assert maker.post(f"/api/v1/resolutions/{resolution_id}/approve", json={}).status_code == 403
+    own = maker.post(f"/payments/resolutions/{resolution_id}/approve", follow_redirects=True)
+    assert "another superadmin must approve it" in own.get_data(as_text=True)
+    assert {r.state for r in payment_rows(engine, request_id)} == {"uncleared"}
+    # a token never resolves: the mutating operations are a person's
+    spec = checker.get("/api/v1/openapi.json").get_json()
+    assert spec["paths"]["/api/v1/resolutions"]["post"]["security"] == [{"session": []}]
     assert 'id="approve"' in checker.get(f"/payments/resolutions/{resolution_id}").get_data(
         as_text=True
     )

@@ -118,7 +118,7 @@ def confirm(
                 "ids",
             )
         waits = plan.needs_second_approval
-        resolution_id = conn.execute(
+        inserted = conn.execute(
             insert(bulk_resolutions).values(
                 idempotency_key=key,
                 outcome=outcome,
@@ -129,7 +129,8 @@ def confirm(
                 state="awaiting_approval" if waits else "applied",
                 created_by=actor.login_id,
             )
-        ).inserted_primary_key[0]
+        )
+        resolution_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
         conn.execute(
             insert(bulk_resolution_payments),
             [

@@ -51,6 +51,25 @@ def refusal_text(code: str) -> str:
     return texts.get(code, code)
 
 
+def message_of(exc: ServiceError) -> str:
+    """A refusal of ``resolutions`` in the person's language (its own English otherwise)."""
+    texts = {
+        "maker_cannot_approve": _(
+            "You made this bulk resolution: another superadmin must approve it."
+        ),
+        "not_awaiting_approval": _("This bulk resolution no longer waits for approval."),
+        "comment_required": _("A comment is required."),
+        "comment_too_long": _("The comment is too long."),
+        "invalid_resolution": _('Choose "It was paid" or "It was not paid".'),
+        "nothing_chosen": _("Tick at least one payment to resolve."),
+        "too_many_payments": _(
+            "More than %(cap)s payments are chosen: narrow the filter.",
+            cap=f"{uncleared.MAX_PAYMENTS:,}",
+        ),
+    }
+    return texts.get(exc.code, exc.message)
+
+
 def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
@@ -250,7 +269,7 @@ def resolve_many_apply(key: str) -> Any:
         flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
         return redirect(_step_up_url(key))
     except ServiceError as exc:
-        flash(exc.message, "danger")
+        flash(message_of(exc), "danger")
         return redirect(here)
     if done.state == "awaiting_approval":
         flash(
@@ -330,14 +349,14 @@ def approve_resolution(resolution_id: int) -> Any:
         abort(404)
     except Forbidden as exc:
         if exc.code != "step_up_required":
-            flash(exc.message, "danger")
+            flash(message_of(exc), "danger")
             return redirect(here)
         flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
         return redirect(
             url_for("auth.step_up", action="resolution", target=str(resolution_id), next=here)
         )
     except ServiceError as exc:
-        flash(exc.message, "danger")
+        flash(message_of(exc), "danger")
         return redirect(here)
     flash(_("Approved: resolved %(n)s payments.", n=f"{len(done.resolved):,}"), "success")
     if done.refused:
@@ -353,7 +372,7 @@ def reject_resolution(resolution_id: int) -> Any:
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(exc.message, "danger")
+        flash(message_of(exc), "danger")
     else:
         flash(_("Rejected: its payments stay uncleared."), "success")
     return redirect(here)

@@ -56,7 +56,7 @@ class UnclearedFilter:
     since: date | None = None
     until: date | None = None
 
-    def as_args(self) -> dict[str, str]:
+    def as_args(self) -> dict[str, Any]:
         found = {
             "request": str(self.request_id or ""),
             "utility": self.utility,
@@ -177,7 +177,7 @@ def list_uncleared(
     alarms = unacknowledged(conn, ids)
     waiting = pending_in(conn, ids)
     rows = [
-        UnclearedRow(*row, row.id in alarms, waiting.get(row.id))  # type: ignore[misc]
+        UnclearedRow(*row, row.id in alarms, waiting.get(row.id))  # type: ignore[call-arg]
         for row in found
     ]
     return UnclearedPage(rows, int(count), Decimal(total), rows[-1].id if more else None)
