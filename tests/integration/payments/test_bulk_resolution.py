@@ -17,11 +17,13 @@ import sqlalchemy as sa
 
 from bbp_common.core import tallies
 from bbp_common.core.domain.payments import PaymentState
+from bbp_common.core.notifications import PaymentSmsSettings
 from bbp_common.core.stores import PaymentStore
 from bbp_common.platform.db.tables import (
     audit_log,
     bulk_resolution_payments,
     bulk_resolutions,
+    notified_payments,
     payment_events,
 )
 from bbp_portal.audit_trail import Actor
@@ -129,6 +131,21 @@ def _key_of(engine, resolution_id: int) -> str:
         ).scalar_one()
 
 
+def test_paid_sends_each_payment_submitted_sms_when_it_is_on(engine) -> None:
+    _, rows = open_payments(engine, "50.00", "51.00")
+    sms = PaymentSmsSettings(notify_payment_sms=True)
+    done = confirm(engine, SUPER, [r.id for r in rows], payment_sms=sms)
+    assert len(done.resolved) == 2
+    with engine.connect() as conn:
+        told = conn.execute(
+            sa.select(notified_payments.c.payment_id).where(
+                notified_payments.c.payment_id.in_([r.id for r in rows]),
+                notified_payments.c.purpose == "submitted",
+            )
+        ).all()
+    assert sorted(t.payment_id for t in told) == sorted(r.id for r in rows)
+
+
 def test_not_paid_frees_the_bills(engine) -> None:
     request_id, rows = open_payments(engine, "40.00", "41.00")
     done = confirm(engine, SUPER, [r.id for r in rows], "not_paid", "absent from the report")
@@ -147,6 +164,9 @@ def test_only_a_superadmin_with_a_comment_and_an_outcome(engine) -> None:
         confirm(engine, SUPER, [rows[0].id], outcome="maybe")
     with pytest.raises(ValidationFailed):
         confirm(engine, SUPER, [])
+    with pytest.raises(ValidationFailed) as many:
+        confirm(engine, SUPER, list(range(1, uncleared.MAX_PAYMENTS + 2)))
+    assert many.value.code == "too_many_payments"
     with pytest.raises(Forbidden) as step:
         confirm(engine, SUPER, [rows[0].id], step_up_required=True, stepped_up=False)
     assert step.value.code == "step_up_required"

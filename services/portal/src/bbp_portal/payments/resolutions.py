@@ -39,7 +39,7 @@ from bbp_common.core.stores.payments import PaymentRow, SuccessUnacknowledged
 from bbp_common.platform.db.retry import retry_transaction
 from bbp_common.platform.db.tables import bulk_resolution_payments, bulk_resolutions
 from bbp_common.platform.logging import get_logger
-from bbp_portal.audit_trail import Actor, record
+from bbp_portal.audit_trail import Actor, record, record_many
 from bbp_portal.bulk.service import Relay, relay_now
 from bbp_portal.payments.resolution_records import (
     Done,
@@ -220,33 +220,43 @@ def _apply(
     store.flush()
     target = S.SUCCEEDED if paid else S.FAILED
     outcome = "paid" if paid else "not_paid"
-    for row in resolved:
-        record(
-            conn,
-            actor,
-            "payment.resolved",
-            target_type="payment",
-            target_id=row.id,
-            reference_id=row.reference_id,
-            request_id=row.request_id,
-            resolution=outcome,
-            state=target.value,
-            total=str(row.total),
-            comment=note,
-            bulk_resolution_id=resolution_id,
-            reconciliation_id=reconciliation_id,
-            resolved_by=maker,
-            approved_by=approved_by,
-        )
-    for payment_id, result in results.items():
-        conn.execute(
-            update(bulk_resolution_payments)
-            .where(
-                bulk_resolution_payments.c.resolution_id == resolution_id,
-                bulk_resolution_payments.c.payment_id == payment_id,
+    record_many(
+        conn,
+        actor,
+        "payment.resolved",
+        [
+            (
+                "payment",
+                row.id,
+                {
+                    "reference_id": row.reference_id,
+                    "request_id": row.request_id,
+                    "resolution": outcome,
+                    "state": target.value,
+                    "total": str(row.total),
+                    "comment": note,
+                    "bulk_resolution_id": resolution_id,
+                    "reconciliation_id": reconciliation_id,
+                    "resolved_by": maker,
+                    "approved_by": approved_by,
+                },
             )
-            .values(result=result)
-        )
+            for row in resolved
+        ],
+    )
+    by_result: dict[str, list[int]] = {}
+    for payment_id, result in results.items():
+        by_result.setdefault(result, []).append(payment_id)
+    for result, payment_ids in by_result.items():
+        for start in range(0, len(payment_ids), 1000):
+            conn.execute(
+                update(bulk_resolution_payments)
+                .where(
+                    bulk_resolution_payments.c.resolution_id == resolution_id,
+                    bulk_resolution_payments.c.payment_id.in_(payment_ids[start : start + 1000]),
+                )
+                .values(result=result)
+            )
     conn.execute(
         update(bulk_resolutions)
         .where(bulk_resolutions.c.id == resolution_id)
