@@ -356,6 +356,15 @@ def test_the_pages_choose_confirm_and_resolve(engine, client_as) -> None:
     )
     superadmin.post(chosen.headers["Location"])
     assert payment_rows(engine, request_id)[2].state == "failed"
+    # in Bangla too
+    superadmin.get("/language/bn")
+    bangla = superadmin.get(f"/payments/resolve-many?ids={rows[0].id}&reconciliation=12")
+    assert bangla.status_code == 200 and "অমীমাংসিত পেমেন্টের মীমাংসা করুন" in bangla.get_data(
+        as_text=True
+    )
+    assert superadmin.get(done.headers["Location"]).status_code == 200
+    assert superadmin.get("/payments/resolutions").status_code == 200
+    superadmin.get("/language/en")
     # bad input: our page, not a 500
     assert superadmin.get("/payments/resolve-many?from=yesterday").status_code == 400
     assert superadmin.get("/payments/resolve-many?outcome=maybe").status_code == 400
@@ -385,6 +394,8 @@ def test_the_approval_pages_and_the_api(engine, database_url, redis_url) -> None
     assert resolution_id in [r["id"] for r in listed]
     detail = checker.get(f"/api/v1/resolutions/{resolution_id}").get_json()
     assert detail["total"] == "130.00" and len(detail["payments"]) == 2
+    shown = checker.get(f"/payments/{ids[0]}").get_data(as_text=True)
+    assert 'id="in-bulk-resolution"' in shown
     page = maker.get(f"/payments/resolutions/{resolution_id}").get_data(as_text=True)
     assert 'id="maker-note"' in page and 'id="approve"' not in page
     assert maker.post(f"/api/v1/resolutions/{resolution_id}/approve", json={}).status_code == 403

@@ -28,6 +28,7 @@ from bbp_portal.payments import (
     scheduling,
     selection,
     service,
+    uncleared,
 )
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, ServiceError
@@ -171,6 +172,7 @@ def show(payment_id: int) -> Any:
         except NotFound:
             abort(404)
         enquiry = live.payment_enquiry(detail.payment, conn)
+        waiting = uncleared.pending_in(conn, [payment_id]).get(payment_id)
     user = current_user()
     return render_template(
         "payments/show.html",
@@ -181,6 +183,7 @@ def show(payment_id: int) -> Any:
         can_check=bool(user and user.is_superadmin) and enquiry.can_check,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
+        waiting_resolution=waiting,
     )
 
 
