@@ -268,6 +268,18 @@ _PENDING: dict[str, Kind] = {
     "due_to": Day(N_("The last due date")),
     "request": _FETCH,
 }
+#: The uncleared payments a bulk resolution chooses from (``payments.resolve_many``).
+_UNCLEARED: dict[str, Kind] = {
+    "request": Whole(
+        N_("The payment request"),
+        1,
+        exists=_payment_request_exists,
+        missing=N_("There is no payment request #%(id)s."),
+    ),
+    "utility": _UTILITY,
+    "from": Day(N_("The first day")),
+    "to": Day(N_("The last day")),
+}
 #: When a new payment request pays (its confirmation), and what it pays again.
 _WHEN: dict[str, Kind] = {
     "when": OneOf(N_("When to pay"), ("now", "at", "before_due")),
@@ -287,7 +299,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
     from bbp_portal.accounts.listing import SORTS
     from bbp_portal.audit import ACTIONS, OUTCOMES
     from bbp_portal.bulk import queries as request_queries
-    from bbp_portal.payments import operations
+    from bbp_portal.payments import operations, uncleared
     from bbp_portal.payments import queries as payment_queries
     from bbp_portal.requests.items import ITEM_STATUSES
 
@@ -346,6 +358,20 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "selection": Text(N_("The selection"), 400),
             "key": Text(N_("The form's key"), 64),
         },
+        "payments.resolve_many": _UNCLEARED
+        | comment
+        | {
+            "before": Whole(N_("The page position")),
+            "ids": Ids(N_("The chosen payments"), uncleared.MAX_PAYMENTS),
+            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "outcome": OneOf(N_("The resolution"), uncleared.OUTCOMES),
+            "reconciliation": Whole(N_("The reconciliation"), 1),
+            "review": OneOf(N_("The confirmation"), ("1",)),
+            "csrf_token": _CSRF,
+        },
+        "payments.resolve_many_confirm": {},
+        "payments.resolutions": {"state": OneOf(N_("The state"), uncleared.STATES)},
+        "payments.resolution": {},
         "payments.search": {"q": _QUERY},
         "payments.show": {},
         "payments.wallet": {},
@@ -423,6 +449,9 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.resume": comment | {"csrf_token": _CSRF},
         "payments.acknowledge": comment | {"csrf_token": _CSRF},
         "payments.close_breaker": comment | {"csrf_token": _CSRF},
+        "payments.resolve_many_apply": {"csrf_token": _CSRF},
+        "payments.approve_resolution": comment | {"csrf_token": _CSRF},
+        "payments.reject_resolution": comment | {"csrf_token": _CSRF},
         "requests.create_fetch": _SELECTION | {"csrf_token": _CSRF},
         "requests.cancel": comment | {"csrf_token": _CSRF},
         "api_tokens.revoke": {"csrf_token": _CSRF, "next": _NEXT},

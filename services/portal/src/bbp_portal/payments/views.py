@@ -24,9 +24,11 @@ from bbp_portal.payments import (
     live,
     operations,
     queries,
+    resolving,
     scheduling,
     selection,
     service,
+    uncleared,
 )
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, ServiceError
@@ -170,6 +172,7 @@ def show(payment_id: int) -> Any:
         except NotFound:
             abort(404)
         enquiry = live.payment_enquiry(detail.payment, conn)
+        waiting = uncleared.pending_in(conn, [payment_id]).get(payment_id)
     user = current_user()
     return render_template(
         "payments/show.html",
@@ -180,6 +183,7 @@ def show(payment_id: int) -> Any:
         can_check=bool(user and user.is_superadmin) and enquiry.can_check,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
+        waiting_resolution=waiting,
     )
 
 
@@ -244,21 +248,30 @@ def wallet() -> Any:
     )
 
 
-# The confirmation (confirming.py), the decisions (decisions.py) and scheduled payments and
-# "pay again" (scheduling.py), on this blueprint: endpoints payments.<view>.
+# The confirmation (confirming.py), the decisions (decisions.py), bulk resolution
+# (resolving.py) and scheduled payments and "pay again" (scheduling.py), on this blueprint:
+# endpoints payments.<view> (``resolutions_index`` is ``payments.resolutions``).
 for _rule, _view, _methods in (
     ("/payments/new", confirming.confirm, ["GET"]),
     ("/payments", confirming.create, ["POST"]),
     ("/requests/<int:request_id>/approve", decisions.decide, ["GET"]),
     ("/requests/<int:request_id>/approve", decisions.approve, ["POST"]),
     ("/payments/<int:payment_id>/resolve", decisions.resolve, ["POST"]),
+    ("/payments/resolve-many", resolving.resolve_many, ["GET", "POST"]),
+    ("/payments/resolve-many/<key>", resolving.resolve_many_confirm, ["GET"]),
+    ("/payments/resolve-many/<key>", resolving.resolve_many_apply, ["POST"]),
+    ("/payments/resolutions", resolving.resolutions_index, ["GET"]),
+    ("/payments/resolutions/<int:resolution_id>", resolving.resolution, ["GET"]),
+    ("/payments/resolutions/<int:resolution_id>/approve", resolving.approve_resolution, ["POST"]),
+    ("/payments/resolutions/<int:resolution_id>/reject", resolving.reject_resolution, ["POST"]),
     ("/wallet/close", decisions.close_breaker_confirm, ["GET"]),
     ("/wallet/close", decisions.close_breaker, ["POST"]),
     ("/requests/<int:request_id>/pay-again", scheduling.pay_again, ["POST"]),
     ("/requests/<int:request_id>/changed/approve", scheduling.approve_changed, ["POST"]),
     ("/requests/<int:request_id>/changed/cancel", scheduling.cancel_changed, ["POST"]),
 ):
-    bp.add_url_rule(_rule, view_func=_view, methods=_methods)
+    _name = "resolutions" if _view is resolving.resolutions_index else _view.__name__
+    bp.add_url_rule(_rule, endpoint=_name, view_func=_view, methods=_methods)
 
 
 PAYMENT = RequestKind(
