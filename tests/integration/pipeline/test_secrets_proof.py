@@ -4,13 +4,14 @@ an API token never reach a log line, a row, a Redis value, a message or a page.
 One run is the whole life of a user against the real services: the portal under gunicorn,
 a real scheduler and communicator, MariaDB, RabbitMQ, Redis and the Mobiquity sandbox
 (started with an MPIN and a client secret of the run's own). ``OTP01`` (Mobiquity asks it
-for OTPs) forgets its password and sets a new one (OTP), signs in (password + OTP), changes
-its password, makes an API token (step-up: password + OTP) and uses it, confirms a payment
-(step-up: password + OTP) that the scheduler and communicator pay at the sandbox with the
-MPIN. Then everything the run left is searched (``tests.support.secrets``): the three
-services' logs (at DEBUG), every column of every table, the portal's Redis values, every
-message that crossed the two exchanges (a tracing queue bound with ``#``), and every page
-and header served, except the one page that shows the new token, once.
+for OTPs) forgets its password and sets a new one (OTP), signs in (a mistyped password and
+a mistyped OTP first), changes its password, makes an API token (step-up: password + OTP)
+and uses it, confirms a payment (step-up: password + OTP) that the scheduler and
+communicator pay at the sandbox with the MPIN. Then everything the run left is searched
+(``tests.support.secrets``): the three services' logs (at DEBUG), every column of every
+table, the portal's Redis values, every message that crossed the two exchanges (a tracing
+queue bound with ``#``), and every page and header served, except the one page that shows
+the new token, once.
 
 The flow runs twice with different secrets; a short secret (OTP, MPIN) counts only where
 both runs find theirs at the same place. The proof can fail: each run plants a 6-digit
@@ -26,10 +27,11 @@ import hashlib
 import html as htmllib
 import re
 import secrets
+import signal
 import string
-import threading
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +50,8 @@ from tests.conftest import Servers
 from tests.support import secrets as search
 from tests.support.browser import portal_under_gunicorn
 from tests.support.pipeline import (
+    ROOT,
     Pipeline,
-    create_database,
     drop_database,
     new_vhost,
     seed_fetched_bills,
@@ -190,11 +192,18 @@ def life_of_a_user(pipe: Pipeline, base: str, planted: str) -> tuple[Client, dic
     answer = person.post("/forgot-password/new", {"new_password": first, "confirm_password": first})
     assert location(answer) == "/login"
 
-    # Sign-in with the password and the OTP.
+    # Sign-in: a mistyped password first (often a near miss of the real one: it must not be
+    # written down either), then the password, a mistyped OTP, and the OTP.
+    mistyped = password()
+    refused = person.post("/login", {"login_id": LOGIN_ID, "password": mistyped})
+    assert refused.status_code in (200, 400, 401), refused.status_code
     assert location(person.post("/login", {"login_id": LOGIN_ID, "password": first})) == (
         "/login/otp"
     )
     otps.append(sandbox.otp(LOGIN_ID))
+    wrong_otp = next(c for c in (f"{secrets.randbelow(10**6):06d}" for _ in "xyz") if c != otps[-1])
+    refused = person.post("/login/otp", {"otp": wrong_otp})
+    assert refused.status_code == 400 or location(refused) == "/login/otp", refused.status_code
     assert location(person.post("/login/otp", {"otp": otps[-1]})) == "/"
 
     # Change the password (Mobiquity's user token from the sign-in is still fresh).
@@ -247,47 +256,56 @@ def life_of_a_user(pipe: Pipeline, base: str, planted: str) -> tuple[Client, dic
     used = {
         "password_reset": [first],
         "password_changed": [second],
+        "password_mistyped": [mistyped],
         "otp": otps,
+        "otp_mistyped": [wrong_otp],
         "api_token": [token, token.split("_", 2)[2]],
     }
     return person, used
 
 
-@pytest.fixture
-def one_run(servers: Servers, redis_url: str, tmp_path: Path) -> Iterator[Any]:
-    """``one_run() -> Run``: a whole run on a database, vhost, sandbox and portal of its own."""
-    cleanups: list[Any] = []
-    migrating = threading.Lock()
+def migrated_database(servers: Servers, name: str) -> str:
+    """A new database, migrated by a child process: alembic's API is not thread-safe, and
+    the two runs migrate theirs at the same time."""
+    admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+    admin.dispose()
+    url = servers.db_url(name)
+    migrate = "import sys; from tests.conftest import migrate; migrate(sys.argv[1])"
+    subprocess.run(
+        [sys.executable, "-c", migrate, url], cwd=ROOT, check=True, capture_output=True, timeout=180
+    )
+    return url
 
-    def run() -> Run:
-        if not servers.rabbitmqctl:
-            pytest.skip("the secrets proof needs rabbitmqctl to make a vhost of its own")
-        mpin = "".join(secrets.choice(string.digits) for _ in range(5))
-        client_secret = "cs-" + secrets.token_urlsafe(18)
-        planted = f"{secrets.randbelow(10**6):06d}"
-        name = f"bbp_secrets_{uuid.uuid4().hex[:8]}"
-        with migrating:  # alembic's command API is not thread-safe
-            url = create_database(servers.db_url(), name)
-        cleanups.append(lambda: drop_database(servers.db_url(), name))
+
+def one_run(servers: Servers, redis_url: str, folder: Path) -> Run:
+    """A whole run on a database, vhost, sandbox and portal of its own; all gone afterwards."""
+    mpin = "".join(secrets.choice(string.digits) for _ in range(5))
+    client_secret = "cs-" + secrets.token_urlsafe(18)
+    planted = f"{secrets.randbelow(10**6):06d}"
+    name = f"bbp_secrets_{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(3) as pool:
+        # Database, vhost and sandbox side by side (each mostly waits for another process).
+        stack.callback(drop_database, servers.db_url(), name)
+        database = pool.submit(migrated_database, servers, name)
         vhost = new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url)
-        amqp_url = vhost.__enter__()
-        cleanups.append(lambda: vhost.__exit__(None, None, None))
+        amqp = pool.submit(stack.enter_context, vhost)
         sandbox_env = {"SANDBOX_PAYER_MPIN": mpin, "SANDBOX_CLIENT_SECRET": client_secret}
-        sandboxed = run_sandbox(env=sandbox_env)
-        sandbox = sandboxed.__enter__()
-        cleanups.append(lambda: sandboxed.__exit__(None, None, None))
+        sandbox = stack.enter_context(run_sandbox(env=sandbox_env))
+        url, amqp_url = database.result(), amqp.result()
         pipe = Pipeline(url, amqp_url, sandbox, env_overrides={"BBP_LOG_LEVEL": "DEBUG"})
-        cleanups.append(pipe.engine.dispose)
-        cleanups.append(pipe.stop_all)
+        stack.callback(pipe.engine.dispose)
+        stack.callback(pipe.stop_all)
         pipe.seed_billers()
         SqlUserStore(pipe.engine).add(
             UserRecord(login_id=LOGIN_ID, email="otp01@bbp.example", role="admin", created_by="t")
         )
         trace_messages(amqp_url)
-        pipe.start("scheduler")
-        pipe.start("communicator")
-        folder = tmp_path / name
-        folder.mkdir()
+        starting = [pool.submit(pipe.start, kind) for kind in ("scheduler", "communicator")]
         with portal_under_gunicorn(
             database_url=url,
             amqp_url=amqp_url,
@@ -300,11 +318,14 @@ def one_run(servers: Servers, redis_url: str, tmp_path: Path) -> Iterator[Any]:
             BBP_APPROVAL_THRESHOLD="off",
             BBP_APPROVAL_DAILY_THRESHOLD="off",
         ) as portal:
+            services = [started.result() for started in starting]
             person, used = life_of_a_user(pipe, portal.base, planted)
             prefix = f"bbp:e2e:{portal.base.rsplit(':', 1)[1]}:"
             stacks = [*search.redis_haystacks(redis_url, prefix)]
-        services = list(pipe.services)
-        pipe.stop_all()  # every line written: the services flush their logs as they stop
+            for service in services:  # they stop while the portal does
+                service.signal(signal.SIGTERM)
+        for service in services:  # every line written: they flush their logs as they stop
+            service.process.wait(60)
         messages = traced(amqp_url)
         stacks += search.log_haystacks("portal", folder / "portal.log")
         for service in services:
@@ -317,26 +338,26 @@ def one_run(servers: Servers, redis_url: str, tmp_path: Path) -> Iterator[Any]:
             row = conn.execute(
                 sa.select(api_tokens).where(api_tokens.c.public_id == token.split("_")[1])
             ).one()
-        return Run(
-            {**used, "mpin": [mpin], "client_secret": [client_secret], "planted": [planted]},
-            stacks,
-            token,
-            row,
-            [page for page in person.pages if page.exempt],
-            {message.routing_key for message in messages},
-        )
-
-    yield run
-    for cleanup in reversed(cleanups):
-        with contextlib.suppress(Exception):  # cleaning up after a failure must go on
-            cleanup()
+    return Run(
+        {**used, "mpin": [mpin], "client_secret": [client_secret], "planted": [planted]},
+        stacks,
+        token,
+        row,
+        [page for page in person.pages if page.exempt],
+        {message.routing_key for message in messages},
+    )
 
 
-def test_no_secret_in_any_log_row_message_or_page_of_two_runs(one_run: Any) -> None:
+def test_no_secret_in_any_log_row_message_or_page_of_two_runs(
+    servers: Servers, redis_url: str, tmp_path: Path
+) -> None:
+    if not servers.rabbitmqctl:
+        pytest.skip("the secrets proof needs rabbitmqctl to make a vhost of its own")
     # The two runs share nothing (database, vhost, sandbox, portal, Redis prefix): side by
     # side, the proof takes the time of one.
     with ThreadPoolExecutor(2) as pool:
-        first, second = (future.result() for future in [pool.submit(one_run) for _ in "12"])
+        runs = [pool.submit(one_run, servers, redis_url, tmp_path / n) for n in ("a", "b")]
+        first, second = (run.result() for run in runs)
     for run in (first, second):
         # Everything the search needs was there to search.
         places = {stack.place[0] for stack in run.haystacks}
