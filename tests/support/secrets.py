@@ -14,6 +14,9 @@ other digits. A distinctive secret (a 10-character mixed password, a 43-characte
 cannot match by chance, so one run's hit is enough.
 
 The sandbox's log is not searched: Mobiquity receives the secrets by design.
+
+Also here, the recorders: ``Client`` (a browser or script that keeps every answer it got)
+and a tracing queue bound with ``#`` to both exchanges (``trace_messages``, ``traced``).
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import pika
+import requests
 import sqlalchemy as sa
+
+from bbp_common.platform.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, setup_topology
 
 #: Secrets at least this long (and random) cannot match other text by chance.
 DISTINCTIVE_LENGTH = 10
@@ -192,3 +199,77 @@ def excerpts(
                     context = stack.text[max(0, at - 60) : at + len(form) + 60]
                     found.append(f"{name} at {'/'.join(stack.place)}: …{context}…")
     return found
+
+
+# --------------------------------------------------------------------------- recording
+
+TRACE_QUEUE = "secrets-proof-trace"
+META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+@dataclass
+class Client:
+    """A person's browser (or a script) on the portal: cookies, CSRF, and every answer kept."""
+
+    base: str
+    pages: list[Page] = field(default_factory=list)
+    http: requests.Session = field(default_factory=requests.Session)
+
+    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        answer = self.http.request(
+            method, self.base + path, allow_redirects=False, timeout=30, **kw
+        )
+        self.pages.append(
+            Page(
+                method,
+                path.split("?", 1)[0],
+                answer.status_code,
+                "\n".join(f"{k}: {v}" for k, v in answer.headers.items()),
+                answer.text,
+            )
+        )
+        return answer
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, data: dict[str, str], page: str | None = None) -> requests.Response:
+        """POST a form with the session's CSRF token (read from ``page``, default ``path``)."""
+        shown = self.get(page or path)
+        found = META_CSRF.search(shown.text)
+        assert found, f"no CSRF token on {page or path} ({shown.status_code})"
+        return self.call("POST", path, data={**data, "csrf_token": found.group(1)})
+
+
+def trace_messages(amqp_url: str) -> None:
+    """A queue that keeps a copy of every message published to our two exchanges."""
+    setup_topology(amqp_url, delivery_limit=5)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(TRACE_QUEUE, durable=True)
+        for exchange in (EXCHANGE, DEAD_LETTER_EXCHANGE):
+            channel.queue_bind(TRACE_QUEUE, exchange, routing_key="#")
+    finally:
+        connection.close()
+
+
+def traced(amqp_url: str) -> list[Message]:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    found = []
+    try:
+        channel = connection.channel()
+        while True:
+            method, properties, body = channel.basic_get(TRACE_QUEUE, auto_ack=True)
+            if method is None:
+                return found
+            found.append(
+                Message(
+                    method.exchange,
+                    method.routing_key,
+                    repr(properties.headers) + repr(properties.correlation_id),
+                    body.decode("utf-8", "replace"),
+                )
+            )
+    finally:
+        connection.close()

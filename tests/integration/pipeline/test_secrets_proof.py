@@ -33,17 +33,15 @@ import subprocess
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pika
 import pytest
 import requests
 import sqlalchemy as sa
 
 from bbp_common.platform.db.tables import api_tokens
-from bbp_common.platform.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, setup_topology
 from bbp_portal.directory import SqlUserStore, UserRecord
 from sandbox.testing import RunningSandbox, run_sandbox
 from tests.conftest import Servers
@@ -61,49 +59,13 @@ pytestmark = pytest.mark.timeout(240)
 
 LOGIN_ID = "OTP01"  # Mobiquity asks this demo user for an OTP at every sign-in
 DEMO_PASSWORD = "Com@8989"
-TRACE_QUEUE = "secrets-proof-trace"
 TOKEN_TEXT = re.compile(r"bbp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
-META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def password() -> str:
     """10 characters (Mobiquity's most): letters, digits and a sign, unlike anything else."""
     alphabet = string.ascii_letters + string.digits
     return "Q" + "".join(secrets.choice(alphabet) for _ in range(7)) + "#" + secrets.choice("xyz")
-
-
-@dataclass
-class Client:
-    """A person's browser (or a script) on the portal: cookies, CSRF, and every answer kept."""
-
-    base: str
-    pages: list[search.Page] = field(default_factory=list)
-    http: requests.Session = field(default_factory=requests.Session)
-
-    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        answer = self.http.request(
-            method, self.base + path, allow_redirects=False, timeout=30, **kw
-        )
-        self.pages.append(
-            search.Page(
-                method,
-                path.split("?", 1)[0],
-                answer.status_code,
-                "\n".join(f"{k}: {v}" for k, v in answer.headers.items()),
-                answer.text,
-            )
-        )
-        return answer
-
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, data: dict[str, str], page: str | None = None) -> requests.Response:
-        """POST a form with the session's CSRF token (read from ``page``, default ``path``)."""
-        shown = self.get(page or path)
-        found = META_CSRF.search(shown.text)
-        assert found, f"no CSRF token on {page or path} ({shown.status_code})"
-        return self.call("POST", path, data={**data, "csrf_token": found.group(1)})
 
 
 def location(answer: requests.Response) -> str:
@@ -135,52 +97,20 @@ class Run:
     routing_keys: set[str]
 
 
-def trace_messages(amqp_url: str) -> None:
-    """A queue that keeps a copy of every message published to our two exchanges."""
-    setup_topology(amqp_url, delivery_limit=5)
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
-        channel.queue_declare(TRACE_QUEUE, durable=True)
-        for exchange in (EXCHANGE, DEAD_LETTER_EXCHANGE):
-            channel.queue_bind(TRACE_QUEUE, exchange, routing_key="#")
-    finally:
-        connection.close()
-
-
-def traced(amqp_url: str) -> list[search.Message]:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    found = []
-    try:
-        channel = connection.channel()
-        while True:
-            method, properties, body = channel.basic_get(TRACE_QUEUE, auto_ack=True)
-            if method is None:
-                return found
-            found.append(
-                search.Message(
-                    method.exchange,
-                    method.routing_key,
-                    repr(properties.headers) + repr(properties.correlation_id),
-                    body.decode("utf-8", "replace"),
-                )
-            )
-    finally:
-        connection.close()
-
-
-def step_up(person: Client, sandbox: RunningSandbox, url: str, typed: str, otps: list[str]) -> str:
+def step_up(
+    person: search.Client, sandbox: RunningSandbox, url: str, typed: str, otps: list[str]
+) -> str:
     """The step-up page: the password, then Mobiquity's OTP; returns where it sends back."""
     assert location(person.post(url, {"password": typed})) == "/step-up/otp"
     otps.append(sandbox.otp(LOGIN_ID))
     return location(person.post("/step-up/otp", {"otp": otps[-1]}))
 
 
-def life_of_a_user(pipe: Pipeline, base: str, planted: str) -> tuple[Client, dict[str, Any]]:
+def life_of_a_user(pipe: Pipeline, base: str, planted: str) -> tuple[search.Client, dict[str, Any]]:
     """Forgot password, sign-in with OTP, change password, an API token, a paid request."""
     sandbox = pipe.sandbox
     first, second, otps = password(), password(), []
-    person = Client(base)
+    person = search.Client(base)
 
     # Forgotten password: Mobiquity's OTP, then the first new password.
     assert location(person.post("/forgot-password", {"login_id": LOGIN_ID})) == (
@@ -304,7 +234,7 @@ def one_run(servers: Servers, redis_url: str, folder: Path) -> Run:
         SqlUserStore(pipe.engine).add(
             UserRecord(login_id=LOGIN_ID, email="otp01@bbp.example", role="admin", created_by="t")
         )
-        trace_messages(amqp_url)
+        search.trace_messages(amqp_url)
         starting = [pool.submit(pipe.start, kind) for kind in ("scheduler", "communicator")]
         with portal_under_gunicorn(
             database_url=url,
@@ -326,7 +256,7 @@ def one_run(servers: Servers, redis_url: str, folder: Path) -> Run:
                 service.signal(signal.SIGTERM)
         for service in services:  # every line written: they flush their logs as they stop
             service.process.wait(60)
-        messages = traced(amqp_url)
+        messages = search.traced(amqp_url)
         stacks += search.log_haystacks("portal", folder / "portal.log")
         for service in services:
             stacks += search.log_haystacks(service.kind, service.log_path)
