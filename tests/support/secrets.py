@@ -138,16 +138,20 @@ def database_haystacks(engine: sa.Engine) -> Iterator[Haystack]:
                         yield Haystack(("db", table, column), _text(value))
 
 
-def redis_haystacks(redis_url: str, prefix: str) -> Iterator[Haystack]:
-    """Every value the portal keeps in Redis under its prefix (sessions, rate-limit counters)."""
+def redis_haystacks(redis_url: str, prefix: str, *, forget: bool = True) -> Iterator[Haystack]:
+    """Every key and value the portal keeps in Redis: its sessions under its prefix, and the
+    rate-limit counters (``LIMITS:LIMITER/<prefix>ratelimit/…``). ``forget``: delete them
+    once read (they would otherwise live out their hour in the shared test database)."""
     import redis
 
     store = redis.Redis.from_url(redis_url)
-    for key in store.scan_iter(match=prefix + "*"):
-        name = key.decode(errors="replace").removeprefix(prefix)
+    for key in list(store.scan_iter(match=f"*{prefix}*", count=1000)):
+        name = key.decode(errors="replace").replace(prefix, "")
         place = ("redis", re.sub(r"[0-9a-f]{8,}|[A-Za-z0-9_-]{20,}", "K", blank_numbers(name)))
         dumped = store.dump(key) or b""
         yield Haystack(place, name + " " + dumped.decode("latin-1"))
+        if forget:
+            store.delete(key)
 
 
 @dataclass

@@ -293,8 +293,10 @@ def test_no_secret_in_any_log_row_message_or_page_of_two_runs(
         places = {stack.place[0] for stack in run.haystacks}
         assert places == {"log", "db", "redis", "amqp", "page"}, places
         assert any(key.startswith("command.pay") for key in run.routing_keys), run.routing_keys
-        # The person's session in Redis was searched (it holds Mobiquity's token sealed).
+        # The person's session in Redis (Mobiquity's token in it sealed) and the rate-limit
+        # counters were searched.
         assert any(st.place == ("redis", "session:K") for st in run.haystacks)
+        assert any("ratelimit" in st.place[-1] for st in run.haystacks if st.place[0] == "redis")
         services = {stack.place[1] for stack in run.haystacks if stack.place[0] == "log"}
         assert services == {"portal", "scheduler", "communicator"}, services
         # The token is kept as a hash of its secret part, never as itself.
