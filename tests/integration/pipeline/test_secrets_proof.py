@@ -58,7 +58,6 @@ from tests.support.pipeline import (
 pytestmark = pytest.mark.timeout(240)
 
 LOGIN_ID = "OTP01"  # Mobiquity asks this demo user for an OTP at every sign-in
-DEMO_PASSWORD = "Com@8989"
 TOKEN_TEXT = re.compile(r"bbp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 
 
