@@ -47,6 +47,16 @@
     });
   });
 
+  // <input type=checkbox data-bbp-tick-page> on the pending page ticks every enabled row box
+  // ([data-bbp-tick]) on the page; its own htmx request ticks them in the selection at once.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.hasAttribute || !box.hasAttribute("data-bbp-tick-page")) { return; }
+    document.querySelectorAll("input[type=checkbox][data-bbp-tick]").forEach(function (other) {
+      if (!other.disabled) { other.checked = box.checked; }
+    });
+  });
+
   // <button data-bbp-copy="element-id"> copies that field's value (the new API token page).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-bbp-copy]");
