@@ -2,7 +2,9 @@
 
 * ``bill_selections``: the bills each person ticked on the pending page — the server-side
   selection that survives paging and filters ("select all matching", the running count and
-  total), keyed ``(login_id, bill_id)``; a bill's rows go with it.
+  total), keyed ``(login_id, bill_id)``; a bill's rows go with it. The bill's biller, amount
+  and reported service charge are copied in (a bill row never changes): the running total
+  of 50 000 ticked bills reads the person's rows alone.
 * ``bills (consumer_id)``: the pending page searches a consumer id by its beginning, across
   billers.
 
@@ -29,6 +31,9 @@ def upgrade() -> None:
         "bill_selections",
         sa.Column("login_id", sa.String(length=64), nullable=False),
         sa.Column("bill_id", sa.BigInteger(), nullable=False),
+        sa.Column("utility_code", sa.String(length=16), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("service_charge", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column(
             "added_at",
             mysql.DATETIME(fsp=6),

@@ -2,11 +2,12 @@
 
 Tens of thousands of pending bills do not fit in a page's form, so what is ticked lives in
 ``bill_selections`` (one selection per person, keyed ``(login_id, bill_id)``): a tick or an
-untick is one row, "select all matching" adds every fresh pending bill a filter matches in
-one statement, and the selection survives paging and changing the filter until the person
-pays it or clears it. The running count and total read the person's rows by the primary
-key, grouped per biller, and apply the one service-charge rule
-(:func:`bbp_common.core.domain.payments.service_charge_paid`) per biller — the same figures
+untick is one row, "select all matching" adds every fresh pending bill a filter matches
+(the per-bill checks once, then inserts by primary key), and the selection survives paging
+and changing the filter until the person pays it or clears it. The running count and total
+read the person's rows alone by the primary key (each carries its bill's biller, amount and
+reported charge), grouped per biller, and apply the one service-charge rule
+(:func:`bbp_common.core.domain.charges.service_charge_paid`) per biller — the same figures
 the confirmation page and the payments will show.
 
 A row says only "ticked": it is not payment state. Whether a ticked bill can still be paid
@@ -27,7 +28,7 @@ from sqlalchemy import Connection, delete, func, insert, literal, select
 from bbp_common.core.domain.charges import service_charge_paid
 from bbp_common.platform.db.tables import bill_accounts, bill_selections, billers, bills
 from bbp_portal.bulk.service import chunks
-from bbp_portal.payments.pending import PendingFilter, pending_conditions
+from bbp_portal.payments.pending import PendingFilter, pending_ids
 
 S = bill_selections.c
 B = bills.c
@@ -51,12 +52,14 @@ EMPTY = Tally(0, Decimal("0"), Decimal("0"))
 
 def add(conn: Connection, login_id: str, ids: Iterable[int]) -> None:
     """Tick these bills (a bill ticked twice stays one row; an unknown id is ignored)."""
-    wanted = sorted(set(ids))
-    for chunk in chunks(wanted):
-        known = select(literal(login_id), B.id).where(B.id.in_(chunk))
+    for chunk in chunks(sorted(set(ids))):
+        found = select(literal(login_id), B.id, B.utility_code, B.amount, B.service_charge)
         conn.execute(
             insert(bill_selections)
-            .from_select(["login_id", "bill_id"], known)
+            .from_select(
+                ["login_id", "bill_id", "utility_code", "amount", "service_charge"],
+                found.where(B.id.in_(chunk)),
+            )
             .prefix_with("IGNORE")
         )
 
@@ -78,24 +81,15 @@ def add_matching(
     max_bill_age: timedelta,
     cap: int,
 ) -> int | None:
-    """Tick every pending bill the filter matches that is fresh enough to pay — one
-    ``INSERT … SELECT`` — unless more than ``cap`` match (then nothing is ticked and None
-    comes back). Returns how many bills matched."""
-    now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
-    where = [*pending_conditions(pending), B.fetched_at >= now - max_bill_age]
-    matching = select(B.id).where(*where).order_by(B.id).limit(cap + 1).subquery()
-    found = int(conn.execute(select(func.count()).select_from(matching)).scalar_one())
-    if found > cap:
+    """Tick every pending bill the filter matches that is fresh enough to pay, unless more
+    than ``cap`` match (then nothing is ticked and None comes back). Returns how many bills
+    matched. The per-bill checks run once (``pending_ids``); the ticks are then written by
+    primary key, a chunk at a time."""
+    ids = pending_ids(conn, pending, cap, max_bill_age=max_bill_age)
+    if len(ids) > cap:
         return None
-    conn.execute(
-        insert(bill_selections)
-        .from_select(
-            ["login_id", "bill_id"],
-            select(literal(login_id), B.id).where(*where),
-        )
-        .prefix_with("IGNORE")
-    )
-    return found
+    add(conn, login_id, ids)
+    return len(ids)
 
 
 def ticked_among(conn: Connection, login_id: str, ids: Sequence[int]) -> set[int]:
@@ -118,17 +112,17 @@ def _biller_pays(conn: Connection) -> dict[str, bool]:
 
 def tally(conn: Connection, login_id: str) -> Tally:
     """Count, amount and service charge of the person's ticked bills: one grouped read of
-    their rows by the primary key (``login_id`` first), the rule applied per biller."""
+    their rows by the primary key (``login_id`` first; the figures are copied in), the rule
+    applied per biller."""
     rows = conn.execute(
         select(
-            B.utility_code,
+            S.utility_code,
             func.count().label("n"),
-            func.coalesce(func.sum(B.amount), 0).label("amount"),
-            func.coalesce(func.sum(B.service_charge), 0).label("charge"),
+            func.coalesce(func.sum(S.amount), 0).label("amount"),
+            func.coalesce(func.sum(S.service_charge), 0).label("charge"),
         )
-        .select_from(bill_selections.join(bills, B.id == S.bill_id))
         .where(S.login_id == login_id)
-        .group_by(B.utility_code)
+        .group_by(S.utility_code)
     ).all()
     return _tally(conn, rows)
 

@@ -2,14 +2,16 @@
 
 Only the bills of each account's latest successful fetch are payable (an older fetch's bill
 may have been paid since), and a bill is in at most one live payment. The pending list is a
-keyset page in bill id order. :func:`examine` runs every check of creating a payment
-request without writing: the confirmation page (:func:`summarise`) shows exactly what the
-confirm button will create, or why it will refuse.
+keyset page in bill id order, filtered by biller, group, due dates, amount and the beginning
+of a consumer id; its page is found a batch of bills at a time (``_page_candidates``) so
+that tens of thousands of pending bills cost a page what the page shows. ``examine``
+(``examining``) runs every check of creating a payment request without writing: the
+confirmation page (``summarise``, ``summary``) shows exactly what the confirm button will
+create, or why it will refuse; both are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,9 +29,16 @@ from bbp_common.platform.db.tables import (
     fetch_items,
     payments,
 )
-from bbp_portal.bulk.service import chunks
+from bbp_portal.cursor import decode_cursor
 from bbp_portal.payments.examining import Examined, examine, latest_successful_fetch
 from bbp_portal.payments.queries import Page, keyset, page_limit
+from bbp_portal.payments.summary import (
+    BillerSubtotal,
+    Problem,
+    Summary,
+    due_moments,
+    summarise,
+)
 from bbp_portal.service_errors import ValidationFailed
 
 P = payments.c
@@ -143,7 +152,7 @@ def _filter_conditions(pending: PendingFilter) -> list[ColumnElement[bool]]:
 @dataclass(frozen=True)
 class PendingBill:
     """A pending bill as the page shows it. ``service_charge`` is what is paid with it (the
-    one rule, :func:`bbp_common.core.domain.payments.service_charge_paid`); ``billed_charge``
+    one rule, :func:`bbp_common.core.domain.charges.service_charge_paid`); ``billed_charge``
     is Mobiquity's figure, shown only to explain a 0.00."""
 
     id: int
@@ -179,27 +188,26 @@ def list_pending(
     """One page of pending bills in bill id order; each says whether it is too old to pay."""
     limit = page_limit(limit)
     now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
-    query = (
-        select(
-            B.id,
-            B.utility_code,
-            B.consumer_id,
-            bill_accounts.c.label,
-            B.bill_number,
-            B.due_date,
-            B.amount,
-            B.service_charge,
-            B.fetched_at,
-            billers.c.pays_service_charge,
+    query = select(
+        B.id,
+        B.utility_code,
+        B.consumer_id,
+        bill_accounts.c.label,
+        B.bill_number,
+        B.due_date,
+        B.amount,
+        B.service_charge,
+        B.fetched_at,
+        billers.c.pays_service_charge,
+    ).select_from(
+        bills.join(bill_accounts, bill_accounts.c.id == B.bill_account_id).outerjoin(
+            billers, billers.c.utility_code == B.utility_code
         )
-        .select_from(
-            bills.join(bill_accounts, bill_accounts.c.id == B.bill_account_id).outerjoin(
-                billers, billers.c.utility_code == B.utility_code
-            )
-        )
-        .where(*pending_conditions(pending))
     )
-    rows, nxt, prev = keyset(conn, query, B.id, "id", cursor, limit)
+    # The page's bills are found first (a batch at a time, see ``_page_candidates``); the
+    # page then reads just them, and ``keyset`` makes its cursors.
+    candidates = _page_candidates(conn, pending, cursor, limit)
+    rows, nxt, prev = keyset(conn, query.where(B.id.in_(candidates)), B.id, "id", cursor, limit)
     items = [
         PendingBill(
             r.id,
@@ -217,6 +225,51 @@ def list_pending(
         for r in rows
     ]
     return Page(items, nxt, prev, limit)
+
+
+#: Most bills checked at a time while a page is filled (the first batch is the page's size,
+#: each next one twice the last).
+LAST_BATCH = 6400
+
+
+def _page_candidates(
+    conn: Connection, pending: PendingFilter, cursor: str | None, limit: int
+) -> list[int]:
+    """The ids of one page of pending bills (at most ``limit + 1``, for "is there more"), in
+    the cursor's direction: bills matching the plain filters are read in id order a batch at
+    a time, and only a batch gets the per-bill checks (latest fetch, no live payment).
+
+    Why: given to MariaDB as one query, a group filter makes it start from the group's
+    accounts, run the two correlated checks on *every* bill of the group and sort them —
+    330 ms for a group of 5 000 among 50 000 pending bills — where a page needs 51."""
+    position = decode_cursor(cursor, key_types={"id": (int,)}) if cursor else None
+    forward = position is None or position.direction != "before"
+    edge = (
+        position.key[0]
+        if position is not None and position.direction in ("after", "before")
+        else None
+    )
+    plain = _filter_conditions(pending)
+    checks = [B.fetch_item_id == latest_successful_fetch(B.bill_account_id), ~_in_live_payment()]
+    found: list[int] = []
+    batch = limit + 1
+    while len(found) <= limit:
+        query = select(B.id).where(*plain)
+        if edge is not None:
+            query = query.where(B.id > edge if forward else B.id < edge)
+        ids = list(
+            conn.execute(
+                query.order_by(B.id.asc() if forward else B.id.desc()).limit(batch)
+            ).scalars()
+        )
+        if not ids:
+            break
+        kept = set(conn.execute(select(B.id).where(B.id.in_(ids), *checks)).scalars())
+        found.extend(i for i in ids if i in kept)
+        if len(ids) < batch:
+            break
+        edge, batch = ids[-1], min(batch * 2, LAST_BATCH)
+    return found[: limit + 1]
 
 
 def pending_ids(
@@ -254,117 +307,6 @@ def groups(conn: Connection) -> list[Any]:
             select(account_groups.c.id, account_groups.c.name).order_by(account_groups.c.name)
         ).all()
     )
-
-
-# --------------------------------------------------------------------------- confirmation
-
-
-@dataclass(frozen=True)
-class BillerSubtotal:
-    utility_code: str
-    name: str
-    bills: int
-    amount: Decimal
-    service_charge: Decimal
-    total: Decimal
-
-
-@dataclass(frozen=True)
-class Problem:
-    bill_id: int
-    utility_code: str
-    consumer_id: str
-    bill_number: str
-    problem: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What the confirm button will create: count, total, subtotals per biller — or why not."""
-
-    bill_ids: list[int]
-    count: int
-    total: Decimal
-    billers: list[BillerSubtotal]
-    problems: list[Problem]
-    needs_approval: bool
-
-    @property
-    def payable(self) -> bool:
-        return self.count > 0 and not self.problems
-
-    @property
-    def amount(self) -> Decimal:
-        """The bills' own amounts (of the payable bills)."""
-        return sum((b.amount for b in self.billers), Decimal("0"))
-
-    @property
-    def service_charge(self) -> Decimal:
-        """The service charge paid with them (the one rule)."""
-        return sum((b.service_charge for b in self.billers), Decimal("0"))
-
-
-def summarise(
-    conn: Connection,
-    bill_ids: Sequence[int],
-    *,
-    max_bill_age: timedelta,
-    approval_threshold: Decimal | None,
-) -> Summary:
-    """The same checks and amounts as creating the request (:func:`examine`), read only."""
-    ids = sorted(set(bill_ids))
-    found = examine(conn, ids, max_bill_age)
-    names = {
-        r.utility_code: r.name for r in conn.execute(select(billers.c.utility_code, billers.c.name))
-    }
-    by_biller: dict[str, list[Any]] = {}
-    for row in found.rows:
-        if row.id not in found.problems:
-            by_biller.setdefault(row.utility_code, []).append(row)
-    subtotals = []
-    for utility in sorted(by_biller):
-        rows = by_biller[utility]
-        charge = sum(
-            (service_charge_paid(r.service_charge, r.pays_service_charge) for r in rows),
-            Decimal("0"),
-        )
-        amount = sum((r.amount for r in rows), Decimal("0"))
-        subtotals.append(
-            BillerSubtotal(
-                utility, names.get(utility, utility), len(rows), amount, charge, amount + charge
-            )
-        )
-    rows_by_id = {row.id: row for row in found.rows}
-    problems = [
-        Problem(
-            bill_id,
-            rows_by_id[bill_id].utility_code if bill_id in rows_by_id else "",
-            rows_by_id[bill_id].consumer_id if bill_id in rows_by_id else "",
-            rows_by_id[bill_id].bill_number if bill_id in rows_by_id else "",
-            problem,
-        )
-        for bill_id, problem in sorted(found.problems.items())
-    ]
-    payable_total = sum((s.total for s in subtotals), Decimal("0"))
-    count = sum(s.bills for s in subtotals)
-    return Summary(
-        ids,
-        count,
-        payable_total,
-        subtotals,
-        problems,
-        approval_threshold is not None and payable_total > approval_threshold,
-    )
-
-
-def due_moments(conn: Connection, ids: Sequence[int], schedule: Any) -> tuple[Any, Any]:
-    """When the first and the last of these bills' payments would become due under
-    ``schedule`` (``bbp_common.core.domain.schedules.Schedule``), naive UTC."""
-    moments: list[Any] = []
-    for chunk in chunks(sorted(set(ids))):
-        dates = conn.execute(select(B.due_date).where(B.id.in_(chunk))).scalars()
-        moments.extend(schedule.due_at(due) for due in dates)
-    return (min(moments), max(moments)) if moments else (schedule.start_at, schedule.start_at)
 
 
 __all__ = [

@@ -485,12 +485,17 @@ bill_selections = Table(
         ForeignKey("bills.id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    Column("utility_code", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("service_charge", Money, nullable=False),
     Column("added_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
     **TABLE_ARGS,
 )
 """The bills a person ticked on the pending page (one selection per person, kept across
 pages and filters until they pay it or clear it): the server-side selection behind "select
-all matching" and the running count and total. Not payment state: a row says only "ticked"."""
+all matching" and the running count and total. Not payment state: a row says only "ticked".
+The bill's biller, amount and reported service charge are copied in (a bill row never
+changes), so the running total reads the person's rows alone, by the primary key."""
 
 # --------------------------------------------------------------------------- payments
 
