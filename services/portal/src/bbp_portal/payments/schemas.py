@@ -34,7 +34,13 @@ class PendingBillSchema(Schema):
     bill_number = fields.String()
     due_date = fields.Date(allow_none=True)
     amount = fields.Decimal(as_string=True)
-    service_charge = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(
+        as_string=True,
+        metadata={
+            "description": "The service charge paid with the bill: Mobiquity's figure where "
+            "the biller takes it (pays_service_charge), else 0"
+        },
+    )
     fetched_at = fields.DateTime()
     stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
 
