@@ -14,6 +14,7 @@ times, through the signed-in app (Flask test client: the server's work, no netwo
   ``INSERT … SELECT``), of one biller (≈ 16 700), and an htmx tick answered with the sticky
   bar (count and total of 50 000 ticked bills);
 * the pending page with 50 000 ticked (the bar's tally on every page);
+* the reads alone (no app, no rendering): a page of 50, the bar's tally of 50 000 ticked;
 * ``GET /payments/new?scope=selection`` — the confirmation of 16 700 selected bills (every
   check of paying them, the per-biller totals, the first page of the list).
 
@@ -173,7 +174,7 @@ def main() -> None:
     timed("get", "/payments/pending")  # warm the first render
     results: dict[str, list[float]] = {}
     pages = {
-        "baseline: the billers page (no pending bill read)": "/billers",
+        "baseline: the find-a-payment page (no bill read)": "/payments/search",
         "pending page, first 50": "/payments/pending",
         "pending page, first 200": "/payments/pending?size=200",
         "pending page, 50 from the middle": "/payments/pending?cursor="
@@ -202,6 +203,33 @@ def main() -> None:
     results["pending page, first 50, with 50 000 ticked"] = [
         timed("get", "/payments/pending") for _ in range(args.samples)
     ]
+    # The reads alone, without the app and the page's rendering.
+    from datetime import timedelta
+
+    from bbp_portal.payments import basket, pending
+
+    def sql(run) -> float:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        run()
+        return (time.perf_counter() - started) * 1000
+
+    age = timedelta(hours=24)
+    with engine.connect() as conn:
+        results["SQL: the bar's tally of 50 000 ticked"] = [
+            sql(lambda: basket.tally(conn, "bench-pending")) for _ in range(args.samples)
+        ]
+        for name, found in (
+            ("SQL: a page of 50, no filter", pending.PendingFilter()),
+            ("SQL: a page of 50, the group", pending.PendingFilter(group_id=group_id)),
+            (
+                "SQL: a page of 50, amount 500-510",
+                pending.PendingFilter(amount_min=500, amount_max=510),
+            ),
+        ):
+            results[name] = [
+                sql(lambda f=found: pending.list_pending(conn, f, max_bill_age=age, limit=50))
+                for _ in range(args.samples)
+            ]
     timed("post", "/payments/selection", data={"action": "clear"})
     once["select all matching: biller DESCO"] = timed(
         "post", "/payments/selection", data={"action": "matching", "utility": "DESCO"}

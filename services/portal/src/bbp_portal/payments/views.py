@@ -80,7 +80,9 @@ def pending() -> Any:
             if found_filter.fetch_request_id is not None
             else 0
         )
-        uncharged = basket.uncharged_billers(conn, {b.utility_code for b in page.items})
+    # Billers on this page that take no service charge with the bill: the page says why.
+    on_page = {b.utility_code for b in page.items}
+    uncharged = [b for b in billers if b.utility_code in on_page and not b.pays_service_charge]
     keep = {k: v for k, v in found_filter.as_dict().items() if v not in (None, "")}
     if size != pending_bills.PAGE_SIZES[0]:
         keep["size"] = size
