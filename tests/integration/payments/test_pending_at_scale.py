@@ -331,3 +331,26 @@ def _bill_number(engine: Any, bill_id: int) -> str:
                 sa.text("SELECT bill_number FROM bills WHERE id = :i"), {"i": bill_id}
             ).scalar_one()
         )
+
+
+def test_the_api_takes_the_same_filters(client_as, engine) -> None:
+    prefix = "57" + str(uuid.uuid4().int)[:6]
+    ids = seed_bills(
+        engine,
+        [("DSCO", "100.00"), ("DESCO", "250.50")],
+        consumer_ids=[prefix + "01", prefix + "02"],
+        service_charge=Decimal("15.00"),
+    )
+    admin = _person(client_as)
+    body = admin.get(
+        "/api/v1/pending-bills", query_string={"consumer": prefix, "amount_min": "200"}
+    ).get_json()
+    assert [b["id"] for b in body["items"]] == [ids[1]]
+    assert body["items"][0]["service_charge"] == "15.00"  # DESCO takes it
+    body = admin.get("/api/v1/pending-bills", query_string={"consumer": prefix}).get_json()
+    assert {b["id"]: b["service_charge"] for b in body["items"]} == {
+        ids[0]: "0.00",  # DSCO takes none: the same 0.00 as every page
+        ids[1]: "15.00",
+    }
+    bad = admin.get("/api/v1/pending-bills", query_string={"amount_min": "-1"})
+    assert bad.status_code == 422 and "amount_min" in bad.get_data(as_text=True)

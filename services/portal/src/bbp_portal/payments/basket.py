@@ -127,25 +127,6 @@ def tally(conn: Connection, login_id: str) -> Tally:
     return _tally(conn, rows)
 
 
-def tally_of(conn: Connection, ids: Sequence[int]) -> Tally:
-    """The same figures for a list of bill ids (the confirmation page's)."""
-    rows: list[Any] = []
-    for chunk in chunks(sorted(set(ids))):
-        rows.extend(
-            conn.execute(
-                select(
-                    B.utility_code,
-                    func.count().label("n"),
-                    func.coalesce(func.sum(B.amount), 0).label("amount"),
-                    func.coalesce(func.sum(B.service_charge), 0).label("charge"),
-                )
-                .where(B.id.in_(chunk))
-                .group_by(B.utility_code)
-            ).all()
-        )
-    return _tally(conn, rows)
-
-
 def _tally(conn: Connection, rows: Sequence[Any]) -> Tally:
     if not rows:
         return EMPTY
@@ -246,7 +227,6 @@ __all__ = [
     "clear",
     "remove",
     "tally",
-    "tally_of",
     "ticked_among",
     "uncharged_billers",
 ]

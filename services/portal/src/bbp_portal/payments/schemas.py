@@ -19,6 +19,17 @@ class PendingFilterSchema(Schema):
     fetch_request_id = fields.Integer(
         load_default=None, allow_none=True, metadata={"description": "Bills found by this fetch"}
     )
+    amount_min = fields.Decimal(
+        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0)
+    )
+    amount_max = fields.Decimal(
+        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0)
+    )
+    consumer = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={"description": "Consumer ids starting with this"},
+    )
 
 
 class PendingQuery(PendingFilterSchema):

@@ -184,6 +184,9 @@ def pending_filter_of(data: dict[str, Any]) -> pending_bills.PendingFilter:
         due_from=data.get("due_from"),
         due_to=data.get("due_to"),
         fetch_request_id=data.get("fetch_request_id"),
+        amount_min=data.get("amount_min"),
+        amount_max=data.get("amount_max"),
+        consumer=(data.get("consumer") or "").strip(),
     )
 
 

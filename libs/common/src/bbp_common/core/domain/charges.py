@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+#: No service charge, in money's two places (an API answer says "0.00", as the pages do).
+NONE = Decimal("0.00")
+
 
 def service_charge_paid(service_charge: Decimal, biller_pays: bool) -> Decimal:
     """The service charge paid with a bill: **the one rule** every page, export, e-mail and
@@ -15,7 +18,7 @@ def service_charge_paid(service_charge: Decimal, biller_pays: bool) -> Decimal:
     not charged to the payer (the biller charges none, or it is included in the amount), so
     we pay — and every page shows — 0.00. Linear in the charge, so it may be applied to a
     biller's sum of charges as well as to one bill's."""
-    return service_charge if biller_pays else Decimal("0")
+    return service_charge if biller_pays else NONE
 
 
 def bill_total(amount: Decimal, service_charge: Decimal, biller_pays: bool) -> Decimal:
@@ -23,4 +26,4 @@ def bill_total(amount: Decimal, service_charge: Decimal, biller_pays: bool) -> D
     return amount + service_charge_paid(service_charge, biller_pays)
 
 
-__all__ = ["bill_total", "service_charge_paid"]
+__all__ = ["NONE", "bill_total", "service_charge_paid"]
