@@ -310,6 +310,13 @@ def test_the_service_charge_is_one_rule_on_every_page_and_export(client_as, engi
 
     # the fetch request that found them: its page's bills and its export
     fetch_request = _fetch_request_of(engine, ids[0])
+    page = admin.get(f"/requests/{fetch_request}").get_data(as_text=True)
+    assert re.search(r'id="biller-charge-note">[^<]*DSCO · Dhaka Supply takes no service', page)
+    totals = admin.get(f"/api/v1/requests/{fetch_request}/billers").get_json()
+    assert {b["utility_code"]: Decimal(b["service_charge"]) for b in totals["billers"]} == {
+        "DSCO": Decimal("0.00"),
+        "DESCO": Decimal("15.00"),
+    }
     export = admin.get(f"/requests/{fetch_request}/export.csv")
     rows = list(csv.DictReader(io.StringIO(export.get_data().decode("utf-8-sig"))))
     assert {r["bill_number"]: Decimal(r["service_charge"]) for r in rows} == {
