@@ -143,7 +143,7 @@ def test_select_all_matching_survives_paging_and_the_totals_follow_every_tick(
 
     # an htmx untick answers with the bar alone, the totals already moved
     bar = admin.post("/payments/selection", data={"bill": ids[-1]}, headers={"HX-Request": "true"})
-    assert bar.status_code == 200
+    assert bar.status_code == 200 and bar.headers["X-BBP-Selection"] == "1"
     bar_html = bar.get_data(as_text=True)
     assert 'id="selection-bar"' in bar_html and "<html" not in bar_html
     assert _bar(bar_html) == (29, expected - Decimal("60.25"))

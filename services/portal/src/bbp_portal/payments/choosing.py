@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -38,8 +38,15 @@ def bar_context(login_id: str) -> dict[str, Any]:
     return {"chosen": found, "chosen_cap": cap, "chosen_over": found.count > cap}
 
 
+#: Marks an answer that is the bar (``portal.js`` swaps in nothing else: an ended session's
+#: sign-in page reloads the page instead).
+BAR_HEADER = "X-BBP-Selection"
+
+
 def render_bar(login_id: str) -> Any:
-    return render_template("payments/_selection_bar.html", **bar_context(login_id))
+    answer = make_response(render_template("payments/_selection_bar.html", **bar_context(login_id)))
+    answer.headers[BAR_HEADER] = "1"
+    return answer
 
 
 @role_required(*OPERATORS)
@@ -107,4 +114,4 @@ def choose() -> Any:
     return redirect(back)
 
 
-__all__ = ["ACTIONS", "bar_context", "choose", "render_bar"]
+__all__ = ["ACTIONS", "BAR_HEADER", "bar_context", "choose", "render_bar"]

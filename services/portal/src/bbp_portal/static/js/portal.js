@@ -57,6 +57,19 @@
     });
   });
 
+  // The sticky bar of the pending page is swapped in only if the answer is the bar
+  // (X-BBP-Selection): after the session ended a tick is answered by the sign-in page, and
+  // a refused tick by an error; either way the whole page reloads to show where things stand.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var xhr = event.detail.xhr;
+    if (!target || target.id !== "selection-bar" || !xhr) { return; }
+    if (xhr.status !== 200 || xhr.getResponseHeader("X-BBP-Selection") !== "1") {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+    }
+  });
+
   // <button data-bbp-copy="element-id"> copies that field's value (the new API token page).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-bbp-copy]");
