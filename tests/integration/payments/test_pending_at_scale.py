@@ -361,3 +361,33 @@ def test_the_api_takes_the_same_filters(client_as, engine) -> None:
     }
     bad = admin.get("/api/v1/pending-bills", query_string={"amount_min": "-1"})
     assert bad.status_code == 422 and "amount_min" in bad.get_data(as_text=True)
+
+
+def test_a_selection_over_the_cap_says_so_and_is_not_paid(database_url, redis_url) -> None:
+    from tests.integration.payments.conftest import _app
+    from tests.support.accounts import sign_in
+    from tests.support.payments import seed_billers
+
+    small = _app(database_url, redis_url, pay_max_bills=2)
+    try:
+        engine = small.extensions["bbp.engine"]
+        seed_billers(engine)  # when this test runs first
+        group = "cap-" + uuid.uuid4().hex[:8]
+        ids = seed_bills(engine, [("JGDCL", "3.00")] * 3, group=group)
+        gid = _group_id(engine, group)
+        admin = sign_in(small.test_client(), "admin", "cap-" + uuid.uuid4().hex[:8])
+        refused = admin.post("/payments/selection", data={"action": "matching", "group_id": gid})
+        html = admin.get(refused.location).get_data(as_text=True)
+        assert "More than 2 bills match: narrow the filter." in html
+        assert _bar(html) == (0, Decimal("0.00"))
+        admin.post("/payments/selection", data={"page": ",".join(map(str, ids)), "ticked": "1"})
+        html = admin.get(refused.location).get_data(as_text=True)
+        assert _bar(html) == (3, Decimal("9.00"))
+        assert 'id="selection-over"' in html
+        assert re.search(r'class="btn btn-primary disabled" id="pay-ticked"', html)
+        confirm = admin.get("/payments/new", query_string={"scope": "selection"})
+        assert confirm.status_code == 302
+        flashed = admin.get(confirm.location).get_data(as_text=True)
+        assert "More than 2 bills are selected: clear some before paying." in flashed
+    finally:
+        small.extensions["bbp.engine"].dispose()
