@@ -189,6 +189,23 @@ class OneOf(Kind):
 
 
 @dataclass(frozen=True)
+class Amount(Kind):
+    """An amount of money in BDT: digits, at most two after the point (``1250.50``)."""
+
+    def check(self, name: str, value: str) -> None:
+        if not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", value.strip()):
+            raise BadInput(
+                "not_an_amount",
+                gettext(
+                    "%(field)s must be an amount in BDT, e.g. 1250.50, not %(value)s.",
+                    field=gettext(self.label),
+                    value=_shown(value),
+                ),
+                name,
+            )
+
+
+@dataclass(frozen=True)
 class Ids(Kind):
     """Ids given as repeated fields and/or comma-separated (the pages' "ticked" boxes)."""
 
@@ -267,6 +284,9 @@ _PENDING: dict[str, Kind] = {
     "due_from": Day(N_("The first due date")),
     "due_to": Day(N_("The last due date")),
     "request": _FETCH,
+    "amount_min": Amount(N_("The smallest amount")),
+    "amount_max": Amount(N_("The largest amount")),
+    "consumer": Text(N_("The consumer id"), 64),
 }
 #: The uncleared payments a bulk resolution chooses from (``payments.resolve_many``).
 _UNCLEARED: dict[str, Kind] = {
@@ -280,6 +300,8 @@ _UNCLEARED: dict[str, Kind] = {
     "from": Day(N_("The first day")),
     "to": Day(N_("The last day")),
 }
+#: The pending page's size, as the page offers it.
+_PAGE_SIZE = OneOf(N_("The page size"), ("25", "50", "100", "200"))
 #: When a new payment request pays (its confirmation), and what it pays again.
 _WHEN: dict[str, Kind] = {
     "when": OneOf(N_("When to pay"), ("now", "at", "before_due")),
@@ -349,14 +371,15 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "billers.index": {},
         "notifications.index": {"before": Whole(N_("The page position"))},
         "payments.attention": {},
-        "payments.pending": _PENDING | {"cursor": _CURSOR},
+        "payments.pending": _PENDING | {"cursor": _CURSOR, "size": _PAGE_SIZE},
         "payments.confirm": _PENDING
         | _WHEN
         | {
-            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "scope": OneOf(N_("The selection"), ("ids", "filter", "selection")),
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
             "key": Text(N_("The form's key"), 64),
+            "bills_page": Whole(N_("The page of bills"), 1, 100_000),
         },
         "payments.resolve_many": _UNCLEARED
         | comment
@@ -424,10 +447,19 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "billers.edit": biller_form | {"csrf_token": _CSRF},
         "billers.set_active": {"csrf_token": _CSRF},
         "notifications.resend": {"csrf_token": _CSRF},
+        "payments.choose": _PENDING
+        | {
+            "size": _PAGE_SIZE,
+            "action": OneOf(N_("The action"), ("matching", "clear")),
+            "bill": Whole(N_("The bill")),
+            "page": Ids(N_("The bills of the page"), 1_000),
+            "ticked": OneOf(N_("Ticked"), ("1",)),
+            "csrf_token": _CSRF,
+        },
         "payments.create": _PENDING
         | _WHEN
         | {
-            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "scope": OneOf(N_("The selection"), ("ids", "filter", "selection")),
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
             "idempotency_key": Text(N_("The form's key"), 64),

@@ -470,9 +470,32 @@ bills = Table(
     Index(None, "bill_account_id", "fetched_at"),
     Index(None, "utility_code", "consumer_id", "bill_number"),
     Index(None, "due_date"),
+    Index(None, "consumer_id"),
     **TABLE_ARGS,
 )
 """A pending bill as Mobiquity reported it at ``fetched_at`` (amounts exactly as given)."""
+
+bill_selections = Table(
+    "bill_selections",
+    metadata,
+    Column("login_id", String(64), primary_key=True),
+    Column(
+        "bill_id",
+        BigInteger,
+        ForeignKey("bills.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("utility_code", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("service_charge", Money, nullable=False),
+    Column("added_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    **TABLE_ARGS,
+)
+"""The bills a person ticked on the pending page (one selection per person, kept across
+pages and filters until they pay it or clear it): the server-side selection behind "select
+all matching" and the running count and total. Not payment state: a row says only "ticked".
+The bill's biller, amount and reported service charge are copied in (a bill row never
+changes), so the running total reads the person's rows alone, by the primary key."""
 
 # --------------------------------------------------------------------------- payments
 
