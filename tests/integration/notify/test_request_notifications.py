@@ -219,8 +219,8 @@ def test_payment_notifications_submitted_sms_uncleared_and_auto_paused(
     finished = f"Request #{paying.request_id} (payment) finished"
     mails = [m for m in sinks.mails(to=starter) if m["subject"] == finished]
     assert len(mails) == 1
-    assert "submitted (posted): 2" in mails[0]["text"]
-    assert "uncleared (needs a person): 1" in mails[0]["text"]
+    assert "submitted: 2" in mails[0]["text"]
+    assert "uncleared: a person decides: 1" in mails[0]["text"]
     table = list(
         csv.DictReader(io.StringIO(mails[0]["attachments"][0]["content"].lstrip("\ufeff")))
     )

@@ -45,6 +45,7 @@ PARAMS = {
     "request_paused": {
         **REQUEST,
         "reason": "auto-paused: the last 5 payments failed with TXN01/",
+        "failed_alike": 5,
         "payments": [{"reference_id": "REF00000000000000002", "error": "TXN01", "reason": None}],
     },
     "approval_needed": REQUEST,
