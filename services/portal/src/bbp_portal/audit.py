@@ -75,20 +75,32 @@ def _cut(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else value
 
 
-def _about_payment(reference_id: str) -> Any:
+def _about_payment(conn: sa.Connection, reference_id: str) -> Any:
     """Entries about the payment ``reference_id``: the payment itself, or one of its
-    disagreeing answers (an anomaly), by target; none when no payment has that id."""
+    disagreeing answers (an anomaly), by target; none when no payment has that id. (The ids
+    are read first: ``target_id`` is text, and comparing it with a cast id mixes collations.)"""
     c = audit_log.c
-    payment = sa.select(sa.cast(payments.c.id, sa.String(64))).where(
-        payments.c.reference_id == reference_id.strip().upper()
-    )
-    anomalies = sa.select(sa.cast(payment_anomalies.c.id, sa.String(64))).where(
-        payment_anomalies.c.payment_id.in_(
-            sa.select(payments.c.id).where(payments.c.reference_id == reference_id.strip().upper())
-        )
+    reference = reference_id.strip().upper()
+    found = [
+        str(i)
+        for i in conn.execute(
+            sa.select(payments.c.id).where(payments.c.reference_id == reference)
+        ).scalars()
+    ]
+    anomalies = (
+        [
+            str(i)
+            for i in conn.execute(
+                sa.select(payment_anomalies.c.id).where(
+                    payment_anomalies.c.payment_id.in_([int(i) for i in found])
+                )
+            ).scalars()
+        ]
+        if found
+        else []
     )
     return sa.or_(
-        sa.and_(c.target_type == "payment", c.target_id.in_(payment)),
+        sa.and_(c.target_type == "payment", c.target_id.in_(found)),
         sa.and_(c.target_type == "anomaly", c.target_id.in_(anomalies)),
     )
 
@@ -136,9 +148,9 @@ class SqlAuditStore:
             query = query.where(c.occurred_at >= filters.since)
         if filters.until:
             query = query.where(c.occurred_at < filters.until)
-        if filters.reference:
-            query = query.where(_about_payment(filters.reference))
         with self._engine.connect() as conn:
+            if filters.reference:
+                query = query.where(_about_payment(conn, filters.reference))
             rows = conn.execute(query).all()
         entries = [
             AuditEntry(

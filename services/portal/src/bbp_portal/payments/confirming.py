@@ -25,6 +25,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from bbp_portal.auth import role_required, safe_next, step_up_fresh, step_up_until
 from bbp_portal.bulk.publishing import relay
@@ -219,7 +220,15 @@ def create() -> Any:
             "warning",
         )
     else:
-        flash(_("Paying %(count)s bills.", count=f"{created.items:,}"), "success")
+        flash(
+            ngettext(
+                "Paying %(count)s bill.",
+                "Paying %(count)s bills.",
+                created.items,
+                count=f"{created.items:,}",
+            ),
+            "success",
+        )
     return redirect(url_for("requests.show", request_id=created.request_id))
 
 

@@ -162,6 +162,7 @@ def init_words(app: Flask) -> None:
         enquiry_outcome=lambda code: name(names.ENQUIRY_OUTCOMES, code),
         request_kind=lambda code: name(names.REQUEST_KINDS, code),
         audit_outcome=lambda code: name(names.OUTCOMES, code),
+        upload_state=lambda code: name(names.UPLOAD_STATES, code),
         notification_kind=lambda code: name(names.NOTIFICATION_KINDS, code),
         channel_name=lambda code: name(names.CHANNELS, code),
         notification_state=lambda code: name(names.NOTIFICATION_STATES, code),

@@ -64,6 +64,13 @@ PAYMENT_CAUSES: tuple[Cause, ...] = (
         _l("Mobiquity refused the payment (its answer came late)."),
     ),
     _c("rejected", r"^billpay rejected$", _l("Mobiquity refused the payment.")),
+    # the client's reasons for a refusal (``mobiquity_client``: ``Rejected.reason``)
+    _c("refused_answer", r"^documented FAILED answer$", _l("Mobiquity refused the payment.")),
+    _c(
+        "refused_signin",
+        r"^HTTP 40[13]: the request was refused before processing",
+        _l("Mobiquity refused the payment before processing it: our sign-in was refused."),
+    ),
     _c(
         "disagreeing_answer",
         r"^billpay \w+ (of an older attempt|for a payment never claimed|disagrees with"

@@ -107,3 +107,9 @@ NOTIFICATION_STATES: Names = {
     "failed": _l("failed for now"),
     "dead": _l("given up"),
 }
+
+UPLOAD_STATES: Names = {
+    "validated": _l("checked, not imported yet"),
+    "imported": _l("imported"),
+    "discarded": _l("discarded"),
+}
