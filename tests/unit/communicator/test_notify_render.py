@@ -173,7 +173,7 @@ def test_the_attention_table_lines_up_and_reads_without_codes():
     assert mail.subject == "Request #42: 2 payments need attention"
     lines = mail.text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Reference id"))
-    header, rule, *rows = lines[start : start + 4]
+    _header, rule, *rows = lines[start : start + 4]
     columns = [m.start() for m in re.finditer(r"-+", rule)]
     assert len(columns) == 4
     for row in rows:
