@@ -87,7 +87,7 @@ def test_fetch_request_finished_email_with_csv_and_sms_in_each_users_language(
     assert sms[0]["to"] == "8801711000001"  # normalised to the gateway's international form
     assert sms[0]["sender"] == "GP BillPay"
     assert sms[0]["text"].startswith(f"BBP: fetch request #{first.request_id} finished:")
-    assert f"bills {tallies['bills'][0]}" in sms[0]["text"]
+    assert f"bills found {tallies['bills'][0]}" in sms[0]["text"]  # the outcome in words
     assert sms[0]["fields"]["api_token"] == "***"  # the token arrived (the sink hides it)
 
     # --- Bangla, admin02
