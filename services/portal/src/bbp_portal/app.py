@@ -54,6 +54,7 @@ from bbp_portal.security import apply_rate_limits, init_security
 from bbp_portal.settings import PortalSettings
 from bbp_portal.timing import FailureTiming
 from bbp_portal.tokens import TokenVault
+from bbp_portal.words import init_words
 
 
 def create_app(
@@ -72,6 +73,8 @@ def create_app(
     settings = settings or load_settings(PortalSettings)
     configure_logging("portal", settings.log_level, settings.log_format)
     app = Flask(__name__)
+    # "/accounts/" as well as "/accounts": a typed or pasted slash is no 404.
+    app.url_map.strict_slashes = False
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     # Times people act on (a scheduled start) are shown in Asia/Dhaka.
@@ -111,6 +114,7 @@ def create_app(
     limiter = init_security(app, settings)
     bearer.isolate_sessions(app)  # over Flask-Session's store, which init_security installs
     init_i18n(app)
+    init_words(app)
     init_nav(app)
     register_error_handlers(app)
     init_health(app)

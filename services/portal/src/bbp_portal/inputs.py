@@ -363,6 +363,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "actor": Text(N_("The person"), 64),
             "action": OneOf(N_("The action"), ACTIONS),
             "outcome": OneOf(N_("The outcome"), OUTCOMES),
+            "reference": Text(N_("The reference id"), 64),
             "from": Day(N_("The first day")),
             "to": Day(N_("The last day")),
             "size": Whole(N_("The page size"), 1, 200),
