@@ -1,0 +1,333 @@
+"""What the reconciliation pages and API both do: take a report, list and show
+reconciliations and their items, export them, list and clear double-payment alarms — each
+change audited in its own transaction.
+
+Nothing here changes a payment. ``definitive_for_open`` items are resolved by a person
+through bulk resolution (``payments.resolve_many``), which audits each payment itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from time import monotonic
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, select
+
+from bbp_common.platform.db.tables import (
+    RECONCILIATION_CLASSES,
+    payments,
+    reconciliation_items,
+    reconciliations,
+)
+from bbp_portal.audit_trail import Actor, record
+from bbp_portal.files.limits import N_, UploadLimits, UploadRefused
+from bbp_portal.reconcile import matching
+from bbp_portal.reconcile.reading import ColumnMapping, ReadStats, read_lines
+from bbp_portal.service_errors import NotFound, ValidationFailed
+
+R = reconciliations.c
+I = reconciliation_items.c  # noqa: E741
+P = payments.c
+
+CLASSES = RECONCILIATION_CLASSES
+#: Items on one page of a reconciliation.
+PAGE = 100
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days the report covers (inclusive, in the report's time zone): our posted and
+    succeeded payments sent within them must appear in it. A missing end is the report's
+    first or last line."""
+
+    start: date | None = None
+    end: date | None = None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(
+            "bad_time_zone", f"{name[:40]!r} is not a time zone (e.g. UTC, Asia/Dhaka).", "tz"
+        ) from None
+
+
+def _utc(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def reconcile(
+    engine: Engine,
+    who: Actor,
+    stream: BinaryIO,
+    file_name: str,
+    *,
+    mapping: ColumnMapping,
+    limits: UploadLimits,
+    period: Period = Period(),
+) -> dict[str, Any]:
+    """Read the report, match it, raise the alarms; one transaction. An
+    :class:`UploadRefused` (the file) or :class:`ValidationFailed` (the mapping) leaves
+    nothing behind but its audit entry."""
+    started = monotonic()
+    file_format = "xlsx" if file_name.lower().endswith((".xlsx", ".xlsm")) else "csv"
+    zone = _zone(mapping.tz)
+    stats = ReadStats()
+    try:
+        with engine.begin() as conn:
+            reconciliation_id = int(
+                conn.execute(
+                    reconciliations.insert().values(
+                        uploaded_by=who.login_id[:64],
+                        file_name=file_name[:255],
+                        file_format=file_format,
+                        mapping=mapping.to_json(),
+                        counts="{}",
+                    )
+                ).inserted_primary_key[0]
+            )
+            count = matching.load_lines(
+                conn, read_lines(stream, file_format, mapping, limits, stats)
+            )
+            start = datetime.combine(period.start, time()) if period.start else stats.first
+            end = (
+                datetime.combine(period.end + timedelta(days=1), time())
+                if period.end
+                else (stats.last + timedelta(microseconds=1) if stats.last else None)
+            )
+            window = None
+            if start is not None and end is not None:
+                window = (_utc(start, zone), _utc(end, zone))
+            counts, raised = matching.classify(conn, reconciliation_id, window)
+            duration_ms = int((monotonic() - started) * 1000)
+            conn.execute(
+                reconciliations.update()
+                .where(R.id == reconciliation_id)
+                .values(
+                    report_lines=count,
+                    period_from=window[0] if window else None,
+                    period_to=window[1] if window else None,
+                    counts=json.dumps(counts, sort_keys=True),
+                    duration_ms=duration_ms,
+                )
+            )
+            record(
+                conn,
+                who,
+                "reconciliation.upload",
+                target_type="reconciliation",
+                target_id=reconciliation_id,
+                file_name=file_name[:255],
+                lines=count,
+                alarms=raised,
+                **counts,
+            )
+    except (UploadRefused, ValidationFailed) as exc:
+        with engine.begin() as conn:
+            record(
+                conn,
+                who,
+                "reconciliation.upload",
+                target_type="reconciliation",
+                outcome="refused",
+                file_name=file_name[:255],
+                code=exc.code,
+            )
+        raise
+    return {"id": reconciliation_id, "lines": count, "counts": counts, "alarms": raised}
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    counts = json.loads(row.counts or "{}")
+    return {
+        "id": row.id,
+        "uploaded_by": row.uploaded_by,
+        "uploaded_at": row.uploaded_at,
+        "file_name": row.file_name,
+        "file_format": row.file_format,
+        "report_lines": row.report_lines,
+        "period_from": row.period_from,
+        "period_to": row.period_to,
+        "duration_ms": row.duration_ms,
+        "counts": {c: int(counts.get(c, 0)) for c in CLASSES},
+        "mapping": json.loads(row.mapping or "{}"),
+    }
+
+
+def list_reconciliations(
+    conn: Connection, *, before: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    query = select(reconciliations).order_by(R.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(R.id < before)
+    return [_summary(r) for r in conn.execute(query)]
+
+
+def get_reconciliation(conn: Connection, reconciliation_id: int) -> dict[str, Any]:
+    row = conn.execute(select(reconciliations).where(R.id == reconciliation_id)).first()
+    if row is None:
+        raise NotFound(f"There is no reconciliation {reconciliation_id}.")
+    return _summary(row)
+
+
+def _item(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "class": row.klass,
+        "reference_id": row.reference_id,
+        "payment_id": row.payment_id,
+        "request_id": row.request_id,
+        "line_no": row.line_no,
+        "report_lines": row.report_lines,
+        "transaction_id": row.transaction_id,
+        "report_status": row.report_status,
+        "report_amount": row.report_amount,
+        "report_at": row.report_at,
+        "our_state": row.our_state,
+        "current_state": row.current_state,
+        "our_amount": row.our_amount,
+        "outcome": row.outcome,
+    }
+
+
+def _items_query(reconciliation_id: int, klass: str | None) -> Any:
+    query = (
+        select(
+            I.id,
+            I["class"].label("klass"),
+            I.reference_id,
+            I.payment_id,
+            P.request_id,
+            I.line_no,
+            I.report_lines,
+            I.transaction_id,
+            I.report_status,
+            I.report_amount,
+            I.report_at,
+            I.our_state,
+            P.state.label("current_state"),
+            I.our_amount,
+            I.outcome,
+        )
+        .select_from(reconciliation_items.outerjoin(payments, P.id == I.payment_id))
+        .where(I.reconciliation_id == reconciliation_id)
+    )
+    if klass:
+        query = query.where(I["class"] == klass)
+    return query
+
+
+def items(
+    conn: Connection,
+    reconciliation_id: int,
+    *,
+    klass: str | None = None,
+    after: int | None = None,
+    limit: int = PAGE,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of a reconciliation's items (keyset by id, optionally one class), and the
+    id to continue after (``None`` on the last page)."""
+    get_reconciliation(conn, reconciliation_id)
+    if klass is not None and klass not in CLASSES:
+        raise ValidationFailed("bad_class", f"{klass[:40]!r} is not a class.", "class")
+    query = _items_query(reconciliation_id, klass)
+    if after is not None:
+        query = query.where(I.id > after)
+    rows = conn.execute(query.order_by(I.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_item(r) for r in rows], (rows[-1].id if more and rows else None)
+
+
+def open_payment_ids(conn: Connection, reconciliation_id: int, outcome: str) -> list[int]:
+    """The payments of ``definitive_for_open`` items with that outcome that are still open
+    (what the bulk-resolution form is given, preselected)."""
+    return list(
+        conn.execute(
+            select(I.payment_id)
+            .select_from(reconciliation_items.join(payments, P.id == I.payment_id))
+            .where(
+                I.reconciliation_id == reconciliation_id,
+                I["class"] == "definitive_for_open",
+                I.outcome == outcome,
+                P.state.in_(("ambiguous", "uncleared")),
+            )
+            .order_by(I.payment_id)
+        ).scalars()
+    )
+
+
+EXPORT_HEADERS = (
+    "class",
+    "reference_id",
+    "payment_id",
+    "request_id",
+    "report_line",
+    "report_lines",
+    "transaction_id",
+    "report_status",
+    "report_amount",
+    "report_at",
+    "our_state_then",
+    "our_state_now",
+    "our_amount",
+    "outcome",
+)
+
+
+def export_rows(engine: Engine, reconciliation_id: int, klass: str | None) -> Any:
+    """Every item as CSV cells, streamed from the database in id order (keyset pages)."""
+    after: int | None = None
+    while True:
+        with engine.connect() as conn:
+            page, after = items(conn, reconciliation_id, klass=klass, after=after, limit=5000)
+        for it in page:
+            yield [
+                it["class"],
+                it["reference_id"] or "",
+                it["payment_id"] or "",
+                it["request_id"] or "",
+                it["line_no"] or "",
+                it["report_lines"],
+                it["transaction_id"] or "",
+                it["report_status"] or "",
+                "" if it["report_amount"] is None else f"{it['report_amount']:.2f}",
+                "" if it["report_at"] is None else it["report_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                it["our_state"] or "",
+                it["current_state"] or "",
+                "" if it["our_amount"] is None else f"{it['our_amount']:.2f}",
+                it["outcome"] or "",
+            ]
+        if after is None:
+            return
+
+
+#: Words of the classes (for people; the page translates them).
+CLASS_WORDS = {
+    "matched": N_("Matched"),
+    "amount_differs": N_("Amount differs"),
+    "not_ours": N_("In the report, not ours"),
+    "missing_from_report": N_("Ours, missing from the report"),
+    "double_payment_alarm": N_("Double-payment alarm"),
+    "definitive_for_open": N_("Definitive answer for an open payment"),
+    "failed_in_report": N_("Ours posted, failed in the report"),
+    "pending_in_report": N_("Open, still pending in the report"),
+}
+
+__all__ = [
+    "CLASSES",
+    "CLASS_WORDS",
+    "EXPORT_HEADERS",
+    "Period",
+    "export_rows",
+    "get_reconciliation",
+    "items",
+    "list_reconciliations",
+    "open_payment_ids",
+    "reconcile",
+]

@@ -1,0 +1,260 @@
+"""Reconciliation with Mobiquity's transaction report (issue 18, item 1), on the real
+database and the real sandbox: our payments are paid (or refused) in the sandbox under their
+own reference ids, the sandbox's ledger is downloaded as its transaction report, a
+discrepancy of every class is injected, and the upload classes each reference id — while no
+payment moves until a person resolves it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from bbp_common.core.domain.payments import PaymentState
+from bbp_common.platform.db.tables import double_payment_alarms, payments
+from bbp_portal.audit_trail import Actor
+from bbp_portal.files.limits import REPORTS
+from bbp_portal.payments import again, operations
+from bbp_portal.reconcile import alarms, service
+from bbp_portal.reconcile.reading import ColumnMapping
+from sandbox.testing import RunningSandbox, run_sandbox
+from tests.integration.sandbox.conftest import Mobiquity
+from tests.support.payments import consumer, move, seed_bills
+
+S = PaymentState
+D, SE, A, U = S.DISPATCHED, S.SENDING, S.AMBIGUOUS, S.UNCLEARED
+POLICY = operations.PayPolicy(max_bill_age=__import__("datetime").timedelta(hours=24))
+ADMIN = Actor("rc-admin", "admin")
+SUPER = Actor("rc-super", "superadmin")
+
+#: name → (our payment's path, what the sandbox does with our reference id, expected class).
+#: ``pay``: billpay with the bill's amount (accepted, SUCCEEDED); ``refuse``: billpay with a
+#: wrong amount (FAILED, amount.mismatch); ``none``: never sent to the sandbox.
+CASES: dict[str, tuple[tuple[PaymentState, ...], dict[str, Any], str, str]] = {
+    "succeeded": ((D, SE, A, S.SUCCEEDED), {}, "pay", "matched"),
+    "posted": ((D, SE, S.POSTED), {}, "pay", "matched"),
+    "failed_agrees": ((D, SE, S.FAILED), {"failure": "rejected"}, "refuse", "matched"),
+    "amount_differs": ((D, SE, S.POSTED), {}, "pay", "amount_differs"),  # line edited
+    "missing": ((D, SE, S.POSTED), {}, "none", "missing_from_report"),
+    "alarm_failed": ((D, SE, S.FAILED), {"failure": "rejected"}, "pay", "double_payment_alarm"),
+    "alarm_unsent": ((D, S.UNSENT), {}, "pay", "double_payment_alarm"),
+    "open_paid": ((D, SE, A, U), {}, "pay", "definitive_for_open"),
+    "open_not_paid": ((D, SE, A, U), {}, "refuse", "definitive_for_open"),
+    "open_pending": ((D, SE, A), {}, "pay", "pending_in_report"),  # line edited to PENDING
+    "posted_failed": ((D, SE, S.POSTED), {}, "refuse", "failed_in_report"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with run_sandbox() as running:
+        running.reset()
+        yield running
+
+
+def one_bill_consumer() -> str:
+    return consumer("6")[:-1] + "1"  # ends in 1: the sandbox lists exactly one bill
+
+
+def paid_world(engine: Engine, sb: RunningSandbox) -> dict[str, Any]:
+    """Our payments, one per case, and the sandbox's ledger after paying them as each case
+    says; plus one sandbox payment under a reference that is not ours."""
+    mob = Mobiquity(sb)
+    bills = {}
+    for name in CASES:
+        cid = one_bill_consumer()
+        bills[name] = (cid, mob.fetch("DSCO", cid)[0])
+    ids = seed_bills(
+        engine,
+        [("DSCO", Decimal(str(bill["amount"]))) for _, bill in bills.values()],
+        consumer_ids=[cid for cid, _ in bills.values()],
+    )
+    request_id = operations.create_payment(
+        engine, ADMIN, ids, key=f"rc-{uuid.uuid4().hex}", policy=POLICY
+    ).request_id
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(payments).where(payments.c.request_id == request_id).order_by(payments.c.id)
+        ).all()
+    by_bill = {r.bill_id: r for r in rows}
+    ours = {}
+    for (name, (path, values, action, _)), bill_id in zip(CASES.items(), ids, strict=True):
+        row = by_bill[bill_id]
+        cid, bill = bills[name]
+        if action != "none":
+            if action == "refuse":
+                bill = {**bill, "amount": float(bill["amount"]) + 1}
+            answer = mob.pay("DSCO", cid, bill, row.reference_id)
+            assert (answer.status_code == 200) == (action == "pay"), (name, answer.text)
+        move(engine, row.id, *path, **values)
+        ours[name] = row
+    stranger_cid = one_bill_consumer()
+    stranger = f"ZZ{uuid.uuid4().hex[:12].upper()}"
+    assert mob.pay("DSCO", stranger_cid, mob.fetch("DSCO", stranger_cid)[0], stranger).ok
+    return {"ours": ours, "stranger": stranger, "request_id": request_id}
+
+
+def injected_report(sb: RunningSandbox, world: dict[str, Any]) -> bytes:
+    """The sandbox's report of today, with the discrepancies no honest sandbox makes."""
+    today = datetime.now(UTC).date().isoformat()
+    lines = list(csv.reader(io.StringIO(sb.report(**{"from": today, "to": today}).decode())))
+    header, body = lines[0], lines[1:]
+    ref, amount, status = (
+        header.index("External Reference ID"),
+        header.index("Transaction Amount"),
+        header.index("Transaction Status"),
+    )
+    for line in body:
+        if line[ref] == world["ours"]["amount_differs"].reference_id:
+            line[amount] = f"{Decimal(line[amount]) + Decimal('7.50'):.2f}"
+        if line[ref] == world["ours"]["open_pending"].reference_id:
+            line[status] = "PENDING"
+    # a line without any reference id (not ours by definition)
+    blank = list(body[0])
+    blank[ref] = ""
+    blank[header.index("Remarks")] = ""
+    body.append(blank)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *body])
+    return out.getvalue().encode()
+
+
+def classes_of(engine: Engine, reconciliation_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        found, after = service.items(conn, reconciliation_id, limit=100_000)
+    assert after is None
+    return {
+        **{it["reference_id"]: it for it in found if it["reference_id"]},
+        **{f"line{it['line_no']}": it for it in found if not it["reference_id"]},
+    }
+
+
+def states(engine: Engine, world: dict[str, Any]) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(
+                sa.select(payments.c.state).where(payments.c.id == row.id)
+            ).scalar_one()
+            for name, row in world["ours"].items()
+        }
+
+
+def upload(engine: Engine, data: bytes) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return service.reconcile(
+        engine,
+        ADMIN,
+        io.BytesIO(data),
+        "report.csv",
+        mapping=ColumnMapping(),
+        limits=REPORTS,
+        period=service.Period(today, today),
+    )
+
+
+def test_every_class_from_the_sandboxs_report_and_only_a_person_moves_a_payment(
+    engine: Engine, sandbox: RunningSandbox
+) -> None:
+    world = paid_world(engine, sandbox)
+    before = states(engine, world)
+    done = upload(engine, injected_report(sandbox, world))
+
+    found = classes_of(engine, done["id"])
+    for name, (_, _, _, expected) in CASES.items():
+        item = found[world["ours"][name].reference_id]
+        assert item["class"] == expected, name
+        assert item["payment_id"] == world["ours"][name].id
+    assert found[world["stranger"]]["class"] == "not_ours"
+    assert found[world["stranger"]]["payment_id"] is None
+    assert any(k.startswith("line") and v["class"] == "not_ours" for k, v in found.items())
+    assert found[world["ours"]["amount_differs"].reference_id]["report_amount"] == (
+        world["ours"]["amount_differs"].total + Decimal("7.50")
+    )
+    assert found[world["ours"]["open_paid"].reference_id]["outcome"] == "paid"
+    assert found[world["ours"]["open_not_paid"].reference_id]["outcome"] == "not_paid"
+    assert found[world["ours"]["missing"].reference_id]["report_lines"] == 0
+    for klass in service.CLASSES:
+        assert done["counts"].get(klass, 0) >= 1, klass
+
+    # matching moved nothing: not the open ones, not the missing one, not the alarmed ones
+    assert states(engine, world) == before
+
+    # the alarms stand, and "pay again" refuses their bills
+    with engine.connect() as conn:
+        alarmed = set(
+            conn.execute(
+                sa.select(double_payment_alarms.c.payment_id).where(
+                    double_payment_alarms.c.cleared_at.is_(None),
+                    double_payment_alarms.c.reconciliation_id == done["id"],
+                )
+            ).scalars()
+        )
+        assert alarmed == {world["ours"]["alarm_failed"].id, world["ours"]["alarm_unsent"].id}
+        under = again.alarmed_bills(conn, [world["ours"]["alarm_failed"]])
+    assert under == {again._key(world["ours"]["alarm_failed"])}
+
+    # the bulk-resolution form gets the open payments, by outcome
+    with engine.connect() as conn:
+        assert service.open_payment_ids(conn, done["id"], "paid") == [world["ours"]["open_paid"].id]
+        assert service.open_payment_ids(conn, done["id"], "not_paid") == [
+            world["ours"]["open_not_paid"].id
+        ]
+
+    # a person resolves what the report settled; only then do those payments move
+    operations.resolve(engine, SUPER, world["ours"]["open_paid"].id, "paid", "report line")
+    operations.resolve(engine, SUPER, world["ours"]["open_not_paid"].id, "not_paid", "report")
+    after = states(engine, world)
+    assert after == {**before, "open_paid": "succeeded", "open_not_paid": "failed"}
+
+    # the same report again: those two now agree; the alarms are not raised twice
+    again_done = upload(engine, injected_report(sandbox, world))
+    found = classes_of(engine, again_done["id"])
+    assert found[world["ours"]["open_paid"].reference_id]["class"] == "matched"
+    assert found[world["ours"]["open_not_paid"].reference_id]["class"] == "matched"
+    assert again_done["alarms"] == 0
+
+    # a superadmin clears an alarm with a comment (audited); "pay again" may offer it then
+    with engine.connect() as conn:
+        standing = [a for a in alarms.list_alarms(conn) if a["payment_id"] in alarmed]
+    assert len(standing) == 2
+    cleared = alarms.clear_alarm(engine, SUPER, standing[0]["id"], "checked with GP: refunded")
+    assert cleared["cleared_by"] == SUPER.login_id
+    with pytest.raises(alarms.Conflict):
+        alarms.clear_alarm(engine, SUPER, standing[0]["id"], "again")
+    with engine.connect() as conn:
+        entry = conn.execute(
+            sa.text(
+                "SELECT actor, details FROM audit_log WHERE action = 'reconciliation.alarm_clear'"
+                " AND target_id = :p ORDER BY id DESC LIMIT 1"
+            ),
+            {"p": str(standing[0]["payment_id"])},
+        ).one()
+    assert entry.actor == SUPER.login_id and "refunded" in entry.details
+
+
+def test_a_bad_report_is_refused_with_its_line_and_leaves_nothing(engine: Engine) -> None:
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT COUNT(*) FROM reconciliations")).scalar_one()
+    bad = (
+        b"Transaction ID,Transaction Date,Transaction Status,Transaction Amount,"
+        b"External Reference ID,Remarks\r\n"
+        b"1,2026-12-01 10:00:00,SUCCEEDED,12.00,BBPX,\r\n"
+        b"2,2026-12-01 10:00:00,SUCCEEDED,twelve,BBPY,\r\n"
+    )
+    with pytest.raises(service.UploadRefused) as refused:
+        upload(engine, bad)
+    assert refused.value.code == "bad_amount" and refused.value.params["line"] == "3"
+    with pytest.raises(service.UploadRefused) as refused:
+        upload(engine, b"Something,Else\r\n1,2\r\n")
+    assert refused.value.code == "missing_column"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM reconciliations")).scalar_one() == count
