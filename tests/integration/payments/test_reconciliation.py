@@ -258,3 +258,82 @@ def test_a_bad_report_is_refused_with_its_line_and_leaves_nothing(engine: Engine
     assert refused.value.code == "missing_column"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM reconciliations")).scalar_one() == count
+
+
+def test_the_page_and_the_api_upload_show_export_and_clear(
+    engine: Engine, sandbox: RunningSandbox, client_as: Any
+) -> None:
+    world = paid_world(engine, sandbox)
+    report = injected_report(sandbox, world)
+    admin = client_as("admin")
+    today = datetime.now(UTC).date().isoformat()
+    answer = admin.post(
+        "/reconciliations/",
+        data={
+            "file": (io.BytesIO(report), "mobiquity.csv"),
+            "period_from": today,
+            "period_to": today,
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
+    page_url = answer.headers["Location"]
+    reconciliation_id = int(page_url.rstrip("/").rsplit("/", 1)[1])
+    html = admin.get(page_url).get_data(as_text=True)
+    assert "Double-payment alarm" in html and 'data-class="definitive_for_open"' in html
+    # without bulk resolution on this branch, each open payment links its own page
+    assert f'/payments/{world["ours"]["open_paid"].id}"' in html
+
+    filtered = admin.get(f"{page_url}?class=amount_differs").get_data(as_text=True)
+    assert world["ours"]["amount_differs"].reference_id in filtered
+    assert world["ours"]["posted"].reference_id not in filtered
+    assert admin.get(f"{page_url}?class=nonsense").status_code == 400
+
+    export = admin.get(f"/reconciliations/{reconciliation_id}/export.csv")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    lines = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0] == list(service.EXPORT_HEADERS)
+    by_ref = {line[1]: line for line in lines[1:]}
+    assert by_ref[world["ours"]["alarm_failed"].reference_id][0] == "double_payment_alarm"
+
+    # the API: the same reconciliation, its items by class, an upload by machine clients too
+    api = admin.get(f"/api/v1/reconciliations/{reconciliation_id}").json
+    assert api["counts"]["double_payment_alarm"] >= 2  # the module's sandbox keeps its ledger
+    items = admin.get(
+        f"/api/v1/reconciliations/{reconciliation_id}/items?class=definitive_for_open"
+    ).json["items"]
+    assert {i["payment_id"] for i in items} >= {
+        world["ours"]["open_paid"].id,
+        world["ours"]["open_not_paid"].id,
+    }
+    uploaded = admin.post(
+        "/api/v1/reconciliations",
+        data={"file": (io.BytesIO(report), "again.csv"), "period_from": today},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201 and uploaded.json["alarms"] == 0
+    refused = admin.post(
+        "/api/v1/reconciliations",
+        data={"file": (io.BytesIO(b"a,b\r\n1,2\r\n"), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "missing_column"
+
+    # alarms: an admin may not clear one; a superadmin does, with a comment, on the page
+    standing = admin.get("/api/v1/alarms").json
+    mine = [a for a in standing if a["reconciliation_id"] == reconciliation_id]
+    assert len(mine) == 2
+    assert (
+        admin.post(f"/api/v1/alarms/{mine[0]['id']}/clear", json={"comment": "checked"}).status_code
+        == 403
+    )
+    superadmin = client_as("superadmin")
+    assert "Clear the alarm" in superadmin.get("/reconciliations/alarms").get_data(as_text=True)
+    done = superadmin.post(
+        f"/reconciliations/alarms/{mine[0]['id']}/clear", data={"comment": "refunded by GP"}
+    )
+    assert done.status_code == 303
+    cleared = superadmin.get("/api/v1/alarms?cleared=true").json
+    assert any(a["id"] == mine[0]["id"] and a["comment"] == "refunded by GP" for a in cleared)
+    answer = superadmin.post(f"/api/v1/alarms/{mine[1]['id']}/clear", json={"comment": "ok!"})
+    assert answer.status_code == 200 and answer.json["cleared_by"] == "pay-superadmin"

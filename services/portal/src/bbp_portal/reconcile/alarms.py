@@ -17,30 +17,36 @@ A = double_payment_alarms.c
 P = payments.c
 
 
+def _query() -> Any:
+    return select(
+        A.id,
+        A.payment_id,
+        A.reconciliation_id,
+        A.raised_at,
+        A.cleared_at,
+        A.cleared_by,
+        A.comment,
+        P.reference_id,
+        P.request_id,
+        P.state,
+        P.total,
+        P.utility_code,
+        P.consumer_id,
+        P.bill_number,
+    ).select_from(double_payment_alarms.join(payments, P.id == A.payment_id))
+
+
+def get_alarm(conn: Connection, alarm_id: int) -> dict[str, Any]:
+    row = conn.execute(_query().where(A.id == alarm_id)).first()
+    if row is None:
+        raise NotFound(f"There is no alarm {alarm_id}.")
+    return dict(row._mapping)
+
+
 def list_alarms(
     conn: Connection, *, cleared: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
-    query = (
-        select(
-            A.id,
-            A.payment_id,
-            A.reconciliation_id,
-            A.raised_at,
-            A.cleared_at,
-            A.cleared_by,
-            A.comment,
-            P.reference_id,
-            P.request_id,
-            P.state,
-            P.total,
-            P.utility_code,
-            P.consumer_id,
-            P.bill_number,
-        )
-        .select_from(double_payment_alarms.join(payments, P.id == A.payment_id))
-        .order_by(A.id.desc())
-        .limit(limit)
-    )
+    query = _query().order_by(A.id.desc()).limit(limit)
     query = query.where(A.cleared_at.is_not(None) if cleared else A.cleared_at.is_(None))
     return [dict(r._mapping) for r in conn.execute(query)]
 
@@ -88,4 +94,4 @@ def clear_alarm(engine: Engine, who: Actor, alarm_id: int, comment: str) -> dict
     }
 
 
-__all__ = ["clear_alarm", "count_alarms", "list_alarms"]
+__all__ = ["clear_alarm", "count_alarms", "get_alarm", "list_alarms"]

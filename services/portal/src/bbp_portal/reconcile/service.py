@@ -79,6 +79,15 @@ def reconcile(
     zone = _zone(mapping.tz)
     stats = ReadStats()
     try:
+        stream.seek(0, 2)
+        size = stream.tell()
+        stream.seek(0)
+        if size > limits.max_bytes:
+            raise UploadRefused(
+                "file_too_large",
+                N_("The file is larger than %(limit)s MiB; split it into smaller files."),
+                limit=f"{limits.max_bytes / (1024 * 1024):,.0f}",
+            )
         with engine.begin() as conn:
             reconciliation_id = int(
                 conn.execute(
@@ -281,28 +290,29 @@ EXPORT_HEADERS = (
 
 
 def export_rows(engine: Engine, reconciliation_id: int, klass: str | None) -> Any:
-    """Every item as CSV cells, streamed from the database in id order (keyset pages)."""
+    """Every item's values (``EXPORT_HEADERS``), read in id order a page at a time, each
+    page on its own short connection (a long export holds no transaction open)."""
     after: int | None = None
     while True:
         with engine.connect() as conn:
             page, after = items(conn, reconciliation_id, klass=klass, after=after, limit=5000)
         for it in page:
-            yield [
+            yield (
                 it["class"],
-                it["reference_id"] or "",
-                it["payment_id"] or "",
-                it["request_id"] or "",
-                it["line_no"] or "",
+                it["reference_id"],
+                it["payment_id"],
+                it["request_id"],
+                it["line_no"],
                 it["report_lines"],
-                it["transaction_id"] or "",
-                it["report_status"] or "",
-                "" if it["report_amount"] is None else f"{it['report_amount']:.2f}",
-                "" if it["report_at"] is None else it["report_at"].strftime("%Y-%m-%d %H:%M:%S"),
-                it["our_state"] or "",
-                it["current_state"] or "",
-                "" if it["our_amount"] is None else f"{it['our_amount']:.2f}",
-                it["outcome"] or "",
-            ]
+                it["transaction_id"],
+                it["report_status"],
+                it["report_amount"],
+                it["report_at"],
+                it["our_state"],
+                it["current_state"],
+                it["our_amount"],
+                it["outcome"],
+            )
         if after is None:
             return
 

@@ -6,9 +6,12 @@ pending: the bill may be paid already, so "pay again" (``bbp_portal.payments.aga
 it while the alarm stands. Only a person clears one (a superadmin, with a comment; the portal
 audits it) — an alarm never clears itself, and raising never touches the payment.
 
-At most one uncleared alarm per payment: raising again for a payment already under one adds
-nothing (the checks run in the caller's transaction; two reconciliations racing may each
-raise one, which a person then clears twice — harmless, never a missed alarm).
+At most one alarm per payment, ever: raising again for a payment that has one — standing, or
+cleared by a person who checked it — adds nothing, so the same report uploaded again (or the
+next month's, still listing the line) does not undo a person's decision; the reconciliation
+still lists the payment in its ``double_payment_alarm`` class. (The check runs in the
+caller's transaction; two reconciliations racing may each raise one, which a person then
+clears twice — harmless, never a missed alarm.)
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ _RAISE_FROM = (
     " SELECT DISTINCT i.payment_id, i.reconciliation_id, UTC_TIMESTAMP(6)"
     " FROM reconciliation_items i WHERE i.reconciliation_id = %s"
     " AND i.class = 'double_payment_alarm' AND i.payment_id IS NOT NULL"
-    " AND NOT EXISTS (SELECT 1 FROM double_payment_alarms a"
-    " WHERE a.payment_id = i.payment_id AND a.cleared_at IS NULL)"
+    " AND NOT EXISTS (SELECT 1 FROM double_payment_alarms a WHERE a.payment_id = i.payment_id)"
 )
 _RAISE_ON = (
     "INSERT INTO double_payment_alarms (payment_id, reconciliation_id, raised_at)"
     " SELECT %s, %s, UTC_TIMESTAMP(6) FROM DUAL WHERE NOT EXISTS (SELECT 1"
-    " FROM double_payment_alarms a WHERE a.payment_id = %s AND a.cleared_at IS NULL)"
+    " FROM double_payment_alarms a WHERE a.payment_id = %s)"
 )
 _LOCK = (
     "SELECT id, payment_id, reconciliation_id, raised_at, cleared_at, cleared_by, comment"
@@ -72,11 +74,11 @@ class AlarmStore:
 
     def raise_from(self, reconciliation_id: int) -> int:
         """One alarm for each ``double_payment_alarm`` item of the reconciliation whose
-        payment is not under an alarm yet (one statement); returns how many were raised."""
+        payment never had one (one statement); returns how many were raised."""
         return int(self.conn.exec_driver_sql(_RAISE_FROM, (reconciliation_id,)).rowcount)
 
     def raise_on(self, payment_id: int, reconciliation_id: int | None = None) -> bool:
-        """An alarm on one payment (unless one stands); whether one was raised."""
+        """An alarm on one payment (unless it ever had one); whether one was raised."""
         done = self.conn.exec_driver_sql(_RAISE_ON, (payment_id, reconciliation_id, payment_id))
         return bool(done.rowcount)
 
