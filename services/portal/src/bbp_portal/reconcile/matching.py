@@ -6,7 +6,10 @@ connection) in chunks of multi-row INSERTs; then three statements class every re
 1. the lines grouped by reference id, joined to ``payments`` by ``reference_id`` (unique
    index), each group given its class by one ``CASE`` — a reference id may be on several
    lines (one paid and any number of refusals): the group says ``paid`` if any line is
-   paid, else ``pending`` if any is neither paid nor failed, else ``failed``;
+   paid, else ``pending`` if any is neither paid nor failed, else ``failed``. Every class
+   but ``matched`` is written as an item; ``matched`` (most of a report, nothing to do) is
+   only counted — writing 160 000 rows that need no one's look was most of the time
+   (``docs/decisions.md``);
 2. the lines without a reference id: each one ``not_ours``;
 3. our ``posted``/``succeeded`` payments sent within the report's window that no line names:
    ``missing_from_report`` (listed for a person; the payment never moves).
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -60,7 +62,8 @@ _ITEM_COLUMNS = (
 _OPEN = "('ambiguous','uncleared')"
 _CLASSIFY = f"""
 INSERT INTO reconciliation_items ({_ITEM_COLUMNS})
-SELECT %s,
+SELECT * FROM (
+SELECT %s AS reconciliation_id,
   CASE
     WHEN p.id IS NULL THEN 'not_ours'
     WHEN p.state IN ('failed','unsent','cancelled') AND g.rs IN ('paid','pending')
@@ -70,12 +73,12 @@ SELECT %s,
     WHEN p.state IN ('posted','succeeded') AND g.rs = 'failed' THEN 'failed_in_report'
     WHEN g.rs = 'paid' AND g.amount <> p.total THEN 'amount_differs'
     ELSE 'matched'
-  END,
-  g.reference_id, p.id, g.line_no, g.n, g.transaction_id, g.rs, g.amount, g.at, p.state,
-  p.total,
+  END AS class,
+  g.reference_id, p.id AS payment_id, g.line_no, g.n, g.transaction_id, g.rs, g.amount, g.at,
+  p.state, p.total,
   CASE WHEN p.state IN {_OPEN} THEN
     CASE g.rs WHEN 'paid' THEN 'paid' WHEN 'failed' THEN 'not_paid' END
-  END
+  END AS outcome
 FROM (
   SELECT reference_id, MIN(line_no) AS line_no, COUNT(*) AS n,
     CASE WHEN SUM(status = 'paid') > 0 THEN 'paid'
@@ -86,7 +89,9 @@ FROM (
     COALESCE(MAX(CASE WHEN status = 'paid' THEN at END), MAX(at)) AS at
   FROM {TEMP} WHERE reference_id IS NOT NULL GROUP BY reference_id
 ) g LEFT JOIN payments p ON p.reference_id = g.reference_id
+) c WHERE c.class <> 'matched'
 """
+_GROUPS = f"SELECT COUNT(DISTINCT reference_id) FROM {TEMP} WHERE reference_id IS NOT NULL"
 _UNREFERENCED = f"""
 INSERT INTO reconciliation_items ({_ITEM_COLUMNS})
 SELECT %s, 'not_ours', NULL, NULL, line_no, 1, transaction_id, status, amount, at, NULL, NULL,
@@ -112,12 +117,10 @@ def load_lines(conn: Connection, lines: Iterable[Line]) -> int:
     """The report's lines into the temporary table (made anew); how many."""
     conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS {TEMP}")
     conn.exec_driver_sql(_CREATE)
-    batch: list[tuple[Any, ...]] = []
+    batch: list[Line] = []
     count = 0
     for line in lines:
-        batch.append(
-            (line.line_no, line.reference, line.transaction, line.status, line.amount, line.when)
-        )
+        batch.append(line)
         if len(batch) >= CHUNK:
             conn.exec_driver_sql(_INSERT, batch)
             count += len(batch)
@@ -135,7 +138,8 @@ def classify(
     (only within ``window``, UTC, when given); raise the alarms. Returns (counts per class,
     alarms raised) and drops the temporary table."""
     try:
-        conn.exec_driver_sql(_CLASSIFY, (reconciliation_id,))
+        listed = int(conn.exec_driver_sql(_CLASSIFY, (reconciliation_id,)).rowcount)
+        matched = int(conn.exec_driver_sql(_GROUPS).scalar_one()) - listed
         conn.exec_driver_sql(_UNREFERENCED, (reconciliation_id,))
         if window is not None:
             conn.exec_driver_sql(_MISSING, (reconciliation_id, window[0], window[1]))
@@ -143,6 +147,7 @@ def classify(
         conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS {TEMP}")
     raised = AlarmStore(conn).raise_from(reconciliation_id)
     counts = {str(c): int(n) for c, n in conn.exec_driver_sql(_COUNTS, (reconciliation_id,))}
+    counts["matched"] = matched
     return counts, raised
 
 
