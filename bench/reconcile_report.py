@@ -32,6 +32,7 @@ os.environ.setdefault(
 
 import sqlalchemy as sa
 from _accounts_setup import prepare
+from _cpu import cpu_seconds, pids_of
 from pydantic import SecretStr
 
 from bbp_common.platform.db import make_engine
