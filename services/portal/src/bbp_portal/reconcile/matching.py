@@ -1,7 +1,9 @@
 """Matching a report to our payments: set-based, in one transaction.
 
 The report's lines go into a temporary table (``reconcile_report_lines``, private to this
-connection) in chunks of multi-row INSERTs; then three statements class every reference id:
+connection; clustered by reference id, ``''`` for none, so grouping reads it in order and the
+"missing" check finds a reference by its key) in chunks of multi-row INSERTs; then three
+statements class every reference id:
 
 1. the lines grouped by reference id, joined to ``payments`` by ``reference_id`` (unique
    index), each group given its class by one ``CASE`` — a reference id may be on several
@@ -45,13 +47,13 @@ CHUNK = 5_000
 
 _CREATE = (
     f"CREATE TEMPORARY TABLE {TEMP} ("
-    " line_no INT NOT NULL PRIMARY KEY,"
-    " reference_id VARCHAR(64) COLLATE utf8mb4_bin NULL,"
+    " line_no INT NOT NULL,"
+    " reference_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,"
     " transaction_id VARCHAR(64) NULL,"
     " status VARCHAR(8) NOT NULL,"
     " amount DECIMAL(14,2) NULL,"
     " at DATETIME(6) NULL,"
-    " KEY (reference_id)"
+    " PRIMARY KEY (reference_id, line_no)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
 )
 _INSERT = f"INSERT INTO {TEMP} VALUES (%s, %s, %s, %s, %s, %s)"
@@ -87,16 +89,16 @@ FROM (
     COALESCE(MAX(CASE WHEN status = 'paid' THEN transaction_id END), MAX(transaction_id))
       AS transaction_id,
     COALESCE(MAX(CASE WHEN status = 'paid' THEN at END), MAX(at)) AS at
-  FROM {TEMP} WHERE reference_id IS NOT NULL GROUP BY reference_id
+  FROM {TEMP} WHERE reference_id <> '' GROUP BY reference_id
 ) g LEFT JOIN payments p ON p.reference_id = g.reference_id
 ) c WHERE c.class <> 'matched'
 """
-_GROUPS = f"SELECT COUNT(DISTINCT reference_id) FROM {TEMP} WHERE reference_id IS NOT NULL"
+_GROUPS = f"SELECT COUNT(DISTINCT reference_id) FROM {TEMP} WHERE reference_id <> ''"
 _UNREFERENCED = f"""
 INSERT INTO reconciliation_items ({_ITEM_COLUMNS})
 SELECT %s, 'not_ours', NULL, NULL, line_no, 1, transaction_id, status, amount, at, NULL, NULL,
   NULL
-FROM {TEMP} WHERE reference_id IS NULL
+FROM {TEMP} WHERE reference_id = ''
 """
 _MISSING = f"""
 INSERT INTO reconciliation_items ({_ITEM_COLUMNS})

@@ -74,10 +74,11 @@ class ColumnMapping:
 MAPPING_FIELDS = tuple(f.name for f in fields(ColumnMapping))
 
 
-#: One report line as matched: (line number, our reference id, Mobiquity's transaction id,
+#: One report line as matched: (line number, our reference id (``""``: none), Mobiquity's
+#: transaction id,
 #: status — ``paid``, ``failed`` or ``pending`` (any other word: nothing definitive) —, the
 #: amount, the time in the report's zone). A plain tuple: 200 000 of them are made per report.
-Line = tuple[int, str | None, str | None, str, Decimal | None, datetime | None]
+Line = tuple[int, str, str | None, str, Decimal | None, datetime | None]
 
 
 @dataclass
@@ -247,7 +248,7 @@ def read_lines(
                     last = when
             yield (
                 number,
-                reference[:MAX_ID] or None,
+                reference[:MAX_ID],
                 cells[i_txn].strip()[:MAX_ID] or None,
                 status,
                 parse_amount(cells[i_amount], number),
