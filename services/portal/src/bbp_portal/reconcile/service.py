@@ -89,17 +89,16 @@ def reconcile(
                 limit=f"{limits.max_bytes / (1024 * 1024):,.0f}",
             )
         with engine.begin() as conn:
-            reconciliation_id = int(
-                conn.execute(
-                    reconciliations.insert().values(
-                        uploaded_by=who.login_id[:64],
-                        file_name=file_name[:255],
-                        file_format=file_format,
-                        mapping=mapping.to_json(),
-                        counts="{}",
-                    )
-                ).inserted_primary_key[0]
+            made = conn.execute(
+                reconciliations.insert().values(
+                    uploaded_by=who.login_id[:64],
+                    file_name=file_name[:255],
+                    file_format=file_format,
+                    mapping=mapping.to_json(),
+                    counts="{}",
+                )
             )
+            reconciliation_id = int(made.inserted_primary_key[0])  # type: ignore[index]
             count = matching.load_lines(
                 conn, read_lines(stream, file_format, mapping, limits, stats)
             )
@@ -134,7 +133,7 @@ def reconcile(
                 file_name=file_name[:255],
                 lines=count,
                 alarms=raised,
-                **counts,
+                counts=counts,
             )
     except (UploadRefused, ValidationFailed) as exc:
         with engine.begin() as conn:
