@@ -316,6 +316,22 @@ def test_the_page_and_the_api_upload_show_export_and_clear(
         content_type="multipart/form-data",
     )
     assert uploaded.status_code == 201 and uploaded.json["alarms"] == 0
+    # the same report as XLSX (small: Werkzeug keeps it in memory, not in a file)
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Transactions")
+    for line in csv.reader(io.StringIO(report.decode())):
+        sheet.append(line)
+    xlsx = io.BytesIO()
+    book.save(xlsx)
+    as_xlsx = admin.post(
+        "/api/v1/reconciliations",
+        data={"file": (io.BytesIO(xlsx.getvalue()), "report.xlsx"), "period_from": today},
+        content_type="multipart/form-data",
+    )
+    assert as_xlsx.status_code == 201, as_xlsx.json
+    assert as_xlsx.json["counts"] == uploaded.json["counts"]
     refused = admin.post(
         "/api/v1/reconciliations",
         data={"file": (io.BytesIO(b"a,b\r\n1,2\r\n"), "x.csv")},
@@ -341,3 +357,41 @@ def test_the_page_and_the_api_upload_show_export_and_clear(
     assert any(a["id"] == mine[0]["id"] and a["comment"] == "refunded by GP" for a in cleared)
     answer = superadmin.post(f"/api/v1/alarms/{mine[1]['id']}/clear", json={"comment": "ok!"})
     assert answer.status_code == 200 and answer.json["cleared_by"] == "pay-superadmin"
+
+
+def test_a_report_over_its_limit_is_refused_before_it_is_read(
+    database_url: str, redis_url: str
+) -> None:
+    from tests.integration.payments.conftest import _app
+    from tests.support.accounts import sign_in
+
+    small = _app(database_url, redis_url, report_max_bytes=4096)
+    try:
+        client = sign_in(small.test_client(), "admin", "rc-small")
+        big = b"Transaction ID,Remarks\r\n" + b"1,BBPX\r\n" * 10_000  # 80 kB: over the body limit
+        answer = client.post(
+            "/api/v1/reconciliations",
+            data={"file": (io.BytesIO(big), "big.csv")},
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 413
+        assert answer.json["error"]["code"] == "file_too_large"
+        assert f"{4096 + 64 * 1024:,}" in answer.json["error"]["message"]
+        with small.extensions["bbp.engine"].connect() as conn:
+            audited = conn.execute(
+                sa.text(
+                    "SELECT outcome FROM audit_log WHERE actor = 'rc-small'"
+                    " AND action = 'reconciliation.upload' ORDER BY id DESC LIMIT 1"
+                )
+            ).scalar_one()
+        assert audited == "refused"
+        # under the body limit (its envelope's room), over the file's: refused by the reader
+        answer = client.post(
+            "/api/v1/reconciliations",
+            data={"file": (io.BytesIO(big[:8000]), "big.csv")},
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 413
+        assert answer.json["error"]["code"] == "file_too_large"
+    finally:
+        small.extensions["bbp.engine"].dispose()

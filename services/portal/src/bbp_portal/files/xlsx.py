@@ -491,9 +491,11 @@ def first_sheet(
         stream = data
         try:
             mapped = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ)
+            view = mapped
         except (OSError, ValueError, io.UnsupportedOperation):
-            raise unreadable("empty or not a file") from None
-        view = mapped
+            # no file under it (Werkzeug keeps an upload under 500 KB in memory) or empty
+            view = data.read()
+            data.seek(0)
     try:
         archive = _check_directory(view, limits, stream)
         try:

@@ -61,6 +61,11 @@ def _utc(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+def _mib(size: int) -> str:
+    mib = size / (1024 * 1024)
+    return f"{mib:,.0f}" if mib >= 10 else f"{mib:,.2f}"
+
+
 def reconcile(
     engine: Engine,
     who: Actor,
@@ -86,7 +91,7 @@ def reconcile(
             raise UploadRefused(
                 "file_too_large",
                 N_("The file is larger than %(limit)s MiB; split it into smaller files."),
-                limit=f"{limits.max_bytes / (1024 * 1024):,.0f}",
+                limit=_mib(limits.max_bytes),
             )
         with engine.begin() as conn:
             made = conn.execute(
