@@ -259,6 +259,16 @@ def test_a_bad_report_is_refused_with_its_line_and_leaves_nothing(engine: Engine
     with pytest.raises(service.UploadRefused) as refused:
         upload(engine, b"Something,Else\r\n1,2\r\n")
     assert refused.value.code == "missing_column"
+    with pytest.raises(service.ValidationFailed) as invalid:
+        service.reconcile(
+            engine,
+            ADMIN,
+            io.BytesIO(bad),
+            "report.csv",
+            mapping=ColumnMapping(tz="Mars/Olympus_Mons"),
+            limits=REPORTS,
+        )
+    assert invalid.value.code == "bad_time_zone"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM reconciliations")).scalar_one() == count
 

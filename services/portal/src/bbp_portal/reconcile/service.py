@@ -81,9 +81,9 @@ def reconcile(
     nothing behind but its audit entry."""
     started = monotonic()
     file_format = "xlsx" if file_name.lower().endswith((".xlsx", ".xlsm")) else "csv"
-    zone = _zone(mapping.tz)
     stats = ReadStats()
     try:
+        zone = _zone(mapping.tz)
         stream.seek(0, 2)
         size = stream.tell()
         stream.seek(0)
