@@ -405,3 +405,38 @@ def test_a_report_over_its_limit_is_refused_before_it_is_read(
         assert answer.json["error"]["code"] == "file_too_large"
     finally:
         small.extensions["bbp.engine"].dispose()
+
+
+def test_with_bulk_resolution_the_page_hands_it_the_open_payments_preselected(
+    engine: Engine, sandbox: RunningSandbox, database_url: str, redis_url: str
+) -> None:
+    """Bulk resolution (``POST /payments/resolve-many``) is another branch's; once the app has
+    it, the page posts the open payments' ``ids`` with the reconciliation and the outcome."""
+    from tests.integration.payments.conftest import _app
+    from tests.support.accounts import sign_in
+
+    world = paid_world(engine, sandbox)
+    done = upload(engine, injected_report(sandbox, world))
+    app = _app(database_url, redis_url)
+    app.add_url_rule(
+        "/payments/resolve-many",
+        endpoint="payments.resolve_many",
+        view_func=lambda: "",
+        methods=["POST"],
+    )
+    try:
+        html = (
+            sign_in(app.test_client(), "superadmin", "rc-bulk")
+            .get(f"/reconciliations/{done['id']}")
+            .get_data(as_text=True)
+        )
+    finally:
+        app.extensions["bbp.engine"].dispose()
+    paid_form = html[html.index('id="resolve-paid"') :]
+    paid_form = paid_form[: paid_form.index("</form>")]
+    assert 'name="outcome" value="paid"' in paid_form
+    assert f'name="reconciliation" value="{done["id"]}"' in paid_form
+    assert f'name="ids" value="{world["ours"]["open_paid"].id}"' in paid_form
+    assert f'value="{world["ours"]["open_not_paid"].id}"' not in paid_form
+    assert 'action="/payments/resolve-many"' in html
+    assert 'id="resolve-not_paid"' in html
