@@ -70,7 +70,9 @@ def test_an_admin_uploads_the_report_sees_the_classes_and_exports_them(world: An
             page.get_by_role("button", name="Sign in").click()
             expect(page).to_have_url(base + "/")
 
-            page.get_by_role("link", name="Reconciliation").first.click()
+            nav = page.get_by_role("navigation", name="Main")
+            nav.get_by_test_id("admin-menu").click()  # back-office pages sit in the menu
+            nav.get_by_role("link", name="Reconciliation").click()
             expect(
                 page.get_by_role("heading", name="Reconciliation with Mobiquity's report")
             ).to_be_visible()
