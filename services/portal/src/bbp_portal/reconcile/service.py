@@ -257,9 +257,14 @@ def items(
     return [_item(r) for r in rows], (rows[-1].id if more and rows else None)
 
 
+#: Payments one bulk resolution takes at most (``payments.uncleared.MAX_PAYMENTS``).
+MAX_RESOLVE = 1_000
+
+
 def open_payment_ids(conn: Connection, reconciliation_id: int, outcome: str) -> list[int]:
-    """The payments of ``definitive_for_open`` items with that outcome that are still open
-    (what the bulk-resolution form is given, preselected)."""
+    """The payments of ``definitive_for_open`` items with that outcome that are uncleared
+    now — what bulk resolution is given, preselected. (An ambiguous one is still being
+    enquired: it settles by itself, or becomes uncleared and is offered then.)"""
     return list(
         conn.execute(
             select(I.payment_id)
@@ -268,7 +273,7 @@ def open_payment_ids(conn: Connection, reconciliation_id: int, outcome: str) -> 
                 I.reconciliation_id == reconciliation_id,
                 I["class"] == "definitive_for_open",
                 I.outcome == outcome,
-                P.state.in_(("ambiguous", "uncleared")),
+                P.state == "uncleared",
             )
             .order_by(I.payment_id)
         ).scalars()

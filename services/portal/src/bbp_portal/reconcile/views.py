@@ -123,6 +123,7 @@ def show(reconciliation_id: int) -> Any:
         to_resolve=to_resolve,
         can_resolve=user is not None and user.role == "superadmin",
         resolve_many=RESOLVE_MANY in current_app.view_functions,
+        max_resolve=service.MAX_RESOLVE,
     )
 
 
