@@ -294,7 +294,7 @@ def test_the_page_and_the_api_upload_show_export_and_clear(
     reconciliation_id = int(page_url.rstrip("/").rsplit("/", 1)[1])
     html = admin.get(page_url).get_data(as_text=True)
     assert "Double-payment alarm" in html and 'data-class="definitive_for_open"' in html
-    # without bulk resolution on this branch, each open payment links its own page
+    # each payment links its own page
     assert f'/payments/{world["ours"]["open_paid"].id}"' in html
 
     filtered = admin.get(f"{page_url}?class=amount_differs").get_data(as_text=True)
@@ -407,36 +407,34 @@ def test_a_report_over_its_limit_is_refused_before_it_is_read(
         small.extensions["bbp.engine"].dispose()
 
 
-def test_with_bulk_resolution_the_page_hands_it_the_open_payments_preselected(
-    engine: Engine, sandbox: RunningSandbox, database_url: str, redis_url: str
+def test_the_page_hands_bulk_resolution_the_open_payments_preselected(
+    engine: Engine, sandbox: RunningSandbox, client_as: Any
 ) -> None:
-    """Bulk resolution (``POST /payments/resolve-many``) is another branch's; once the app has
-    it, the page posts the open payments' ``ids`` with the reconciliation and the outcome."""
-    from tests.integration.payments.conftest import _app
-    from tests.support.accounts import sign_in
-
+    """The page's form posts bulk resolution (``POST /payments/resolve-many``) the uncleared
+    payments a definitive line settles (``ids``), the reconciliation and the outcome; its page
+    shows them chosen. Nothing moves until the superadmin confirms there."""
     world = paid_world(engine, sandbox)
     done = upload(engine, injected_report(sandbox, world))
-    app = _app(database_url, redis_url)
-    app.add_url_rule(
-        "/payments/resolve-many",
-        endpoint="payments.resolve_many",
-        view_func=lambda: "",
-        methods=["POST"],
-    )
-    try:
-        html = (
-            sign_in(app.test_client(), "superadmin", "rc-bulk")
-            .get(f"/reconciliations/{done['id']}")
-            .get_data(as_text=True)
-        )
-    finally:
-        app.extensions["bbp.engine"].dispose()
+    superadmin = client_as("superadmin", "rc-bulk")
+    html = superadmin.get(f"/reconciliations/{done['id']}").get_data(as_text=True)
     paid_form = html[html.index('id="resolve-paid"') :]
     paid_form = paid_form[: paid_form.index("</form>")]
+    assert 'action="/payments/resolve-many" class="d-inline" id="resolve-paid"' in html
     assert 'name="outcome" value="paid"' in paid_form
     assert f'name="reconciliation" value="{done["id"]}"' in paid_form
     assert f'name="ids" value="{world["ours"]["open_paid"].id}"' in paid_form
     assert f'value="{world["ours"]["open_not_paid"].id}"' not in paid_form
-    assert 'action="/payments/resolve-many"' in html
     assert 'id="resolve-not_paid"' in html
+
+    before = states(engine, world)
+    chosen = superadmin.post(
+        "/payments/resolve-many",
+        data={
+            "ids": [str(world["ours"]["open_paid"].id)],
+            "reconciliation": str(done["id"]),
+            "outcome": "paid",
+        },
+    )
+    assert chosen.status_code == 200
+    assert world["ours"]["open_paid"].reference_id in chosen.get_data(as_text=True)
+    assert states(engine, world) == before

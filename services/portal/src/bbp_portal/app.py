@@ -45,6 +45,7 @@ from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
 from bbp_portal.payments import api as payments_api
 from bbp_portal.payments import live as payments_live
+from bbp_portal.payments import resolutions_api
 from bbp_portal.payments import views as payments_views
 from bbp_portal.reconcile import actions as reconcile_actions
 from bbp_portal.reconcile import api as reconcile_api
@@ -140,6 +141,7 @@ def create_app(
         billers_api.api,
         requests_api.api,
         payments_api.api,
+        resolutions_api.api,
         reconcile_api.api,
     )
     # The request pages every kind shares reach each kind's page, cancel and export here.

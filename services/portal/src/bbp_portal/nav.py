@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem(
         _l("Reconciliation"), "reconcile.index", ("admin", "superadmin", "auditor"), admin=True
     ),
+    NavItem(_l("Bulk resolutions"), "payments.resolutions", ("superadmin", "auditor"), admin=True),
     NavItem(_l("Billers"), "billers.index", ("superadmin",), admin=True),
     NavItem(_l("Users"), "users.index", ("superadmin",), admin=True),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor"), admin=True),
