@@ -154,7 +154,7 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
         message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
         _audit_too_large()
         code, field_name = "file_too_large", "file"  # type: tuple[str, str | None]
@@ -172,12 +172,15 @@ def _audit_too_large() -> None:
     if current_user() is None:
         return
     upload = "upload" in (request.endpoint or "")
+    action = "accounts.upload.validate" if upload else "request.too_large"
+    if (request.endpoint or "").startswith(("reconcile.", "api_v1.reconcile.")):
+        action = "reconciliation.upload"  # a transaction report, not bill accounts
     try:
         with engine().begin() as conn:
             record(
                 conn,
                 actor(),
-                "accounts.upload.validate" if upload else "request.too_large",
+                action,
                 target_type="upload" if upload else None,
                 outcome="refused",
                 size=request.content_length,
