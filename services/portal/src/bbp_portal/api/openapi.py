@@ -37,15 +37,16 @@ DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 #: Why an operation may answer each error status; which operations list which is decided in
 #: :func:`_error_statuses`.
 ERRORS: dict[int, str] = {
-    400: "The request could not be read: not JSON, a page cursor we did not make, or (a "
-    "session's change) no valid X-CSRFToken (bad_request, invalid_json, invalid_cursor, "
-    "csrf_failed)",
+    400: "The request could not be read: a query parameter given twice, not JSON, a page "
+    "cursor we did not make, or (a session's change) no valid X-CSRFToken (bad_request, "
+    "repeated_parameter, invalid_json, invalid_cursor, csrf_failed)",
     401: "Not signed in, or the API token is not valid",
     403: "Role may not (or an API token may not: token_not_allowed)",
     404: "What the path or a given id names does not exist (not_found, …_not_found, unknown…)",
     409: "It collides with what is stored now: a duplicate, already done, not in a state "
     "that allows it, nothing (active) to act on",
     413: "The request body is larger than the portal takes (file_too_large, request_too_large)",
+    414: "The query string is longer than the portal takes (uri_too_long)",
     422: "Invalid input: a value breaks a rule (invalid, malformed, …; `field` names it)",
     429: "An API token's rate limit is used up (rate_limited)",
 }
@@ -183,14 +184,12 @@ def _responses(op: Operation, method: str, has_path_params: bool) -> dict[str, A
 
 
 def _error_statuses(op: Operation, method: str, has_path_params: bool) -> list[int]:
-    """Which of :data:`ERRORS` an operation can answer, from what it takes and does: 400
-    when it reads input or changes something (CSRF), 404 when a path parameter or an input
-    field names a thing by id, 409 when it changes something, 413 with a body."""
+    """Which of :data:`ERRORS` an operation can answer, from what it takes and does: 400,
+    401, 403, 414 and 422 any (``bbp_portal.inputs`` checks every query string), 404 when a
+    path parameter or an input field names a thing by id, 409 when it changes something,
+    413 with a body, 429 when a token may call it."""
     changes = method.upper() not in READ_METHODS
-    has_input = op.query is not None or op.body is not None or bool(op.multipart)
-    statuses = [401, 403, 422]
-    if has_input or changes:
-        statuses.append(400)
+    statuses = [400, 401, 403, 414, 422]
     if has_path_params or any(_names_an_id(s) for s in (op.query, op.body) if s is not None):
         statuses.append(404)
     if changes:
