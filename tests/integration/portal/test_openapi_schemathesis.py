@@ -1,6 +1,6 @@
 """The OpenAPI document tells the truth (issue 19, item 2): schemathesis runs every operation
-of ``/api/v1`` against the real portal — MariaDB, Redis and RabbitMQ of the run, served on a
-loopback port by this process — signed in as a superadmin, and all its default checks must
+of ``/api/v1`` against the real portal — the run's MariaDB and Redis, served on a loopback
+port by this process — signed in as a superadmin, and all its default checks must
 pass: no 5xx, every answer valid against the document (status code listed, body schema,
 content type, date-times with their zone, amounts as decimal strings), schema-valid
 requests accepted, schema-violating ones refused, authentication enforced, 405s that say
@@ -14,8 +14,8 @@ whatever operations the document lists are tested, so new ones are covered as th
 The fixed seed and the bounded number of examples keep it at about a minute;
 ``BBP_SCHEMATHESIS_EXAMPLES=40`` (and ``BBP_SCHEMATHESIS_SEED``) make the longer run of
 ``docs/security.md``. The portal never calls Mobiquity from ``/api/v1`` (fetches and payments
-are queued to RabbitMQ, where nothing consumes them here); Mobiquity's address is a closed
-port all the same.
+are queued through the outbox; the broker here is a closed port, so they stay there);
+Mobiquity's address is a closed port all the same.
 
 How schemathesis is driven: its engine (what ``schemathesis run`` uses, every phase, the
 stateful one included) over HTTP. Its pytest integration (``schemathesis.pytest``) does not
@@ -62,14 +62,15 @@ pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
-def portal(database_url: str, redis_url: str, amqp_url: str) -> Iterator[Flask]:
+def portal(database_url: str, redis_url: str) -> Iterator[Flask]:
     """The portal as deployed (CSRF on), its API-token rate limit out of the way of the
-    fuzzer (the limit itself is tested in test_api_tokens), a few billers and bills."""
+    fuzzer (the limit itself is tested in test_api_tokens), a few billers and bills. Its
+    broker is a closed port, as in the other portal tests: what it queues stays in the
+    outbox table, so nothing can start a fetch or a payment."""
     app = create_app(
         base_settings(
             database_url=database_url,
             redis_url=redis_url,
-            amqp_url=amqp_url,
             api_token_rate_limit="1000000/minute",
         ),
         TESTING=True,
@@ -138,8 +139,13 @@ class Outcome:
         )
 
 
-#: A valid accounts upload: a file the schema can only call "binary".
-SAMPLE_UPLOAD = b"utility,consumer_id,mobile,label,groups\r\nDSCO,ST-1001,01712345678,Office,\r\n"
+#: A valid file per upload operation (the schema can only say "binary"). A new upload
+#: operation adds its own, or its schema-valid cases fail with its parser's 422.
+UPLOAD_SAMPLES: dict[str, bytes] = {
+    "/api/v1/uploads": (
+        b"utility,consumer_id,mobile,label,groups\r\nDSCO,ST-1001,01712345678,Office,\r\n"
+    ),
+}
 
 
 def _keep_positive_cases_positive(context: Any, case: Any) -> Any:
@@ -167,8 +173,9 @@ def _keep_positive_cases_positive(context: Any, case: Any) -> Any:
     if isinstance(body, dict):
         if isinstance(body.get("start_at"), str):
             body["start_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        if case.media_type == "multipart/form-data" and "file" in body:
-            body["file"] = SAMPLE_UPLOAD
+        sample = UPLOAD_SAMPLES.get(case.operation.path)
+        if case.media_type == "multipart/form-data" and "file" in body and sample:
+            body["file"] = sample
     return case
 
 

@@ -8,6 +8,7 @@ access decorators and CSRF, and it keeps pages and API on the same session and r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import wraps
@@ -19,7 +20,7 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bbp_common.platform.logging import get_logger
-from bbp_portal.api.openapi import build_spec, openapi
+from bbp_portal.api.openapi import DECIMAL_PATTERN, build_spec, openapi
 from bbp_portal.api.operation import PREFIX, READ_METHODS, Operation
 from bbp_portal.api.schemas import PageInfoSchema
 from bbp_portal.audit_trail import record
@@ -116,8 +117,9 @@ def endpoint(
 
 def json_strict(schema: Schema) -> Schema:
     """A JSON body's types as its document says: an integer is an integer (not ``2.5`` or
-    ``"7"``), a boolean ``true``/``false`` (not ``0`` or ``"yes"``), as marshmallow takes
-    from a query string. Set on this schema instance's own field copies only: the same
+    ``"7"``), a boolean ``true``/``false`` (not ``0`` or ``"yes"``), an amount a decimal
+    string (not a binary-rounded JSON number), where marshmallow would take any of them
+    (as it must from a query string). Set on this schema instance's own field copies: the same
     schema classes parse query strings, where everything is text."""
     for field in schema.fields.values():
         _strict_field(field)
@@ -129,18 +131,25 @@ def _strict_field(field: fields.Field) -> None:
         _only(field, int)
     elif isinstance(field, fields.Boolean):
         _only(field, bool)
+    elif isinstance(field, fields.Decimal):
+        _only(field, str, DECIMAL_PATTERN)  # an amount: a decimal string, as documented
     elif isinstance(field, fields.List):
         _strict_field(field.inner)
     elif isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
         json_strict(field.schema)
 
 
-def _only(field: fields.Field, kind: type) -> None:
-    """Refuse any JSON value of another type (``True`` is no integer, ``0`` no boolean)."""
+def _only(field: fields.Field, kind: type, pattern: str | None = None) -> None:
+    """Refuse any JSON value of another type (``True`` is no integer, ``0`` no boolean) or,
+    for text, not matching ``pattern`` (``1e5`` is no decimal string)."""
     parse = field._deserialize
 
     def deserialize(value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if (
+            not isinstance(value, kind)
+            or (kind is int and isinstance(value, bool))
+            or (pattern is not None and not re.match(pattern, value))
+        ):
             raise field.make_error("invalid", input=value)
         return parse(value, attr, data, **kwargs)
 
