@@ -356,8 +356,18 @@ def test_bills_are_totalled_per_biller(finished_request: dict):
         assert by_biller[code]["bills"] == 2 * len(ns)
         expected = sum(Decimal("110.25") + n for n in ns)
         assert Decimal(by_biller[code]["amount"]) == expected
-        assert Decimal(by_biller[code]["service_charge"]) == Decimal("5.00") * len(ns)
+        # the one rule: DESCO takes its bills' service charge, DSCO none (issue 17, item 6)
+        charged = Decimal("5.00") * len(ns) if code == "DESCO" else Decimal("0")
+        assert Decimal(by_biller[code]["service_charge"]) == charged
     assert totals["bills"] == 24
+
+
+def test_the_live_fragment_offers_to_pay_the_bills_found(finished_request: dict):
+    """A page opened while the fetch ran gets "Pay the bills found" without a reload."""
+    client, rid = finished_request["client"], finished_request["id"]
+    live = client.get(f"/requests/{rid}/live").get_data(as_text=True)
+    assert '<span id="pay-found-slot" hx-swap-oob="true">' in live
+    assert f'href="/payments/pending?request={rid}" id="pay-found"' in live
 
 
 # --------------------------------------------------------------------------- export
