@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from flask import Flask
 from schemathesis import engine as st_engine
 from schemathesis.engine import events
@@ -48,6 +49,7 @@ from bbp_portal.api.openapi import DECIMAL_PATTERN, ERRORS, build_spec
 from bbp_portal.api_tokens import service as tokens
 from bbp_portal.app import create_app
 from bbp_portal.audit_trail import Actor
+from tests.conftest import RUN_ID, Servers, migrate
 from tests.support.accounts import sign_in
 from tests.support.payments import seed_billers, seed_bills
 from tests.support.portal import base_settings, register
@@ -62,14 +64,33 @@ pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
-def portal(database_url: str, redis_url: str) -> Iterator[Flask]:
+def own_database(servers: Servers) -> Iterator[str]:
+    """A database of this module's own: the fuzzer deactivates billers, renames groups and
+    deletes accounts that the other tests of the run's database rely on."""
+    name = f"bbp_test_{RUN_ID}_openapi"
+    admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+    try:
+        migrate(servers.db_url(name))
+        yield servers.db_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def portal(own_database: str, redis_url: str) -> Iterator[Flask]:
     """The portal as deployed (CSRF on), its API-token rate limit out of the way of the
     fuzzer (the limit itself is tested in test_api_tokens), a few billers and bills. Its
     broker is a closed port, as in the other portal tests: what it queues stays in the
     outbox table, so nothing can start a fetch or a payment."""
     app = create_app(
         base_settings(
-            database_url=database_url,
+            database_url=own_database,
             redis_url=redis_url,
             api_token_rate_limit="1000000/minute",
         ),

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE
 from bbp_portal.api.openapi import json_schema_rules
-from bbp_portal.api.patterns import NULL_INTEGER, NULL_OBJECT
+from bbp_portal.api.patterns import NOT_BLANK_PATTERN, NULL_INTEGER, NULL_OBJECT
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.payments import operations, queries
 
@@ -178,7 +178,15 @@ class CreatedSchema(Schema):
 
 
 class CommentSchema(Schema):
-    comment = fields.String(required=True, validate=validate.Length(1, operations.COMMENT_MAX))
+    """A required comment: not blank (the services collapse whitespace, then require one)."""
+
+    comment = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, operations.COMMENT_MAX),
+            validate.Regexp(NOT_BLANK_PATTERN, error="A comment is required."),
+        ],
+    )
 
 
 class OptionalCommentSchema(Schema):
