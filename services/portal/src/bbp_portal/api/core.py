@@ -148,7 +148,7 @@ def _only(field: fields.Field, kind: type, pattern: str | None = None) -> None:
         if (
             not isinstance(value, kind)
             or (kind is int and isinstance(value, bool))
-            or (pattern is not None and not re.match(pattern, value))
+            or (pattern is not None and not re.match(pattern, str(value)))
         ):
             raise field.make_error("invalid", input=value)
         return parse(value, attr, data, **kwargs)
