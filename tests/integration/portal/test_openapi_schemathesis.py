@@ -49,6 +49,7 @@ from bbp_portal.api.openapi import DECIMAL_PATTERN, ERRORS, build_spec
 from bbp_portal.api_tokens import service as tokens
 from bbp_portal.app import create_app
 from bbp_portal.audit_trail import Actor
+from sandbox.mobiquity.report import HEADERS as REPORT_HEADERS
 from tests.conftest import RUN_ID, Servers, migrate
 from tests.support.accounts import sign_in
 from tests.support.payments import seed_billers, seed_bills
@@ -166,7 +167,27 @@ UPLOAD_SAMPLES: dict[str, bytes] = {
     "/api/v1/uploads": (
         b"utility,consumer_id,mobile,label,groups\r\nDSCO,ST-1001,01712345678,Office,\r\n"
     ),
+    # The sandbox's own report layout (the default mapping), one line of a reference that
+    # is not ours.
+    "/api/v1/reconciliations": (
+        ",".join(REPORT_HEADERS).encode()
+        + b"\r\n"
+        + ",".join(
+            {
+                "Transaction ID": "OID0000000001",
+                "Transaction Date": "2026-12-01 10:00:00",
+                "Transaction Status": "SUCCEEDED",
+                "Transaction Amount": "100.00",
+                "External Reference ID": "ZZZZZZZZZZZZZZZZZZZZ",
+            }.get(header, "")
+            for header in REPORT_HEADERS
+        ).encode()
+        + b"\r\n"
+    ),
 }
+#: Form fields whose rule is stated in words: a column mapping names a column of the file
+#: (blank keeps the default), a period is a YYYY-MM-DD day.
+WORDED_FORM_FIELDS = ("col_", "period_")
 
 
 def _keep_positive_cases_positive(context: Any, case: Any) -> Any:
@@ -197,6 +218,8 @@ def _keep_positive_cases_positive(context: Any, case: Any) -> Any:
         sample = UPLOAD_SAMPLES.get(case.operation.path)
         if case.media_type == "multipart/form-data" and "file" in body and sample:
             body["file"] = sample
+            for name in [n for n in body if n.startswith(WORDED_FORM_FIELDS)]:
+                body[name] = ""
     return case
 
 

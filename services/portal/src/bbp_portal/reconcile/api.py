@@ -14,6 +14,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
 from bbp_portal.api import endpoint
+from bbp_portal.api.patterns import NOT_BLANK_PATTERN
 from bbp_portal.reconcile import actions, alarms, service
 from bbp_portal.reconcile.reading import MAPPING_FIELDS
 from bbp_portal.requests.export import csv_chunks
@@ -106,7 +107,13 @@ class AlarmSchema(Schema):
 
 
 class ClearSchema(Schema):
-    comment = fields.String(required=True, validate=validate.Length(3, 500))
+    comment = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 500),
+            validate.Regexp(NOT_BLANK_PATTERN, error="A comment is required."),
+        ],
+    )
 
 
 @api.get("/reconciliations")
