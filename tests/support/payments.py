@@ -61,6 +61,37 @@ def consumer(prefix: str = "7") -> str:
     return prefix + str(uuid.uuid4().int)[:11]
 
 
+def done_fetch_item(
+    conn: sa.Connection,
+    request_id: int,
+    account_id: int,
+    account: tuple[str, str],
+    completed_at: Any,
+    bill_count: int,
+    bills_amount: Decimal | None = None,
+) -> int:
+    """A fetch item as a finished fetch leaves it: its account (utility, consumer id) asked
+    once, ``bill_count`` bills found; returns its id."""
+    utility, consumer_id = account
+    return int(
+        conn.execute(
+            sa.insert(fetch_items).values(
+                request_id=request_id,
+                bill_account_id=account_id,
+                utility_code=utility,
+                consumer_id=consumer_id,
+                mobile="01711000000",
+                state="done",
+                outcome="bills" if bill_count else "no_bills",
+                attempts=1,
+                completed_at=completed_at,
+                bill_count=bill_count,
+                bills_amount=bills_amount,
+            )
+        ).inserted_primary_key[0]
+    )
+
+
 def seed_bills(
     engine: Engine,
     specs: Sequence[tuple[str, Decimal | str]],
@@ -118,21 +149,9 @@ def seed_bills(
                     .values(bill_account_id=account_id, group_id=group_id)
                     .prefix_with("IGNORE")
                 )
-            item_id = conn.execute(
-                sa.insert(fetch_items).values(
-                    request_id=request_id,
-                    bill_account_id=account_id,
-                    utility_code=utility,
-                    consumer_id=cid,
-                    mobile="01711000000",
-                    state="done",
-                    outcome="bills",
-                    attempts=1,
-                    completed_at=fetched,
-                    bill_count=1,
-                    bills_amount=Decimal(amount),
-                )
-            ).inserted_primary_key[0]
+            item_id = done_fetch_item(
+                conn, request_id, account_id, (utility, cid), fetched, 1, Decimal(amount)
+            )
             ids.append(
                 conn.execute(
                     sa.insert(bills).values(
