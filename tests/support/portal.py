@@ -105,6 +105,23 @@ def post_form(
     return client.post(url, data={**data, "csrf_token": token}, **kw)
 
 
+def change_password(client: FlaskClient, old: str, new: str, confirm: str | None = None) -> Any:
+    """POST the change-password form (the confirmation is ``new`` unless said)."""
+    form = {"old_password": old, "new_password": new, "confirm_password": confirm or new}
+    return post_form(client, "/account/password", form)
+
+
+def reset_password(
+    client: FlaskClient, login_id: str, new: str, *, otp: str = "123456", confirm: str | None = None
+) -> Any:
+    """The forgot-password pages in turn (the login id, the OTP, the new password, its
+    confirmation ``new`` unless said); returns the last page's answer."""
+    post_form(client, "/forgot-password", {"login_id": login_id})
+    post_form(client, "/forgot-password/otp", {"otp": otp})
+    form = {"new_password": new, "confirm_password": confirm or new}
+    return post_form(client, "/forgot-password/new", form)
+
+
 def flashes(response: Any) -> list[str]:
     """The texts of the flash messages on a rendered page."""
     html = response.get_data(as_text=True)

@@ -24,7 +24,13 @@ from bbp_portal.app import create_app
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import rows
 from tests.support.pipeline import Pipeline, seed_fetched_bills
-from tests.support.portal import base_settings, post_form, register, sign_in_through_pages
+from tests.support.portal import (
+    base_settings,
+    change_password,
+    post_form,
+    register,
+    sign_in_through_pages,
+)
 
 BASE_URL = "https://bbp.example.com"  # BBP_PORTAL_BASE_URL of the notify tests' communicator
 _BN = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
@@ -242,11 +248,7 @@ def test_password_changed_on_the_page_and_reset_through_forgot_password(
     pipe.start("scheduler")
     pipe.start("communicator")
 
-    answer = post_form(
-        changer,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(changer, "Admin@123", "Next@123")
     assert answer.status_code == 302 and answer.headers["Location"] == "/"
 
     stranger = portal.test_client()

@@ -67,6 +67,20 @@ def state(engine: Engine, payment_id: int) -> Any:
         return conn.execute(sa.select(payments).where(payments.c.id == payment_id)).one()
 
 
+def claim_one(engine: Engine, payment_id: int, attempt: int, *, redelivered: bool = False) -> Any:
+    """The communicator's claim of one attempt (send window 5 s, answer window 18 s) in a
+    transaction of its own; returns what the claim found."""
+    with engine.begin() as conn:
+        (found,) = claim(
+            PaymentStore(conn, actor="c"),
+            WalletBreaker(conn, actor="c"),
+            [ClaimRequest(payment_id, attempt, redelivered=redelivered)],
+            send_window=5,
+            answer_window=18,
+        )
+    return found
+
+
 def scheduler(engine: Engine, database_url: str, name: str, **settings: Any) -> Results:
     values: dict[str, Any] = {
         "database_url": SecretStr(database_url),
@@ -304,15 +318,7 @@ def test_a_stale_not_sent_of_an_older_attempt_changes_nothing(engine, results) -
     attempt 2 is being sent; a duplicate of attempt 1's not-sent must not requeue it."""
     row = one_payment(engine, "d6-stale")
     first = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, first)],
-            send_window=5,
-            answer_window=18,
-        )
+    claim_one(engine, row.id, first)
     body = {
         "payment_id": row.id,
         "request_id": row.request_id,
@@ -325,15 +331,7 @@ def test_a_stale_not_sent_of_an_older_attempt_changes_nothing(engine, results) -
     assert state(engine, row.id).state == "queued"
     second = dispatch(engine, row.id)
     assert second == first + 1
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        (found,) = claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, second)],
-            send_window=5,
-            answer_window=18,
-        )
+    found = claim_one(engine, row.id, second)
     assert found.result is ClaimResult.CLAIMED
     apply(results, ("pay.result", body), ("pay.result", body))  # late and duplicated
     after = state(engine, row.id)
@@ -348,24 +346,8 @@ def test_a_redelivered_command_of_an_older_attempt_is_superseded_not_sender_died
         store = PaymentStore(conn, actor="c")
         store.never_left([store.lock([row.id])[row.id]], "command not published", counted=False)
     second = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, second)],
-            send_window=5,
-            answer_window=18,
-        )
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        (old,) = claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, first, redelivered=True)],
-            send_window=5,
-            answer_window=18,
-        )
+    claim_one(engine, row.id, second)
+    old = claim_one(engine, row.id, first, redelivered=True)
     assert old.result is ClaimResult.SUPERSEDED
 
 
@@ -419,15 +401,7 @@ def test_a_late_not_sent_of_an_ambiguous_payment_sends_it_again(engine, results)
     only waited for enquiries, runs again (found by the model check)."""
     row = one_payment(engine, "late-not-sent")
     attempt = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, attempt)],
-            send_window=5,
-            answer_window=18,
-        )
+    claim_one(engine, row.id, attempt)
     with engine.begin() as conn:
         store = PaymentStore(conn, actor="sweeper")
         store.to_ambiguous(store.lock([row.id])[row.id], "no answer in time: its sender is gone")

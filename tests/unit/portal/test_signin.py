@@ -10,10 +10,12 @@ from bbp_portal.directory import UserRecord
 from tests.support.portal import (
     FakeAccount,
     LogCapture,
+    change_password,
     csrf_token,
     flashes,
     make_unit_portal,
     post_form,
+    reset_password,
 )
 
 GENERIC = "The login ID or password is not correct, or this login ID may not use the portal."
@@ -360,11 +362,7 @@ def test_forgot_password_refused_by_mobiquity_looks_like_an_unknown_id():
 def test_new_passwords_must_match():
     p = portal()
     client = p.client()
-    post_form(client, "/forgot-password", {"login_id": "admin01"})
-    post_form(client, "/forgot-password/otp", {"otp": "123456"})
-    answer = post_form(
-        client, "/forgot-password/new", {"new_password": "Fresh@12", "confirm_password": "Fresh@13"}
-    )
+    answer = reset_password(client, "admin01", "Fresh@12", confirm="Fresh@13")
     assert answer.status_code == 200
     assert "The two new passwords differ." in answer.get_data(as_text=True)
     assert "reset_confirm" not in p.mobiquity.calls
@@ -374,11 +372,7 @@ def test_change_password_with_a_fresh_token():
     p = portal()
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     assert p.mobiquity.accounts["admin01"].password == "Next@123"
     assert p.mobiquity.calls.count("login") == 1
@@ -389,11 +383,7 @@ def test_change_password_after_the_token_expired_signs_in_again():
     p.mobiquity.token_ttl = 10  # shorter than our renewal margin: stale at once
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     assert p.mobiquity.calls == ["login", "login", "change_credential"]
     assert p.mobiquity.accounts["admin01"].password == "Next@123"
@@ -421,11 +411,7 @@ def test_change_password_shows_mobiquitys_refusal():
     p = portal()
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Bad@1234", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Bad@1234", "Next@123")
     assert answer.status_code == 400
     assert flashes(answer) == ["Wrong old password."]
 
@@ -453,17 +439,9 @@ def _every_flow(p, client):
     login(client, "otpuser", "Otp@1234")
     post_form(client, "/login/otp", {"otp": "654321"})
     post_form(client, "/login/otp", {"otp": "123456"})
-    post_form(
-        client,
-        "/account/password",
-        {"old_password": "Otp@1234", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    change_password(client, "Otp@1234", "Next@123")
     other = p.client()
-    post_form(other, "/forgot-password", {"login_id": "admin01"})
-    post_form(other, "/forgot-password/otp", {"otp": "123456"})
-    post_form(
-        other, "/forgot-password/new", {"new_password": "Fresh@99", "confirm_password": "Fresh@99"}
-    )
+    reset_password(other, "admin01", "Fresh@99")
 
 
 def test_change_password_is_rate_limited_too():
