@@ -42,14 +42,7 @@ VALIDATE = "/mobiquitypay/v2/ums/user/auth/self-set-auth/validate-otp"
 FINISH = "/mobiquitypay/v2/ums/user/auth/self-set-auth/confirm"
 TOKEN = "/mobiquitypay/oauth/token"
 
-DOC_DEVICE = DeviceInfo(
-    device_id="ffed2d4608c5191f5086b2f2cf160afd",
-    app_name="mobilePay",
-    app_version="V X.9",
-    browser="Google Chrome",
-    model="Desktop - Windows 10",
-    provider_ip_address="136.226.255.14",
-)
+DOC_DEVICE = mq_doc.DEVICE
 
 
 def _body(rsps: FakeHttp, path: str) -> dict[str, Any]:
