@@ -59,13 +59,7 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
         limit = max(totals.values())
         assert sum(totals[i] for i in large) > limit >= totals[small]
         pipe.add_users(admin01="admin", superadmin="superadmin")
-        with serving(
-            pipe,
-            redis_url,
-            tmp_path,
-            BBP_PAYER_LABEL="GP wallet 01711000123",
-            BBP_APPROVAL_THRESHOLD=str(limit),
-        ) as portal:
+        with serving(pipe, redis_url, tmp_path, BBP_APPROVAL_THRESHOLD=str(limit)) as portal:
             yield {
                 "base": portal.base,
                 "pipeline": pipe,

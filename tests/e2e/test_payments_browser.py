@@ -33,14 +33,8 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
         ids = pipe.add_accounts([*ACCOUNTS, UNCLEARED])
         pipe.group_accounts(GROUP, ids)
         pipe.add_users(admin01="admin", superadmin="superadmin")
-        with serving(
-            pipe,
-            redis_url,
-            tmp_path,
-            BBP_PAYER_LABEL="GP wallet 01711000123",
-            # Step-up has its own browser test (test_approvals_browser.py).
-            BBP_STEP_UP="false",
-        ) as portal:
+        # Step-up has its own browser test (test_approvals_browser.py).
+        with serving(pipe, redis_url, tmp_path, BBP_STEP_UP="false") as portal:
             yield {"base": portal.base, "pipeline": pipe, "sandbox": pipe.sandbox}
 
 

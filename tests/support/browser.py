@@ -29,6 +29,8 @@ from tests.support.portal import DEMO_OTP_USERS, DEMO_PASSWORDS, base_settings, 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
+#: The paying wallet's label the portal shows (masked) on the confirmation page.
+PAYER_LABEL = "GP wallet 01711000123"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -167,7 +169,7 @@ def serving(
 ) -> Iterator[RunningPortal]:
     """A scheduler (at most ``rate_limit`` Mobiquity calls a second) and a communicator on
     ``pipe``, then the portal under gunicorn on the same database and vhost (``settings``:
-    its extra ``BBP_…``)."""
+    its extra ``BBP_…``; the paying wallet is labelled ``PAYER_LABEL`` unless said)."""
     pipe.start("scheduler", **({"BBP_MOBIQUITY_RATE_LIMIT": rate_limit} if rate_limit else {}))
     pipe.start("communicator")
     with portal_under_gunicorn(
@@ -176,7 +178,7 @@ def serving(
         redis_url=redis_url,
         sandbox=pipe.sandbox,
         tmp_path=tmp_path,
-        **settings,
+        **{"BBP_PAYER_LABEL": PAYER_LABEL, **settings},
     ) as portal:
         yield portal
 

@@ -31,7 +31,16 @@ from bbp_common.platform.db.tables import (
 
 S = PaymentState
 
-#: Billers of the payment tests (DESCO charges its service charge to the payer).
+#: Billers of the payment tests (DESCO charges its service charge to the payer), a row each
+#: of these columns.
+BILLER_COLUMNS = (
+    "utility_code",
+    "name",
+    "receiver_wallet",
+    "product_id",
+    "biller_code",
+    "pays_service_charge",
+)
 BILLERS = [
     ("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO", False),
     ("DESCO", "Dhaka Electric", "01700000002", 12, "DESCO", True),
@@ -41,19 +50,9 @@ BILLERS = [
 
 def seed_billers(engine: Engine) -> None:
     with engine.begin() as conn:
-        for code, name, wallet, product, biller_code, charge in BILLERS:
-            conn.execute(
-                sa.dialects.mysql.insert(billers)
-                .values(
-                    utility_code=code,
-                    name=name,
-                    receiver_wallet=wallet,
-                    product_id=product,
-                    biller_code=biller_code,
-                    pays_service_charge=charge,
-                )
-                .prefix_with("IGNORE")
-            )
+        for row in BILLERS:
+            values = dict(zip(BILLER_COLUMNS, row, strict=True))
+            conn.execute(sa.dialects.mysql.insert(billers).values(values).prefix_with("IGNORE"))
 
 
 def consumer(prefix: str = "7") -> str:

@@ -11,10 +11,12 @@ every payment and reported a second opening.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.messages import PAY_RESULT
@@ -69,17 +71,24 @@ def _apply(engine, database_url: str, payment) -> None:
         results.apply_all(conn, [build(PAY_RESULT.type, body, version=PAY_RESULT.version)])
 
 
+def claimed_now(engine: Engine, amount: str, key: str) -> tuple[int, Any]:
+    """A payment request of one DSCO bill of ``amount``; its payment claimed (sending) now,
+    by the database's clock. Returns the request's id and the payment's row."""
+    ids = seed_bills(engine, [("DSCO", amount)])
+    request_id = operations.create_payment(engine, ADMIN, ids, key=key, policy=POLICY).request_id
+    payment = payment_rows(engine, request_id)[0]
+    with engine.connect() as conn:
+        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+    move(engine, payment.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
+    return request_id, payment
+
+
 def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_again(
     engine, database_url
 ) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(wallet_breaker).values(state="closed", closed_at=None))
-    ids = seed_bills(engine, [("DSCO", "42.00")])
-    request_id = operations.create_payment(engine, ADMIN, ids, key="wb1", policy=POLICY).request_id
-    payment = payment_rows(engine, request_id)[0]
-    with engine.connect() as conn:
-        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-    move(engine, payment.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
+    request_id, payment = claimed_now(engine, "42.00", "wb1")
     # The communicator got Authen01/AUTH03 for it and opened the breaker at once.
     with engine.begin() as conn:
         assert WalletBreaker(conn, actor="comm").open(
@@ -99,12 +108,7 @@ def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_ag
     assert _openings(engine, payment.reference_id) == 1
 
     # A payment claimed after the close that is refused for the wallet opens it again.
-    ids = seed_bills(engine, [("DSCO", "43.00")])
-    request_id = operations.create_payment(engine, ADMIN, ids, key="wb2", policy=POLICY).request_id
-    later = payment_rows(engine, request_id)[0]
-    with engine.connect() as conn:
-        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-    move(engine, later.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
+    request_id, later = claimed_now(engine, "43.00", "wb2")
     _apply(engine, database_url, later)
     assert _state(engine) == "open"
     assert _openings(engine, later.reference_id) == 1
