@@ -21,7 +21,7 @@ DEV_ENV := set -a; . ./dev.env; set +a
 # `make sandbox-reset` empties it. Empty: in memory only.
 SANDBOX_DATA_DIR ?= var/sandbox
 
-.PHONY: help setup browser dev-db sandbox sandbox-reset services test test-unit test-integration test-e2e lint fmt run migrate bench clean deploy-check translations
+.PHONY: help setup browser dev-db sandbox sandbox-reset services test test-unit test-integration test-e2e lint fmt run migrate bench clean deploy-check translations screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -72,6 +72,11 @@ test: setup services browser  ## run every test tier (what CI runs)
 
 test-unit: setup  ## only the unit tier (no database, broker or network)
 	$(BIN)/python -m pytest -m unit $(wildcard libs/mobiquity_client/tests) tests
+
+# The README's pictures: the whole system on a throw-away database (as the browser tests start
+# it), driven by Debian's Chromium at 1280x800; tests/e2e/test_screenshots.py says what each shows.
+screenshots: setup services browser  ## regenerate docs/screenshots/ (the README's "What it looks like")
+	BBP_SCREENSHOTS=1 $(BIN)/python -m pytest -n 0 -q -s -p no:cacheprovider tests/e2e/test_screenshots.py
 
 lint: setup  ## ruff, the architecture's import contracts and mypy (pyproject.toml)
 	$(BIN)/ruff check .

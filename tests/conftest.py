@@ -28,12 +28,16 @@ TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test with its tier, from the folder it lives in."""
+    """Mark every test with its tier, from the folder it lives in; skip the ``screenshots``
+    ones (they rewrite ``docs/screenshots/``) unless ``make screenshots`` asks for them."""
+    wanted = os.environ.get("BBP_SCREENSHOTS") == "1"
     for item in items:
         parts = Path(str(item.fspath)).parts
         for tier in TIERS:
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
+        if item.get_closest_marker("screenshots") and not wanted:
+            item.add_marker(pytest.mark.skip(reason="make screenshots runs it (BBP_SCREENSHOTS=1)"))
 
 
 def _worker() -> str:

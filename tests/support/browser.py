@@ -62,22 +62,23 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: flo
     raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')[-4000:]}")
 
 
-@contextmanager
-def portal_under_gunicorn(
+def portal_environment(
     *,
     database_url: str,
     amqp_url: str,
     redis_url: str,
     sandbox: Any,
-    tmp_path: Path,
+    port: int,
+    metrics_port: int,
+    prometheus_dir: Path,
     **settings: str,
-) -> Iterator[RunningPortal]:
-    """Start the portal, wait for /readyz, stop it (SIGTERM, then SIGKILL) afterwards.
+) -> dict[str, str]:
+    """The portal's environment on these servers: what ``portal_under_gunicorn`` starts it
+    with, and what the ``make run`` commands that seed it (demo users, billers) need too.
 
     ``settings`` are extra ``BBP_…`` variables; the caller's own ``BBP_…`` are not inherited.
     """
-    port, metrics_port = free_port(), free_port()
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("BBP_")},
         "BBP_DATABASE_URL": database_url,
         "BBP_AMQP_URL": amqp_url,
@@ -95,9 +96,36 @@ def portal_under_gunicorn(
         "BBP_PORTAL_WORKERS": "2",
         "BBP_PORTAL_METRICS_HOST": "127.0.0.1",
         "BBP_PORTAL_METRICS_PORT": str(metrics_port),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "PROMETHEUS_MULTIPROC_DIR": str(prometheus_dir),
         **settings,
     }
+
+
+@contextmanager
+def portal_under_gunicorn(
+    *,
+    database_url: str,
+    amqp_url: str,
+    redis_url: str,
+    sandbox: Any,
+    tmp_path: Path,
+    **settings: str,
+) -> Iterator[RunningPortal]:
+    """Start the portal, wait for /readyz, stop it (SIGTERM, then SIGKILL) afterwards.
+
+    ``settings`` are extra ``BBP_…`` variables; the caller's own ``BBP_…`` are not inherited.
+    """
+    port, metrics_port = free_port(), free_port()
+    env = portal_environment(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        redis_url=redis_url,
+        sandbox=sandbox,
+        port=port,
+        metrics_port=metrics_port,
+        prometheus_dir=tmp_path / "prometheus",
+        **settings,
+    )
     log = tmp_path / "portal.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

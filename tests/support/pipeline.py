@@ -125,6 +125,8 @@ class Pipeline:
     sandbox: RunningSandbox
     env_overrides: dict[str, str] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
+    #: ``FAST`` timeouts (the default); False keeps the services' own defaults, as ``make run``.
+    fast: bool = True
 
     def __post_init__(self) -> None:
         self.engine = make_engine(DatabaseSettings(database_url=SecretStr(self.database_url)))
@@ -134,7 +136,8 @@ class Pipeline:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBP_")}
-        env.update(FAST)
+        if self.fast:
+            env.update(FAST)
         env.update(
             {
                 "BBP_DATABASE_URL": self.database_url,

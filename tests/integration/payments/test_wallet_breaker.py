@@ -112,3 +112,35 @@ def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_ag
     _apply(engine, database_url, later)
     assert _state(engine) == "open"
     assert _openings(engine, later.reference_id) == 1
+
+
+def test_a_refusal_claimed_in_the_same_instant_as_the_close_does_not_open_it_again(
+    engine, database_url
+) -> None:
+    """Found by a 20 000-step model run (seed 20261208): the model's database clock stands
+    still within a step, so the claim and the close carry the same timestamp, and a strict
+    ``sending_at < closed_at`` took the old billpay's refusal for a new one. A claim cannot
+    follow the close within the same microsecond *and* have been refused for the old MPIN
+    in a way that matters: counting it as "before" only delays a reopening to the next
+    refusal, while counting it as "after" reopens the breaker for a cause already fixed."""
+    with engine.begin() as conn:
+        conn.execute(sa.update(wallet_breaker).values(state="closed", closed_at=None))
+    ids = seed_bills(engine, [("DSCO", "44.00")])
+    request_id = operations.create_payment(engine, ADMIN, ids, key="wb3", policy=POLICY).request_id
+    payment = payment_rows(engine, request_id)[0]
+    with engine.connect() as conn:
+        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+    move(engine, payment.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
+    with engine.begin() as conn:
+        assert WalletBreaker(conn, actor="comm").open(
+            cause="wallet authentication failed (Authen01/AUTH03)",
+            reference_id=payment.reference_id,
+            details={},
+        )
+    operations.close_wallet_breaker(engine, SUPER, "MPIN fixed")
+    with engine.begin() as conn:  # the close in the claim's own microsecond
+        conn.execute(sa.update(wallet_breaker).values(closed_at=claimed_at))
+
+    _apply(engine, database_url, payment)
+    assert _state(engine) == "probing"
+    assert _openings(engine, payment.reference_id) == 1

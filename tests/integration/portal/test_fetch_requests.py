@@ -365,6 +365,14 @@ def test_bills_are_totalled_per_biller(finished_request: dict):
     assert totals["bills"] == 24
 
 
+def test_the_live_fragment_offers_to_pay_the_bills_found(finished_request: dict):
+    """A page opened while the fetch ran gets "Pay the bills found" without a reload."""
+    client, rid = finished_request["client"], finished_request["id"]
+    live = client.get(f"/requests/{rid}/live").get_data(as_text=True)
+    assert '<span id="pay-found-slot" hx-swap-oob="true">' in live
+    assert f'href="/payments/pending?request={rid}" id="pay-found"' in live
+
+
 # --------------------------------------------------------------------------- export
 
 EVIL = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]

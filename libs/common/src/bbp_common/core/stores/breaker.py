@@ -64,14 +64,16 @@ class WalletBreaker:
         A refusal of a billpay claimed before a person last closed the breaker does not open
         it again: that billpay went out with the credentials the person has since fixed, and
         it already opened the breaker once (the communicator that got the answer opens at
-        once; the scheduler's result, applied late or again, comes after the close).
+        once; the scheduler's result, applied late or again, comes after the close). A claim
+        stamped in the close's own microsecond counts as before it: at worst that delays a
+        reopening to the next refusal, where the other way reopens for a cause already fixed.
         """
         opened = self.conn.exec_driver_sql(
             "UPDATE wallet_breaker SET state = 'open', opened_at = UTC_TIMESTAMP(6),"
             " opened_reason = %s, opened_by_reference = %s, closed_by = NULL, closed_at = NULL"
             " WHERE name = %s AND state <> 'open' AND (closed_at IS NULL OR NOT EXISTS"
             " (SELECT 1 FROM payments WHERE reference_id = %s"
-            " AND sending_at < wallet_breaker.closed_at))",
+            " AND sending_at <= wallet_breaker.closed_at))",
             (cause[:255], reference_id, NAME, reference_id),
         ).rowcount
         if opened != 1:
