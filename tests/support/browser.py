@@ -103,28 +103,20 @@ def portal_environment(
 
 @contextmanager
 def portal_under_gunicorn(
-    *,
-    database_url: str,
-    amqp_url: str,
-    redis_url: str,
-    sandbox: Any,
-    tmp_path: Path,
-    **settings: str,
+    *, tmp_path: Path, **servers_and_settings: Any
 ) -> Iterator[RunningPortal]:
     """Start the portal, wait for /readyz, stop it (SIGTERM, then SIGKILL) afterwards.
 
-    ``settings`` are extra ``BBP_…`` variables; the caller's own ``BBP_…`` are not inherited.
+    ``servers_and_settings``: ``portal_environment``'s ``database_url``, ``amqp_url``,
+    ``redis_url`` and ``sandbox``, and extra ``BBP_…`` variables; the caller's own ``BBP_…``
+    are not inherited. It listens on free ports; its metrics and log are under ``tmp_path``.
     """
     port, metrics_port = free_port(), free_port()
     env = portal_environment(
-        database_url=database_url,
-        amqp_url=amqp_url,
-        redis_url=redis_url,
-        sandbox=sandbox,
         port=port,
         metrics_port=metrics_port,
         prometheus_dir=tmp_path / "prometheus",
-        **settings,
+        **servers_and_settings,
     )
     log = tmp_path / "portal.log"
     with log.open("wb") as out:
