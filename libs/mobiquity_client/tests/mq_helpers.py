@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -49,6 +50,14 @@ def payment(reference: str = mq_doc.REFERENCE, **kw: Any) -> BillPayment:
 def calls_to(rsps: Any, path: str) -> list[Any]:
     """The calls a ``responses`` mock received for a path."""
     return [c for c in rsps.calls if c.request.url.split("?")[0].endswith(path)]
+
+
+def sent_body(rsps: Any, path: str) -> dict[str, Any]:
+    """The JSON body of the one call made to ``path`` (numbers with a fraction as Decimal)."""
+    (call,) = calls_to(rsps, path)
+    body = json.loads(call.request.body, parse_float=Decimal)
+    assert isinstance(body, dict)
+    return body
 
 
 @contextmanager
