@@ -25,10 +25,10 @@ from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import rows
 from tests.support.pipeline import Pipeline, seed_fetched_bills
 from tests.support.portal import (
-    base_settings,
     change_password,
     post_form,
     register,
+    settings_on,
     sign_in_through_pages,
 )
 
@@ -74,14 +74,10 @@ def portal(pipe: Pipeline, redis_url: str) -> Iterator[Flask]:
     """The portal on the pipeline's database and vhost, maker-checker over 100 BDT (no daily
     limit, no step-up: the approvals tests look at those)."""
     app = create_app(
-        base_settings(
-            database_url=pipe.database_url,
+        settings_on(
+            pipe,
+            redis_url,
             amqp_url=pipe.amqp_url,
-            redis_url=redis_url,
-            mobiquity_base_url=pipe.sandbox.base_url,
-            mobiquity_client_id=pipe.sandbox.client_id,
-            mobiquity_client_secret=pipe.sandbox.client_secret,
-            mobiquity_read_timeout=10,
             approval_threshold="100",
             approval_daily_threshold="off",
             step_up=False,
