@@ -57,7 +57,7 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
         page.reload()
         page.locator("#pay-found").click()
         expect(page.locator("#pending tbody tr[data-bill]")).to_have_count(4)
-        page.locator("[data-bbp-check-all]").check()
+        page.locator("[data-bbp-tick-page]").check()
         page.screenshot(path=str(SHOTS / "pay-pending.png"), full_page=True)
         page.locator("#pay-ticked").click()
         expect(page.locator("#confirm-count")).to_have_text("4")

@@ -66,7 +66,7 @@ def _schedule(page, base: str, bill_id: int, start_utc: datetime, shot: str) -> 
     # Back on the same confirmation, the schedule still chosen.
     expect(page.locator("#step-up-fresh")).to_be_visible()
     expect(page.locator("#schedule-summary")).to_contain_text(shown)
-    expect(page.locator("#confirm-pay")).to_contain_text("Schedule 1 bills")
+    expect(page.locator("#confirm-pay")).to_contain_text("Schedule 1 bill,")
     page.screenshot(path=str(SHOTS / f"schedule-{shot}-confirm.png"), full_page=True)
     page.locator("#confirm-pay").click()
     expect(page.get_by_role("heading", name="Payment request")).to_be_visible()

@@ -46,6 +46,7 @@ class RunningPortal:
     base: str
     metrics: str
     log: Path
+    pid: int = 0  # gunicorn's master (benchmarks read its and its workers' CPU time)
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 40) -> None:
@@ -135,7 +136,7 @@ def portal_under_gunicorn(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/readyz", process, log)
-        yield RunningPortal(base, f"http://127.0.0.1:{metrics_port}/metrics", log)
+        yield RunningPortal(base, f"http://127.0.0.1:{metrics_port}/metrics", log, process.pid)
     finally:
         stop_process(process, timeout=15)
 

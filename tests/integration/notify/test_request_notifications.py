@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -163,8 +164,8 @@ def test_payment_notifications_submitted_sms_uncleared_and_auto_paused(
             r.consumer_id: r
             for r in conn.execute(
                 sa.text(
-                    "SELECT consumer_id, reference_id, bill_number, total, state FROM payments"
-                    " WHERE request_id = :r"
+                    "SELECT consumer_id, reference_id, bill_number, total, service_charge,"
+                    " utility_code, state FROM payments WHERE request_id = :r"
                 ),
                 {"r": paying.request_id},
             )
@@ -227,3 +228,8 @@ def test_payment_notifications_submitted_sms_uncleared_and_auto_paused(
     assert {r["reference_id"]: r["state"] for r in table} == {
         p.reference_id: p.state for p in pays.values()
     }
+    # The service charge of the e-mail is the one rule's, as on every page (issue 17, item 6).
+    assert {r["reference_id"]: Decimal(r["service_charge"]) for r in table} == {
+        p.reference_id: p.service_charge for p in pays.values()
+    }
+    assert pays["99091231"].service_charge == Decimal("0.00")  # DSCO takes none

@@ -30,6 +30,7 @@ def feature_routes(app) -> list[tuple[str, str]]:
         "request_id": "999999999",  # /api/v1/requests (issue 6): no such request
         "payment_id": "999999999",  # payments (issue 8): no such payment
         "anomaly_id": "999999999",
+        "resolution_id": "999999999",  # bulk resolutions (issue 18): no such one
     }
     found = []
     for rule in app.url_map.iter_rules():
@@ -82,8 +83,9 @@ def test_admins_manage_accounts_but_not_billers(client_as, app):
             url.startswith("/api/v1/billers") and method != "GET"
         )
         # a superadmin's alone (issue 8): resolving, acknowledging, closing the wallet breaker
-        superadmin_payment_op = method == "POST" and url.endswith(
-            ("/resolve", "/acknowledge", "/wallet-breaker/close")
+        superadmin_payment_op = method == "POST" and (
+            url.endswith(("/resolve", "/acknowledge", "/wallet-breaker/close"))
+            or url.startswith("/api/v1/resolutions")  # bulk resolution (issue 18)
         )
         if biller_change or superadmin_payment_op:
             assert answer.status_code == 403, (method, url)

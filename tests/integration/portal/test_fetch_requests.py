@@ -361,7 +361,9 @@ def test_bills_are_totalled_per_biller(finished_request: dict):
         assert by_biller[code]["bills"] == 2 * len(ns)
         expected = sum(Decimal("110.25") + n for n in ns)
         assert Decimal(by_biller[code]["amount"]) == expected
-        assert Decimal(by_biller[code]["service_charge"]) == Decimal("5.00") * len(ns)
+        # the one rule: DESCO takes its bills' service charge, DSCO none (issue 17, item 6)
+        charged = Decimal("5.00") * len(ns) if code == "DESCO" else Decimal("0")
+        assert Decimal(by_biller[code]["service_charge"]) == charged
     assert totals["bills"] == 24
 
 

@@ -45,6 +45,7 @@ from bbp_portal.nav import init_nav
 from bbp_portal.notices import NoticeStore, SqlNotices
 from bbp_portal.payments import api as payments_api
 from bbp_portal.payments import live as payments_live
+from bbp_portal.payments import resolutions_api
 from bbp_portal.payments import views as payments_views
 from bbp_portal.requests import api as requests_api
 from bbp_portal.requests import views as requests_views
@@ -129,7 +130,14 @@ def create_app(
         api_tokens_views.bp,
     ):
         app.register_blueprint(blueprint)
-    register_api(app, accounts_api.api, billers_api.api, requests_api.api, payments_api.api)
+    register_api(
+        app,
+        accounts_api.api,
+        billers_api.api,
+        requests_api.api,
+        payments_api.api,
+        resolutions_api.api,
+    )
     # The request pages every kind shares reach each kind's page, cancel and export here.
     register_kinds(app, requests_views.FETCH, payments_views.PAYMENT)
     app.cli.add_command(users_cli)

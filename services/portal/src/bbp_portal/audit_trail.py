@@ -61,3 +61,33 @@ def record(
             details=json.dumps(details, default=str, ensure_ascii=False) if details else None,
         )
     )
+
+
+def record_many(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    entries: list[tuple[str | None, object, dict[str, Any]]],
+) -> None:
+    """Append one audit entry per ``(target_type, target_id, details)`` in one multi-row
+    INSERT, in the caller's transaction: the same entries :func:`record` writes one by one
+    (a bulk resolution audits each of its thousands of payments)."""
+    if not entries:
+        return
+    token = {"token_id": actor.token_id, "token_name": actor.token_name} if actor.token_id else {}
+    conn.execute(
+        insert(audit_log),
+        [
+            {
+                "actor": actor.login_id,
+                "action": action,
+                "outcome": "ok",
+                "target_type": target_type,
+                "target_id": None if target_id is None else str(target_id)[:64],
+                "ip": actor.ip,
+                "device_id": actor.device_id,
+                "details": json.dumps({**token, **details}, default=str, ensure_ascii=False),
+            }
+            for target_type, target_id, details in entries
+        ],
+    )

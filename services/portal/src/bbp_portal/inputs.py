@@ -189,6 +189,23 @@ class OneOf(Kind):
 
 
 @dataclass(frozen=True)
+class Amount(Kind):
+    """An amount of money in BDT: digits, at most two after the point (``1250.50``)."""
+
+    def check(self, name: str, value: str) -> None:
+        if not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", value.strip()):
+            raise BadInput(
+                "not_an_amount",
+                gettext(
+                    "%(field)s must be an amount in BDT, e.g. 1250.50, not %(value)s.",
+                    field=gettext(self.label),
+                    value=_shown(value),
+                ),
+                name,
+            )
+
+
+@dataclass(frozen=True)
 class Ids(Kind):
     """Ids given as repeated fields and/or comma-separated (the pages' "ticked" boxes)."""
 
@@ -267,7 +284,24 @@ _PENDING: dict[str, Kind] = {
     "due_from": Day(N_("The first due date")),
     "due_to": Day(N_("The last due date")),
     "request": _FETCH,
+    "amount_min": Amount(N_("The smallest amount")),
+    "amount_max": Amount(N_("The largest amount")),
+    "consumer": Text(N_("The consumer id"), 64),
 }
+#: The uncleared payments a bulk resolution chooses from (``payments.resolve_many``).
+_UNCLEARED: dict[str, Kind] = {
+    "request": Whole(
+        N_("The payment request"),
+        1,
+        exists=_payment_request_exists,
+        missing=N_("There is no payment request #%(id)s."),
+    ),
+    "utility": _UTILITY,
+    "from": Day(N_("The first day")),
+    "to": Day(N_("The last day")),
+}
+#: The pending page's size, as the page offers it.
+_PAGE_SIZE = OneOf(N_("The page size"), ("25", "50", "100", "200"))
 #: When a new payment request pays (its confirmation), and what it pays again.
 _WHEN: dict[str, Kind] = {
     "when": OneOf(N_("When to pay"), ("now", "at", "before_due")),
@@ -287,7 +321,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
     from bbp_portal.accounts.listing import SORTS
     from bbp_portal.audit import ACTIONS, OUTCOMES
     from bbp_portal.bulk import queries as request_queries
-    from bbp_portal.payments import operations
+    from bbp_portal.payments import operations, uncleared
     from bbp_portal.payments import queries as payment_queries
     from bbp_portal.requests.items import ITEM_STATUSES
 
@@ -337,15 +371,30 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "billers.index": {},
         "notifications.index": {"before": Whole(N_("The page position"))},
         "payments.attention": {},
-        "payments.pending": _PENDING | {"cursor": _CURSOR},
+        "payments.pending": _PENDING | {"cursor": _CURSOR, "size": _PAGE_SIZE},
         "payments.confirm": _PENDING
         | _WHEN
         | {
-            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "scope": OneOf(N_("The selection"), ("ids", "filter", "selection")),
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
             "key": Text(N_("The form's key"), 64),
+            "bills_page": Whole(N_("The page of bills"), 1, 100_000),
         },
+        "payments.resolve_many": _UNCLEARED
+        | comment
+        | {
+            "before": Whole(N_("The page position")),
+            "ids": Ids(N_("The chosen payments"), uncleared.MAX_PAYMENTS),
+            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "outcome": OneOf(N_("The resolution"), uncleared.OUTCOMES),
+            "reconciliation": Whole(N_("The reconciliation"), 1),
+            "review": OneOf(N_("The confirmation"), ("1",)),
+            "csrf_token": _CSRF,
+        },
+        "payments.resolve_many_confirm": {},
+        "payments.resolutions": {"state": OneOf(N_("The state"), uncleared.STATES)},
+        "payments.resolution": {},
         "payments.search": {"q": _QUERY},
         "payments.show": {},
         "payments.wallet": {},
@@ -398,10 +447,19 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "billers.edit": biller_form | {"csrf_token": _CSRF},
         "billers.set_active": {"csrf_token": _CSRF},
         "notifications.resend": {"csrf_token": _CSRF},
+        "payments.choose": _PENDING
+        | {
+            "size": _PAGE_SIZE,
+            "action": OneOf(N_("The action"), ("matching", "clear")),
+            "bill": Whole(N_("The bill")),
+            "page": Ids(N_("The bills of the page"), 1_000),
+            "ticked": OneOf(N_("Ticked"), ("1",)),
+            "csrf_token": _CSRF,
+        },
         "payments.create": _PENDING
         | _WHEN
         | {
-            "scope": OneOf(N_("The selection"), ("ids", "filter")),
+            "scope": OneOf(N_("The selection"), ("ids", "filter", "selection")),
             "ids": Ids(N_("The chosen bills")),
             "selection": Text(N_("The selection"), 400),
             "idempotency_key": Text(N_("The form's key"), 64),
@@ -423,6 +481,9 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "payments.resume": comment | {"csrf_token": _CSRF},
         "payments.acknowledge": comment | {"csrf_token": _CSRF},
         "payments.close_breaker": comment | {"csrf_token": _CSRF},
+        "payments.resolve_many_apply": {"csrf_token": _CSRF},
+        "payments.approve_resolution": comment | {"csrf_token": _CSRF},
+        "payments.reject_resolution": comment | {"csrf_token": _CSRF},
         "requests.create_fetch": _SELECTION | {"csrf_token": _CSRF},
         "requests.cancel": comment | {"csrf_token": _CSRF},
         "api_tokens.revoke": {"csrf_token": _CSRF, "next": _NEXT},

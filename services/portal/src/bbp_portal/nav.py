@@ -30,6 +30,7 @@ NAV: list[NavItem] = [
     NavItem(_l("Pay bills"), "payments.pending", ("admin", "superadmin")),
     NavItem(_l("Needs attention"), "payments.attention", ("admin", "superadmin", "auditor")),
     NavItem(_l("Find a payment"), "payments.search", ("admin", "superadmin", "auditor")),
+    NavItem(_l("Bulk resolutions"), "payments.resolutions", ("superadmin", "auditor"), admin=True),
     NavItem(_l("Billers"), "billers.index", ("superadmin",), admin=True),
     NavItem(_l("Users"), "users.index", ("superadmin",), admin=True),
     NavItem(_l("Audit log"), "audit.index", ("superadmin", "auditor"), admin=True),

@@ -161,6 +161,15 @@ class PortalSettings(
         "day, waits for another admin's approval; payments never sent (cancelled, rejected, "
         "unsent) do not count ('off' = no daily limit)",
     )
+    # Bulk resolution (issue 18): resolving many uncleared payments at once says where a lot
+    # of money went on one person's reading of a report. The same 100 000 BDT as a payment
+    # request's maker-checker: a handful of bills goes straight, a bulk run needs two people.
+    bulk_resolve_second_approval_above: Threshold = Field(
+        Decimal("100000"),
+        ge=0,
+        description="A bulk resolution of uncleared payments whose total (BDT) is above this "
+        "waits for a second superadmin's approval before any payment changes ('off' = never)",
+    )
     step_up: bool = Field(
         True,
         description="Step-up: before a payment request is confirmed or approved, the person "

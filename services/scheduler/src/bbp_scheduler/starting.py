@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bbp_common.core.domain.charges import bill_total
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.domain.requests import RequestKind, RequestState
 from bbp_common.core.domain.schedules import Hold, Refetched, Verdict, compare
@@ -162,8 +163,14 @@ class Starter:
             bill = found_bills.get((row.item_id, row.bill_number)) if answered else None
             refetched = None
             if bill is not None:
-                charge = bill.service_charge if charges.get(row.utility_code) else Decimal("0")
-                refetched = Refetched(Decimal(bill.amount), Decimal(bill.amount) + charge)
+                refetched = Refetched(
+                    Decimal(bill.amount),
+                    bill_total(
+                        Decimal(bill.amount),
+                        Decimal(bill.service_charge),
+                        charges.get(row.utility_code, False),
+                    ),
+                )
             verdict = compare(
                 Decimal(row.amount), Decimal(row.total), answered=answered, found=refetched
             )

@@ -45,6 +45,8 @@ TARGETS = {
     "pay": re.compile(r"^[A-Za-z0-9_-]{8,64}$"),  # the confirmation page's key
     "approve": re.compile(r"^[0-9]{1,18}$"),  # the payment request's id
     "token": re.compile(r"^[A-Za-z0-9_-]{8,64}$"),  # the new-token page's key (issue 18)
+    "resolve": re.compile(r"^[A-Za-z0-9_-]{16,64}$"),  # a bulk resolution's confirmation key
+    "resolution": re.compile(r"^[0-9]{1,18}$"),  # the bulk resolution to approve (its id)
 }
 #: Actions that need a step-up even when ``BBP_STEP_UP`` is off: an API token acts without
 #: a person for up to 30 days, so it is made only right after Mobiquity checked the person.
@@ -56,6 +58,10 @@ def _purpose(action: str, target: str) -> str:
         return _("You are about to approve payment request #%(id)s.", id=target)
     if action == "token":
         return _("You are about to make an API token, which acts in your name.")
+    if action == "resolve":
+        return _("You are about to resolve the uncleared payments you chose.")
+    if action == "resolution":
+        return _("You are about to approve bulk resolution #%(id)s.", id=target)
     return _("You are about to pay the bills you are confirming.")
 
 
@@ -71,9 +77,9 @@ def _args() -> tuple[str, str, str]:
 
 
 def _audit_target(step: dict[str, Any]) -> dict[str, Any]:
-    """What the audit entry says the step-up was for: the request to approve, or "pay" (a
-    confirmation's key is not written down)."""
-    target = step["target"] if step["action"] == "approve" else None
+    """What the audit entry says the step-up was for: the request or bulk resolution to
+    approve, or "pay"/"resolve" (a confirmation's key is not written down)."""
+    target = step["target"] if step["action"] in ("approve", "resolution") else None
     return {"target_type": step["action"], "target_id": target}
 
 

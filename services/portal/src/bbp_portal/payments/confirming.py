@@ -25,11 +25,12 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from bbp_portal.auth import role_required, safe_next, step_up_fresh, step_up_until
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.localtime import dhaka
-from bbp_portal.payments import again, approvals, operations, queries, selection
+from bbp_portal.payments import again, approvals, basket, operations, queries, selection
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
@@ -37,6 +38,19 @@ from bbp_portal.view_context import actor, engine, settings
 OPERATORS = ("admin", "superadmin")
 #: Problems listed in a flash message before "and N more".
 FLASH_PROBLEMS = 5
+#: Bills listed per page of the confirmation.
+BILLS_PER_PAGE = 50
+#: The pending filter's parameters, kept for the way back.
+FILTER_KEYS = (
+    "utility",
+    "group_id",
+    "due_from",
+    "due_to",
+    "request",
+    "amount_min",
+    "amount_max",
+    "consumer",
+)
 #: A confirmation key as the page mints it (``secrets.token_urlsafe(24)``).
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -87,11 +101,7 @@ def _schedule_or_none(values: Any) -> tuple[Any, str | None]:
 
 @role_required(*OPERATORS)
 def confirm() -> Any:
-    kept: dict[str, Any] = {
-        k: v
-        for k, v in request.args.items()
-        if k in ("utility", "group_id", "due_from", "due_to", "request")
-    }
+    kept: dict[str, Any] = {k: v for k, v in request.args.items() if k in FILTER_KEYS}
     back = url_for("payments.pending", **kept)
     if _again_of(request.args) is not None:
         back = url_for("requests.show", request_id=_again_of(request.args))
@@ -126,9 +136,15 @@ def confirm() -> Any:
         )
         outlook = approvals.outlook(conn, user.login_id, summary.total, policy.limits)
         moments = pending_bills.due_moments(conn, ids, schedule) if schedule else None
+        listing = _listing(conn, summary, request.args)
+        uncharged = basket.uncharged_billers(conn, {b.utility_code for b in summary.billers})
     return render_template(
         "payments/confirm.html",
         summary=summary,
+        listing=listing,
+        bills_page_url=lambda n: url_for("payments.confirm", **{**args, "bills_page": [str(n)]}),
+        uncharged=uncharged,
+        from_selection=request.args.get("scope") == "selection",
         described=described,
         again_of=again_of,
         schedule=schedule,
@@ -151,6 +167,24 @@ def confirm() -> Any:
         step_up_url=step_up_url(key, here),
         back=back,
     )
+
+
+def _listing(conn: Any, summary: pending_bills.Summary, values: Any) -> dict[str, Any]:
+    """One page of the chosen bills (``bills_page``, 50 a page, bill id order), each with the
+    problem that keeps it from being paid, if any."""
+    pages = max(1, -(-len(summary.bill_ids) // BILLS_PER_PAGE))
+    text = values.get("bills_page", "1")
+    number = min(max(int(text) if text.isdigit() else 1, 1), pages)
+    chunk = summary.bill_ids[(number - 1) * BILLS_PER_PAGE : number * BILLS_PER_PAGE]
+    problems = {p.bill_id: p.problem for p in summary.problems}
+    return {
+        "bills": basket.bills_of(conn, chunk),
+        "problems": problems,
+        "page": number,
+        "pages": pages,
+        "first": (number - 1) * BILLS_PER_PAGE + 1,
+        "last": (number - 1) * BILLS_PER_PAGE + len(chunk),
+    }
 
 
 def _problem_text(exc: Refused) -> str:
@@ -194,6 +228,11 @@ def create() -> Any:
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(url_for("payments.pending"))
+    # The bills paid leave the person's selection (their payments hold them now). The
+    # confirmation posts the very ids it listed, so a tick in another tab meanwhile changes
+    # nothing of what is paid.
+    with engine().begin() as conn:
+        basket.remove(conn, selection.login_id(), ids)
     if created.existing:
         flash(_("This confirmation was already submitted: here is its request."), "info")
     elif created.start_at is not None:
@@ -219,7 +258,15 @@ def create() -> Any:
             "warning",
         )
     else:
-        flash(_("Paying %(count)s bills.", count=f"{created.items:,}"), "success")
+        flash(
+            ngettext(
+                "Paying %(count)s bill.",
+                "Paying %(count)s bills.",
+                created.items,
+                count=f"{created.items:,}",
+            ),
+            "success",
+        )
     return redirect(url_for("requests.show", request_id=created.request_id))
 
 

@@ -19,6 +19,17 @@ class PendingFilterSchema(Schema):
     fetch_request_id = fields.Integer(
         load_default=None, allow_none=True, metadata={"description": "Bills found by this fetch"}
     )
+    amount_min = fields.Decimal(
+        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0)
+    )
+    amount_max = fields.Decimal(
+        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0)
+    )
+    consumer = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={"description": "Consumer ids starting with this"},
+    )
 
 
 class PendingQuery(PendingFilterSchema):
@@ -34,7 +45,13 @@ class PendingBillSchema(Schema):
     bill_number = fields.String()
     due_date = fields.Date(allow_none=True)
     amount = fields.Decimal(as_string=True)
-    service_charge = fields.Decimal(as_string=True)
+    service_charge = fields.Decimal(
+        as_string=True,
+        metadata={
+            "description": "The service charge paid with the bill: Mobiquity's figure where "
+            "the biller takes it (pays_service_charge), else 0"
+        },
+    )
     fetched_at = fields.DateTime()
     stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
 

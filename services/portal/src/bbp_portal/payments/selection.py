@@ -1,15 +1,17 @@
 """Which bills a person chose to pay — read from a page's form or link, or from an API
 body — and the pay policy of the settings they are checked against.
 
-Ticked bill ids, or "all matching" a pending-bills filter (at most the policy's
-``max_bills``; only bills fresh enough to pay). The pages' messages are translated, the
-API's are not (its errors carry stable codes).
+Ticked bill ids, "all matching" a pending-bills filter (at most the policy's ``max_bills``;
+only bills fresh enough to pay), or — ``scope=selection`` — the person's server-side
+selection (``basket``: what they ticked across pages, or "select all matching"). The pages'
+messages are translated, the API's are not (its errors carry stable codes).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -18,10 +20,10 @@ from werkzeug.datastructures import MultiDict
 from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE, Schedule
 from bbp_portal.auth import current_token
 from bbp_portal.localtime import DHAKA
-from bbp_portal.payments import operations
+from bbp_portal.payments import basket, operations
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import ServiceError, ValidationFailed
-from bbp_portal.view_context import engine, settings
+from bbp_portal.view_context import actor, engine, settings
 
 #: When the payments of a new request go: at once, all at a time, or each some days before
 #: its bill's due date (``when`` of the confirmation page and its form).
@@ -51,6 +53,14 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
+def _money(text: str | None) -> Decimal | None:
+    try:
+        found = Decimal(text.strip()) if text and text.strip() else None
+    except InvalidOperation:
+        return None
+    return found if found is not None and found.is_finite() and found >= 0 else None
+
+
 def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
     return pending_bills.PendingFilter(
         utility=values.get("utility", "")[:16],
@@ -58,12 +68,44 @@ def pending_filter(values: MultiDict[str, str]) -> pending_bills.PendingFilter:
         due_from=_day(values.get("due_from")),
         due_to=_day(values.get("due_to")),
         fetch_request_id=_int(values.get("request")),
+        amount_min=_money(values.get("amount_min")),
+        amount_max=_money(values.get("amount_max")),
+        consumer=values.get("consumer", "").strip()[:64],
     )
+
+
+def page_size(values: MultiDict[str, str]) -> int:
+    """The pending page's size (``size``): one of :data:`pending.PAGE_SIZES`."""
+    size = _int(values.get("size"))
+    return size if size in pending_bills.PAGE_SIZES else pending_bills.PAGE_SIZES[0]
+
+
+def login_id() -> str:
+    """Whose selection: the signed-in person's."""
+    return actor().login_id
+
+
+def from_selection() -> tuple[list[int], str]:
+    """The person's server-side selection (``scope=selection``)."""
+    cap = policy().max_bills
+    with engine().connect() as conn:
+        ids = basket.chosen_ids(conn, login_id(), cap)
+    if len(ids) > cap:
+        raise ServiceError(
+            "too_many_bills",
+            _(
+                "More than %(cap)s bills are selected: clear some before paying.",
+                cap=f"{cap:,}",
+            ),
+        )
+    return ids, f"{len(ids)} selected bills"
 
 
 def from_form(values: MultiDict[str, str]) -> tuple[list[int], str]:
     """The bills a form or link chose: ticked ``ids``, or ``scope=filter`` (all matching)."""
     cap = policy().max_bills
+    if values.get("scope") == "selection":
+        return from_selection()
     if values.get("scope") == "filter":
         found_filter = pending_filter(values)
         with engine().connect() as conn:
@@ -142,6 +184,9 @@ def pending_filter_of(data: dict[str, Any]) -> pending_bills.PendingFilter:
         due_from=data.get("due_from"),
         due_to=data.get("due_to"),
         fetch_request_id=data.get("fetch_request_id"),
+        amount_min=data.get("amount_min"),
+        amount_max=data.get("amount_max"),
+        consumer=(data.get("consumer") or "").strip(),
     )
 
 
@@ -171,6 +216,9 @@ __all__ = [
     "dhaka_moment",
     "from_body",
     "from_form",
+    "from_selection",
+    "login_id",
+    "page_size",
     "pending_filter",
     "pending_filter_of",
     "policy",

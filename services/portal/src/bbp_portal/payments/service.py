@@ -300,9 +300,7 @@ def _create_payment_request(
                     "bill_number": row.bill_number,
                     "due_date": row.due_date,
                     "amount": row.amount,
-                    "service_charge": row.service_charge
-                    if row.pays_service_charge
-                    else Decimal("0"),
+                    "service_charge": totals[row.id] - row.amount,  # the one rule
                     "total": totals[row.id],
                     "dispatch_order": position,
                     "live_bill_key": keys[row.id],

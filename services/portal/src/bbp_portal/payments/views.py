@@ -18,15 +18,19 @@ from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import CANCELLABLE, RequestRow
 from bbp_portal.payments import attention as needs_attention
 from bbp_portal.payments import (
+    basket,
+    choosing,
     confirming,
     decisions,
     export,
     live,
     operations,
     queries,
+    resolving,
     scheduling,
     selection,
     service,
+    uncleared,
 )
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import NotFound, ServiceError
@@ -42,11 +46,16 @@ OPERATORS = ("admin", "superadmin")
 @bp.get("/payments/pending")
 @login_required
 def pending() -> Any:
+    """Pending bills, filtered and paged; an operator's ticks go to their server-side
+    selection (``choosing``), whose running count and total the sticky bar shows."""
     try:
         found_filter = selection.pending_filter(request.args)
     except ServiceError as exc:
         flash(exc.message, "warning")
         found_filter = pending_bills.PendingFilter()
+    size = selection.page_size(request.args)
+    user = current_user()
+    operates = bool(user and user.can_operate)
     with engine().connect() as conn:
         try:
             page = pending_bills.list_pending(
@@ -54,23 +63,45 @@ def pending() -> Any:
                 found_filter,
                 max_bill_age=selection.policy().max_bill_age,
                 cursor=request.args.get("cursor"),
+                limit=size,
             )
         except ServiceError as exc:
             flash(exc.message, "warning")
             page = pending_bills.list_pending(
-                conn, found_filter, max_bill_age=selection.policy().max_bill_age
+                conn, found_filter, max_bill_age=selection.policy().max_bill_age, limit=size
             )
         billers = list_billers(conn)
         group_rows = pending_bills.groups(conn)
+        ticked = (
+            basket.ticked_among(conn, selection.login_id(), [b.id for b in page.items])
+            if operates
+            else set()
+        )
+        in_payments = (
+            pending_bills.already_in_payments(conn, found_filter.fetch_request_id)
+            if found_filter.fetch_request_id is not None
+            else 0
+        )
+    # Billers on this page that take no service charge with the bill: the page says why.
+    on_page = {b.utility_code for b in page.items}
+    uncharged = [b for b in billers if b.utility_code in on_page and not b.pays_service_charge]
     keep = {k: v for k, v in found_filter.as_dict().items() if v not in (None, "")}
+    if size != pending_bills.PAGE_SIZES[0]:
+        keep["size"] = size
     return render_template(
         "payments/pending.html",
         page=page,
         filter=found_filter,
         keep=keep,
+        size=size,
+        sizes=sorted(pending_bills.PAGE_SIZES),
         billers=billers,
         groups=group_rows,
+        ticked=ticked,
+        in_payments=in_payments,
+        uncharged=uncharged,
         max_age_hours=round(selection.policy().max_bill_age.total_seconds() / 3600, 1),
+        **(choosing.bar_context(selection.login_id()) if operates else {}),
     )
 
 
@@ -170,6 +201,7 @@ def show(payment_id: int) -> Any:
         except NotFound:
             abort(404)
         enquiry = live.payment_enquiry(detail.payment, conn)
+        waiting = uncleared.pending_in(conn, [payment_id]).get(payment_id)
     user = current_user()
     return render_template(
         "payments/show.html",
@@ -180,6 +212,7 @@ def show(payment_id: int) -> Any:
         can_check=bool(user and user.is_superadmin) and enquiry.can_check,
         can_resolve=bool(user and user.is_superadmin) and detail.payment.state == "uncleared",
         can_acknowledge=bool(user and user.is_superadmin),
+        waiting_resolution=waiting,
     )
 
 
@@ -244,21 +277,31 @@ def wallet() -> Any:
     )
 
 
-# The confirmation (confirming.py), the decisions (decisions.py) and scheduled payments and
-# "pay again" (scheduling.py), on this blueprint: endpoints payments.<view>.
+# The confirmation (confirming.py), the decisions (decisions.py), bulk resolution
+# (resolving.py) and scheduled payments and "pay again" (scheduling.py), on this blueprint:
+# endpoints payments.<view> (``resolutions_index`` is ``payments.resolutions``).
 for _rule, _view, _methods in (
     ("/payments/new", confirming.confirm, ["GET"]),
+    ("/payments/selection", choosing.choose, ["POST"]),
     ("/payments", confirming.create, ["POST"]),
     ("/requests/<int:request_id>/approve", decisions.decide, ["GET"]),
     ("/requests/<int:request_id>/approve", decisions.approve, ["POST"]),
     ("/payments/<int:payment_id>/resolve", decisions.resolve, ["POST"]),
+    ("/payments/resolve-many", resolving.resolve_many, ["GET", "POST"]),
+    ("/payments/resolve-many/<key>", resolving.resolve_many_confirm, ["GET"]),
+    ("/payments/resolve-many/<key>", resolving.resolve_many_apply, ["POST"]),
+    ("/payments/resolutions", resolving.resolutions_index, ["GET"]),
+    ("/payments/resolutions/<int:resolution_id>", resolving.resolution, ["GET"]),
+    ("/payments/resolutions/<int:resolution_id>/approve", resolving.approve_resolution, ["POST"]),
+    ("/payments/resolutions/<int:resolution_id>/reject", resolving.reject_resolution, ["POST"]),
     ("/wallet/close", decisions.close_breaker_confirm, ["GET"]),
     ("/wallet/close", decisions.close_breaker, ["POST"]),
     ("/requests/<int:request_id>/pay-again", scheduling.pay_again, ["POST"]),
     ("/requests/<int:request_id>/changed/approve", scheduling.approve_changed, ["POST"]),
     ("/requests/<int:request_id>/changed/cancel", scheduling.cancel_changed, ["POST"]),
 ):
-    bp.add_url_rule(_rule, view_func=_view, methods=_methods)
+    _name = "resolutions" if _view is resolving.resolutions_index else _view.__name__
+    bp.add_url_rule(_rule, endpoint=_name, view_func=_view, methods=_methods)
 
 
 PAYMENT = RequestKind(

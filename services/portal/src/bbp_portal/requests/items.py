@@ -23,9 +23,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, false, func, select
 
+from bbp_common.core.domain.charges import service_charge_paid
 from bbp_common.platform.db.tables import bill_accounts, bills, fetch_items
 from bbp_portal.cursor import Cursor
 from bbp_portal.requests.queries import MAX_PAGE, Page, parse_cursor
+from bbp_portal.requests.totals import biller_pays
 from bbp_portal.service_errors import ValidationFailed
 
 I = fetch_items.c  # noqa: E741 - the items table, as in the SQL
@@ -234,13 +236,22 @@ def bills_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, list[BillRo
     if not item_ids:
         return found
     rows = conn.execute(
-        select(B.fetch_item_id, B.id, B.bill_number, B.due_date, B.amount, B.service_charge).where(
-            B.fetch_item_id.in_(list(item_ids))
-        )
+        select(
+            B.fetch_item_id,
+            B.id,
+            B.utility_code,
+            B.bill_number,
+            B.due_date,
+            B.amount,
+            B.service_charge,
+        ).where(B.fetch_item_id.in_(list(item_ids)))
     )
+    pays = biller_pays(conn)
     for row in rows:
+        # The one rule of the service charge: what is paid with the bill, on every page.
+        charge = service_charge_paid(row.service_charge, pays.get(row.utility_code, False))
         found.setdefault(row.fetch_item_id, []).append(
-            BillRow(row.id, row.bill_number, row.due_date, row.amount, row.service_charge)
+            BillRow(row.id, row.bill_number, row.due_date, row.amount, charge)
         )
     for values in found.values():
         values.sort(key=lambda b: (b.due_date or date.max, b.bill_number))

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
-from bbp_common.platform.db.tables import bills, fetch_items
+from bbp_common.core.domain.charges import service_charge_paid
+from bbp_common.platform.db.tables import billers, bills, fetch_items
 from bbp_portal.bulk.queries import Progress
 
 I = fetch_items.c  # noqa: E741 - the items table, as in the SQL
@@ -51,10 +52,27 @@ def biller_totals(conn: Connection, request_id: int) -> list[BillerTotal]:
         .group_by(B.utility_code)
         .order_by(B.utility_code)
     )
+    found = list(rows)
+    pays = biller_pays(conn)
     return [
-        BillerTotal(r.utility_code, int(r.accounts), int(r.bills), r.amount, r.service_charge)
-        for r in rows
+        BillerTotal(
+            r.utility_code,
+            int(r.accounts),
+            int(r.bills),
+            r.amount,
+            # The one rule of the service charge (a biller's sum of charges, like one bill's).
+            service_charge_paid(r.service_charge, pays.get(r.utility_code, False)),
+        )
+        for r in found
     ]
+
+
+def biller_pays(conn: Connection) -> dict[str, bool]:
+    """Whether each biller takes the bills' service charge (``pays_service_charge``)."""
+    return {
+        r.utility_code: bool(r.pays_service_charge)
+        for r in conn.execute(select(billers.c.utility_code, billers.c.pays_service_charge))
+    }
 
 
 class TotalsCache:
@@ -87,4 +105,4 @@ class TotalsCache:
         return totals
 
 
-__all__ = ["BillerTotal", "TotalsCache", "biller_totals"]
+__all__ = ["BillerTotal", "TotalsCache", "biller_pays", "biller_totals"]

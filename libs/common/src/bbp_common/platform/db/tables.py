@@ -470,9 +470,32 @@ bills = Table(
     Index(None, "bill_account_id", "fetched_at"),
     Index(None, "utility_code", "consumer_id", "bill_number"),
     Index(None, "due_date"),
+    Index(None, "consumer_id"),
     **TABLE_ARGS,
 )
 """A pending bill as Mobiquity reported it at ``fetched_at`` (amounts exactly as given)."""
+
+bill_selections = Table(
+    "bill_selections",
+    metadata,
+    Column("login_id", String(64), primary_key=True),
+    Column(
+        "bill_id",
+        BigInteger,
+        ForeignKey("bills.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("utility_code", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("service_charge", Money, nullable=False),
+    Column("added_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    **TABLE_ARGS,
+)
+"""The bills a person ticked on the pending page (one selection per person, kept across
+pages and filters until they pay it or clear it): the server-side selection behind "select
+all matching" and the running count and total. Not payment state: a row says only "ticked".
+The bill's biller, amount and reported service charge are copied in (a bill row never
+changes), so the running total reads the person's rows alone, by the primary key."""
 
 # --------------------------------------------------------------------------- payments
 
@@ -626,6 +649,54 @@ payment_anomalies = Table(
     **TABLE_ARGS,
 )
 """Results that disagree with a payment's final state: kept for a person, never dropped."""
+
+bulk_resolutions = Table(
+    "bulk_resolutions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64, collation="utf8mb4_bin"), nullable=False, unique=True),
+    Column("outcome", String(8), nullable=False),
+    Column("comment", String(500), nullable=False),
+    Column("reconciliation_id", BigInteger),
+    Column("payment_count", Integer, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    _created(),
+    Column("decided_by", String(64)),
+    Column("decided_at", Timestamp()),
+    Column("decision_comment", String(500)),
+    Column("resolved_count", Integer),
+    CheckConstraint("outcome IN ('paid','not_paid')", name="outcome"),
+    CheckConstraint("state IN ('awaiting_approval','applied','rejected')", name="state"),
+    Index(None, "state", "id"),
+    **TABLE_ARGS,
+)
+"""A superadmin's resolution of many uncleared payments at once, with one comment
+(``bbp_portal.payments.resolutions``). Above ``BBP_BULK_RESOLVE_SECOND_APPROVAL_ABOVE`` it
+waits (``awaiting_approval``) for another superadmin; the payments change only when it is
+``applied``, each through the payment store. ``reconciliation_id``: the reconciliation the
+person read the evidence in (carried into each payment's comment and audit entry)."""
+
+bulk_resolution_payments = Table(
+    "bulk_resolution_payments",
+    metadata,
+    Column(
+        "resolution_id",
+        BigInteger,
+        ForeignKey("bulk_resolutions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), primary_key=True),
+    Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False),
+    Column("total", Money, nullable=False),
+    Column("result", String(24)),
+    Index(None, "payment_id"),
+    **TABLE_ARGS,
+)
+"""The payments of a bulk resolution as the person chose them; ``result`` is ``resolved``,
+or why one was refused (``not_uncleared``, ``success_unacknowledged``, ``in_pending``), or
+NULL while the resolution waits for its second approval."""
 
 wallet_breaker = Table(
     "wallet_breaker",

@@ -47,6 +47,29 @@
     });
   });
 
+  // <input type=checkbox data-bbp-tick-page> on the pending page ticks every enabled row box
+  // ([data-bbp-tick]) on the page; its own htmx request ticks them in the selection at once.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.hasAttribute || !box.hasAttribute("data-bbp-tick-page")) { return; }
+    document.querySelectorAll("input[type=checkbox][data-bbp-tick]").forEach(function (other) {
+      if (!other.disabled) { other.checked = box.checked; }
+    });
+  });
+
+  // The sticky bar of the pending page is swapped in only if the answer is the bar
+  // (X-BBP-Selection): after the session ended a tick is answered by the sign-in page, and
+  // a refused tick by an error; either way the whole page reloads to show where things stand.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var xhr = event.detail.xhr;
+    if (!target || target.id !== "selection-bar" || !xhr) { return; }
+    if (xhr.status !== 200 || xhr.getResponseHeader("X-BBP-Selection") !== "1") {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+    }
+  });
+
   // <button data-bbp-copy="element-id"> copies that field's value (the new API token page).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-bbp-copy]");
