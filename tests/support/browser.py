@@ -205,9 +205,10 @@ def serving(
 
 
 @contextmanager
-def chromium_page(**options: Any) -> Iterator[Any]:
+def chromium_page(*, console_never: tuple[str, ...] = (), **options: Any) -> Iterator[Any]:
     """A page of Debian's Chromium (``options``: Playwright's ``new_page``'s); at the end, no
-    console error may say the Content Security Policy blocked something the page needs."""
+    console error may say the Content Security Policy blocked something the page needs (nor
+    name any of ``console_never``)."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,8 @@ def chromium_page(**options: Any) -> Iterator[Any]:
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             yield page
-            assert not [e for e in errors if "Content Security Policy" in e], errors
+            never = ("Content Security Policy", *console_never)
+            assert not [e for e in errors if any(n in e for n in never)], errors
         finally:
             browser.close()
 
