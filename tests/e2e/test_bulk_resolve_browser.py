@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.platform.db.tables import payments, users
+from bbp_common.platform.db.tables import payments
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
-from tests.support.browser import SHOTS, chromium_page, portal_under_gunicorn, sign_in
+from tests.support.browser import SHOTS, chromium_page, portal_for, sign_in
 from tests.support.payments import make_uncleared, seed_billers, seed_bills
 from tests.support.pipeline import create_database, drop_database
 
@@ -49,20 +49,8 @@ def stack(servers, sandbox, redis_url: str, tmp_path: Path) -> Iterator[dict]:
             ).all()
         for row in found[:2]:
             make_uncleared(engine, row.id)  # the third stays queued
-        with engine.begin() as conn:
-            conn.execute(
-                sa.insert(users).values(
-                    login_id="admin01", email="admin01@bbp.example", role="superadmin"
-                )
-            )
-        with portal_under_gunicorn(
-            database_url=url,
-            amqp_url="amqp://guest:guest@127.0.0.1:5672/%2F",
-            redis_url=redis_url,
-            sandbox=sandbox,
-            tmp_path=tmp_path,
-        ) as portal:
-            yield {"base": portal.base, "engine": engine, "payments": found}
+        with portal_for(url, redis_url, sandbox, tmp_path, admin01="superadmin") as base:
+            yield {"base": base, "engine": engine, "payments": found}
     finally:
         engine.dispose()
         drop_database(servers.db_url(), name)

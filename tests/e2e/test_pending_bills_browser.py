@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import SHOTS, chromium_page, portal_under_gunicorn, sign_in, whole_system
+from tests.support.browser import SHOTS, chromium_page, portal_on, sign_in, whole_system
 from tests.support.payments import seed_bills
 
 GROUP = "Branch offices"
@@ -40,14 +40,7 @@ def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterato
         )
         seed_bills(pipe.engine, [("JGDCL", "7.00")] * 5)
         pipe.add_users(admin01="admin")
-        with portal_under_gunicorn(
-            database_url=pipe.database_url,
-            amqp_url=pipe.amqp_url,
-            redis_url=redis_url,
-            sandbox=pipe.sandbox,
-            tmp_path=tmp_path,
-            BBP_STEP_UP="false",
-        ) as portal:
+        with portal_on(pipe, redis_url, tmp_path, BBP_STEP_UP="false") as portal:
             yield {"base": portal.base, "ids": ids}
 
 

@@ -193,15 +193,22 @@ def serving(
     its extra ``BBP_…``; the paying wallet is labelled ``PAYER_LABEL`` unless said)."""
     pipe.start("scheduler", **({"BBP_MOBIQUITY_RATE_LIMIT": rate_limit} if rate_limit else {}))
     pipe.start("communicator")
-    with portal_under_gunicorn(
+    settings = {"BBP_PAYER_LABEL": PAYER_LABEL, **settings}
+    with portal_on(pipe, redis_url, tmp_path, **settings) as portal:
+        yield portal
+
+
+def portal_on(pipe: Pipeline, redis_url: str, tmp_path: Path, **settings: str) -> Any:
+    """The portal under gunicorn on ``pipe``'s database, vhost and sandbox (no scheduler or
+    communicator unless the test starts them); ``settings``: its extra ``BBP_…``."""
+    return portal_under_gunicorn(
         database_url=pipe.database_url,
         amqp_url=pipe.amqp_url,
         redis_url=redis_url,
         sandbox=pipe.sandbox,
         tmp_path=tmp_path,
-        **{"BBP_PAYER_LABEL": PAYER_LABEL, **settings},
-    ) as portal:
-        yield portal
+        **settings,
+    )
 
 
 @contextmanager
