@@ -56,7 +56,9 @@ def test_upload_report_import_and_find(prepared: dict, tmp_path: Path) -> None:
         with page.expect_download() as download:
             page.get_by_role("link", name="Template (.csv)").click()
         template = Path(download.value.path()).read_bytes().decode("utf-8-sig")
-        assert template.strip() == "utility,consumer_id,mobile,label,groups"
+        header, example = template.strip().splitlines()
+        assert header == "utility,consumer_id,mobile,label,groups"
+        assert example.startswith("# example: ")  # skipped when uploaded
 
         # fill it: three good rows, three bad ones, as Excel would save it (; and CRLF)
         rows = [
@@ -69,7 +71,7 @@ def test_upload_report_import_and_find(prepared: dict, tmp_path: Path) -> None:
         ]
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(template.strip().split(","))
+        writer.writerow(header.split(","))
         writer.writerows(rows)
         upload = tmp_path / "accounts.csv"
         upload.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))

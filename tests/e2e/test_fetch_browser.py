@@ -88,14 +88,14 @@ def test_select_a_group_fetch_watch_progress_and_download(stack: dict) -> None:
         # the rows followed without a click: none is left queued or being asked
         expect(page.locator("#results tbody tr[data-item]").first).to_be_visible()
         live = page.locator("#results tbody td .badge").all_inner_texts()
-        assert live and not {"queued", "dispatched"} & set(live), live
+        assert live and not {"queued", "being fetched"} & set(live), live
         page.screenshot(path=str(SHOTS / "fetch-done.png"), full_page=True)
 
         # filter: accounts with bills only
         page.get_by_label("Outcome").select_option("bills")
         page.get_by_role("button", name="Show").click()
         statuses = page.locator("#results tbody td .badge").all_inner_texts()
-        assert statuses and set(statuses) == {"bills"}
+        assert statuses and set(statuses) == {"bills found"}
 
         # the export, as a person downloads it
         with page.expect_download() as download:

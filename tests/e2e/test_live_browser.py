@@ -102,13 +102,13 @@ def test_request_pages_update_their_rows_without_a_click(stack, browser) -> None
     page.on("request", lambda r: polls.append(r.headers) if "/live" in r.url else None)
     page.goto(f"{base}/requests/{request_id}")
     row = page.locator(f'#payments tr[data-payment="{first.id}"] [data-state]')
-    expect(row).to_have_text("queued")
+    expect(row).to_have_text("waiting to be sent")  # queued, in words
     url = page.url
 
     # Posted: the row, the progress and the counts follow without a click.
     move(engine, first.id, S.DISPATCHED, S.SENDING, S.POSTED)
     committed = time.monotonic()
-    expect(row).to_have_text("posted", timeout=LIVE_MS)
+    expect(row).to_have_text("submitted", timeout=LIVE_MS)  # posted, in words
     shown_after = time.monotonic() - committed
     expect(page.locator('[data-bucket="posted"]')).to_have_text("1", timeout=LIVE_MS)
 
@@ -164,7 +164,7 @@ def test_request_pages_update_their_rows_without_a_click(stack, browser) -> None
             dispatched, FetchItemState.DONE, {"completed_at": now}, outcome=FetchOutcome.NO_BILLS
         )
         items.flush()
-    expect(status).to_have_text("no bills", timeout=LIVE_MS)
+    expect(status).to_have_text("no bill", timeout=LIVE_MS)
     assert not [e for e in errors if "Content Security Policy" in e or "htmx" in e], errors
     print(f"payment row shown {shown_after:.2f} s after its commit")
 
@@ -194,7 +194,7 @@ def test_operators_see_the_wallet_banner_on_every_page(stack, browser) -> None:
     expect(page.locator("#breaker-wait")).to_contain_text("Its payments are waiting")
     page.screenshot(path=str(SHOTS / "live-breaker-banner.png"), full_page=True)
     banner.get_by_role("link", name="Paying wallet").click()
-    expect(page.locator("#breaker-state")).to_have_text("open")
+    expect(page.locator("#breaker-state")).to_have_attribute("data-state", "open")
 
     operations.close_wallet_breaker(engine, Actor("boss", "superadmin"), "MPIN fixed")
     page.goto(base + "/")

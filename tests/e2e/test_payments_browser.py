@@ -74,7 +74,7 @@ def test_pay_found_bills_watch_one_end_uncleared_resolve_it_and_find_it(stack: d
         expect(page.locator('[data-bucket="posted"]')).to_have_text("3")
         assert page.url == url
         page.reload()
-        uncleared = page.locator('#payments tr:has(span[data-state]:text-is("uncleared"))')
+        uncleared = page.locator('#payments tr:has(span[data-state="uncleared"])')
         expect(uncleared).to_have_count(1)
         reference = uncleared.get_attribute("data-reference")
         assert reference and len(reference) == 20

@@ -9,7 +9,7 @@
 * ``bulk_resolution_payments``: its payments, with each one's result once it was applied.
 
 Revision ID: 0012_bulk_resolutions
-Revises: 0010_scheduled_payments (re-chain on 0011_reconciliation at merge)
+Revises: 0011_reconciliation
 Create Date: 2026-12-06 10:30:00.000000+00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0012_bulk_resolutions"
-down_revision = "0010_scheduled_payments"
+down_revision = "0011_reconciliation"
 branch_labels = None
 depends_on = None
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.domain.requests import RequestState
-from bbp_common.core.stores import RequestStore
+from bbp_common.core.stores import AlarmStore, RequestStore
 from bbp_common.platform.db.tables import bulk_requests, fetch_items
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import again, operations
@@ -56,47 +56,18 @@ def maker() -> Actor:
 
 @pytest.fixture()
 def alarms(engine: Engine) -> Iterator[Any]:
-    """Raises a double-payment alarm on a payment, as the reconciliation (issue 18, item 1)
-    does. Until its table is on this branch, a table of the same name and meaning (one row
-    per payment, cleared or not) stands in for it, dropped afterwards; once the
-    reconciliation is merged, raise it through ``bbp_common.core.stores.alarms`` instead."""
-    with engine.begin() as conn:
-        present = conn.execute(
-            sa.text(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
-                " AND table_name = 'double_payment_alarms'"
-            )
-        ).first()
-        assert present is None, "the reconciliation's table is here: raise alarms through it"
-        conn.execute(
-            sa.text(
-                "CREATE TABLE double_payment_alarms (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
-                " payment_id BIGINT NOT NULL UNIQUE, cleared_at DATETIME(6) NULL)"
-            )
-        )
+    """Raises and clears double-payment alarms through their store, as the reconciliation
+    and a superadmin do (``bbp_common.core.stores.alarms``)."""
 
     def raise_on(payment_id: int) -> None:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text("INSERT INTO double_payment_alarms (payment_id) VALUES (:p)"),
-                {"p": payment_id},
-            )
+            assert AlarmStore(conn).raise_on(payment_id)
 
     def clear(payment_id: int) -> None:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "UPDATE double_payment_alarms SET cleared_at = UTC_TIMESTAMP(6)"
-                    " WHERE payment_id = :p"
-                ),
-                {"p": payment_id},
-            )
+            assert AlarmStore(conn).clear_payment(payment_id, person="sa", comment="checked")
 
-    try:
-        yield type("Alarms", (), {"raise_on": staticmethod(raise_on), "clear": staticmethod(clear)})
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE double_payment_alarms"))
+    yield type("Alarms", (), {"raise_on": staticmethod(raise_on), "clear": staticmethod(clear)})
 
 
 def finish(engine: Engine, request_id: int) -> None:

@@ -31,6 +31,8 @@ def feature_routes(app) -> list[tuple[str, str]]:
         "payment_id": "999999999",  # payments (issue 8): no such payment
         "anomaly_id": "999999999",
         "resolution_id": "999999999",  # bulk resolutions (issue 18): no such one
+        "reconciliation_id": "999999999",  # reconciliation (issue 18): no such one
+        "alarm_id": "999999999",
     }
     found = []
     for rule in app.url_map.iter_rules():
@@ -82,9 +84,10 @@ def test_admins_manage_accounts_but_not_billers(client_as, app):
         biller_change = url.startswith("/billers") or (
             url.startswith("/api/v1/billers") and method != "GET"
         )
-        # a superadmin's alone (issue 8): resolving, acknowledging, closing the wallet breaker
+        # a superadmin's alone (issue 8): resolving, acknowledging, closing the wallet breaker;
+        # (issue 18) bulk resolution, clearing a double-payment alarm
         superadmin_payment_op = method == "POST" and (
-            url.endswith(("/resolve", "/acknowledge", "/wallet-breaker/close"))
+            url.endswith(("/resolve", "/acknowledge", "/wallet-breaker/close", "/clear"))
             or url.startswith("/api/v1/resolutions")  # bulk resolution (issue 18)
         )
         if biller_change or superadmin_payment_op:

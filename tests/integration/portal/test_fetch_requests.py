@@ -127,7 +127,7 @@ def test_create_from_a_group_and_from_a_filter(client_as: Client, engine: Engine
         ({"ids": [1], "group_id": 1}, 422, "invalid"),
         ({"ids": ["x"]}, 422, "invalid"),
         ({"group_id": 999_999_999}, 404, "unknown_group"),
-        ({"filter": {"q": "no-such-prefix-at-all"}}, 422, "nothing_selected"),
+        ({"filter": {"q": "no-such-prefix-at-all"}}, 409, "nothing_selected"),
         ({"filter": {"status": "sometimes"}}, 422, "invalid"),
     ],
 )

@@ -301,7 +301,7 @@ def test_upload_pages_show_the_report_and_import(admin, engine):
     assert answer.status_code == 302
     report = admin.get(answer.headers["Location"]).get_data(as_text=True)
     assert 'data-line="3" data-column="B" data-code="scientific_notation"' in report
-    assert "Import the 1 valid rows" in report
+    assert "Import the 1 valid row<" in report
     upload_id = int(answer.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
     answer = admin.post(f"/accounts/uploads/{upload_id}/import")
     assert answer.status_code == 302 and stored(engine, stem) == 1

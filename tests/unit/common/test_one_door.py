@@ -26,6 +26,7 @@ DOORS = {
     "wallet_breaker": {"libs/common/src/bbp_common/core/stores/breaker.py"},
     "maker_days": {"libs/common/src/bbp_common/core/stores/maker_days.py"},
     "request_tallies": {"libs/common/src/bbp_common/core/tallies.py"},
+    "double_payment_alarms": {"libs/common/src/bbp_common/core/stores/alarms.py"},
 }
 
 

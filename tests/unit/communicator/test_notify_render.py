@@ -3,6 +3,7 @@ template that needs a missing param, or is broken, is a permanent failure (not a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ PARAMS = {
     "request_paused": {
         **REQUEST,
         "reason": "auto-paused: the last 5 payments failed with TXN01/",
+        "failed_alike": 5,
         "payments": [{"reference_id": "REF00000000000000002", "error": "TXN01", "reason": None}],
     },
     "approval_needed": REQUEST,
@@ -144,3 +146,41 @@ def test_an_operator_template_replaces_the_built_in_one(tmp_path):
     (tmp_path / "sms" / "payment_submitted.en.j2").write_text("Paid {{ reference_id }}")
     text = Renderer(str(tmp_path)).sms("payment_submitted", "en", PARAMS["payment_submitted"])
     assert text == "Paid REF00000000000000003"
+
+
+def test_the_attention_table_lines_up_and_reads_without_codes():
+    renderer = Renderer()
+    params = {
+        **PARAMS["payments_attention"],
+        "payments": [
+            {
+                "reference_id": "REF00000000000000001",
+                "consumer_id": "22051272",
+                "bill_number": "0123",
+                "amount": "1520.00",
+                "reason": "no answer after 5 enquiries",
+            },
+            {
+                "reference_id": "ABCDEFGHIJ0123456789",
+                "consumer_id": "7",
+                "bill_number": "BN9999999999",
+                "amount": "123456.5",
+                "reason": None,
+            },
+        ],
+    }
+    mail = renderer.email("payments_attention", "en", params)
+    assert mail.subject == "Request #42: 2 payments need attention"
+    lines = mail.text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Reference id"))
+    _header, rule, *rows = lines[start : start + 4]
+    columns = [m.start() for m in re.finditer(r"-+", rule)]
+    assert len(columns) == 4
+    for row in rows:
+        # every value starts where its column does; amounts end where theirs does
+        starts = [m.start() for m in re.finditer(r"\S+", row)]
+        assert starts[:3] == columns[:3], row
+        assert len(row) == len(rule), row
+    assert "enquiries" not in mail.text  # the reason's code is not in the e-mail
+    one = renderer.email("payments_attention", "en", {**params, "payments": params["payments"][:1]})
+    assert one.subject == "Request #42: 1 payment needs attention"

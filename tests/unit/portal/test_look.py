@@ -115,13 +115,14 @@ def test_a_users_preferred_language_is_used_after_sign_in():
 
 
 def test_the_compiled_catalogue_matches_its_source():
-    def plain(value):  # type: ignore[no-untyped-def]
-        # A plural entry (ngettext) holds its forms in a tuple (.po) or a list (.mo).
-        return tuple(value) if isinstance(value, list | tuple) else value
-
     with (CATALOGUE / "messages.po").open("rb") as f:
-        po = {plain(m.id): plain(m.string) for m in read_po(f) if m.id and m.string}
+        po = {_key(m.id): _key(m.string) for m in read_po(f) if m.id and m.string}
     with (CATALOGUE / "messages.mo").open("rb") as f:
-        mo = {plain(m.id): plain(m.string) for m in read_mo(f) if m.id and m.string}
+        mo = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id and m.string}
     assert po == mo
     assert len(po) >= 50
+
+
+def _key(msgid: object) -> object:
+    """A message's id or text, comparable (a plural message's are lists or tuples of forms)."""
+    return msgid if isinstance(msgid, str) else tuple(msgid)  # type: ignore[arg-type]

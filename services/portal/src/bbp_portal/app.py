@@ -47,6 +47,9 @@ from bbp_portal.payments import api as payments_api
 from bbp_portal.payments import live as payments_live
 from bbp_portal.payments import resolutions_api
 from bbp_portal.payments import views as payments_views
+from bbp_portal.reconcile import actions as reconcile_actions
+from bbp_portal.reconcile import api as reconcile_api
+from bbp_portal.reconcile import views as reconcile_views
 from bbp_portal.requests import api as requests_api
 from bbp_portal.requests import views as requests_views
 from bbp_portal.requests.totals import TotalsCache
@@ -54,6 +57,7 @@ from bbp_portal.security import apply_rate_limits, init_security
 from bbp_portal.settings import PortalSettings
 from bbp_portal.timing import FailureTiming
 from bbp_portal.tokens import TokenVault
+from bbp_portal.words import init_words
 
 
 def create_app(
@@ -72,6 +76,8 @@ def create_app(
     settings = settings or load_settings(PortalSettings)
     configure_logging("portal", settings.log_level, settings.log_format)
     app = Flask(__name__)
+    # "/accounts/" as well as "/accounts": a typed or pasted slash is no 404.
+    app.url_map.strict_slashes = False
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     # Times people act on (a scheduled start) are shown in Asia/Dhaka.
@@ -110,7 +116,9 @@ def create_app(
     init_inputs(app)  # every page's parameters, before CSRF or any view reads them
     limiter = init_security(app, settings)
     bearer.isolate_sessions(app)  # over Flask-Session's store, which init_security installs
+    reconcile_actions.install(app)  # first of all hooks: a report's larger body limit
     init_i18n(app)
+    init_words(app)
     init_nav(app)
     register_error_handlers(app)
     init_health(app)
@@ -128,6 +136,7 @@ def create_app(
         payments_views.bp,
         payments_live.bp,
         api_tokens_views.bp,
+        reconcile_views.bp,
     ):
         app.register_blueprint(blueprint)
     register_api(
@@ -137,6 +146,7 @@ def create_app(
         requests_api.api,
         payments_api.api,
         resolutions_api.api,
+        reconcile_api.api,
     )
     # The request pages every kind shares reach each kind's page, cancel and export here.
     register_kinds(app, requests_views.FETCH, payments_views.PAYMENT)

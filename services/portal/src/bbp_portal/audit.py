@@ -15,23 +15,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from bbp_common.platform.db.tables import audit_log
+from bbp_common.platform.db.tables import audit_log, payment_anomalies, payments
 from bbp_common.platform.masking import mask
+from bbp_portal.words.audit import ACTIONS as AUDIT_ACTIONS
 
-#: Every action the portal writes (the audit page's filter offers these).
-ACTIONS = (
-    "login",
-    "login_otp",
-    "logout",
-    "session_expired",
-    "password_change",
-    "password_reset",
-    "user_add",
-    "user_update",
-    "user_enable",
-    "user_disable",
-    "notification_resend",
-)
+#: Every action the portal and the scheduler write (the audit page's filter offers these,
+#: in words: ``bbp_portal.words.audit``).
+ACTIONS = tuple(AUDIT_ACTIONS)
 OUTCOMES = ("ok", "otp_sent", "failed", "denied")
 
 
@@ -68,6 +58,9 @@ class AuditFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: A payment's reference id: the entries about that payment (resolved, checked, its
+    #: disagreeing answers acknowledged).
+    reference: str | None = None
 
 
 class AuditStore(Protocol):
@@ -80,6 +73,36 @@ class AuditStore(Protocol):
 
 def _cut(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else value
+
+
+def _about_payment(conn: sa.Connection, reference_id: str) -> Any:
+    """Entries about the payment ``reference_id``: the payment itself, or one of its
+    disagreeing answers (an anomaly), by target; none when no payment has that id. (The ids
+    are read first: ``target_id`` is text, and comparing it with a cast id mixes collations.)"""
+    c = audit_log.c
+    reference = reference_id.strip().upper()
+    found = [
+        str(i)
+        for i in conn.execute(
+            sa.select(payments.c.id).where(payments.c.reference_id == reference)
+        ).scalars()
+    ]
+    anomalies = (
+        [
+            str(i)
+            for i in conn.execute(
+                sa.select(payment_anomalies.c.id).where(
+                    payment_anomalies.c.payment_id.in_([int(i) for i in found])
+                )
+            ).scalars()
+        ]
+        if found
+        else []
+    )
+    return sa.or_(
+        sa.and_(c.target_type == "payment", c.target_id.in_(found)),
+        sa.and_(c.target_type == "anomaly", c.target_id.in_(anomalies)),
+    )
 
 
 class SqlAuditStore:
@@ -126,6 +149,8 @@ class SqlAuditStore:
         if filters.until:
             query = query.where(c.occurred_at < filters.until)
         with self._engine.connect() as conn:
+            if filters.reference:
+                query = query.where(_about_payment(conn, filters.reference))
             rows = conn.execute(query).all()
         entries = [
             AuditEntry(

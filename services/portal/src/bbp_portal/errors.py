@@ -60,7 +60,12 @@ def register_error_handlers(app: Flask) -> None:
             405: "method_not_allowed",
             429: "rate_limited",
         }.get(status, "error")
-        return _answer(status, code)
+        answer = _answer(status, code)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:  # RFC 9110: a 405 lists the methods the URL takes
+            body, _status = answer
+            return body, status, {"Allow": ", ".join(sorted(allowed))}
+        return answer
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception) -> Any:

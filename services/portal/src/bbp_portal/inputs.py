@@ -31,7 +31,11 @@ from flask_babel import gettext
 from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
 
-from bbp_common.platform.db.tables import account_groups, bulk_requests
+from bbp_common.platform.db.tables import (
+    RECONCILIATION_CLASSES,
+    account_groups,
+    bulk_requests,
+)
 from bbp_portal.files.limits import N_
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import engine
@@ -323,6 +327,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
     from bbp_portal.bulk import queries as request_queries
     from bbp_portal.payments import operations, uncleared
     from bbp_portal.payments import queries as payment_queries
+    from bbp_portal.reconcile.reading import MAPPING_FIELDS
     from bbp_portal.requests.items import ITEM_STATUSES
 
     comment: dict[str, Kind] = {"comment": _COMMENT}
@@ -363,6 +368,7 @@ def _pages() -> dict[str, dict[str, Kind]]:
             "actor": Text(N_("The person"), 64),
             "action": OneOf(N_("The action"), ACTIONS),
             "outcome": OneOf(N_("The outcome"), OUTCOMES),
+            "reference": Text(N_("The reference id"), 64),
             "from": Day(N_("The first day")),
             "to": Day(N_("The last day")),
             "size": Whole(N_("The page size"), 1, 200),
@@ -429,6 +435,13 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "users.index": {},
         "i18n.switch": {"next": _NEXT},
         "api_tokens.index": {},
+        "reconcile.index": {"before": Whole(N_("The page position"))},
+        "reconcile.show": {
+            "class": OneOf(N_("The class"), RECONCILIATION_CLASSES),
+            "after": Whole(N_("The page position")),
+        },
+        "reconcile.export": {"class": OneOf(N_("The class"), RECONCILIATION_CLASSES)},
+        "reconcile.alarm_list": {},
         "api_tokens.everyone": {
             "before": Whole(N_("The page position")),
             "live": OneOf(N_("Live tokens only"), ("1",)),
@@ -487,6 +500,13 @@ def _pages() -> dict[str, dict[str, Kind]]:
         "requests.create_fetch": _SELECTION | {"csrf_token": _CSRF},
         "requests.cancel": comment | {"csrf_token": _CSRF},
         "api_tokens.revoke": {"csrf_token": _CSRF, "next": _NEXT},
+        "reconcile.upload": {
+            "csrf_token": _CSRF,
+            "period_from": Day(N_("The first day")),
+            "period_to": Day(N_("The last day")),
+        }
+        | {f"col_{name}": Text(N_("The column mapping"), 400) for name in MAPPING_FIELDS},
+        "reconcile.clear_alarm": comment | {"csrf_token": _CSRF},
     }
 
 

@@ -1,8 +1,8 @@
 """The navigation bar: one list, filtered by role.
 
-Daily work comes first, as top-level links; the superadmin's administration pages
-(billers, users, audit log, notifications) sit in one "Administration" menu so the bar stays
-on one line on a laptop screen.
+Daily work comes first, as top-level links; the back-office pages (reconciliation with
+Mobiquity's report; the superadmin's billers, users, audit log, notifications) sit in one
+"Administration" menu so the bar stays on one line on a laptop screen.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ NAV: list[NavItem] = [
     NavItem(_l("Pay bills"), "payments.pending", ("admin", "superadmin")),
     NavItem(_l("Needs attention"), "payments.attention", ("admin", "superadmin", "auditor")),
     NavItem(_l("Find a payment"), "payments.search", ("admin", "superadmin", "auditor")),
+    # Back-office work, not daily: in the menu, so the bar stays one line high.
+    NavItem(
+        _l("Reconciliation"), "reconcile.index", ("admin", "superadmin", "auditor"), admin=True
+    ),
     NavItem(_l("Bulk resolutions"), "payments.resolutions", ("superadmin", "auditor"), admin=True),
     NavItem(_l("Billers"), "billers.index", ("superadmin",), admin=True),
     NavItem(_l("Users"), "users.index", ("superadmin",), admin=True),

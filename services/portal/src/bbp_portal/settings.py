@@ -136,6 +136,16 @@ class PortalSettings(
         3600, description="How long a validated upload waits for its import before it expires"
     )
 
+    # --- reconciliation with Mobiquity's transaction report (issue 18) ----------------------
+    report_max_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        description="Largest transaction report accepted for a reconciliation (bytes)",
+    )
+    report_max_rows: int = Field(
+        500_000, ge=1, description="Most lines one transaction report may have"
+    )
+
     # --- paying bills (issue 8) -----------------------------------------------------------
     pay_max_bill_age: Seconds = Field(
         86400,

@@ -158,8 +158,11 @@ def request_finished(conn: Connection, request_id: int) -> list[Queued]:
     )
 
 
-def request_auto_paused(conn: Connection, request_id: int, reason: str) -> list[Queued]:
-    """E-mail the starter and operations: the request was paused by a failure streak."""
+def request_auto_paused(
+    conn: Connection, request_id: int, reason: str, failed_alike: int | None = None
+) -> list[Queued]:
+    """E-mail the starter and operations: the request was paused by a failure streak of
+    ``failed_alike`` payments (the e-mail says it in words; ``reason`` goes in its details)."""
     request = _request(conn, request_id)
     if request is None:
         return []
@@ -187,6 +190,8 @@ def request_auto_paused(conn: Connection, request_id: int, reason: str) -> list[
         for p in failed
     ]
     params = {**_base_params(request), "reason": reason, "payments": listed}
+    if failed_alike is not None:
+        params["failed_alike"] = failed_alike
     return _to_starter_and_ops(conn, request, "request_paused", params)
 
 

@@ -34,6 +34,7 @@ from bbp_portal.accounts.schemas import (
 from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.api import endpoint, page_of
+from bbp_portal.api.operation import CSV_OR_XLSX
 from bbp_portal.view_context import actor, engine
 
 api = Blueprint("accounts", __name__)
@@ -225,7 +226,7 @@ def delete_group(group_id: int) -> Any:
     "Download the upload template",
     query=TemplateQuery,
     tags=["uploads"],
-    content_type="text/csv",
+    content_type=CSV_OR_XLSX,
     roles=OPERATORS,
 )
 def upload_template(query: dict[str, Any]) -> Any:

@@ -118,5 +118,7 @@ def resolve_group_ids(conn: Connection, ids: Iterable[int], field: str = "groups
     found = set(conn.execute(select(G.id).where(G.id.in_(wanted))).scalars())
     missing = [i for i in wanted if i not in found]
     if missing:
-        raise ValidationFailed("unknown", f"No group has the id {missing[0]}.", field)
+        unknown = NotFound(f"No group has the id {missing[0]}.", "unknown")
+        unknown.field = field
+        raise unknown
     return wanted

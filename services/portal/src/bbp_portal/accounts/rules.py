@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from bbp_portal.api.patterns import WHITESPACE
+
 CONSUMER_ID_MAX = 40
 LABEL_MAX = 120
 GROUP_NAME_MAX = 80
@@ -22,6 +24,15 @@ _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?\d+[.,]\d+$")
 _MOBILE_NOISE = re.compile(r"[\s\-.()/]")
 _UTILITY = re.compile(r"^[A-Z0-9_]{2,16}$")
+
+# The same rules as patterns for the JSON API (ECMA and Python regex alike): the API takes a
+# value already in its canonical form (no trimming, upper-casing or dropped punctuation, as
+# forms and uploads get), so its OpenAPI document can state exactly what is accepted.
+UTILITY_PATTERN = _UTILITY.pattern
+#: Letters, digits, inner dashes — and not scientific notation (``1e5``, ``12E-3``).
+CONSUMER_ID_PATTERN = r"^(?![0-9]+[eE]-?[0-9]+$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"
+MOBILE_PATTERN = r"^[0-9]{8,15}$"
+GROUP_NAME_PATTERN = f"^[^|]*[^|{WHITESPACE}][^|]*$"
 
 
 class FieldError(ValueError):

@@ -3,7 +3,9 @@
 The fetch and payment endpoints take an account selection in their bodies: nest
 ``SelectionSchema`` and receive an :class:`~bbp_portal.accounts.selection.AccountSelection`.
 Field rules (charset, lengths, MSISDN) are checked by the services with the same code as the
-upload, so the schemas only check shape and type.
+upload; the schemas also state them (``rules.*_PATTERN``, lengths) so the API refuses a
+value not in its canonical form before the service would tidy it, and the OpenAPI document
+says exactly what is accepted. Cross-field rules are stated with ``json_schema_rules``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,54 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from bbp_portal.accounts import rules
 from bbp_portal.accounts.listing import SORTS
 from bbp_portal.accounts.selection import AccountFilter, AccountSelection
 from bbp_portal.accounts.service import AccountInput
+from bbp_portal.api.openapi import json_schema_rules
+from bbp_portal.api.patterns import NULL_OBJECT
+
+
+def _utility(**kw: Any) -> fields.String:
+    return fields.String(
+        **kw,
+        validate=validate.Regexp(
+            rules.UTILITY_PATTERN, error="A utility code: 2–16 of A–Z, 0–9, _."
+        ),
+        metadata={"example": "DSCO"},
+    )
+
+
+def _consumer_id(**kw: Any) -> fields.String:
+    return fields.String(
+        **kw,
+        validate=[
+            validate.Length(1, rules.CONSUMER_ID_MAX),
+            validate.Regexp(
+                rules.CONSUMER_ID_PATTERN,
+                error="Letters, digits and inner dashes (not scientific notation).",
+            ),
+        ],
+        metadata={"description": "Mobiquity's consumer_id"},
+    )
+
+
+def _mobile(**kw: Any) -> fields.String:
+    return fields.String(
+        **kw,
+        validate=validate.Regexp(rules.MOBILE_PATTERN, error="8–15 digits."),
+        metadata={"description": "MOB_NO, 8–15 digits"},
+    )
+
+
+def _label(**kw: Any) -> fields.String:
+    return fields.String(**kw, validate=validate.Length(max=rules.LABEL_MAX))
+
+
+def _group_ids(**kw: Any) -> fields.List:
+    return fields.List(
+        fields.Integer(), **kw, validate=validate.Length(max=rules.MAX_GROUPS_PER_ACCOUNT)
+    )
 
 
 class GroupRefSchema(Schema):
@@ -37,11 +84,11 @@ class AccountSchema(Schema):
 
 
 class AccountInSchema(Schema):
-    utility_code = fields.String(required=True)
-    consumer_id = fields.String(required=True)
-    mobile = fields.String(required=True)
-    label = fields.String(load_default="")
-    group_ids = fields.List(fields.Integer(), load_default=list)
+    utility_code = _utility(required=True)
+    consumer_id = _consumer_id(required=True)
+    mobile = _mobile(required=True)
+    label = _label(load_default="")
+    group_ids = _group_ids(load_default=list)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AccountInput:
@@ -49,11 +96,11 @@ class AccountInSchema(Schema):
 
 
 class AccountPatchSchema(Schema):
-    utility_code = fields.String()
-    consumer_id = fields.String()
-    mobile = fields.String()
-    label = fields.String()
-    group_ids = fields.List(fields.Integer())
+    utility_code = _utility()
+    consumer_id = _consumer_id()
+    mobile = _mobile()
+    label = _label()
+    group_ids = _group_ids()
     active = fields.Boolean(metadata={"description": "false deactivates, true reactivates"})
 
 
@@ -92,6 +139,15 @@ class AccountListQuery(FilterSchema):
         }
 
 
+@json_schema_rules(
+    oneOf=[
+        {"required": ["ids"], "properties": {"ids": {"minItems": 1}, "filter": NULL_OBJECT}},
+        {
+            "required": ["filter"],
+            "properties": {"ids": {"maxItems": 0}, "filter": {"type": "object"}},
+        },
+    ]
+)
 class SelectionSchema(Schema):
     """Either ``ids`` (ticked accounts) or ``filter`` ("all matching", e.g. a group)."""
 
@@ -125,7 +181,13 @@ class DeleteOutcomeSchema(Schema):
 
 class GroupSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 80))
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, rules.GROUP_NAME_MAX),
+            validate.Regexp(rules.GROUP_NAME_PATTERN, error="Not blank, and no '|'."),
+        ],
+    )
     accounts = fields.Integer(dump_only=True, allow_none=True)
 
 

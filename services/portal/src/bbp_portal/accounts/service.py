@@ -99,14 +99,14 @@ def _require_active_biller(conn: Connection, utility_code: str) -> None:
     active = conn.execute(
         select(billers.c.active).where(billers.c.utility_code == utility_code)
     ).scalar()
+    # A well-formed code that names nothing is 404 and a deactivated biller 409 (the state,
+    # not the value, is at fault): the API's document can then promise 422 for bad values.
     if active is None:
-        raise ValidationFailed(
-            "unknown", f"No biller has the utility code {utility_code!r}.", "utility_code"
-        )
+        missing = NotFound(f"No biller has the utility code {utility_code!r}.", "unknown")
+        missing.field = "utility_code"
+        raise missing
     if not active:
-        raise ValidationFailed(
-            "inactive", f"The biller {utility_code!r} is deactivated.", "utility_code"
-        )
+        raise Conflict("inactive", f"The biller {utility_code!r} is deactivated.", "utility_code")
 
 
 def _set_groups(conn: Connection, account_id: int, group_ids: Sequence[int]) -> None:

@@ -50,6 +50,7 @@ def index() -> Any:
         actor=(args.get("actor") or "").strip() or None,
         action=args.get("action") if args.get("action") in ACTIONS else None,
         outcome=args.get("outcome") if args.get("outcome") in OUTCOMES else None,
+        reference=(args.get("reference") or "").strip() or None,
         since=datetime.combine(since, datetime.min.time()) if since else None,
         # "to" is inclusive: everything before the next midnight (UTC)
         until=datetime.combine(until + timedelta(days=1), datetime.min.time()) if until else None,

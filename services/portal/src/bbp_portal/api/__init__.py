@@ -14,6 +14,14 @@ answer, applies the access rule, and records all of it for the OpenAPI document 
 ``create_app`` mounts it under ``/api/v1``: ``register_api(app, things.api, ...)``.
 
 Errors are ``{"error": {"code", "message", "field"?}}`` with stable codes (see ``errors``).
+
+The document must tell the truth: schemathesis checks every operation against it in
+``make test`` (``tests/integration/portal/test_openapi_schemathesis.py``). Status codes,
+decimal amounts, zoned date-times, links and strict JSON types come by themselves; what a
+new operation must say: every limit its code enforces as a marshmallow validator (422 for a
+bad value), a cross-field rule with ``json_schema_rules`` (``bbp_portal.api.openapi``), an
+unknown id as ``NotFound`` (404) and a state that forbids it as ``Conflict`` (409), and any
+other success status with ``endpoint(statuses=...)``.
 """
 
 from bbp_portal.api.core import endpoint, page_of, register_api

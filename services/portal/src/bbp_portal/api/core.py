@@ -8,7 +8,9 @@ access decorators and CSRF, and it keeps pages and API on the same session and r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -18,7 +20,7 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bbp_common.platform.logging import get_logger
-from bbp_portal.api.openapi import build_spec, openapi
+from bbp_portal.api.openapi import DECIMAL_PATTERN, build_spec, openapi
 from bbp_portal.api.operation import PREFIX, READ_METHODS, Operation
 from bbp_portal.api.schemas import PageInfoSchema
 from bbp_portal.audit_trail import record
@@ -50,10 +52,11 @@ def endpoint(
     status: int = 200,
     tags: Sequence[str] = (),
     roles: Sequence[str] = (),
-    content_type: str | None = None,
+    content_type: str | Sequence[str] | None = None,
     multipart: dict[str, str] | None = None,
     description: str = "",
     tokens: bool | None = None,
+    statuses: Mapping[int, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a view an API operation.
 
@@ -66,6 +69,10 @@ def endpoint(
     tokens (403 ``token_not_allowed``) until it says ``tokens=True``; ``tokens=False`` marks
     what only a person in the portal may do (approve, reject, resolve, close the breaker…),
     and refuses tokens whatever the method (``bbp_portal.api_tokens.bearer`` applies it).
+
+    ``statuses``: other success statuses the view answers with the same body (``{200: "the
+    key had created it already"}``), for the document. Every date-time the answer holds
+    carries its zone (:func:`zone_datetimes`).
     """
     op = Operation(
         summary,
@@ -80,7 +87,10 @@ def endpoint(
         dict(multipart or {}),
         description,
         tokens,
+        dict(statuses or {}),
     )
+    if response is not None:
+        zone_datetimes(response)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -91,7 +101,7 @@ def endpoint(
                 data = request.get_json(silent=True)
                 if not isinstance(data, dict):
                     raise ServiceError("invalid_json", "Send a JSON object as the body.")
-                kwargs["body"] = body().load(data)
+                kwargs["body"] = json_strict(body()).load(data)
             result = view(*args, **kwargs)
             if isinstance(result, Response):
                 return result
@@ -103,6 +113,76 @@ def endpoint(
         return guarded
 
     return decorate
+
+
+def json_strict(schema: Schema) -> Schema:
+    """A JSON body's types as its document says: an integer is an integer (not ``2.5`` or
+    ``"7"``), a boolean ``true``/``false`` (not ``0`` or ``"yes"``), an amount a decimal
+    string (not a binary-rounded JSON number), where marshmallow would take any of them
+    (as it must from a query string). Set on this schema instance's own field copies: the same
+    schema classes parse query strings, where everything is text."""
+    for field in schema.fields.values():
+        _strict_field(field)
+    return schema
+
+
+def _strict_field(field: fields.Field) -> None:
+    if isinstance(field, fields.Integer):
+        _only(field, int)
+    elif isinstance(field, fields.Boolean):
+        _only(field, bool)
+    elif isinstance(field, fields.Decimal):
+        _only(field, str, DECIMAL_PATTERN)  # an amount: a decimal string, as documented
+    elif isinstance(field, fields.List):
+        _strict_field(field.inner)
+    elif isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+        json_strict(field.schema)
+
+
+def _only(field: fields.Field, kind: type, pattern: str | None = None) -> None:
+    """Refuse any JSON value of another type (``True`` is no integer, ``0`` no boolean) or,
+    for text, not matching ``pattern`` (``1e5`` is no decimal string)."""
+    parse = field._deserialize
+
+    def deserialize(value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if (
+            not isinstance(value, kind)
+            or (kind is int and isinstance(value, bool))
+            or (pattern is not None and not re.match(pattern, str(value)))
+        ):
+            raise field.make_error("invalid", input=value)
+        return parse(value, attr, data, **kwargs)
+
+    field._deserialize = deserialize  # type: ignore[method-assign]
+
+
+class ZonedDateTime(fields.DateTime):
+    """A date-time that always says its zone: the database keeps UTC without one, so a
+    naive value is UTC (``2026-12-06T05:37:23.741523+00:00``, a valid RFC 3339
+    ``date-time``; without the zone it is not one)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def zone_datetimes(schema: type[Schema], seen: set[type[Schema]] | None = None) -> None:
+    """Make every plain ``fields.DateTime`` of an answer's schema (nested ones too) a
+    :class:`ZonedDateTime`, so no operation can answer a date-time without its zone —
+    whoever writes the schema. Done once, when the operation is declared."""
+    seen = set() if seen is None else seen
+    if schema in seen:
+        return
+    seen.add(schema)
+    for field in schema._declared_fields.values():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if type(inner) is fields.DateTime:
+            inner.__class__ = ZonedDateTime
+        elif isinstance(inner, fields.Nested):
+            nested = inner.nested
+            if isinstance(nested, type) and issubclass(nested, Schema):
+                zone_datetimes(nested, seen)
 
 
 _PAGE_SCHEMAS: dict[type[Schema], type[Schema]] = {}
@@ -154,7 +234,7 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
         message = f"The request is larger than {limit:,} bytes: split the file into smaller ones."
         _audit_too_large()
         code, field_name = "file_too_large", "file"  # type: tuple[str, str | None]
@@ -172,12 +252,15 @@ def _audit_too_large() -> None:
     if current_user() is None:
         return
     upload = "upload" in (request.endpoint or "")
+    action = "accounts.upload.validate" if upload else "request.too_large"
+    if (request.endpoint or "").startswith(("reconcile.", "api_v1.reconcile.")):
+        action = "reconciliation.upload"  # a transaction report, not bill accounts
     try:
         with engine().begin() as conn:
             record(
                 conn,
                 actor(),
-                "accounts.upload.validate" if upload else "request.too_large",
+                action,
                 target_type="upload" if upload else None,
                 outcome="refused",
                 size=request.content_length,
@@ -232,6 +315,8 @@ __all__ = [
     "build_spec",
     "endpoint",
     "error_response",
+    "json_strict",
     "page_of",
     "register_api",
+    "zone_datetimes",
 ]

@@ -8,6 +8,7 @@ from flask import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
 from bbp_portal.api import endpoint
+from bbp_portal.api.patterns import NOT_BLANK_PATTERN, TRIMMED_PATTERN
 from bbp_portal.billers import service
 from bbp_portal.view_context import actor, engine
 
@@ -15,19 +16,31 @@ api = Blueprint("billers", __name__)
 """The biller catalogue under ``/api/v1`` (mounted by ``create_app``)."""
 
 
+# What ``service.BillerInput.check`` accepts, in canonical form (the API does not tidy).
+_NAME = [validate.Length(1, 120), validate.Regexp(NOT_BLANK_PATTERN, error="Not blank.")]
+_WALLET = validate.Regexp(service.WALLET_PATTERN, error="8–15 digits (an MSISDN).")
+_PRODUCT = validate.Range(1, 2**31 - 1)
+_CODE = [
+    validate.Length(1, 32),
+    validate.Regexp(TRIMMED_PATTERN, error="No spaces around it."),
+]
+
+
 class BillerSchema(Schema):
     id = fields.Integer(dump_only=True)
     utility_code = fields.String(
-        required=True, validate=validate.Length(2, 16), metadata={"example": "DSCO"}
-    )
-    name = fields.String(required=True, validate=validate.Length(1, 120))
-    receiver_wallet = fields.String(
         required=True,
-        validate=validate.Length(8, 20),
-        metadata={"description": "The biller's wallet (MSISDN)"},
+        validate=validate.Regexp(service.UTILITY_PATTERN, error="2–16 of A–Z, 0–9, _."),
+        metadata={"example": "DSCO"},
     )
-    product_id = fields.Integer(required=True, metadata={"description": "billpay productId"})
-    biller_code = fields.String(required=True, validate=validate.Length(1, 32))
+    name = fields.String(required=True, validate=_NAME)
+    receiver_wallet = fields.String(
+        required=True, validate=_WALLET, metadata={"description": "The biller's wallet (MSISDN)"}
+    )
+    product_id = fields.Integer(
+        required=True, validate=_PRODUCT, metadata={"description": "billpay productId"}
+    )
+    biller_code = fields.String(required=True, validate=_CODE)
     pays_service_charge = fields.Boolean(
         load_default=False, metadata={"description": "Pay the bill's service_charge with it"}
     )
@@ -40,10 +53,10 @@ class BillerSchema(Schema):
 
 
 class BillerPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(1, 120))
-    receiver_wallet = fields.String(validate=validate.Length(8, 20))
-    product_id = fields.Integer()
-    biller_code = fields.String(validate=validate.Length(1, 32))
+    name = fields.String(validate=_NAME)
+    receiver_wallet = fields.String(validate=_WALLET)
+    product_id = fields.Integer(validate=_PRODUCT)
+    biller_code = fields.String(validate=_CODE)
     pays_service_charge = fields.Boolean()
     supports_fetch = fields.Boolean()
     active = fields.Boolean()

@@ -22,7 +22,10 @@ from bbp_portal.audit_trail import Actor, record
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
 _UTILITY = re.compile(r"^[A-Z0-9_]{2,16}$")
-_WALLET = re.compile(r"^\d{8,15}$")
+_WALLET = re.compile(r"^[0-9]{8,15}$")
+#: The same rules for the JSON API's schemas (and so its OpenAPI document).
+UTILITY_PATTERN = _UTILITY.pattern
+WALLET_PATTERN = _WALLET.pattern
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from itertools import chain
+from typing import BinaryIO
 
 from bbp_portal.files.limits import (
     N_,
@@ -72,18 +73,31 @@ def not_utf8(data: bytes) -> UploadRefused:
     )
 
 
-def _physical_lines(data: bytes, limits: UploadLimits) -> Iterator[str]:
-    """The file's lines with their endings, each checked before anyone splits it."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise not_utf8(data)
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+def _physical_lines(data: bytes | BinaryIO, limits: UploadLimits) -> Iterator[str]:
+    """The file's lines with their endings, each checked before anyone splits it.
+
+    ``data`` is the file's bytes, or a seekable binary file (a report spooled to disk: it is
+    read a line at a time and never held whole)."""
+    if isinstance(data, bytes | bytearray):
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise not_utf8(data)
+        raw: BinaryIO = io.BytesIO(data)
+    else:
+        raw = data
+        head = raw.read(2)
+        raw.seek(0)
+        if head in (b"\xff\xfe", b"\xfe\xff"):
+            raise not_utf8(head)
+    stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     longest = limits.max_line_chars
     number = 0
     while True:
         try:
             line = stream.readline(longest + 2)  # at most: the longest line and its CRLF
         except UnicodeDecodeError:
-            raise not_utf8(data) from None
+            if isinstance(data, bytes | bytearray):
+                raise not_utf8(data) from None
+            raise _not_utf8_at(number + 1) from None
         if not line:
             return
         number += 1
@@ -111,7 +125,20 @@ def _physical_lines(data: bytes, limits: UploadLimits) -> Iterator[str]:
         yield line
 
 
-def csv_records(data: bytes, limits: UploadLimits) -> tuple[str, Iterator[tuple[int, list[str]]]]:
+def _not_utf8_at(line: int) -> UploadRefused:
+    return UploadRefused(
+        "not_utf8",
+        N_(
+            'Line %(line)s: the file is not UTF-8. In Excel choose "CSV UTF-8 (Comma '
+            'delimited)" when saving, or upload the .xlsx.'
+        ),
+        line=f"{line:,}",
+    )
+
+
+def csv_records(
+    data: bytes | BinaryIO, limits: UploadLimits
+) -> tuple[str, Iterator[tuple[int, list[str]]]]:
     """(delimiter, records as (line where the record starts, cells)); line 1 is first.
 
     Quoted fields may span lines; every cell and column is checked against the limits.

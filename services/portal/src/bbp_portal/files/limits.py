@@ -1,7 +1,8 @@
 """The limits of one kind of upload, and the refusal that names the limit a file broke.
 
-A kind of upload is one :class:`UploadLimits` (``BILL_ACCOUNTS`` today; the reconciliation
-reports of the money-operations issue will add their own, larger one). The readers in
+A kind of upload is one :class:`UploadLimits`: ``BILL_ACCOUNTS``, and ``REPORTS``
+(Mobiquity's transaction reports for the reconciliation: larger, spooled to disk, never read
+whole). The readers in
 :mod:`bbp_portal.files` enforce every field *while* reading, so a hostile file costs at most
 what its limits allow — never what its compressed size hides.
 """
@@ -97,6 +98,37 @@ def bill_accounts(max_bytes: int, max_rows: int) -> UploadLimits:
         max_rows=max_rows,
         max_shared_strings=int(BILL_ACCOUNTS.max_shared_strings * scale),
         max_uncompressed_bytes=int(BILL_ACCOUNTS.max_uncompressed_bytes * scale),
+    )
+
+
+#: Mobiquity's transaction report (the reconciliation): a month of a busy wallet. 200 000
+#: lines of the sandbox's report are 41 MB as CSV and 19 MB as XLSX (about 170 MB of XML
+#: inside); the file is spooled to disk and read a line at a time, so only these bounds, not
+#: its size, decide what a report costs. ``BBP_REPORT_MAX_BYTES``/``…_MAX_ROWS`` override.
+REPORTS = UploadLimits(
+    kind="transaction report",
+    max_bytes=100 * MiB,
+    max_rows=500_000,
+    max_blank_lines=10_000,
+    max_columns=40,
+    max_cell_chars=1_000,
+    max_shared_strings=2_500_000,
+    max_uncompressed_bytes=1024 * MiB,
+)
+
+
+def reports(max_bytes: int, max_rows: int) -> UploadLimits:
+    """The report limits for the configured size and rows (the XLSX bounds grow with them)."""
+    scale = max(1.0, max_rows / REPORTS.max_rows, max_bytes / REPORTS.max_bytes)
+    return UploadLimits(
+        kind=REPORTS.kind,
+        max_bytes=max_bytes,
+        max_rows=max_rows,
+        max_blank_lines=REPORTS.max_blank_lines,
+        max_columns=REPORTS.max_columns,
+        max_cell_chars=REPORTS.max_cell_chars,
+        max_shared_strings=int(REPORTS.max_shared_strings * scale),
+        max_uncompressed_bytes=int(REPORTS.max_uncompressed_bytes * scale),
     )
 
 

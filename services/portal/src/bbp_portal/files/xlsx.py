@@ -30,11 +30,12 @@ openpyxl does: each check relies on the ones before it.
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 from xml.parsers import expat
 
 from bbp_portal.files.limits import (
@@ -81,7 +82,7 @@ def unreadable(detail: str = "") -> UploadRefused:
 # --------------------------------------------------------------------------- the zip
 
 
-def _central_directory(data: bytes) -> tuple[int, int]:
+def _central_directory(data: bytes | mmap.mmap) -> tuple[int, int]:
     """(entries, bytes) of the zip's central directory, from its end record (as zipfile
     finds it: the last signature in the final 64 KiB), before anything parses the directory."""
     tail_start = max(0, len(data) - (22 + 0xFFFF))
@@ -100,7 +101,9 @@ def _central_directory(data: bytes) -> tuple[int, int]:
     return entries, size
 
 
-def _check_directory(data: bytes, limits: UploadLimits) -> zipfile.ZipFile:
+def _check_directory(
+    data: bytes | mmap.mmap, limits: UploadLimits, stream: BinaryIO | None = None
+) -> zipfile.ZipFile:
     entries, size = _central_directory(data)
     if entries > limits.max_zip_members or size > limits.max_zip_members * 1024:
         raise UploadRefused(
@@ -112,7 +115,7 @@ def _check_directory(data: bytes, limits: UploadLimits) -> zipfile.ZipFile:
             limit=f"{limits.max_zip_members:,}",
         )
     try:
-        return _GuardedZip(io.BytesIO(data), limits)
+        return _GuardedZip(stream if stream is not None else io.BytesIO(data), limits)
     except UploadRefused:
         raise
     except Exception as exc:  # BadZipFile, NotImplementedError ("zip file version 6.4"), …
@@ -122,7 +125,7 @@ def _check_directory(data: bytes, limits: UploadLimits) -> zipfile.ZipFile:
 class _GuardedZip(zipfile.ZipFile):
     """A zip whose members are checked when it opens, and scanned before each is read."""
 
-    def __init__(self, file: io.BytesIO, limits: UploadLimits) -> None:
+    def __init__(self, file: BinaryIO, limits: UploadLimits) -> None:
         super().__init__(file)
         self.limits = limits
         self._scanned: set[str] = set()
@@ -467,31 +470,54 @@ def _column_of(reference: str, part: str) -> int:
 
 
 @contextmanager
-def first_sheet(data: bytes, limits: UploadLimits) -> Iterator[Iterator[tuple[int, list[Cell]]]]:
+def first_sheet(
+    data: bytes | BinaryIO, limits: UploadLimits
+) -> Iterator[Iterator[tuple[int, list[Cell]]]]:
     """The first sheet's lines as (line number, values of columns A… up to the limit).
 
-    Empty lines are included (they count towards the limits); every failure of the workbook
-    — a limit, a damaged zip, XML openpyxl cannot read — is an :class:`UploadRefused`.
+    ``data`` is the workbook's bytes, or a seekable binary file on disk (a report spooled
+    there: its end record is read through a memory map, its parts from the file — the
+    workbook is never held whole). Empty lines are included (they count towards the limits);
+    every failure of the workbook — a limit, a damaged zip, XML openpyxl cannot read — is an
+    :class:`UploadRefused`.
     """
     from openpyxl.reader.excel import ExcelReader
 
-    archive = _check_directory(data, limits)
-    try:
+    mapped: mmap.mmap | None = None
+    stream: BinaryIO | None = None
+    if isinstance(data, bytes | bytearray):
+        view: bytes | mmap.mmap = data
+    else:
+        stream = data
         try:
-            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
-            reader.archive.close()
-            reader.archive = archive  # the guarded zip: every part openpyxl opens is scanned
-            reader.valid_files = archive.namelist()
-            reader.read()
-            sheet = reader.wb.worksheets[0]
-        except UploadRefused:
-            raise
-        except Exception as exc:  # anything openpyxl trips on in a hostile file
-            raise unreadable(f"{type(exc).__name__}: {exc}") from None
-        sheet.reset_dimensions()  # never trust the sheet's own claim of its size
-        yield _lines(sheet.iter_rows(values_only=True, max_col=limits.max_columns))
+            mapped = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ)
+            view = mapped
+        except (OSError, ValueError, io.UnsupportedOperation):
+            # no file under it (Werkzeug keeps an upload under 500 KB in memory) or empty
+            view = data.read()
+            data.seek(0)
+    try:
+        archive = _check_directory(view, limits, stream)
+        try:
+            try:
+                source = stream if stream is not None else io.BytesIO(data)  # type: ignore[arg-type]
+                reader = ExcelReader(source, read_only=True, data_only=True, keep_links=False)
+                reader.archive.close()
+                reader.archive = archive  # the guarded zip: every part openpyxl opens is scanned
+                reader.valid_files = archive.namelist()
+                reader.read()
+                sheet = reader.wb.worksheets[0]
+            except UploadRefused:
+                raise
+            except Exception as exc:  # anything openpyxl trips on in a hostile file
+                raise unreadable(f"{type(exc).__name__}: {exc}") from None
+            sheet.reset_dimensions()  # never trust the sheet's own claim of its size
+            yield _lines(sheet.iter_rows(values_only=True, max_col=limits.max_columns))
+        finally:
+            archive.close()
     finally:
-        archive.close()
+        if mapped is not None:
+            mapped.close()
 
 
 def _lines(rows: Iterator[tuple[Cell, ...]]) -> Iterator[tuple[int, list[Cell]]]:

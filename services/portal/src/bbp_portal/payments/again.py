@@ -61,18 +61,12 @@ def _key(row: Any) -> str:
 def alarmed_bills(conn: Connection, rows: list[Any]) -> set[str]:
     """The bills (live-bill keys) among ``rows`` under a double-payment alarm nobody cleared.
 
-    The reconciliation (issue 18, item 1) keeps its alarms in ``double_payment_alarms``, one
-    per payment of ours that Mobiquity's report shows paid although we freed its bill; a bill
-    is under alarm whichever of its payments raised it. Until that table exists in this
-    database (the reconciliation not yet deployed), no alarm can have been raised.
+    The reconciliation (``bbp_portal.reconcile``) keeps its alarms in
+    ``double_payment_alarms`` (``bbp_common.core.stores.alarms``), one per payment of ours
+    that Mobiquity's report shows paid although we freed its bill; a bill is under alarm
+    whichever of its payments raised it.
     """
     if not rows:
-        return set()
-    present = conn.exec_driver_sql(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
-        " AND table_name = 'double_payment_alarms'"
-    ).first()
-    if present is None:
         return set()
     wanted = {_key(r) for r in rows}
     found: set[str] = set()

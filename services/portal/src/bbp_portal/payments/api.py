@@ -54,7 +54,7 @@ from bbp_portal.payments.schemas import (
     SearchQuery,
     SummarySchema,
 )
-from bbp_portal.service_errors import ValidationFailed
+from bbp_portal.service_errors import NotFound
 from bbp_portal.view_context import actor, engine, settings
 
 api = Blueprint("payments", __name__)
@@ -160,6 +160,7 @@ def preview(body: dict[str, Any]) -> Any:
     "fresh step-up for its idempotency_key (approval_reasons says which). A request that "
     "waits only for the step-up may be confirmed in the portal by its maker, with a step-up.",
     tokens=True,
+    statuses={200: "This idempotency_key had created it already (existing: true)"},
 )
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
@@ -301,8 +302,9 @@ def resume(request_id: int, body: dict[str, Any]) -> Any:
 def list_payments(request_id: int, query: dict[str, Any]) -> Any:
     found = _request(request_id)
     if found.kind != "payment":
-        raise ValidationFailed(
-            "not_a_payment", f"Request {request_id} is a {found.kind} request, not a payment."
+        # The sub-resource does not exist for a request of the other kind: 404.
+        raise NotFound(
+            f"Request {request_id} is a {found.kind} request, not a payment.", "not_a_payment"
         )
     with engine().connect() as conn:
         page = queries.list_payments(

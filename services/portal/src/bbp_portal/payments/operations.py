@@ -243,7 +243,8 @@ def create_payment(
     except service.ScheduleInvalid as exc:
         raise ValidationFailed(exc.code, str(exc), "start_at") from None
     except NothingSelected as exc:
-        raise ValidationFailed("nothing_selected", str(exc), "bill_ids") from None
+        # valid input, but no pending bill matches now: the state, not the value (409)
+        raise Conflict("nothing_selected", str(exc), "bill_ids") from None
     except service.BillsUnavailable as exc:
         raise Refused(
             "bills_unavailable",

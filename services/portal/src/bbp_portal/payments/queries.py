@@ -137,6 +137,7 @@ PAYMENT_COLUMNS = (
     P.error_detail_code,
     P.error_message,
     P.reason,
+    P.failure,  # why it failed, in words (bbp_portal.words)
     P.enquiry_count,
     P.enquiry_total,
     P.enquiry_due_at,

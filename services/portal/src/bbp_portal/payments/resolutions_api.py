@@ -20,7 +20,7 @@ from bbp_portal.auth import step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
-from bbp_portal.payments.schemas import OptionalCommentSchema
+from bbp_portal.payments.schemas import CommentSchema, OptionalCommentSchema
 from bbp_portal.view_context import actor, engine, settings
 
 api = Blueprint("resolutions", __name__)
@@ -189,11 +189,11 @@ def approve_resolution(resolution_id: int, body: dict[str, Any]) -> Any:
 @api.post("/resolutions/<int:resolution_id>/reject")
 @endpoint(
     "Reject (or, its maker, withdraw) a waiting bulk resolution: its payments stay uncleared",
-    body=OptionalCommentSchema,
+    body=CommentSchema,
     response=ResolutionDetailSchema,
     roles=("superadmin",),
     tags=TAGS,
-    description="A comment is required (422 comment_required).",
+    description="A comment is required (422).",
     tokens=False,
 )
 def reject_resolution(resolution_id: int, body: dict[str, Any]) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from bbp_portal.auth import role_required, step_up_fresh
 from bbp_portal.bulk.publishing import relay
@@ -81,7 +82,15 @@ def cancel_changed(request_id: int) -> Any:
     except ServiceError as exc:
         flash(exc.message, "danger")
         return _page(request_id)
-    flash(_("%(n)s payments cancelled: their bills are free again.", n=f"{cancelled:,}"), "success")
+    flash(
+        ngettext(
+            "%(count)s payment cancelled: its bill is free again.",
+            "%(count)s payments cancelled: their bills are free again.",
+            cancelled,
+            count=f"{cancelled:,}",
+        ),
+        "success",
+    )
     return _page(request_id)
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE
+from bbp_portal.api.openapi import json_schema_rules
+from bbp_portal.api.patterns import NOT_BLANK_PATTERN, NULL_INTEGER, NULL_OBJECT
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.payments import operations, queries
 
@@ -56,6 +58,17 @@ class PendingBillSchema(Schema):
     stale = fields.Boolean(metadata={"description": "Fetched too long ago to be paid"})
 
 
+#: "Exactly one of bill_ids or filter" (``BillSelectionSchema.exactly_one``).
+ONE_SELECTION = [
+    {"required": ["bill_ids"], "properties": {"bill_ids": {"minItems": 1}, "filter": NULL_OBJECT}},
+    {
+        "required": ["filter"],
+        "properties": {"bill_ids": {"maxItems": 0}, "filter": {"type": "object"}},
+    },
+]
+
+
+@json_schema_rules(oneOf=ONE_SELECTION)
 class BillSelectionSchema(Schema):
     """Which bills: exactly one of ``bill_ids`` or ``filter`` (every pending bill matching)."""
 
@@ -68,6 +81,14 @@ class BillSelectionSchema(Schema):
             raise ValidationError("Give exactly one of bill_ids or filter.", "bill_ids")
 
 
+@json_schema_rules(
+    oneOf=ONE_SELECTION,
+    # "days_before_due needs start_at" (``days_need_a_start``)
+    anyOf=[
+        {"properties": {"days_before_due": NULL_INTEGER}},
+        {"required": ["start_at"], "properties": {"start_at": {"type": "string"}}},
+    ],
+)
 class PaymentCreateSchema(BillSelectionSchema):
     idempotency_key = fields.String(
         required=True,
@@ -157,7 +178,15 @@ class CreatedSchema(Schema):
 
 
 class CommentSchema(Schema):
-    comment = fields.String(required=True, validate=validate.Length(1, operations.COMMENT_MAX))
+    """A required comment: not blank (the services collapse whitespace, then require one)."""
+
+    comment = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, operations.COMMENT_MAX),
+            validate.Regexp(NOT_BLANK_PATTERN, error="A comment is required."),
+        ],
+    )
 
 
 class OptionalCommentSchema(Schema):

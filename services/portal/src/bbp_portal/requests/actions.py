@@ -79,8 +79,8 @@ def selection_of(
 def start_fetch(actor: Actor, selection: AccountSelection, *, via: str) -> service.Created:
     """Create a fetch request for the selection's active accounts; relayed after commit.
 
-    Raises :class:`ValidationFailed` (``nothing_selected``) when the selection holds no
-    active account.
+    Raises :class:`Conflict` (``nothing_selected``, 409: the selection is valid, the stored
+    accounts are not there) when the selection holds no active account.
     """
     with engine().connect() as conn:
         if selection.filter is not None and selection.filter.group_id is not None:
@@ -96,7 +96,7 @@ def start_fetch(actor: Actor, selection: AccountSelection, *, via: str) -> servi
             engine(), actor.login_id, ids, selection=text, relay=relay()
         )
     except service.NothingSelected as exc:
-        raise ValidationFailed("nothing_selected", str(exc), "ids") from None
+        raise Conflict("nothing_selected", str(exc), "ids") from None
     with engine().begin() as conn:
         record(
             conn,

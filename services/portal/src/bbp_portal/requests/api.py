@@ -14,6 +14,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import Connection
 
 from bbp_portal.api import endpoint, page_of
+from bbp_portal.api.operation import CSV_OR_XLSX
 from bbp_portal.bulk import queries as bulk
 from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
 from bbp_portal.requests import actions, items, queries
@@ -28,7 +29,7 @@ from bbp_portal.requests.schemas import (
     RequestListQuery,
 )
 from bbp_portal.requests.totals import TotalsCache
-from bbp_portal.service_errors import ValidationFailed
+from bbp_portal.service_errors import NotFound
 from bbp_portal.view_context import actor, engine
 
 api = Blueprint("requests", __name__)
@@ -106,8 +107,9 @@ def get_progress(request_id: int) -> Any:
 def _fetch_request(conn: Connection, request_id: int) -> bulk.RequestRow:
     found = bulk.get_request(conn, request_id)
     if found.kind != "fetch":
-        raise ValidationFailed(
-            "not_a_fetch", f"Request {request_id} is a {found.kind} request, not a fetch."
+        # The sub-resource does not exist for a request of the other kind: 404.
+        raise NotFound(
+            f"Request {request_id} is a {found.kind} request, not a fetch.", "not_a_fetch"
         )
     return found
 
@@ -183,7 +185,7 @@ def cancel_request(request_id: int) -> Any:
     "payment — one row per payment (reference id, orderId, state, Mobiquity's message)",
     query=ExportQuery,
     tags=TAGS,
-    content_type="text/csv",
+    content_type=CSV_OR_XLSX,
     description="format=csv (UTF-8 with BOM) or xlsx. Text cells that a spreadsheet would run "
     "as a formula (starting =, +, -, @, tab, CR) begin with an apostrophe.",
 )

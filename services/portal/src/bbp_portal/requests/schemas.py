@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bbp_portal.accounts.schemas import FilterSchema
+from bbp_portal.api.openapi import json_schema_rules
+from bbp_portal.api.patterns import NULL_INTEGER, NULL_OBJECT
 from bbp_portal.bulk.queries import KINDS, STATES
 from bbp_portal.bulk.schemas import RequestSchema
 from bbp_portal.requests.actions import MAX_TICKED
@@ -14,6 +16,30 @@ from bbp_portal.requests.items import ITEM_STATUSES, ItemFilter
 from bbp_portal.requests.queries import RequestFilter
 
 
+@json_schema_rules(
+    oneOf=[
+        {
+            "required": ["ids"],
+            "properties": {"ids": {"minItems": 1}, "group_id": NULL_INTEGER, "filter": NULL_OBJECT},
+        },
+        {
+            "required": ["group_id"],
+            "properties": {
+                "ids": {"maxItems": 0},
+                "group_id": {"type": "integer"},
+                "filter": NULL_OBJECT,
+            },
+        },
+        {
+            "required": ["filter"],
+            "properties": {
+                "ids": {"maxItems": 0},
+                "group_id": NULL_INTEGER,
+                "filter": {"type": "object"},
+            },
+        },
+    ]
+)
 class FetchCreateSchema(Schema):
     """Which accounts to fetch: exactly one of ``ids``, ``group_id`` or ``filter``."""
 

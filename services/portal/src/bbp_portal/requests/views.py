@@ -27,6 +27,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 from bbp_portal.accounts.selection import AccountFilter, AccountSelection
@@ -148,7 +149,12 @@ def create_fetch() -> Any:
         flash(exc.message, "danger")
         return redirect(url_for("accounts.index"))
     flash(
-        _("Fetching the pending bills of %(count)s accounts.", count=f"{created.items:,}"),
+        ngettext(
+            "Fetching the pending bills of %(count)s account.",
+            "Fetching the pending bills of %(count)s accounts.",
+            created.items,
+            count=f"{created.items:,}",
+        ),
         "success",
     )
     return redirect(url_for("requests.show", request_id=created.request_id))

@@ -162,4 +162,4 @@ def pause_on_failure_streak(work: Work, request_id: int) -> None:
         " %s, %s)",
         (str(request_id), json.dumps({"reason": reason})),
     )
-    notifications.request_auto_paused(work.conn, request_id, reason)
+    notifications.request_auto_paused(work.conn, request_id, reason, failed_alike=n)

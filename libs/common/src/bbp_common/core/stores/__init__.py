@@ -2,7 +2,8 @@
 
 One store per state table — ``payments`` (:mod:`.payments`), ``bulk_requests``
 (:mod:`.requests`), ``fetch_items`` (:mod:`.fetch_items`), the paying wallet's breaker
-(:mod:`.breaker`) and the makers' days of the daily approval limit (:mod:`.maker_days`).
+(:mod:`.breaker`), the makers' days of the daily approval limit (:mod:`.maker_days`) and
+the double-payment alarms (:mod:`.alarms`).
 Each works inside the caller's transaction (the unit of work is the caller's ``with
 engine.begin()`` or the scheduler's ``LeaderDb.write``), checks every move
 against its transition table, writes its audit events and the request tallies in that same
@@ -18,6 +19,7 @@ Statements are plain SQL text built from a few fixed fragments and run with
 ``exec_driver_sql``: no SQLAlchemy construct is compiled per call on the hot path.
 """
 
+from bbp_common.core.stores.alarms import AlarmStore
 from bbp_common.core.stores.breaker import WalletBreaker
 from bbp_common.core.stores.fetch_items import FetchItemStore
 from bbp_common.core.stores.maker_days import MakerDay, MakerDays
@@ -25,6 +27,7 @@ from bbp_common.core.stores.payments import PaymentRow, PaymentStore
 from bbp_common.core.stores.requests import RequestStore
 
 __all__ = [
+    "AlarmStore",
     "FetchItemStore",
     "MakerDay",
     "MakerDays",

@@ -785,3 +785,92 @@ notified_payments = Table(
 """Which payments a notification already told about (``attention``: uncleared; ``submitted``:
 the payment-submitted SMS), so each payment is reported once and uncleared ones are batched
 per request."""
+
+# --------------------------------------------------------------------------- reconciliation
+
+#: The classes a reconciliation puts each reference id in (``bbp_portal.reconcile``).
+RECONCILIATION_CLASSES = (
+    "matched",
+    "amount_differs",
+    "not_ours",
+    "missing_from_report",
+    "double_payment_alarm",
+    "definitive_for_open",
+    "failed_in_report",
+    "pending_in_report",
+)
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("uploaded_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Column("file_name", String(255), nullable=False),
+    Column("file_format", String(4), nullable=False),
+    Column("mapping", Text, nullable=False),
+    Column("report_lines", Integer, nullable=False, server_default="0"),
+    Column("period_from", Timestamp()),
+    Column("period_to", Timestamp()),
+    Column("counts", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=False, server_default="0"),
+    CheckConstraint("file_format IN ('csv','xlsx')", name="file_format"),
+    Index(None, "uploaded_at"),
+    **TABLE_ARGS,
+)
+"""One uploaded Mobiquity transaction report and what matching it found: ``mapping`` is the
+column mapping used (JSON), ``period_from``/``period_to`` the window (UTC) in which a posted
+or succeeded payment of ours must appear in the report, ``counts`` the items per class
+(JSON). The file itself is not kept: its lines are matched in a temporary table."""
+
+reconciliation_items = Table(
+    "reconciliation_items",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("reconciliation_id", BigInteger, ForeignKey("reconciliations.id"), nullable=False),
+    Column("class", String(24), nullable=False),
+    Column("reference_id", String(64, collation="utf8mb4_bin")),
+    Column("payment_id", BigInteger, ForeignKey("payments.id")),
+    Column("line_no", Integer),
+    Column("report_lines", Integer, nullable=False, server_default="0"),
+    Column("transaction_id", String(64)),
+    Column("report_status", String(8)),
+    Column("report_amount", Money),
+    Column("report_at", Timestamp()),
+    Column("our_state", String(12)),
+    Column("our_amount", Money),
+    Column("outcome", String(8)),
+    CheckConstraint("class IN ('" + "','".join(RECONCILIATION_CLASSES) + "')", name="class"),
+    CheckConstraint(
+        "report_status IS NULL OR report_status IN ('paid','failed','pending')",
+        name="report_status",
+    ),
+    CheckConstraint("outcome IS NULL OR outcome IN ('paid','not_paid')", name="outcome"),
+    Index(None, "reconciliation_id", "class", "id"),
+    Index(None, "payment_id"),
+    **TABLE_ARGS,
+)
+"""One reference id of a reconciliation, in its class: the report's side (its first line,
+how many lines, Mobiquity's transaction id, what the lines say — ``paid`` if any line is
+paid, else ``pending``, else ``failed`` — the paid amount, the time in the report's own time
+zone) and ours (the payment, its state and total when matched). ``outcome`` is what a
+definitive line says of an open payment (``definitive_for_open`` only): a hint for the person
+who resolves it, never applied by itself."""
+
+double_payment_alarms = Table(
+    "double_payment_alarms",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
+    Column("reconciliation_id", BigInteger, ForeignKey("reconciliations.id")),
+    Column("raised_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    Column("cleared_at", Timestamp()),
+    Column("cleared_by", String(64)),
+    Column("comment", String(500)),
+    Index(None, "payment_id", "cleared_at"),
+    Index(None, "cleared_at", "id"),
+    **TABLE_ARGS,
+)
+"""A payment of ours that failed or was never sent, which Mobiquity's report shows paid (or
+pending): its bill may have been paid, so "pay again" refuses it until a superadmin clears
+the alarm with a comment. Written only by ``bbp_common.core.stores.alarms``."""

@@ -197,6 +197,8 @@ def _rows_from(
     for line, cells in records:
         if all(_blank(c) for c in cells):
             continue  # Excel leaves ";;;;" lines and blank lines at the end
+        if _example(cells, parsed.positions):
+            continue  # the template's example row ("# example: DESCO"), kept or not
         if len(parsed.rows) >= limits.max_rows:
             raise too_many_rows(limits)
         row = {
@@ -209,6 +211,14 @@ def _rows_from(
         )
         parsed.rows.append(RawRow(line, row, extra))
     return parsed
+
+
+def _example(cells: Sequence[Cell], positions: dict[str, int]) -> bool:
+    """A row whose utility cell starts with ``#``: the template's example (no utility code
+    does), skipped so that a template uploaded with its example adds nothing."""
+    index = positions.get("utility")
+    cell = cells[index] if index is not None and index < len(cells) else None
+    return isinstance(cell, str) and cell.lstrip().startswith("#")
 
 
 def _blank(cell: Cell) -> bool:

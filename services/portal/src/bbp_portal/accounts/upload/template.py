@@ -19,10 +19,15 @@ HELP = (
     ("groups", f"optional: existing group names separated by {GROUP_SEPARATOR!r}"),
 )
 
+#: The example row under the header: its utility cell starts with ``#``, so the parser skips
+#: it (a template uploaded with it adds nothing); copy it without the ``# example:``.
+EXAMPLE = ("# example: DESCO", "12345678", "01712345678", "Head office meter", "Dhaka")
+
 
 def template_csv() -> bytes:
-    """UTF-8 with a BOM (so Excel opens Bangla labels right), CRLF, the header only."""
-    return ("\ufeff" + ",".join(COLUMNS) + "\r\n").encode("utf-8")
+    """UTF-8 with a BOM (so Excel opens Bangla labels right), CRLF: the header and an example
+    row (skipped when uploaded)."""
+    return ("\ufeff" + ",".join(COLUMNS) + "\r\n" + ",".join(EXAMPLE) + "\r\n").encode("utf-8")
 
 
 def template_xlsx() -> bytes:
@@ -34,6 +39,7 @@ def template_xlsx() -> bytes:
     sheet = book.active
     sheet.title = "accounts"
     sheet.append(list(COLUMNS))
+    sheet.append(list(EXAMPLE))
     for index, _ in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=index)
         cell.font = Font(bold=True)
@@ -47,6 +53,7 @@ def template_xlsx() -> bytes:
     help_sheet.append(["column", "what"])
     for name, text in HELP:
         help_sheet.append([name, text])
+    help_sheet.append(["", "a row whose utility starts with # (the example) is skipped"])
     help_sheet.column_dimensions["B"].width = 90
     out = io.BytesIO()
     book.save(out)
