@@ -76,3 +76,16 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+def seeded_accounts(conn: sa.Connection, prefix: str) -> int:
+    """How many bill accounts a benchmark seeded (their consumer ids start with ``prefix``)."""
+    from bbp_common.platform.db.tables import bill_accounts
+
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(bill_accounts)
+            .where(bill_accounts.c.consumer_id.like(prefix + "%"))
+        ).scalar_one()
+    )

@@ -21,8 +21,10 @@ Figures of one run:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -345,3 +347,70 @@ def print_goals(runs: Sequence[Run], cpu_goal: float, kind: str) -> None:
                     theirs = statistics.median(r.rate for r in peers if r.side.label == peer)
                     text += f"; ÷ {peer} {rate / theirs:.2f}× (goal ≥ 1.5×)"
                 print(text)
+
+
+# ------------------------------------------------------------------ a pipeline benchmark's frame
+
+PACED = ("fetch", "billpay", "enquiry")
+
+
+def pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """The options every pipeline benchmark takes: the sandbox's latency, the communicators,
+    the interleaved rounds and the other checkouts (``--tree``)."""
+    parser.add_argument("--latency-ms", type=int, default=50, help="the sandbox's fixed latency")
+    parser.add_argument("--communicators", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every side")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run the pipeline of this checkout (its own .venv); repeatable",
+    )
+
+
+def servers_with_vhosts() -> Any:
+    """The local servers (``tests.conftest.Servers``), with ``rabbitmqctl``: every run has a
+    vhost of its own."""
+    from tests.conftest import Servers
+
+    servers = Servers()
+    servers.rabbitmqctl = servers.rabbitmqctl or shutil.which("rabbitmqctl") or ""
+    if not servers.rabbitmqctl:
+        raise SystemExit("needs rabbitmqctl (a vhost of the benchmark's own)")
+    return servers
+
+
+def print_start(
+    what: str,
+    caps: Sequence[float],
+    args: argparse.Namespace,
+    sides: Sequence[Side],
+    more: str = "",
+) -> float:
+    """The run's first lines: ``what`` (the items, the latency, the in-flight window), the caps,
+    rounds, communicators and ``more``, the checkouts and the machine; returns the load average
+    now."""
+    load = os.getloadavg()[0]
+    print(
+        f"{what}, caps {', '.join(f'{c:g}/s' if c else 'none' for c in caps)}, "
+        f"{args.rounds} round(s), {args.communicators} communicators{more}\n"
+        f"checkouts: {', '.join(f'{s.label} ({s.tree})' for s in sides)}\n"
+        f"machine: {os.cpu_count()} cores, shared with other sessions' work; 1-minute load "
+        f"average {load:.1f} at the start",
+        flush=True,
+    )
+    return load
+
+
+def print_end(what: str, load: float) -> None:
+    """The line before the tables: ``what`` was run, and the load average at both ends."""
+    print(
+        f"\n{what}; 1-minute load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} shared cores"
+    )
+
+
+def paced_calls(sandbox: Any) -> list[float]:
+    """When the sandbox received each paced call (fetch, billpay, enquiry)."""
+    return [c["ts"] for c in sandbox.calls() if c["endpoint"] in PACED]

@@ -16,8 +16,8 @@ import argparse
 import os
 import time
 
-from _accounts_setup import make_app, percentile, signed_in
-from sqlalchemy import func, insert, select, text
+from _accounts_setup import make_app, percentile, seeded_accounts, signed_in
+from sqlalchemy import insert, select, text
 
 from bbp_common.platform.db.tables import account_groups, bill_accounts
 from bbp_portal.cursor import Cursor
@@ -35,11 +35,7 @@ def ensure_million(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
         group_id = conn.execute(
             select(account_groups.c.id).where(account_groups.c.name == GROUP)
         ).scalar()
-        have = conn.execute(
-            select(func.count())
-            .select_from(bill_accounts)
-            .where(bill_accounts.c.consumer_id.like(PREFIX + "%"))
-        ).scalar_one()
+        have = seeded_accounts(conn, PREFIX)
         if have < MILLION:
             if group_id is None:
                 group_id = conn.execute(

@@ -35,35 +35,18 @@ The peer needs Celery: ``.venv/bin/pip install -c constraints.txt -r bench/requi
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _report as report  # noqa: E402
 from bench._peer import celery_missing, label, run_peer  # noqa: E402
-from bench._report import (  # noqa: E402
-    PEER_NOTE,
-    Run,
-    Side,
-    checkout,
-    make_run,
-    print_goals,
-    print_ratios,
-    print_runs,
-    print_summary,
-    progress,
-    run_checkout,
-    sandbox_spec,
-)
 from sandbox.testing import run_sandbox  # noqa: E402
-from tests.conftest import Servers  # noqa: E402
 
 #: Issue 16's goal: CPU ms per fetched account, the whole pipeline, the sandbox excluded.
 CPU_GOAL_MS = 4.0
-PACED = ("fetch", "billpay", "enquiry")
 
 
 def env_for(args: argparse.Namespace, cap: float) -> dict[str, str]:
@@ -82,18 +65,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    report.pipeline_options(parser)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--latency-ms", type=int, default=50, help="the sandbox's fixed latency")
     parser.add_argument("--in-flight", type=int, default=32, help="BBP_MOBIQUITY_MAX_IN_FLIGHT")
     parser.add_argument("--caps", default="200,0", help="rate caps to run (0 = no cap)")
-    parser.add_argument("--communicators", type=int, default=2)
     parser.add_argument(
         "--requests", type=int, default=1, help="split the accounts into this many requests"
     )
     parser.add_argument(
         "--result-workers", type=int, default=8, help="BBP_SCHEDULER_RESULT_WORKERS"
     )
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every side")
     parser.add_argument(
         "--peer",
         action=argparse.BooleanOptionalAction,
@@ -108,37 +89,24 @@ def main() -> None:
         help="cut a peer run short after this long and measure what it did by then "
         "(Celery's rate_limit releases about one task a second here; default 60)",
     )
-    parser.add_argument(
-        "--tree",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also run the pipeline of this checkout (its own .venv); repeatable",
-    )
     args = parser.parse_args()
-    servers = Servers()
-    servers.rabbitmqctl = servers.rabbitmqctl or shutil.which("rabbitmqctl") or ""
-    if not servers.rabbitmqctl:
-        raise SystemExit("needs rabbitmqctl (a vhost of the benchmark's own)")
+    servers = report.servers_with_vhosts()
     if args.peer and (why := celery_missing()):
         raise SystemExit(why)
     caps = [float(c) for c in args.caps.split(",")]
     latency = args.latency_ms / 1000
-    checkouts = [checkout(ROOT), *(checkout(t) for t in args.tree)]
-    load = os.getloadavg()[0]
-    print(
+    checkouts = [report.checkout(ROOT), *(report.checkout(t) for t in args.tree)]
+    load = report.print_start(
         f"fetch: {args.accounts:,} accounts, sandbox latency {args.latency_ms} ms, max in flight "
-        f"{args.in_flight}, caps {', '.join(f'{c:g}/s' if c else 'none' for c in caps)}, "
-        f"{args.rounds} round(s), {args.communicators} communicators, {args.requests} "
-        f"request(s), {args.result_workers} result workers\n"
-        f"checkouts: {', '.join(f'{s.label} ({s.tree})' for s in checkouts)}\n"
-        f"machine: {os.cpu_count()} cores, shared with other sessions' work; 1-minute load "
-        f"average {load:.1f} at the start",
-        flush=True,
+        f"{args.in_flight}",
+        caps,
+        args,
+        checkouts,
+        f", {args.requests} request(s), {args.result_workers} result workers",
     )
     if args.peer:
-        print(PEER_NOTE, flush=True)
-    runs: list[Run] = []
+        print(report.PEER_NOTE, flush=True)
+    runs: list[report.Run] = []
     with run_sandbox() as sandbox:
         for round_ in range(1, args.rounds + 1):
             for cap in caps:
@@ -147,7 +115,8 @@ def main() -> None:
                 if args.peer:
                     modes = ("pool", "rate_limit") if cap else ("pool",)
                     sides += [
-                        Side(label(m, cap, args.latency_ms, args.in_flight), mode=m) for m in modes
+                        report.Side(label(m, cap, args.latency_ms, args.in_flight), mode=m)
+                        for m in modes
                     ]
                 for side in sides:
                     sandbox.reset()
@@ -172,24 +141,23 @@ def main() -> None:
                             "communicators": args.communicators,
                             "requests": args.requests,
                             "env": env_for(args, cap),
-                            "sandbox": sandbox_spec(sandbox),
+                            "sandbox": report.sandbox_spec(sandbox),
                         }
-                        found = run_checkout(side, spec, timeout=args.accounts / 10 + 600)
-                    calls = [c["ts"] for c in sandbox.calls() if c["endpoint"] in PACED]
-                    run = make_run(round_, cap, side, found, calls, args.accounts, limit)
+                        found = report.run_checkout(side, spec, timeout=args.accounts / 10 + 600)
+                    calls = report.paced_calls(sandbox)
+                    run = report.make_run(round_, cap, side, found, calls, args.accounts, limit)
                     runs.append(run)
-                    progress(run)
-    print(
-        f"\n{args.accounts:,} accounts, latency {args.latency_ms} ms, max in flight "
-        f"{args.in_flight}; 1-minute load average {load:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} shared cores"
+                    report.progress(run)
+    report.print_end(
+        f"{args.accounts:,} accounts, latency {args.latency_ms} ms, max in flight {args.in_flight}",
+        load,
     )
-    print_runs(runs)
-    print_summary(runs)
-    print_ratios(runs)
-    print_goals(runs, CPU_GOAL_MS, "item")
+    report.print_runs(runs)
+    report.print_summary(runs)
+    report.print_ratios(runs)
+    report.print_goals(runs, CPU_GOAL_MS, "item")
     if args.peer:
-        print("\n" + PEER_NOTE)
+        print("\n" + report.PEER_NOTE)
 
 
 if __name__ == "__main__":

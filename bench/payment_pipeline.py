@@ -22,8 +22,6 @@ for another checkout with its own ``.venv`` (e.g. the code before a change), int
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,24 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._report import (  # noqa: E402
-    Run,
-    checkout,
-    make_run,
-    print_goals,
-    print_ratios,
-    print_runs,
-    print_summary,
-    progress,
-    run_checkout,
-    sandbox_spec,
-)
+from bench import _report as report  # noqa: E402
 from sandbox.testing import run_sandbox  # noqa: E402
-from tests.conftest import Servers  # noqa: E402
 
 #: Issue 16's goal: CPU ms per payment, the whole pipeline, the sandbox excluded.
 CPU_GOAL_MS = 5.0
-PACED = ("fetch", "billpay", "enquiry")
 
 
 def env_for(args: argparse.Namespace, cap: float) -> dict[str, str]:
@@ -65,39 +50,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    report.pipeline_options(parser)
     parser.add_argument("--bills", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--no-ceiling", action="store_true", help="skip the run without a cap")
-    parser.add_argument("--communicators", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every side")
-    parser.add_argument(
-        "--tree",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also run the pipeline of this checkout (its own .venv); repeatable",
-    )
     args = parser.parse_args()
-    servers = Servers()
-    servers.rabbitmqctl = servers.rabbitmqctl or shutil.which("rabbitmqctl") or ""
-    if not servers.rabbitmqctl:
-        raise SystemExit("needs rabbitmqctl (a vhost of the benchmark's own)")
+    report.servers_with_vhosts()
     caps = [args.rate] if args.no_ceiling else [args.rate, 0.0]
     latency = args.latency_ms / 1000
-    checkouts = [checkout(ROOT), *(checkout(t) for t in args.tree)]
-    load = os.getloadavg()[0]
-    print(
+    checkouts = [report.checkout(ROOT), *(report.checkout(t) for t in args.tree)]
+    load = report.print_start(
         f"payments: {args.bills:,} bills, sandbox latency {args.latency_ms} ms, max in flight "
-        f"{args.max_in_flight}, caps {', '.join(f'{c:g}/s' if c else 'none' for c in caps)}, "
-        f"{args.rounds} round(s), {args.communicators} communicators\n"
-        f"checkouts: {', '.join(f'{s.label} ({s.tree})' for s in checkouts)}\n"
-        f"machine: {os.cpu_count()} cores, shared with other sessions' work; 1-minute load "
-        f"average {load:.1f} at the start",
-        flush=True,
+        f"{args.max_in_flight}",
+        caps,
+        args,
+        checkouts,
     )
-    runs: list[Run] = []
+    runs: list[report.Run] = []
     with run_sandbox() as sandbox:
         for round_ in range(1, args.rounds + 1):
             for cap in caps:
@@ -112,12 +82,12 @@ def main() -> None:
                         "in_flight": args.max_in_flight,
                         "communicators": args.communicators,
                         "env": env_for(args, cap),
-                        "sandbox": sandbox_spec(sandbox),
+                        "sandbox": report.sandbox_spec(sandbox),
                     }
-                    found = run_checkout(side, spec, timeout=args.bills / 5 + 600)
-                    calls = [c["ts"] for c in sandbox.calls() if c["endpoint"] in PACED]
+                    found = report.run_checkout(side, spec, timeout=args.bills / 5 + 600)
+                    calls = report.paced_calls(sandbox)
                     paid = Counter(entry["reference"] for entry in sandbox.ledger())
-                    run = make_run(
+                    run = report.make_run(
                         round_,
                         cap,
                         side,
@@ -128,21 +98,20 @@ def main() -> None:
                         duplicates=sum(1 for n in paid.values() if n > 1),
                     )
                     runs.append(run)
-                    progress(run)
+                    report.progress(run)
                     print(
                         f"  states {found['states']}; ledger {sum(paid.values())} billpays; "
                         f"references paid more than once: {run.extra['duplicates']}",
                         flush=True,
                     )
-    print(
-        f"\n{args.bills:,} bills, latency {args.latency_ms} ms, max in flight "
-        f"{args.max_in_flight}; 1-minute load average {load:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} shared cores"
+    report.print_end(
+        f"{args.bills:,} bills, latency {args.latency_ms} ms, max in flight {args.max_in_flight}",
+        load,
     )
-    print_runs(runs, extra_column=("duplicates", "duplicates"))
-    print_summary(runs)
-    print_ratios(runs)
-    print_goals(runs, CPU_GOAL_MS, "payment")
+    report.print_runs(runs, extra_column=("duplicates", "duplicates"))
+    report.print_summary(runs)
+    report.print_ratios(runs)
+    report.print_goals(runs, CPU_GOAL_MS, "payment")
     duplicates = sum(r.extra["duplicates"] for r in runs)
     print(f"references paid more than once, all runs: {duplicates} (goal: zero)")
 

@@ -32,10 +32,10 @@ os.environ.setdefault(
     "BBP_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/bbp_bench_requests"
 )
 
-from _accounts_setup import make_app, percentile, signed_in
-from sqlalchemy import func, insert, select, text
+from _accounts_setup import make_app, percentile, seeded_accounts, signed_in
+from sqlalchemy import insert, select, text
 
-from bbp_common.platform.db.tables import bill_accounts, bulk_requests
+from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.cursor import Cursor
 from tests.support.accounts import seed_accounts
 
@@ -60,11 +60,7 @@ def ensure_request(engine) -> int:  # type: ignore[no-untyped-def]
         if found is not None:
             return int(found)
         print("seeding (once):", flush=True)
-        have = conn.execute(
-            select(func.count())
-            .select_from(bill_accounts)
-            .where(bill_accounts.c.consumer_id.like(PREFIX + "%"))
-        ).scalar_one()
+        have = seeded_accounts(conn, PREFIX)
         if have < MILLION:
             started = time.perf_counter()
             seed_accounts(conn, MILLION, utilities=("DSCO", "DESCO", "JGDCL"), prefix=PREFIX)

@@ -21,7 +21,7 @@ from bbp_portal.app import create_app
 from bbp_portal.audit_trail import SYSTEM
 from bbp_portal.billers.service import fetch_catalogue, seed_billers
 from tests.e2e.test_signin_browser import portal_server
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.support.browser import SHOTS, chromium_page, sign_in
 from tests.support.portal import base_settings, register
 
 __all__ = ["portal_server"]  # the fixture: the portal under gunicorn, pointed at the sandbox
@@ -41,102 +41,89 @@ def prepared(portal_server: str, database_url: str, redis_url: str, sandbox) -> 
 
 
 def test_upload_report_import_and_find(prepared: dict, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, group = prepared["base"], prepared["group"]
     stem = str(uuid.uuid4().int)[:9]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with chromium_page(viewport={"width": 1280, "height": 900}, accept_downloads=True) as page:
+        # sign in for real (the sandbox checks the password; admin01 has no OTP)
+        sign_in(page, "admin01", at=base + "/accounts")
+        expect(page.get_by_role("heading", name="Bill accounts")).to_be_visible()
 
-            # sign in for real (the sandbox checks the password; admin01 has no OTP)
-            page.goto(base + "/accounts")
-            page.get_by_label("Login ID").fill("admin01")
-            page.get_by_label("Password").fill("Admin@123")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Bill accounts")).to_be_visible()
+        # the template, from the upload page
+        page.get_by_role("link", name="Bulk upload").click()
+        expect(page.get_by_role("heading", name="Bulk upload of bill accounts")).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Template (.csv)").click()
+        template = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+        header, example = template.strip().splitlines()
+        assert header == "utility,consumer_id,mobile,label,groups"
+        assert example.startswith("# example: ")  # skipped when uploaded
 
-            # the template, from the upload page
-            page.get_by_role("link", name="Bulk upload").click()
-            expect(page.get_by_role("heading", name="Bulk upload of bill accounts")).to_be_visible()
-            with page.expect_download() as download:
-                page.get_by_role("link", name="Template (.csv)").click()
-            template = Path(download.value.path()).read_bytes().decode("utf-8-sig")
-            header, example = template.strip().splitlines()
-            assert header == "utility,consumer_id,mobile,label,groups"
-            assert example.startswith("# example: ")  # skipped when uploaded
+        # fill it: three good rows, three bad ones, as Excel would save it (; and CRLF)
+        rows = [
+            ["DSCO", f"{stem}1", "01712345678", "Gulshan office", group],
+            ["DESCO", f"{stem}2", "+880 1812-345678", "Banani office", ""],
+            ["XYZ", f"{stem}3", "01712345678", "Unknown utility", ""],
+            ["JGDCL", "1.7E+07", "01712345678", "Excel mangled the id", ""],
+            ["DSCO", f"{stem}5", "01712ABC678", "Letters in the mobile", ""],
+            ["JGDCL", f"{stem}6", "01912345678", "Sylhet office", group],
+        ]
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(header.split(","))
+        writer.writerows(rows)
+        upload = tmp_path / "accounts.csv"
+        upload.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))
+        page.get_by_label("File").set_input_files(str(upload))
+        page.screenshot(path=str(SHOTS / "accounts-upload.png"), full_page=True)
+        page.get_by_role("button", name="Check the file").click()
 
-            # fill it: three good rows, three bad ones, as Excel would save it (; and CRLF)
-            rows = [
-                ["DSCO", f"{stem}1", "01712345678", "Gulshan office", group],
-                ["DESCO", f"{stem}2", "+880 1812-345678", "Banani office", ""],
-                ["XYZ", f"{stem}3", "01712345678", "Unknown utility", ""],
-                ["JGDCL", "1.7E+07", "01712345678", "Excel mangled the id", ""],
-                ["DSCO", f"{stem}5", "01712ABC678", "Letters in the mobile", ""],
-                ["JGDCL", f"{stem}6", "01912345678", "Sylhet office", group],
-            ]
-            out = io.StringIO()
-            writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-            writer.writerow(header.split(","))
-            writer.writerows(rows)
-            upload = tmp_path / "accounts.csv"
-            upload.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))
-            page.get_by_label("File").set_input_files(str(upload))
-            page.screenshot(path=str(SHOTS / "accounts-upload.png"), full_page=True)
-            page.get_by_role("button", name="Check the file").click()
+        # the report, before anything is stored
+        expect(page.get_by_role("heading", name="Upload report: accounts.csv")).to_be_visible()
+        expect(page.locator("#total-rows")).to_have_text("6")
+        expect(page.locator("#valid-rows")).to_have_text("3")
+        expect(page.locator("#error-rows")).to_have_text("3")
+        problems = page.locator("#problems tbody tr")
+        expect(problems).to_have_count(3)
+        found = [
+            (
+                problems.nth(i).get_attribute("data-line"),
+                problems.nth(i).get_attribute("data-column"),
+                problems.nth(i).get_attribute("data-code"),
+            )
+            for i in range(3)
+        ]
+        assert found == [
+            ("4", "A", "unknown"),
+            ("5", "B", "scientific_notation"),
+            ("6", "C", "malformed"),
+        ]
+        page.screenshot(path=str(SHOTS / "accounts-report.png"), full_page=True)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the report (CSV)").click()
+        report = Path(download.value.path()).read_text("utf-8-sig").splitlines()
+        assert report[0] == "line,column,field,code,message,value" and len(report) == 4
+        page.goto(base + "/accounts?q=" + stem)
+        expect(page.locator("#accounts tbody tr[data-id]")).to_have_count(0)
+        page.go_back()
 
-            # the report, before anything is stored
-            expect(page.get_by_role("heading", name="Upload report: accounts.csv")).to_be_visible()
-            expect(page.locator("#total-rows")).to_have_text("6")
-            expect(page.locator("#valid-rows")).to_have_text("3")
-            expect(page.locator("#error-rows")).to_have_text("3")
-            problems = page.locator("#problems tbody tr")
-            expect(problems).to_have_count(3)
-            found = [
-                (
-                    problems.nth(i).get_attribute("data-line"),
-                    problems.nth(i).get_attribute("data-column"),
-                    problems.nth(i).get_attribute("data-code"),
-                )
-                for i in range(3)
-            ]
-            assert found == [
-                ("4", "A", "unknown"),
-                ("5", "B", "scientific_notation"),
-                ("6", "C", "malformed"),
-            ]
-            page.screenshot(path=str(SHOTS / "accounts-report.png"), full_page=True)
-            with page.expect_download() as download:
-                page.get_by_role("link", name="Download the report (CSV)").click()
-            report = Path(download.value.path()).read_text("utf-8-sig").splitlines()
-            assert report[0] == "line,column,field,code,message,value" and len(report) == 4
-            page.goto(base + "/accounts?q=" + stem)
-            expect(page.locator("#accounts tbody tr[data-id]")).to_have_count(0)
-            page.go_back()
+        # import the valid rows
+        page.get_by_role("button", name="Import the 3 valid rows").click()
+        expect(page.get_by_text("Imported 3 accounts from accounts.csv.")).to_be_visible()
 
-            # import the valid rows
-            page.get_by_role("button", name="Import the 3 valid rows").click()
-            expect(page.get_by_text("Imported 3 accounts from accounts.csv.")).to_be_visible()
-
-            # and find them in the list: by search, then by group
-            page.get_by_label("Search").fill(stem)
-            page.get_by_role("button", name="Show").click()
-            listed = page.locator("#accounts tbody tr[data-id]")
-            expect(listed).to_have_count(3)
-            expect(page.locator("#accounts")).to_contain_text("8801812345678")
-            expect(page.locator("#accounts")).not_to_contain_text("Unknown utility")
-            page.screenshot(path=str(SHOTS / "accounts-list.png"), full_page=True)
-            page.get_by_label("Search").fill("")
-            page.get_by_label("Group").select_option(label=group)
-            page.get_by_role("button", name="Show").click()
-            expect(listed).to_have_count(2)
-            expect(page.locator("#accounts")).to_contain_text("Sylhet office")
-            page.screenshot(path=str(SHOTS / "accounts-group.png"), full_page=True)
-            assert not [e for e in errors if "Content Security Policy" in e], errors
-        finally:
-            browser.close()
+        # and find them in the list: by search, then by group
+        page.get_by_label("Search").fill(stem)
+        page.get_by_role("button", name="Show").click()
+        listed = page.locator("#accounts tbody tr[data-id]")
+        expect(listed).to_have_count(3)
+        expect(page.locator("#accounts")).to_contain_text("8801812345678")
+        expect(page.locator("#accounts")).not_to_contain_text("Unknown utility")
+        page.screenshot(path=str(SHOTS / "accounts-list.png"), full_page=True)
+        page.get_by_label("Search").fill("")
+        page.get_by_label("Group").select_option(label=group)
+        page.get_by_role("button", name="Show").click()
+        expect(listed).to_have_count(2)
+        expect(page.locator("#accounts")).to_contain_text("Sylhet office")
+        page.screenshot(path=str(SHOTS / "accounts-group.png"), full_page=True)
     assert (SHOTS / "accounts-report.png").stat().st_size > 5000

@@ -12,7 +12,6 @@ Screenshots: ``test-artifacts/screenshots/approve-*.png``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,15 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.platform.db.tables import billers, bills, payments, users
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
-from tests.support.pipeline import (
-    Pipeline,
-    create_database,
-    drop_database,
-    new_vhost,
-    seed_fetched_bills,
-)
+from bbp_common.platform.db.tables import billers, bills, payments
+from tests.support.browser import SHOTS, chromium_page, serving, sign_in, sign_out, whole_system
+from tests.support.pipeline import Pipeline, seed_fetched_bills
 
 #: One bill each (a consumer id ending in 1 has exactly one).
 ACCOUNTS = [
@@ -55,145 +48,92 @@ def _totals(pipe: Pipeline, ids: list[int]) -> dict[int, Decimal]:
 
 @pytest.fixture
 def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterator[dict]:
-    if not servers.rabbitmqctl:
-        pytest.skip("needs rabbitmqctl to make a vhost of its own")
-    sandbox = mobiquity_sandbox
-    sandbox.reset()
-    sandbox.configure(base_latency_ms=20)
-    name = f"bbp_e2e_{uuid.uuid4().hex[:10]}"
-    url = create_database(servers.db_url(), name)
-    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
-        pipe = Pipeline(url, amqp_url, sandbox)
-        try:
-            pipe.seed_billers()
-            found = seed_fetched_bills(pipe, ACCOUNTS)
-            ids = [bill_id for account in ACCOUNTS for bill_id in found[account]]
-            totals = _totals(pipe, ids)
-            # The smallest bill goes straight (after a step-up); the three others together
-            # are above the limit (they include the largest bill, which is the limit itself).
-            small = min(ids, key=lambda i: totals[i])
-            large = sorted(i for i in ids if i != small)
-            limit = max(totals.values())
-            assert sum(totals[i] for i in large) > limit >= totals[small]
-            with pipe.engine.begin() as conn:
-                conn.execute(
-                    sa.insert(users),
-                    [
-                        {"login_id": "admin01", "email": "admin01@bbp.example", "role": "admin"},
-                        {
-                            "login_id": "superadmin",
-                            "email": "superadmin@bbp.example",
-                            "role": "superadmin",
-                        },
-                    ],
-                )
-            pipe.start("scheduler", BBP_MOBIQUITY_RATE_LIMIT="8")
-            pipe.start("communicator")
-            with portal_under_gunicorn(
-                database_url=url,
-                amqp_url=amqp_url,
-                redis_url=redis_url,
-                sandbox=sandbox,
-                tmp_path=tmp_path,
-                BBP_PAYER_LABEL="GP wallet 01711000123",
-                BBP_APPROVAL_THRESHOLD=str(limit),
-            ) as portal:
-                yield {
-                    "base": portal.base,
-                    "pipeline": pipe,
-                    "sandbox": sandbox,
-                    "small": small,
-                    "large": large,
-                    "totals": totals,
-                }
-        finally:
-            pipe.stop_all()
-            pipe.engine.dispose()
-    drop_database(servers.db_url(), name)
+    with whole_system(servers, mobiquity_sandbox) as pipe:
+        found = seed_fetched_bills(pipe, ACCOUNTS)
+        ids = [bill_id for account in ACCOUNTS for bill_id in found[account]]
+        totals = _totals(pipe, ids)
+        # The smallest bill goes straight (after a step-up); the three others together
+        # are above the limit (they include the largest bill, which is the limit itself).
+        small = min(ids, key=lambda i: totals[i])
+        large = sorted(i for i in ids if i != small)
+        limit = max(totals.values())
+        assert sum(totals[i] for i in large) > limit >= totals[small]
+        pipe.add_users(admin01="admin", superadmin="superadmin")
+        with serving(pipe, redis_url, tmp_path, BBP_APPROVAL_THRESHOLD=str(limit)) as portal:
+            yield {
+                "base": portal.base,
+                "pipeline": pipe,
+                "sandbox": pipe.sandbox,
+                "small": small,
+                "large": large,
+                "totals": totals,
+            }
 
 
 def test_pay_with_a_step_up_then_approve_with_a_step_up(stack: dict) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, sandbox, pipe = stack["base"], stack["sandbox"], stack["pipeline"]
     small, large = stack["small"], stack["large"]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with chromium_page(viewport={"width": 1280, "height": 800}) as page:
+        sign_in(page, "admin01", at=base + "/")
+        expect(page.get_by_test_id("user-menu")).to_be_visible()
 
-            page.goto(base + "/")
-            page.get_by_label("Login ID").fill("admin01")
-            page.get_by_label("Password").fill("Admin@123")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_test_id("user-menu")).to_be_visible()
+        # --- pay: the confirmation asks for a step-up before the pay button appears
+        page.goto(f"{base}/payments/new?scope=ids&ids={small}")
+        expect(page.locator("#confirm-count")).to_have_text("1")
+        expect(page.locator("#confirm-pay")).to_have_count(0)
+        expect(page.locator("#step-up-needed")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "approve-confirm-step-up.png"), full_page=True)
+        page.locator("#confirm-step-up").click()
+        expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+        expect(page.locator("#step-up-purpose")).to_contain_text("pay the bills")
+        page.get_by_label("Password").fill("Wrong@123")
+        page.locator("#step-up-continue").click()
+        expect(page.get_by_text("That password is not correct.")).to_be_visible()
+        page.get_by_label("Password").fill("Admin@123")
+        page.locator("#step-up-continue").click()
+        expect(page.locator("#step-up-fresh")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "approve-confirm-stepped-up.png"), full_page=True)
+        page.locator("#confirm-pay").click()
+        expect(page.get_by_role("heading", name="Payment request")).to_be_visible()
+        expect(page.locator("#request-state")).to_have_text("finished", timeout=90_000)
+        expect(page.locator('[data-bucket="posted"]')).to_have_text("1")
 
-            # --- pay: the confirmation asks for a step-up before the pay button appears
-            page.goto(f"{base}/payments/new?scope=ids&ids={small}")
-            expect(page.locator("#confirm-count")).to_have_text("1")
-            expect(page.locator("#confirm-pay")).to_have_count(0)
-            expect(page.locator("#step-up-needed")).to_be_visible()
-            page.screenshot(path=str(SHOTS / "approve-confirm-step-up.png"), full_page=True)
-            page.locator("#confirm-step-up").click()
-            expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
-            expect(page.locator("#step-up-purpose")).to_contain_text("pay the bills")
-            page.get_by_label("Password").fill("Wrong@123")
-            page.locator("#step-up-continue").click()
-            expect(page.get_by_text("That password is not correct.")).to_be_visible()
-            page.get_by_label("Password").fill("Admin@123")
-            page.locator("#step-up-continue").click()
-            expect(page.locator("#step-up-fresh")).to_be_visible()
-            page.screenshot(path=str(SHOTS / "approve-confirm-stepped-up.png"), full_page=True)
-            page.locator("#confirm-pay").click()
-            expect(page.get_by_role("heading", name="Payment request")).to_be_visible()
-            expect(page.locator("#request-state")).to_have_text("finished", timeout=90_000)
-            expect(page.locator('[data-bucket="posted"]')).to_have_text("1")
+        # --- over the per-request limit: sent for approval, no step-up asked of the maker
+        page.goto(f"{base}/payments/new?scope=ids&ids={','.join(map(str, large))}")
+        expect(page.locator("#confirm-over-request-limit")).to_be_visible()
+        expect(page.locator("#confirm-step-up")).to_have_count(0)
+        page.locator("#confirm-pay").click()
+        expect(page.locator("#request-state")).to_have_text("awaiting approval")
+        expect(page.locator("#maker-note")).to_be_visible()
+        waiting_url = page.url
 
-            # --- over the per-request limit: sent for approval, no step-up asked of the maker
-            page.goto(f"{base}/payments/new?scope=ids&ids={','.join(map(str, large))}")
-            expect(page.locator("#confirm-over-request-limit")).to_be_visible()
-            expect(page.locator("#confirm-step-up")).to_have_count(0)
-            page.locator("#confirm-pay").click()
-            expect(page.locator("#request-state")).to_have_text("awaiting approval")
-            expect(page.locator("#maker-note")).to_be_visible()
-            waiting_url = page.url
+        sign_out(page)
 
-            page.get_by_test_id("user-menu").click()
-            page.get_by_role("button", name="Sign out").click()
-
-            # --- a superadmin (Mobiquity asks an OTP) approves it with a step-up
-            page.get_by_label("Login ID").fill("superadmin")
-            page.get_by_label("Password").fill("Super@123")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_label("One-time password (OTP)").fill(sandbox.otp("superadmin"))
-            page.get_by_role("button", name="Continue").click()
-            expect(page.get_by_test_id("user-menu")).to_be_visible()
-            page.goto(waiting_url)
-            page.locator("#decide").click()
-            expect(page.locator('#approve-reasons [data-reason="request_limit"]')).to_be_visible()
-            expect(page.locator("#approve-count")).to_have_text(str(len(large)))
-            expect(page.locator("#approve")).to_have_count(0)
-            page.screenshot(path=str(SHOTS / "approve-needs-step-up.png"), full_page=True)
-            page.locator("#approve-step-up").click()
-            page.get_by_label("Password").fill("Super@123")
-            page.locator("#step-up-continue").click()
-            expect(page.get_by_role("heading", name="Enter your one-time password")).to_be_visible()
-            expect(page.locator("#step-up-purpose")).to_contain_text("approve payment request")
-            page.get_by_label("One-time password (OTP)").fill(sandbox.otp("superadmin"))
-            page.locator("#step-up-otp-continue").click()
-            expect(page.locator("#step-up-fresh")).to_be_visible()
-            page.get_by_label("Comment").fill("Budget for the quarter; checked the bills")
-            page.screenshot(path=str(SHOTS / "approve-stepped-up.png"), full_page=True)
-            page.locator("#approve").click()
-            expect(page.locator("#request-state")).to_have_text("finished", timeout=90_000)
-            expect(page.locator('[data-bucket="posted"]')).to_have_text(str(len(large)))
-            page.screenshot(path=str(SHOTS / "approve-finished.png"), full_page=True)
-            assert not [e for e in errors if "Content Security Policy" in e], errors
-        finally:
-            browser.close()
+        # --- a superadmin (Mobiquity asks an OTP) approves it with a step-up
+        sign_in(page, "superadmin", sandbox=sandbox)
+        expect(page.get_by_test_id("user-menu")).to_be_visible()
+        page.goto(waiting_url)
+        page.locator("#decide").click()
+        expect(page.locator('#approve-reasons [data-reason="request_limit"]')).to_be_visible()
+        expect(page.locator("#approve-count")).to_have_text(str(len(large)))
+        expect(page.locator("#approve")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "approve-needs-step-up.png"), full_page=True)
+        page.locator("#approve-step-up").click()
+        page.get_by_label("Password").fill("Super@123")
+        page.locator("#step-up-continue").click()
+        expect(page.get_by_role("heading", name="Enter your one-time password")).to_be_visible()
+        expect(page.locator("#step-up-purpose")).to_contain_text("approve payment request")
+        page.get_by_label("One-time password (OTP)").fill(sandbox.otp("superadmin"))
+        page.locator("#step-up-otp-continue").click()
+        expect(page.locator("#step-up-fresh")).to_be_visible()
+        page.get_by_label("Comment").fill("Budget for the quarter; checked the bills")
+        page.screenshot(path=str(SHOTS / "approve-stepped-up.png"), full_page=True)
+        page.locator("#approve").click()
+        expect(page.locator("#request-state")).to_have_text("finished", timeout=90_000)
+        expect(page.locator('[data-bucket="posted"]')).to_have_text(str(len(large)))
+        page.screenshot(path=str(SHOTS / "approve-finished.png"), full_page=True)
 
     # The ledger agrees: every payment posted, each sent once.
     with pipe.engine.connect() as conn:

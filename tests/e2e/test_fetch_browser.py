@@ -13,18 +13,14 @@ import csv
 import io
 import re
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from bbp_common.platform.db.tables import account_groups, bill_account_groups
 from tests.integration.pipeline.test_fetch_pipeline import expected
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
-from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
+from tests.support.browser import SHOTS, chromium_page, serving, sign_in, whole_system
 
 GROUP = "Dhaka offices"
 IN_GROUP = [("DSCO", f"1702{i:04d}") for i in range(24)] + [
@@ -36,136 +32,87 @@ OUTSIDE = [("JGDCL", f"3265{i:04d}") for i in range(10)]
 @pytest.fixture
 def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterator[dict]:
     """A database, a vhost, the sandbox, a scheduler, a communicator and the portal."""
-    if not servers.rabbitmqctl:
-        pytest.skip("needs rabbitmqctl to make a vhost of its own")
-    sandbox = mobiquity_sandbox
-    sandbox.reset()
-    sandbox.configure(base_latency_ms=20)
-    name = f"bbp_e2e_{uuid.uuid4().hex[:10]}"
-    url = create_database(servers.db_url(), name)
-    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
-        pipe = Pipeline(url, amqp_url, sandbox)
-        try:
-            pipe.seed_billers()
-            ids = pipe.add_accounts(IN_GROUP + OUTSIDE)
-            with pipe.engine.begin() as conn:
-                gid = conn.execute(sa.insert(account_groups).values(name=GROUP)).lastrowid
-                conn.execute(
-                    sa.insert(bill_account_groups),
-                    [{"bill_account_id": i, "group_id": gid} for i in ids[: len(IN_GROUP)]],
-                )
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO users (login_id, email, role, created_by) "
-                        "VALUES ('admin01', 'admin01@bbp.example', 'admin', 'e2e')"
-                    )
-                )
-            # Slow enough to watch the progress move: 40 accounts at 8 a second.
-            pipe.start("scheduler", BBP_MOBIQUITY_RATE_LIMIT="8")
-            pipe.start("communicator")
-
-            with portal_under_gunicorn(
-                database_url=url,
-                amqp_url=amqp_url,
-                redis_url=redis_url,
-                sandbox=sandbox,
-                tmp_path=tmp_path,
-            ) as portal:
-                yield {
-                    "base": portal.base,
-                    "metrics": portal.metrics,
-                    "pipeline": pipe,
-                    "log": portal.log,
-                }
-        finally:
-            pipe.stop_all()
-            pipe.engine.dispose()
-    drop_database(servers.db_url(), name)
+    with whole_system(servers, mobiquity_sandbox) as pipe:
+        ids = pipe.add_accounts(IN_GROUP + OUTSIDE)
+        pipe.group_accounts(GROUP, ids[: len(IN_GROUP)])
+        pipe.add_users(admin01="admin")
+        # Slow enough to watch the progress move: 40 accounts at 8 a second.
+        with serving(pipe, redis_url, tmp_path, rate_limit="8") as portal:
+            yield {
+                "base": portal.base,
+                "metrics": portal.metrics,
+                "pipeline": pipe,
+                "log": portal.log,
+            }
 
 
 def test_select_a_group_fetch_watch_progress_and_download(stack: dict) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base = stack["base"]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                viewport={"width": 1366, "height": 900}, accept_downloads=True
-            )
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-
-            # sign in for real (the sandbox checks admin01's password; no OTP for it)
-            page.goto(base + "/")
-            page.get_by_label("Login ID").fill("admin01")
-            page.get_by_label("Password").fill("Admin@123")
-            page.get_by_role("button", name="Sign in").click()
-            expect(
-                page.get_by_role("navigation", name="Main").get_by_role(
-                    "link", name="Requests", exact=True
-                )
-            ).to_be_visible()
-
-            # the group, from the accounts' groups page
-            page.get_by_role("navigation", name="Main").get_by_role(
-                "link", name="Bill accounts", exact=True
-            ).click()
-            page.get_by_role("link", name="Groups").click()
-            page.locator(f'[data-fetch-group="{GROUP}"]').click()
-            expect(page.locator("#confirm-count")).to_contain_text(
-                f"{len(IN_GROUP)} active accounts will be asked"
-            )
-            page.screenshot(path=str(SHOTS / "fetch-confirm.png"), full_page=True)
-            page.get_by_role("button", name=f"Fetch bills of {len(IN_GROUP)} accounts").click()
-
-            # the request page at once; the progress moves without reloading
-            expect(page.get_by_role("heading", name="Fetch request")).to_be_visible()
-            expect(page.locator("#progress-total")).to_have_text(str(len(IN_GROUP)))
-            url = page.url
-            page.wait_for_function(
-                "() => { const n = Number(document.getElementById('progress-percent')"
-                ".textContent); return n > 0 && n < 100; }",
-                timeout=30_000,
-            )
-            page.screenshot(path=str(SHOTS / "fetch-progress.png"), full_page=True)
-            expect(page.locator("#progress-percent")).to_have_text("100.0", timeout=60_000)
-            expect(page.locator("#request-state")).to_have_text("finished", timeout=10_000)
-            assert page.url == url  # never reloaded
-            expect(page.locator('#biller-totals tfoot tr[data-biller="total"]')).to_be_visible()
-            # the rows followed without a click: none is left queued or being asked
-            expect(page.locator("#results tbody tr[data-item]").first).to_be_visible()
-            live = page.locator("#results tbody td .badge").all_inner_texts()
-            assert live and not {"queued", "being fetched"} & set(live), live
-            page.screenshot(path=str(SHOTS / "fetch-done.png"), full_page=True)
-
-            # filter: accounts with bills only
-            page.get_by_label("Outcome").select_option("bills")
-            page.get_by_role("button", name="Show").click()
-            statuses = page.locator("#results tbody td .badge").all_inner_texts()
-            assert statuses and set(statuses) == {"bills found"}
-
-            # the export, as a person downloads it
-            with page.expect_download() as download:
-                page.locator("#export-csv").click()
-            text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
-            rows = list(csv.DictReader(io.StringIO(text)))
-            with page.expect_download() as download:
-                page.locator("#export-xlsx").click()
-            assert download.value.suggested_filename.endswith("-results.xlsx")
-            sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
-            assert sheet.max_row == len(rows) + 1
-
+    with chromium_page(viewport={"width": 1366, "height": 900}, accept_downloads=True) as page:
+        # sign in for real (the sandbox checks admin01's password; no OTP for it)
+        sign_in(page, "admin01", at=base + "/")
+        expect(
             page.get_by_role("navigation", name="Main").get_by_role(
                 "link", name="Requests", exact=True
-            ).click()
-            expect(page.locator("#requests tbody tr")).to_have_count(1)
-            page.screenshot(path=str(SHOTS / "fetch-requests.png"), full_page=True)
-            assert not [e for e in errors if "Content Security Policy" in e], errors
-        finally:
-            browser.close()
+            )
+        ).to_be_visible()
+
+        # the group, from the accounts' groups page
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Bill accounts", exact=True
+        ).click()
+        page.get_by_role("link", name="Groups").click()
+        page.locator(f'[data-fetch-group="{GROUP}"]').click()
+        expect(page.locator("#confirm-count")).to_contain_text(
+            f"{len(IN_GROUP)} active accounts will be asked"
+        )
+        page.screenshot(path=str(SHOTS / "fetch-confirm.png"), full_page=True)
+        page.get_by_role("button", name=f"Fetch bills of {len(IN_GROUP)} accounts").click()
+
+        # the request page at once; the progress moves without reloading
+        expect(page.get_by_role("heading", name="Fetch request")).to_be_visible()
+        expect(page.locator("#progress-total")).to_have_text(str(len(IN_GROUP)))
+        url = page.url
+        page.wait_for_function(
+            "() => { const n = Number(document.getElementById('progress-percent')"
+            ".textContent); return n > 0 && n < 100; }",
+            timeout=30_000,
+        )
+        page.screenshot(path=str(SHOTS / "fetch-progress.png"), full_page=True)
+        expect(page.locator("#progress-percent")).to_have_text("100.0", timeout=60_000)
+        expect(page.locator("#request-state")).to_have_text("finished", timeout=10_000)
+        assert page.url == url  # never reloaded
+        expect(page.locator('#biller-totals tfoot tr[data-biller="total"]')).to_be_visible()
+        # the rows followed without a click: none is left queued or being asked
+        expect(page.locator("#results tbody tr[data-item]").first).to_be_visible()
+        live = page.locator("#results tbody td .badge").all_inner_texts()
+        assert live and not {"queued", "being fetched"} & set(live), live
+        page.screenshot(path=str(SHOTS / "fetch-done.png"), full_page=True)
+
+        # filter: accounts with bills only
+        page.get_by_label("Outcome").select_option("bills")
+        page.get_by_role("button", name="Show").click()
+        statuses = page.locator("#results tbody td .badge").all_inner_texts()
+        assert statuses and set(statuses) == {"bills found"}
+
+        # the export, as a person downloads it
+        with page.expect_download() as download:
+            page.locator("#export-csv").click()
+        text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        with page.expect_download() as download:
+            page.locator("#export-xlsx").click()
+        assert download.value.suggested_filename.endswith("-results.xlsx")
+        sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+        assert sheet.max_row == len(rows) + 1
+
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Requests", exact=True
+        ).click()
+        expect(page.locator("#requests tbody tr")).to_have_count(1)
+        page.screenshot(path=str(SHOTS / "fetch-requests.png"), full_page=True)
 
     # the file says what the sandbox's rules say, one row per bill plus accounts without one
     by_account: dict[str, list[dict]] = {}

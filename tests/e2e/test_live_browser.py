@@ -25,7 +25,7 @@ from bbp_common.core.stores import FetchItemStore, PaymentStore, RequestStore, W
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from bbp_portal.requests.service import create_fetch_request
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn, sign_in
 from tests.support.payments import move, payment_rows, seed_billers, seed_bills
 from tests.support.pipeline import create_database, drop_database
 
@@ -81,10 +81,7 @@ def browser(stack: dict[str, Any]) -> Iterator[Any]:
 
 def signed_in(browser: Any, base: str) -> Any:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(base + "/")
-    page.get_by_label("Login ID").fill("admin01")
-    page.get_by_label("Password").fill("Admin@123")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "admin01", at=base + "/")
     page.get_by_test_id("signed-in-as").wait_for()
     return page
 

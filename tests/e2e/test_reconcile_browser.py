@@ -20,11 +20,11 @@ import pytest
 
 from bbp_portal.app import create_app
 from tests.integration.payments.test_reconciliation import CASES, injected_report, paid_world
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_for, sign_in
 from tests.support.payments import seed_billers
 from tests.support.portal import base_settings, register
 
-LOGIN, PASSWORD = "Aman01", "Com@1357"
+LOGIN = "Aman01"  # an admin of the sandbox (tests.support.portal.DEMO_PASSWORDS)
 
 
 @pytest.fixture
@@ -37,14 +37,8 @@ def world(database_url: str, redis_url: str, sandbox: Any, tmp_path: Path) -> It
     report = tmp_path / "mobiquity-transactions.csv"
     report.write_bytes(injected_report(sandbox, made))
     engine.dispose()
-    with portal_under_gunicorn(
-        database_url=database_url,
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/%2F",
-        redis_url=redis_url,
-        sandbox=sandbox,
-        tmp_path=tmp_path,
-    ) as portal:
-        yield portal.base, made, report
+    with portal_for(database_url, redis_url, sandbox, tmp_path) as base:
+        yield base, made, report
 
 
 def test_an_admin_uploads_the_report_sees_the_classes_and_exports_them(world: Any) -> None:
@@ -64,10 +58,7 @@ def test_an_admin_uploads_the_report_sees_the_classes_and_exports_them(world: An
             )
             missing: list[str] = []
             page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
-            page.goto(base + "/login")
-            page.get_by_label("Login ID").fill(LOGIN)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, LOGIN, at=base + "/login")
             expect(page).to_have_url(base + "/")
 
             nav = page.get_by_role("navigation", name="Main")

@@ -12,26 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from bbp_portal.app import create_app
-from tests.support.browser import portal_under_gunicorn
-from tests.support.portal import DEMO_PASSWORDS, base_settings, register
+from tests.support.browser import portal_for
+from tests.support.portal import DEMO_PASSWORDS
 
 OURS = "GrameenPhone · Bulk Bill Payment"  # the navbar of every page of ours
 
 
 @pytest.fixture
 def portal(database_url: str, redis_url: str, sandbox, tmp_path: Path) -> Iterator[str]:
-    app = create_app(base_settings(database_url=database_url, redis_url=redis_url))
-    register(app, "admin01", "admin")
-    app.extensions["bbp.engine"].dispose()
-    with portal_under_gunicorn(
-        database_url=database_url,
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/%2F",
-        redis_url=redis_url,
-        sandbox=sandbox,
-        tmp_path=tmp_path,
-    ) as running:
-        yield running.base
+    with portal_for(database_url, redis_url, sandbox, tmp_path, admin01="admin") as base:
+        yield base
 
 
 def signed_in(base: str) -> requests.Session:

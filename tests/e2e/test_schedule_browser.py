@@ -12,7 +12,6 @@ Playwright. Screenshots: ``test-artifacts/screenshots/schedule-*.png``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,15 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bbp_common.platform.db.tables import bulk_requests, payments, users
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, portal_under_gunicorn
-from tests.support.pipeline import (
-    Pipeline,
-    create_database,
-    drop_database,
-    new_vhost,
-    seed_fetched_bills,
-)
+from bbp_common.platform.db.tables import bulk_requests, payments
+from tests.support.browser import SHOTS, chromium_page, serving, sign_in, whole_system
+from tests.support.pipeline import Pipeline, seed_fetched_bills
 
 #: One bill each (a consumer id ending in 1 has exactly one).
 ACCOUNTS = [("DSCO", "64500001"), ("JGDCL", "64500011")]
@@ -37,42 +30,17 @@ DHAKA = timedelta(hours=6)
 
 @pytest.fixture
 def stack(servers, mobiquity_sandbox, redis_url: str, tmp_path: Path) -> Iterator[dict]:
-    if not servers.rabbitmqctl:
-        pytest.skip("needs rabbitmqctl to make a vhost of its own")
-    sandbox = mobiquity_sandbox
-    sandbox.reset()
-    name = f"bbp_e2e_{uuid.uuid4().hex[:10]}"
-    url = create_database(servers.db_url(), name)
-    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
-        pipe = Pipeline(url, amqp_url, sandbox)
-        try:
-            pipe.seed_billers()
-            found = seed_fetched_bills(pipe, ACCOUNTS)
-            with pipe.engine.begin() as conn:
-                conn.execute(
-                    sa.insert(users),
-                    [{"login_id": "admin01", "email": "admin01@bbp.example", "role": "admin"}],
-                )
-            pipe.start("scheduler")
-            pipe.start("communicator")
-            with portal_under_gunicorn(
-                database_url=url,
-                amqp_url=amqp_url,
-                redis_url=redis_url,
-                sandbox=sandbox,
-                tmp_path=tmp_path,
-            ) as portal:
-                yield {
-                    "base": portal.base,
-                    "pipeline": pipe,
-                    "sandbox": sandbox,
-                    "soon": found[ACCOUNTS[0]][0],
-                    "tomorrow": found[ACCOUNTS[1]][0],
-                }
-        finally:
-            pipe.stop_all()
-            pipe.engine.dispose()
-    drop_database(servers.db_url(), name)
+    with whole_system(servers, mobiquity_sandbox, latency_ms=None) as pipe:
+        found = seed_fetched_bills(pipe, ACCOUNTS)
+        pipe.add_users(admin01="admin")
+        with serving(pipe, redis_url, tmp_path, rate_limit=None) as portal:
+            yield {
+                "base": portal.base,
+                "pipeline": pipe,
+                "sandbox": pipe.sandbox,
+                "soon": found[ACCOUNTS[0]][0],
+                "tomorrow": found[ACCOUNTS[1]][0],
+            }
 
 
 def _db_now(pipe: Pipeline) -> datetime:
@@ -108,52 +76,40 @@ def _schedule(page, base: str, bill_id: int, start_utc: datetime, shot: str) -> 
 
 
 def test_schedule_cancel_before_start_and_watch_one_start_by_itself(stack: dict) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, sandbox, pipe = stack["base"], stack["sandbox"], stack["pipeline"]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("dialog", lambda dialog: dialog.accept())
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(base + "/")
-            page.get_by_label("Login ID").fill("admin01")
-            page.get_by_label("Password").fill("Admin@123")
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_test_id("user-menu")).to_be_visible()
+    with chromium_page(viewport={"width": 1280, "height": 900}) as page:
+        page.on("dialog", lambda dialog: dialog.accept())
+        sign_in(page, "admin01", at=base + "/")
+        expect(page.get_by_test_id("user-menu")).to_be_visible()
 
-            # The coming minute (at least 25 s away: the time to make it), and tomorrow.
-            now = _db_now(pipe)
-            soon = (now + timedelta(seconds=85)).replace(second=0, microsecond=0)
-            tomorrow = (now + timedelta(days=1)).replace(second=0, microsecond=0)
-            soon_url = _schedule(page, base, stack["soon"], soon, "soon")
-            tomorrow_url = _schedule(page, base, stack["tomorrow"], tomorrow, "tomorrow")
+        # The coming minute (at least 25 s away: the time to make it), and tomorrow.
+        now = _db_now(pipe)
+        soon = (now + timedelta(seconds=85)).replace(second=0, microsecond=0)
+        tomorrow = (now + timedelta(days=1)).replace(second=0, microsecond=0)
+        soon_url = _schedule(page, base, stack["soon"], soon, "soon")
+        tomorrow_url = _schedule(page, base, stack["tomorrow"], tomorrow, "tomorrow")
 
-            page.goto(base + "/requests?state=scheduled")
-            rows = page.locator("#requests tbody tr")
-            expect(rows).to_have_count(2)
-            for moment in (soon, tomorrow):
-                expect(page.locator("#requests")).to_contain_text(
-                    (moment + DHAKA).strftime("%Y-%m-%d %H:%M")
-                )
-            page.screenshot(path=str(SHOTS / "schedule-list.png"), full_page=True)
+        page.goto(base + "/requests?state=scheduled")
+        rows = page.locator("#requests tbody tr")
+        expect(rows).to_have_count(2)
+        for moment in (soon, tomorrow):
+            expect(page.locator("#requests")).to_contain_text(
+                (moment + DHAKA).strftime("%Y-%m-%d %H:%M")
+            )
+        page.screenshot(path=str(SHOTS / "schedule-list.png"), full_page=True)
 
-            # Cancel tomorrow's before its start: its bill is free again, nothing is paid.
-            page.goto(tomorrow_url)
-            page.locator("#cancel-form button").click()
-            expect(page.locator("#request-state")).to_have_text("cancelled")
+        # Cancel tomorrow's before its start: its bill is free again, nothing is paid.
+        page.goto(tomorrow_url)
+        page.locator("#cancel-form button").click()
+        expect(page.locator("#request-state")).to_have_text("cancelled")
 
-            # The first starts by itself: fetched again, then paid.
-            page.goto(soon_url)
-            expect(page.locator("#request-state")).to_have_text("finished", timeout=180_000)
-            expect(page.locator('[data-bucket="posted"]')).to_have_text("1")
-            page.screenshot(path=str(SHOTS / "schedule-finished.png"), full_page=True)
-            assert not [e for e in errors if "Content Security Policy" in e], errors
-        finally:
-            browser.close()
+        # The first starts by itself: fetched again, then paid.
+        page.goto(soon_url)
+        expect(page.locator("#request-state")).to_have_text("finished", timeout=180_000)
+        expect(page.locator('[data-bucket="posted"]')).to_have_text("1")
+        page.screenshot(path=str(SHOTS / "schedule-finished.png"), full_page=True)
 
     with pipe.engine.connect() as conn:
         done = conn.execute(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, insert, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from bbp_common.platform.db.tables import users
+from bbp_common.platform.db.tables import audit_log, users
 
 
 def unique(prefix: str = "") -> str:
@@ -105,3 +107,17 @@ def sign_in(client: FlaskClient, role: str, login_id: str | None = None) -> Flas
         session["user"] = {"login_id": login_id, "role": role, "language": "en"}
         session["auth"] = {"at": now, "seen": now}
     return client
+
+
+def upload_refusals(engine: Engine, count: int = 1) -> list[dict[str, Any]]:
+    """The audit details of the last ``count`` refused bulk uploads, the newest first."""
+    with engine.connect() as conn:
+        details = conn.execute(
+            select(audit_log.c.details)
+            .where(
+                audit_log.c.action == "accounts.upload.validate", audit_log.c.outcome == "refused"
+            )
+            .order_by(audit_log.c.id.desc())
+            .limit(count)
+        ).scalars()
+        return [json.loads(d) for d in details]

@@ -31,7 +31,16 @@ from bbp_common.platform.db.tables import (
 
 S = PaymentState
 
-#: Billers of the payment tests (DESCO charges its service charge to the payer).
+#: Billers of the payment tests (DESCO charges its service charge to the payer), a row each
+#: of these columns.
+BILLER_COLUMNS = (
+    "utility_code",
+    "name",
+    "receiver_wallet",
+    "product_id",
+    "biller_code",
+    "pays_service_charge",
+)
 BILLERS = [
     ("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO", False),
     ("DESCO", "Dhaka Electric", "01700000002", 12, "DESCO", True),
@@ -41,24 +50,45 @@ BILLERS = [
 
 def seed_billers(engine: Engine) -> None:
     with engine.begin() as conn:
-        for code, name, wallet, product, biller_code, charge in BILLERS:
-            conn.execute(
-                sa.dialects.mysql.insert(billers)
-                .values(
-                    utility_code=code,
-                    name=name,
-                    receiver_wallet=wallet,
-                    product_id=product,
-                    biller_code=biller_code,
-                    pays_service_charge=charge,
-                )
-                .prefix_with("IGNORE")
-            )
+        for row in BILLERS:
+            values = dict(zip(BILLER_COLUMNS, row, strict=True))
+            conn.execute(sa.dialects.mysql.insert(billers).values(values).prefix_with("IGNORE"))
 
 
 def consumer(prefix: str = "7") -> str:
     """A consumer id no other test uses (the run's database is shared)."""
     return prefix + str(uuid.uuid4().int)[:11]
+
+
+def done_fetch_item(
+    conn: sa.Connection,
+    request_id: int,
+    account_id: int,
+    account: tuple[str, str],
+    completed_at: Any,
+    bill_count: int,
+    bills_amount: Decimal | None = None,
+) -> int:
+    """A fetch item as a finished fetch leaves it: its account (utility, consumer id) asked
+    once, ``bill_count`` bills found; returns its id."""
+    utility, consumer_id = account
+    return int(
+        conn.execute(
+            sa.insert(fetch_items).values(
+                request_id=request_id,
+                bill_account_id=account_id,
+                utility_code=utility,
+                consumer_id=consumer_id,
+                mobile="01711000000",
+                state="done",
+                outcome="bills" if bill_count else "no_bills",
+                attempts=1,
+                completed_at=completed_at,
+                bill_count=bill_count,
+                bills_amount=bills_amount,
+            )
+        ).inserted_primary_key[0]
+    )
 
 
 def seed_bills(
@@ -118,21 +148,9 @@ def seed_bills(
                     .values(bill_account_id=account_id, group_id=group_id)
                     .prefix_with("IGNORE")
                 )
-            item_id = conn.execute(
-                sa.insert(fetch_items).values(
-                    request_id=request_id,
-                    bill_account_id=account_id,
-                    utility_code=utility,
-                    consumer_id=cid,
-                    mobile="01711000000",
-                    state="done",
-                    outcome="bills",
-                    attempts=1,
-                    completed_at=fetched,
-                    bill_count=1,
-                    bills_amount=Decimal(amount),
-                )
-            ).inserted_primary_key[0]
+            item_id = done_fetch_item(
+                conn, request_id, account_id, (utility, cid), fetched, 1, Decimal(amount)
+            )
             ids.append(
                 conn.execute(
                     sa.insert(bills).values(

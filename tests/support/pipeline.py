@@ -30,7 +30,14 @@ from pydantic import SecretStr
 
 from bbp_common.core import tallies
 from bbp_common.platform.db import make_engine
-from bbp_common.platform.db.tables import bill_accounts, billers, bulk_requests
+from bbp_common.platform.db.tables import (
+    account_groups,
+    bill_account_groups,
+    bill_accounts,
+    billers,
+    bulk_requests,
+    users,
+)
 from bbp_common.platform.messaging import QUEUES
 from bbp_common.platform.settings import DatabaseSettings
 from sandbox.testing import RunningSandbox, free_port
@@ -239,6 +246,26 @@ class Pipeline:
         by_key = {(r.utility_code, r.consumer_id): r.id for r in rows}
         return [by_key[a] for a in accounts]
 
+    def group_accounts(self, name: str, account_ids: Sequence[int]) -> None:
+        """A new account group ``name`` holding these bill accounts."""
+        with self.engine.begin() as conn:
+            gid = conn.execute(sa.insert(account_groups).values(name=name)).lastrowid
+            conn.execute(
+                sa.insert(bill_account_groups),
+                [{"bill_account_id": i, "group_id": gid} for i in account_ids],
+            )
+
+    def add_users(self, **roles: str) -> None:
+        """Register demo users (login id → role) straight into the users table."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(users),
+                [
+                    {"login_id": login, "email": f"{login}@bbp.example", "role": role}
+                    for login, role in roles.items()
+                ],
+            )
+
     def request_state(self, request_id: int) -> str:
         with self.engine.connect() as conn:
             return conn.execute(
@@ -333,9 +360,10 @@ def seed_fetched_bills(
 
     Returns the bill ids per (utility, consumer id). Saves a fetch round trip in payment tests.
     """
-    from bbp_common.platform.db.tables import bills, fetch_items
+    from bbp_common.platform.db.tables import bills
     from sandbox.mobiquity.bills import bills_for
     from sandbox.mobiquity.catalogue import by_utility
+    from tests.support.payments import done_fetch_item
 
     account_ids = pipe.add_accounts(accounts)
     found: dict[tuple[str, str], list[int]] = {}
@@ -348,20 +376,9 @@ def seed_fetched_bills(
         ).inserted_primary_key[0]
         for (utility, consumer), account_id in zip(accounts, account_ids, strict=True):
             pending = bills_for(by_utility(utility), consumer)
-            item_id = conn.execute(
-                sa.insert(fetch_items).values(
-                    request_id=request_id,
-                    bill_account_id=account_id,
-                    utility_code=utility,
-                    consumer_id=consumer,
-                    mobile="01711000000",
-                    state="done",
-                    outcome="bills" if pending else "no_bills",
-                    attempts=1,
-                    completed_at=now,
-                    bill_count=len(pending),
-                )
-            ).inserted_primary_key[0]
+            item_id = done_fetch_item(
+                conn, request_id, account_id, (utility, consumer), now, len(pending)
+            )
             found[(utility, consumer)] = [
                 conn.execute(
                     sa.insert(bills).values(

@@ -105,6 +105,44 @@ def post_form(
     return client.post(url, data={**data, "csrf_token": token}, **kw)
 
 
+def settings_on(pipe: Any, redis_url: str, **overrides: Any) -> PortalSettings:
+    """The portal's settings on a pipeline's database and its sandbox (``overrides`` win)."""
+    return base_settings(
+        database_url=pipe.database_url,
+        redis_url=redis_url,
+        mobiquity_base_url=pipe.sandbox.base_url,
+        mobiquity_client_id=pipe.sandbox.client_id,
+        mobiquity_client_secret=pipe.sandbox.client_secret,
+        mobiquity_read_timeout=10,
+        **overrides,
+    )
+
+
+def signed_out_because(client: FlaskClient, reason: str) -> None:
+    """The session has ended: the next page sends the person away with a message that says
+    ``reason``."""
+    answer = client.get("/")
+    assert answer.status_code == 302
+    assert reason in " ".join(flashes(client.get(answer.headers["Location"])))
+
+
+def change_password(client: FlaskClient, old: str, new: str, confirm: str | None = None) -> Any:
+    """POST the change-password form (the confirmation is ``new`` unless said)."""
+    form = {"old_password": old, "new_password": new, "confirm_password": confirm or new}
+    return post_form(client, "/account/password", form)
+
+
+def reset_password(
+    client: FlaskClient, login_id: str, new: str, *, otp: str = "123456", confirm: str | None = None
+) -> Any:
+    """The forgot-password pages in turn (the login id, the OTP, the new password, its
+    confirmation ``new`` unless said); returns the last page's answer."""
+    post_form(client, "/forgot-password", {"login_id": login_id})
+    post_form(client, "/forgot-password/otp", {"otp": otp})
+    form = {"new_password": new, "confirm_password": confirm or new}
+    return post_form(client, "/forgot-password/new", form)
+
+
 def flashes(response: Any) -> list[str]:
     """The texts of the flash messages on a rendered page."""
     html = response.get_data(as_text=True)

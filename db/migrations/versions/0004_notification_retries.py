@@ -2,21 +2,17 @@
 scheduled so far and when the next one is due (a transient failure comes back later through
 the outbox instead of being requeued at once).
 
-Revision ID: 0004_notification_retries
-Revises: 0003_notifications
 Create Date: 2026-11-27 10:00:00.000000+00:00
 """
 
 from __future__ import annotations
 
+import migration_parts as parts
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0004_notification_retries"
 down_revision = "0003_notifications"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -25,9 +21,7 @@ def upgrade() -> None:
         sa.Column("retries", sa.Integer(), server_default="0", nullable=False),
     )
     op.add_column("notifications", sa.Column("command_id", sa.String(length=64), nullable=True))
-    op.add_column(
-        "notifications", sa.Column("next_attempt_at", mysql.DATETIME(fsp=6), nullable=True)
-    )
+    op.add_column("notifications", parts.moment("next_attempt_at"))
 
 
 def downgrade() -> None:

@@ -2,8 +2,6 @@
 it on every command of the request, so one id follows the work portal → RabbitMQ → scheduler →
 communicator → Mobiquity call log.
 
-Revision ID: 0005_request_correlation
-Revises: 0004_notification_retries
 Create Date: 2026-11-25 23:15:00.000000+00:00
 """
 
@@ -14,8 +12,6 @@ from alembic import op
 
 revision = "0005_request_correlation"
 down_revision = "0004_notification_retries"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -6,29 +6,25 @@ keeps the regular enquiry's due time it displaced) and its answer (``check_outco
 ``check_answered_at``: on an uncleared payment it is only recorded, for the person who
 resolves it).
 
-Revision ID: 0008_enquiry_checks
-Revises: 0007_maker_day_approvals
 Create Date: 2026-12-07 08:00:00.000000+00:00
 """
 
 from __future__ import annotations
 
+import migration_parts as parts
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0008_enquiry_checks"
 down_revision = "0007_maker_day_approvals"
-branch_labels = None
-depends_on = None
 
 COLUMNS = (
     ("enquiry_total", sa.SmallInteger()),
-    ("check_requested_at", mysql.DATETIME(fsp=6)),
+    ("check_requested_at", parts.MOMENT),
     ("check_requested_by", sa.String(length=64)),
-    ("check_resume_at", mysql.DATETIME(fsp=6)),
+    ("check_resume_at", parts.MOMENT),
     ("check_outcome", sa.String(length=16)),
-    ("check_answered_at", mysql.DATETIME(fsp=6)),
+    ("check_answered_at", parts.MOMENT),
 )
 
 

@@ -10,21 +10,17 @@
   ``previous_total``; the index ``(hold, due_at)`` serves the scheduler's starter and is
   untouched by the hot path's state moves.
 
-Revision ID: 0010_scheduled_payments
-Revises: 0009_api_tokens
 Create Date: 2026-12-09 08:00:00.000000+00:00
 """
 
 from __future__ import annotations
 
+import migration_parts as parts
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0010_scheduled_payments"
 down_revision = "0009_api_tokens"
-branch_labels = None
-depends_on = None
 
 STATES = (
     "'queued','dispatched','sending','posted','succeeded','failed','ambiguous','uncleared',"
@@ -32,14 +28,8 @@ STATES = (
 )
 
 
-def _replace_check(table: str, name: str, condition: str) -> None:
-    # DROP CONSTRAINT: the one spelling both MariaDB and MySQL 8 (≥ 8.0.19) accept.
-    op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    op.create_check_constraint(op.f(name), table, condition)
-
-
 def upgrade() -> None:
-    op.add_column("bulk_requests", sa.Column("start_at", mysql.DATETIME(fsp=6), nullable=True))
+    op.add_column("bulk_requests", parts.moment("start_at"))
     op.add_column("bulk_requests", sa.Column("days_before_due", sa.SmallInteger(), nullable=True))
     op.add_column("bulk_requests", sa.Column("source_request_id", sa.BigInteger(), nullable=True))
     op.add_column("bulk_requests", sa.Column("origin", sa.String(length=12), nullable=True))
@@ -55,7 +45,7 @@ def upgrade() -> None:
         "bulk_requests",
         "origin IS NULL OR origin IN ('refetch','pay_again')",
     )
-    op.add_column("payments", sa.Column("due_at", mysql.DATETIME(fsp=6), nullable=True))
+    op.add_column("payments", parts.moment("due_at"))
     op.add_column("payments", sa.Column("hold", sa.String(length=10), nullable=True))
     op.add_column("payments", sa.Column("refetch_request_id", sa.BigInteger(), nullable=True))
     op.add_column(
@@ -73,13 +63,13 @@ def upgrade() -> None:
         "payments",
         "hold IS NULL OR hold IN ('due','refetching','changed')",
     )
-    op.create_index(op.f("ix_payments_hold_due_at"), "payments", ["hold", "due_at"], unique=False)
-    _replace_check("payments", "ck_payments_state", f"state IN ('scheduled',{STATES})")
+    parts.create_index("payments", "hold", "due_at")
+    parts.replace_check("payments", "ck_payments_state", f"state IN ('scheduled',{STATES})")
 
 
 def downgrade() -> None:
-    _replace_check("payments", "ck_payments_state", f"state IN ({STATES})")
-    op.drop_index(op.f("ix_payments_hold_due_at"), table_name="payments")
+    parts.replace_check("payments", "ck_payments_state", f"state IN ({STATES})")
+    parts.drop_index("payments", "hold", "due_at")
     op.drop_constraint(op.f("ck_payments_hold"), "payments", type_="check")
     op.drop_constraint(
         op.f("fk_payments_refetch_request_id_bulk_requests"), "payments", type_="foreignkey"

@@ -4,6 +4,18 @@ Bodies are kept as JSON *text* where the exact numbers matter (amounts must neve
 float), as dicts otherwise.
 """
 
+from mobiquity_client import DeviceInfo
+
+#: The document's login device (§1.2).
+DEVICE = DeviceInfo(
+    device_id="ffed2d4608c5191f5086b2f2cf160afd",
+    app_name="mobilePay",
+    app_version="V X.9",
+    browser="Google Chrome",
+    model="Desktop - Windows 10",
+    provider_ip_address="136.226.255.14",
+)
+
 TOKEN = {
     "access_token": "eyJhbGciOiJSUzI1NiJ9.system-token-secret",
     "token_type": "bearer",

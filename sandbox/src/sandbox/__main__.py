@@ -10,6 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+S = TypeVar("S", bound="DataclassInstance")
 
 DEFAULT_SERVICE = "mobiquity"
 
@@ -20,8 +27,12 @@ def _say(text: str, *, err: bool = False) -> None:
     stream.flush()
 
 
+def _overridden(settings: S, **options: Any) -> S:
+    """The settings from the environment, with the command line's options that were given."""
+    return replace(settings, **{k: v for k, v in options.items() if v is not None})
+
+
 def _run_mobiquity(args: argparse.Namespace) -> int:
-    from dataclasses import replace
     from pathlib import Path
 
     from sandbox.mobiquity import create_app
@@ -29,18 +40,13 @@ def _run_mobiquity(args: argparse.Namespace) -> int:
     from sandbox.mobiquity.settings import Settings
     from sandbox.server import serve
 
-    settings = Settings.from_env()
-    overrides = {
-        k: v
-        for k, v in (
-            ("host", args.host),
-            ("port", args.port),
-            ("threads", args.threads),
-            ("data_dir", args.data_dir),
-        )
-        if v is not None
-    }
-    settings = replace(settings, **overrides)
+    settings = _overridden(
+        Settings.from_env(),
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        data_dir=args.data_dir,
+    )
     if settings.data_dir:
         data_dir = Path(settings.data_dir)
         if not lock_is_free(data_dir):
@@ -135,21 +141,12 @@ def _reset_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run_sinks(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from sandbox.sinks import SinkSettings, run
 
     settings = SinkSettings.from_env()
-    overrides = {
-        k: v
-        for k, v in (
-            ("host", args.host),
-            ("smtp_port", args.smtp_port),
-            ("http_port", args.sms_port),
-        )
-        if v is not None
-    }
-    return run(replace(settings, **overrides))
+    return run(
+        _overridden(settings, host=args.host, smtp_port=args.smtp_port, http_port=args.sms_port)
+    )
 
 
 def _sinks_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -22,11 +22,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sandbox.mobiquity.settings import (
     DEMO_CLIENT_ID,
@@ -41,6 +41,67 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def control(base_url: str, method: str, path: str, body: Any = None, **query: Any) -> Any:
+    """Call ``<base_url>/__sandbox__/<path>`` (the query without its ``None`` values); returns
+    the decoded JSON (raises HTTPError on 4xx/5xx)."""
+    params = {k: v for k, v in query.items() if v is not None}
+    url = f"{base_url}/__sandbox__/{path.lstrip('/')}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        return json.loads(resp.read() or b"null")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM, and SIGKILL if it has not exited ``timeout`` seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def _spawned(
+    command: Literal["mobiquity", "sinks"], env: Mapping[str, str], log_prefix: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``python -m sandbox <command>``, its output in a log file of its own; afterwards the
+    process is stopped and its log removed (unless SANDBOX_KEEP_LOGS is set)."""
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        prefix=log_prefix, suffix=".log", delete=False
+    )
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+        [sys.executable, "-m", "sandbox", command],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, Path(log_file.name)
+    finally:
+        stop_process(process)
+        log_file.close()
+        if not os.environ.get("SANDBOX_KEEP_LOGS"):
+            Path(log_file.name).unlink(missing_ok=True)
+
+
+def _wait_until_up(
+    up: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, timeout: float, what: str
+) -> None:
+    """Poll ``up`` until it holds; a process that exits or ``timeout`` seconds gone fail, with
+    the end of its log."""
+    deadline = time.monotonic() + timeout
+    while not up():
+        if process.poll() is not None or time.monotonic() > deadline:
+            log_tail = log.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"{what} did not start:\n{log_tail}")
+        time.sleep(0.1)
 
 
 @dataclass
@@ -58,15 +119,7 @@ class RunningSandbox:
 
     def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """Call `/__sandbox__/<path>`; returns the decoded JSON (raises HTTPError on 4xx/5xx)."""
-        params = {k: v for k, v in query.items() if v is not None}
-        url = f"{self.base_url}/__sandbox__/{path.lstrip('/')}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
-            return json.loads(resp.read() or b"null")
+        return control(self.base_url, method, path, body, **query)
 
     def reset(self, *, keep_tokens: bool = False) -> None:
         """Forget ledger, calls, OTPs, faults (and tokens unless kept); restore users/config."""
@@ -144,43 +197,21 @@ def run_sandbox(
         "SANDBOX_HOST": host,
         "SANDBOX_PORT": str(port),
     }
-    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
-        prefix=f"sandbox-{port}-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "mobiquity"],
-        env=child_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    running = RunningSandbox(
-        base_url,
-        port,
-        process,
-        Path(log_file.name),
-        client_id=child_env.get("SANDBOX_CLIENT_ID", DEMO_CLIENT_ID),
-        client_secret=child_env.get("SANDBOX_CLIENT_SECRET", DEMO_CLIENT_SECRET),
-        payer_msisdn=child_env.get("SANDBOX_PAYER_MSISDN", DEMO_PAYER_MSISDN),
-        payer_mpin=child_env.get("SANDBOX_PAYER_MPIN", DEMO_PAYER_MPIN),
-    )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not _healthy(base_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log_tail = Path(log_file.name).read_text(errors="replace")[-4000:]
-                raise RuntimeError(f"sandbox did not start on {base_url}:\n{log_tail}")
-            time.sleep(0.1)
+    with _spawned("mobiquity", child_env, f"sandbox-{port}-") as (process, log_path):
+        running = RunningSandbox(
+            base_url,
+            port,
+            process,
+            log_path,
+            client_id=child_env.get("SANDBOX_CLIENT_ID", DEMO_CLIENT_ID),
+            client_secret=child_env.get("SANDBOX_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+            payer_msisdn=child_env.get("SANDBOX_PAYER_MSISDN", DEMO_PAYER_MSISDN),
+            payer_mpin=child_env.get("SANDBOX_PAYER_MPIN", DEMO_PAYER_MPIN),
+        )
+        _wait_until_up(
+            lambda: _healthy(base_url), process, log_path, startup_timeout, f"sandbox on {base_url}"
+        )
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
-        if not os.environ.get("SANDBOX_KEEP_LOGS"):
-            Path(log_file.name).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- mail and SMS sinks
@@ -206,15 +237,7 @@ class RunningSinks:
         return f"{self.base_url}/sms/send"
 
     def control(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        params = {k: v for k, v in query.items() if v is not None}
-        url = f"{self.base_url}/__sandbox__/{path.lstrip('/')}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own URL
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
-            return json.loads(resp.read() or b"null")
+        return control(self.base_url, method, path, body, **query)
 
     def reset(self) -> None:
         """Forget every message, refusal and fault."""
@@ -256,41 +279,23 @@ def run_sinks(
         "SANDBOX_SMTP_PORT": str(smtp_port),
         "SANDBOX_SMS_PORT": str(http_port),
     }
-    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
-        prefix=f"sinks-{http_port}-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "sinks"],
-        env=child_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    running = RunningSinks(
-        host,
-        smtp_port,
-        http_port,
-        process,
-        Path(log_file.name),
-        child_env.get("SANDBOX_SMS_TOKEN", "sandbox-sms-token"),
-    )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not (_healthy(running.base_url) and _listening(host, smtp_port)):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log_tail = Path(log_file.name).read_text(errors="replace")[-4000:]
-                raise RuntimeError(f"sinks did not start:\n{log_tail}")
-            time.sleep(0.1)
+    with _spawned("sinks", child_env, f"sinks-{http_port}-") as (process, log_path):
+        running = RunningSinks(
+            host,
+            smtp_port,
+            http_port,
+            process,
+            log_path,
+            child_env.get("SANDBOX_SMS_TOKEN", "sandbox-sms-token"),
+        )
+        _wait_until_up(
+            lambda: _healthy(running.base_url) and _listening(host, smtp_port),
+            process,
+            log_path,
+            startup_timeout,
+            "sinks",
+        )
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
-        if not os.environ.get("SANDBOX_KEEP_LOGS"):
-            Path(log_file.name).unlink(missing_ok=True)
 
 
 def _listening(host: str, port: int) -> bool:

@@ -239,6 +239,23 @@ def step(method: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def delivery(queue: str, scripts: st.SearchStrategy[Any]) -> Callable[[Callable[..., None]], Any]:
+    """The rule of a communicator handling one message of ``queue`` (any, while one waits)
+    with a script drawn from ``scripts``, acknowledged or not."""
+
+    def rule_of(method: Callable[..., None]) -> Any:
+        return precondition(lambda self: self.ready and self.world.broker.queues[queue])(
+            rule(
+                which=st.sampled_from(COMMUNICATORS),
+                pick=picks,
+                script=scripts,
+                acked=st.booleans(),
+            )(step(method))
+        )
+
+    return rule_of
+
+
 class PaymentLifecycle(RuleBasedStateMachine):
     def __init__(self, env: ModelEnv) -> None:
         super().__init__()
@@ -710,27 +727,13 @@ class PaymentLifecycle(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ the broker
 
-    @precondition(lambda self: self.ready and self.world.broker.queues["pay"])
-    @rule(
-        which=st.sampled_from(COMMUNICATORS),
-        pick=picks,
-        script=pay_scripts,
-        acked=st.booleans(),
-    )
-    @step
+    @delivery("pay", pay_scripts)
     def deliver_pay(self, which: str, pick: int, script: PayScript, acked: bool) -> None:
         """A communicator handles a pay command: acknowledged, or it dies before the ack (the
         broker delivers it again, redelivered)."""
         self._deliver_pay(which, pick, script, acked)
 
-    @precondition(lambda self: self.ready and self.world.broker.queues["pay"])
-    @rule(
-        which=st.sampled_from(COMMUNICATORS),
-        pick=picks,
-        script=pay_scripts,
-        acked=st.booleans(),
-    )
-    @step
+    @delivery("pay", pay_scripts)
     def deliver_pay_more(self, which: str, pick: int, script: PayScript, acked: bool) -> None:
         """The same as ``deliver_pay``, drawn more often."""
         self._deliver_pay(which, pick, script, acked)
@@ -766,14 +769,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         if not acked:
             broker.back("pay", message)
 
-    @precondition(lambda self: self.ready and self.world.broker.queues["enquiry"])
-    @rule(
-        which=st.sampled_from(COMMUNICATORS),
-        pick=picks,
-        script=enquiry_scripts,
-        acked=st.booleans(),
-    )
-    @step
+    @delivery("enquiry", enquiry_scripts)
     def deliver_enquiry(self, which: str, pick: int, script: EnquiryScript, acked: bool) -> None:
         self._deliver_enquiry(which, pick, script, acked)
 

@@ -22,7 +22,12 @@ from bbp_portal.app import create_app
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import add_user, dead_letters, rows
 from tests.support.pipeline import Pipeline
-from tests.support.portal import base_settings, post_form, register, sign_in_through_pages
+from tests.support.portal import (
+    post_form,
+    register,
+    settings_on,
+    sign_in_through_pages,
+)
 
 SUBMITTED = {
     "state": "posted",
@@ -120,14 +125,7 @@ def test_dead_and_failed_end_in_the_dead_letter_queue_and_the_page_sends_them_ag
 
     # The superadmin page lists both; after the cause is fixed, "send again" delivers them.
     app = create_app(
-        base_settings(
-            database_url=pipe.database_url,
-            redis_url=redis_url,
-            mobiquity_base_url=pipe.sandbox.base_url,
-            mobiquity_client_id=pipe.sandbox.client_id,
-            mobiquity_client_secret=pipe.sandbox.client_secret,
-            mobiquity_read_timeout=10,
-        ),
+        settings_on(pipe, redis_url),
         TESTING=True,
     )
     register(app, "superadmin", "superadmin")

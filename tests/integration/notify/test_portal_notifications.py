@@ -24,7 +24,13 @@ from bbp_portal.app import create_app
 from sandbox.testing import RunningSinks
 from tests.integration.notify.conftest import rows
 from tests.support.pipeline import Pipeline, seed_fetched_bills
-from tests.support.portal import base_settings, post_form, register, sign_in_through_pages
+from tests.support.portal import (
+    change_password,
+    post_form,
+    register,
+    settings_on,
+    sign_in_through_pages,
+)
 
 BASE_URL = "https://bbp.example.com"  # BBP_PORTAL_BASE_URL of the notify tests' communicator
 _BN = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
@@ -68,14 +74,10 @@ def portal(pipe: Pipeline, redis_url: str) -> Iterator[Flask]:
     """The portal on the pipeline's database and vhost, maker-checker over 100 BDT (no daily
     limit, no step-up: the approvals tests look at those)."""
     app = create_app(
-        base_settings(
-            database_url=pipe.database_url,
+        settings_on(
+            pipe,
+            redis_url,
             amqp_url=pipe.amqp_url,
-            redis_url=redis_url,
-            mobiquity_base_url=pipe.sandbox.base_url,
-            mobiquity_client_id=pipe.sandbox.client_id,
-            mobiquity_client_secret=pipe.sandbox.client_secret,
-            mobiquity_read_timeout=10,
             approval_threshold="100",
             approval_daily_threshold="off",
             step_up=False,
@@ -242,11 +244,7 @@ def test_password_changed_on_the_page_and_reset_through_forgot_password(
     pipe.start("scheduler")
     pipe.start("communicator")
 
-    answer = post_form(
-        changer,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(changer, "Admin@123", "Next@123")
     assert answer.status_code == 302 and answer.headers["Location"] == "/"
 
     stranger = portal.test_client()

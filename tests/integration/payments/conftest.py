@@ -10,6 +10,7 @@ the real sign-in flow is the e2e test's. CSRF is off (its own tests turn it on).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -38,20 +39,22 @@ def _app(database_url: str, redis_url: str, **settings: object) -> Flask:
     )
 
 
-@pytest.fixture(scope="session")
-def app(database_url: str, redis_url: str) -> Iterator[Flask]:
-    application = _app(database_url, redis_url, payer_label="GP wallet 01711000123")
+def _seeded_app(database_url: str, redis_url: str, **settings: Any) -> Iterator[Flask]:
+    """The portal with ``settings``, the payment tests' billers seeded."""
+    application = _app(database_url, redis_url, **settings)
     seed_billers(application.extensions["bbp.engine"])
     yield application
     application.extensions["bbp.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_url: str) -> Iterator[Flask]:
+    yield from _seeded_app(database_url, redis_url, payer_label="GP wallet 01711000123")
 
 
 @pytest.fixture(scope="session")
 def checked_app(database_url: str, redis_url: str) -> Iterator[Flask]:
-    application = _app(database_url, redis_url, approval_threshold="1000")
-    seed_billers(application.extensions["bbp.engine"])
-    yield application
-    application.extensions["bbp.engine"].dispose()
+    yield from _seeded_app(database_url, redis_url, approval_threshold="1000")
 
 
 @pytest.fixture()

@@ -28,7 +28,13 @@ from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from bbp_portal.service_errors import Refused, ValidationFailed
 from tests.integration.payments.conftest import ADMIN
-from tests.support.payments import consumer, outbox_messages, payment_rows, seed_bills
+from tests.support.payments import (
+    consumer,
+    done_fetch_item,
+    outbox_messages,
+    payment_rows,
+    seed_bills,
+)
 
 POLICY = operations.PayPolicy(max_bill_age=timedelta(hours=24))
 
@@ -185,20 +191,9 @@ def test_only_bills_of_the_accounts_latest_fetch_are_payable(engine) -> None:
                 == sa.select(bills.c.fetch_item_id).where(bills.c.id == listed).scalar_subquery()
             )
         ).one()
-        conn.execute(
-            sa.insert(fetch_items).values(
-                request_id=item.request_id,
-                bill_account_id=item.bill_account_id,
-                utility_code=item.utility_code,
-                consumer_id=item.consumer_id,
-                mobile=item.mobile,
-                state="done",
-                outcome="no_bills",
-                attempts=1,
-                completed_at=sa.func.utc_timestamp(6),
-                bill_count=0,
-            )
-        )
+        account = (item.utility_code, item.consumer_id)
+        now = sa.func.utc_timestamp(6)
+        done_fetch_item(conn, item.request_id, item.bill_account_id, account, now, 0)
     with pytest.raises(Refused):
         operations.create_payment(engine, ADMIN, [listed], key="paid-since", policy=POLICY)
 

@@ -67,6 +67,34 @@ def state(engine: Engine, payment_id: int) -> Any:
         return conn.execute(sa.select(payments).where(payments.c.id == payment_id)).one()
 
 
+#: A pay result saying the billpay never left (the connection was refused).
+NOT_SENT = {"outcome": "not_sent", "reason": "not sent (connect_refused)"}
+
+
+def pay_command(row: Any, attempt: int) -> dict[str, Any]:
+    """The body of the pay command of ``row``'s ``attempt`` (a pay result's first fields)."""
+    return {
+        "payment_id": row.id,
+        "request_id": row.request_id,
+        "attempt": attempt,
+        "reference_id": row.reference_id,
+    }
+
+
+def claim_one(engine: Engine, payment_id: int, attempt: int, *, redelivered: bool = False) -> Any:
+    """The communicator's claim of one attempt (send window 5 s, answer window 18 s) in a
+    transaction of its own; returns what the claim found."""
+    with engine.begin() as conn:
+        (found,) = claim(
+            PaymentStore(conn, actor="c"),
+            WalletBreaker(conn, actor="c"),
+            [ClaimRequest(payment_id, attempt, redelivered=redelivered)],
+            send_window=5,
+            answer_window=18,
+        )
+    return found
+
+
 def scheduler(engine: Engine, database_url: str, name: str, **settings: Any) -> Results:
     values: dict[str, Any] = {
         "database_url": SecretStr(database_url),
@@ -231,12 +259,7 @@ def test_no_token_means_no_claim_and_the_payment_goes_back(engine, results) -> N
 
     client = FakeClient(token=no_token)
     handlers, reported = communicator(engine, client, timedelta(0))
-    body = {
-        "payment_id": row.id,
-        "request_id": row.request_id,
-        "attempt": attempt,
-        "reference_id": row.reference_id,
-    }
+    body = pay_command(row, attempt)
     handlers.handle_pay(delivered("pay.command", body), False)
     assert client.paid == []
     assert state(engine, row.id).state == "dispatched"  # never claimed...
@@ -266,12 +289,7 @@ def test_a_claimed_payment_is_never_sent_after_its_send_by_moment(engine, monkey
     handlers, reported = communicator(engine, FakeClient(), timedelta(0))
     handlers.client = client
     handlers.monotonic = lambda: 0.0  # the claim started at 0.0 on its monotonic clock
-    body = {
-        "payment_id": row.id,
-        "request_id": row.request_id,
-        "attempt": attempt,
-        "reference_id": row.reference_id,
-    }
+    body = pay_command(row, attempt)
     handlers.handle_pay(delivered("pay.command", body), False)
     (result,) = [m.envelope.body for m in reported]
     assert result["outcome"] == "not_sent" and "send_by" in result["reason"]
@@ -304,36 +322,13 @@ def test_a_stale_not_sent_of_an_older_attempt_changes_nothing(engine, results) -
     attempt 2 is being sent; a duplicate of attempt 1's not-sent must not requeue it."""
     row = one_payment(engine, "d6-stale")
     first = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, first)],
-            send_window=5,
-            answer_window=18,
-        )
-    body = {
-        "payment_id": row.id,
-        "request_id": row.request_id,
-        "attempt": first,
-        "reference_id": row.reference_id,
-        "outcome": "not_sent",
-        "reason": "not sent (connect_refused)",
-    }
+    claim_one(engine, row.id, first)
+    body = {**pay_command(row, first), **NOT_SENT}
     apply(results, ("pay.result", body))
     assert state(engine, row.id).state == "queued"
     second = dispatch(engine, row.id)
     assert second == first + 1
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        (found,) = claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, second)],
-            send_window=5,
-            answer_window=18,
-        )
+    found = claim_one(engine, row.id, second)
     assert found.result is ClaimResult.CLAIMED
     apply(results, ("pay.result", body), ("pay.result", body))  # late and duplicated
     after = state(engine, row.id)
@@ -348,24 +343,8 @@ def test_a_redelivered_command_of_an_older_attempt_is_superseded_not_sender_died
         store = PaymentStore(conn, actor="c")
         store.never_left([store.lock([row.id])[row.id]], "command not published", counted=False)
     second = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, second)],
-            send_window=5,
-            answer_window=18,
-        )
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        (old,) = claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, first, redelivered=True)],
-            send_window=5,
-            answer_window=18,
-        )
+    claim_one(engine, row.id, second)
+    old = claim_one(engine, row.id, first, redelivered=True)
     assert old.result is ClaimResult.SUPERSEDED
 
 
@@ -419,15 +398,7 @@ def test_a_late_not_sent_of_an_ambiguous_payment_sends_it_again(engine, results)
     only waited for enquiries, runs again (found by the model check)."""
     row = one_payment(engine, "late-not-sent")
     attempt = dispatch(engine, row.id)
-    with engine.begin() as conn:
-        store = PaymentStore(conn, actor="c")
-        claim(
-            store,
-            WalletBreaker(conn, actor="c"),
-            [ClaimRequest(row.id, attempt)],
-            send_window=5,
-            answer_window=18,
-        )
+    claim_one(engine, row.id, attempt)
     with engine.begin() as conn:
         store = PaymentStore(conn, actor="sweeper")
         store.to_ambiguous(store.lock([row.id])[row.id], "no answer in time: its sender is gone")
@@ -435,14 +406,7 @@ def test_a_late_not_sent_of_an_ambiguous_payment_sends_it_again(engine, results)
         requests = RequestStore(conn, actor="sweeper")
         requests.start([row.request_id])  # the dispatcher started it
         assert requests.settle(row.request_id) is RequestState.ENQUIRING
-    body = {
-        "payment_id": row.id,
-        "request_id": row.request_id,
-        "attempt": attempt,
-        "reference_id": row.reference_id,
-        "outcome": "not_sent",
-        "reason": "not sent (connect_refused)",
-    }
+    body = {**pay_command(row, attempt), **NOT_SENT}
     apply(results, ("pay.result", body))
     after = state(engine, row.id)
     assert after.state == "queued" and after.returns == 1 and after.enquiry_due_at is None

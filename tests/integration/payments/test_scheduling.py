@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -152,6 +153,48 @@ def the_bill(engine: Engine, bill_id: int) -> Any:
 
 
 # --------------------------------------------------------------------------- before the start
+
+
+@dataclass(frozen=True)
+class Changed:
+    request_id: int
+    maker: Actor
+    bill: Any
+    fetch: Any
+
+
+def changed_at_its_start(
+    engine: Engine,
+    starter: Starter,
+    utility: str,
+    key: str,
+    found: tuple[str, str],
+    checked: operations.PayPolicy | None = None,
+) -> Changed:
+    """One bill of 80.00 scheduled a moment ahead by a new maker (with a step-up when the
+    policy ``checked`` asks one); at its start it is fetched again and found at ``found``
+    (amount, service charge), and compared."""
+    ids = seed_bills(engine, [(utility, "80.00")])
+    (bill,) = [the_bill(engine, i) for i in ids]
+    schedule = schedule_soon(engine)
+    made = maker()
+    request_id = operations.create_payment(
+        engine,
+        made,
+        ids,
+        key=key,
+        policy=checked or policy(),
+        schedule=schedule,
+        stepped_up=checked is not None,
+    ).request_id
+    wait_until(engine, schedule.start_at)
+    starter.start()
+    starter.refetch()
+    (fetch,) = refetch_of(engine, request_id)
+    answer = {bill.bill_account_id: [(bill.bill_number, *found)]}
+    answer_fetch(engine, starter.results, fetch.id, answer)
+    starter.compare()
+    return Changed(request_id, made, bill, fetch)
 
 
 def test_a_scheduled_request_waits_and_nothing_of_it_can_be_dispatched(engine, client_as) -> None:
@@ -376,25 +419,9 @@ def test_at_its_time_it_starts_once_and_each_bill_is_fetched_again_first(engine,
 
 
 def test_a_changed_amount_waits_for_another_admin_and_is_fetched_again(engine, starter) -> None:
-    ids = seed_bills(engine, [("DSCO", "80.00")])
-    (bill,) = [the_bill(engine, i) for i in ids]
-    schedule = schedule_soon(engine)
-    made = maker()
     checked = policy("100000", step_up=True)
-    request_id = operations.create_payment(
-        engine, made, ids, key="sch-chg", policy=checked, schedule=schedule, stepped_up=True
-    ).request_id
-    wait_until(engine, schedule.start_at)
-    starter.start()
-    starter.refetch()
-    (fetch,) = refetch_of(engine, request_id)
-    answer_fetch(
-        engine,
-        starter.results,
-        fetch.id,
-        {bill.bill_account_id: [(bill.bill_number, "99.00", "10.00")]},
-    )
-    starter.compare()
+    changed = changed_at_its_start(engine, starter, "DSCO", "sch-chg", ("99.00", "10.00"), checked)
+    request_id, made, bill, fetch = changed.request_id, changed.maker, changed.bill, changed.fetch
     (held,) = payment_rows(engine, request_id)
     assert held.hold == "changed"
     starter.settle()
@@ -451,48 +478,18 @@ def test_a_changed_amount_waits_for_another_admin_and_is_fetched_again(engine, s
 
 
 def test_where_maker_checker_is_off_the_maker_approves_a_changed_amount(engine, starter) -> None:
-    ids = seed_bills(engine, [("JGDCL", "80.00")])
-    (bill,) = [the_bill(engine, i) for i in ids]
-    schedule = schedule_soon(engine)
-    made = maker()
-    request_id = operations.create_payment(
-        engine, made, ids, key="sch-own", policy=policy(), schedule=schedule
-    ).request_id
-    wait_until(engine, schedule.start_at)
-    starter.start()
-    starter.refetch()
-    (fetch,) = refetch_of(engine, request_id)
-    answer_fetch(
-        engine,
-        starter.results,
-        fetch.id,
-        {bill.bill_account_id: [(bill.bill_number, "70.00", "0")]},
+    changed = changed_at_its_start(engine, starter, "JGDCL", "sch-own", ("70.00", "0"))
+    assert (
+        operations.approve_changed(engine, changed.maker, changed.request_id, "ok", policy=policy())
+        == 1
     )
-    starter.compare()
-    assert operations.approve_changed(engine, made, request_id, "ok", policy=policy()) == 1
 
 
 def test_cancelling_changed_payments_frees_their_bills_and_the_request_finishes(
     engine, starter
 ) -> None:
-    ids = seed_bills(engine, [("DSCO", "80.00")])
-    (bill,) = [the_bill(engine, i) for i in ids]
-    schedule = schedule_soon(engine)
-    made = maker()
-    request_id = operations.create_payment(
-        engine, made, ids, key="sch-cx", policy=policy(), schedule=schedule
-    ).request_id
-    wait_until(engine, schedule.start_at)
-    starter.start()
-    starter.refetch()
-    (fetch,) = refetch_of(engine, request_id)
-    answer_fetch(
-        engine,
-        starter.results,
-        fetch.id,
-        {bill.bill_account_id: [(bill.bill_number, "81.00", "0")]},
-    )
-    starter.compare()
+    changed = changed_at_its_start(engine, starter, "DSCO", "sch-cx", ("81.00", "0"))
+    request_id, made = changed.request_id, changed.maker
     assert operations.cancel_changed(engine, made, request_id, "too much") == 1
     (cancelled,) = payment_rows(engine, request_id)
     assert (cancelled.state, cancelled.hold, cancelled.live_bill_key) == ("cancelled", None, None)
@@ -621,24 +618,8 @@ def test_the_api_schedules_a_payment_request(engine, client_as) -> None:
 
 
 def test_the_request_page_offers_a_person_the_changed_amounts(engine, starter, client_as) -> None:
-    ids = seed_bills(engine, [("DSCO", "80.00")])
-    (bill,) = [the_bill(engine, i) for i in ids]
-    schedule = schedule_soon(engine)
-    made = maker()
-    request_id = operations.create_payment(
-        engine, made, ids, key=f"sch-pg-{uuid.uuid4()}", policy=policy(), schedule=schedule
-    ).request_id
-    wait_until(engine, schedule.start_at)
-    starter.start()
-    starter.refetch()
-    (fetch,) = refetch_of(engine, request_id)
-    answer_fetch(
-        engine,
-        starter.results,
-        fetch.id,
-        {bill.bill_account_id: [(bill.bill_number, "88.00", "0")]},
-    )
-    starter.compare()
+    key = f"sch-pg-{uuid.uuid4()}"
+    request_id = changed_at_its_start(engine, starter, "DSCO", key, ("88.00", "0")).request_id
     other = client_as("admin")
     page = other.get(f"/requests/{request_id}").get_data(as_text=True)
     assert 'id="changed-amounts"' in page and 'id="approve-changed-form"' in page

@@ -11,10 +11,12 @@ every payment and reported a second opening.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.messages import PAY_RESULT
@@ -69,24 +71,35 @@ def _apply(engine, database_url: str, payment) -> None:
         results.apply_all(conn, [build(PAY_RESULT.type, body, version=PAY_RESULT.version)])
 
 
-def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_again(
-    engine, database_url
-) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.update(wallet_breaker).values(state="closed", closed_at=None))
-    ids = seed_bills(engine, [("DSCO", "42.00")])
-    request_id = operations.create_payment(engine, ADMIN, ids, key="wb1", policy=POLICY).request_id
+def claimed_now(engine: Engine, amount: str, key: str) -> tuple[int, Any, Any]:
+    """A payment request of one DSCO bill of ``amount``; its payment claimed (sending) now,
+    by the database's clock. Returns the request's id, the payment's row and the moment."""
+    ids = seed_bills(engine, [("DSCO", amount)])
+    request_id = operations.create_payment(engine, ADMIN, ids, key=key, policy=POLICY).request_id
     payment = payment_rows(engine, request_id)[0]
     with engine.connect() as conn:
         claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
     move(engine, payment.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
-    # The communicator got Authen01/AUTH03 for it and opened the breaker at once.
+    return request_id, payment, claimed_at
+
+
+def refused_for_the_wallet(engine: Engine, payment: Any) -> None:
+    """The communicator got Authen01/AUTH03 for ``payment``'s billpay: it opens the breaker."""
     with engine.begin() as conn:
         assert WalletBreaker(conn, actor="comm").open(
             cause="wallet authentication failed (Authen01/AUTH03)",
             reference_id=payment.reference_id,
             details={},
         )
+
+
+def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_again(
+    engine, database_url
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(wallet_breaker).values(state="closed", closed_at=None))
+    request_id, payment, _ = claimed_now(engine, "42.00", "wb1")
+    refused_for_the_wallet(engine, payment)  # and the breaker opened at once
     # A superadmin fixed the MPIN and closed it before the scheduler applied that result.
     operations.close_wallet_breaker(engine, SUPER, "MPIN fixed")
     assert _state(engine) == "probing"
@@ -99,12 +112,7 @@ def test_a_wallet_refusal_from_before_the_breaker_was_closed_does_not_open_it_ag
     assert _openings(engine, payment.reference_id) == 1
 
     # A payment claimed after the close that is refused for the wallet opens it again.
-    ids = seed_bills(engine, [("DSCO", "43.00")])
-    request_id = operations.create_payment(engine, ADMIN, ids, key="wb2", policy=POLICY).request_id
-    later = payment_rows(engine, request_id)[0]
-    with engine.connect() as conn:
-        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-    move(engine, later.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
+    _, later, _ = claimed_now(engine, "43.00", "wb2")
     _apply(engine, database_url, later)
     assert _state(engine) == "open"
     assert _openings(engine, later.reference_id) == 1
@@ -121,18 +129,8 @@ def test_a_refusal_claimed_in_the_same_instant_as_the_close_does_not_open_it_aga
     refusal, while counting it as "after" reopens the breaker for a cause already fixed."""
     with engine.begin() as conn:
         conn.execute(sa.update(wallet_breaker).values(state="closed", closed_at=None))
-    ids = seed_bills(engine, [("DSCO", "44.00")])
-    request_id = operations.create_payment(engine, ADMIN, ids, key="wb3", policy=POLICY).request_id
-    payment = payment_rows(engine, request_id)[0]
-    with engine.connect() as conn:
-        claimed_at = conn.execute(sa.text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-    move(engine, payment.id, S.DISPATCHED, S.SENDING, sending_at=claimed_at)
-    with engine.begin() as conn:
-        assert WalletBreaker(conn, actor="comm").open(
-            cause="wallet authentication failed (Authen01/AUTH03)",
-            reference_id=payment.reference_id,
-            details={},
-        )
+    _, payment, claimed_at = claimed_now(engine, "44.00", "wb3")
+    refused_for_the_wallet(engine, payment)
     operations.close_wallet_breaker(engine, SUPER, "MPIN fixed")
     with engine.begin() as conn:  # the close in the claim's own microsecond
         conn.execute(sa.update(wallet_breaker).values(closed_at=claimed_at))

@@ -107,16 +107,7 @@ def test_two_thousand_payments_through_kills_and_lost_answers(
 
     with pipeline.engine.connect() as conn:
         ours = conn.execute(
-            sa.select(
-                payments.c.id,
-                payments.c.reference_id,
-                payments.c.state,
-                payments.c.bill_number,
-                payments.c.consumer_id,
-                payments.c.order_id,
-                payments.c.total,
-                payments.c.failure,
-            ).where(payments.c.request_id == created.request_id)
+            sa.select(payments).where(payments.c.request_id == created.request_id)
         ).all()
         events = conn.execute(
             sa.select(

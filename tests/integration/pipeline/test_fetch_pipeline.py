@@ -48,17 +48,7 @@ def test_a_thousand_accounts_covering_every_fetch_case(pipeline: Pipeline) -> No
 
     with pipeline.engine.connect() as conn:
         items = conn.execute(
-            sa.select(
-                fetch_items.c.id,
-                fetch_items.c.utility_code,
-                fetch_items.c.consumer_id,
-                fetch_items.c.state,
-                fetch_items.c.outcome,
-                fetch_items.c.bill_count,
-                fetch_items.c.bills_amount,
-                fetch_items.c.error_code,
-                fetch_items.c.attempts,
-            ).where(fetch_items.c.request_id == created.request_id)
+            sa.select(fetch_items).where(fetch_items.c.request_id == created.request_id)
         ).all()
         stored = conn.execute(
             sa.select(bills.c.fetch_item_id, bills.c.bill_number, bills.c.amount, bills.c.due_date)

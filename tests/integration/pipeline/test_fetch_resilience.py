@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pika
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from bbp_common.platform.db.tables import dispatches, fetch_items
 from bbp_portal.requests.service import create_fetch_request
 from bbp_scheduler.pacing import max_in_any_window
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, Service
 
 
 def accounts(prefix: str, n: int, utility: str = "DSCO") -> list[tuple[str, str]]:
@@ -115,15 +116,23 @@ def test_a_communicator_killed_mid_request_loses_no_item(pipeline: Pipeline) -> 
     assert failed == 0
 
 
-def test_the_standby_replaces_a_killed_leader_within_15_seconds(pipeline: Pipeline) -> None:
+def under_way_with_a_standby(pipeline: Pipeline, prefix: str, count: int) -> tuple[Service, Any]:
+    """Two schedulers (a leader, a standby) and a communicator; a fetch of ``count`` accounts
+    (``prefix``…), each answered in 50 ms, is under way: 50 are done. Returns the leader and
+    the request."""
     pipeline.sandbox.configure(base_latency_ms=50)
-    ids = pipeline.add_accounts(accounts("4400", 500))
+    ids = pipeline.add_accounts(accounts(prefix, count))
     pipeline.start("scheduler", "scheduler-a")
     pipeline.start("scheduler", "scheduler-b")
     pipeline.start("communicator")
     leader = pipeline.leader()
     created = create_fetch_request(pipeline.engine, "admin01", ids)
     pipeline.wait_for(lambda: done_count(pipeline, created.request_id) >= 50, 30, "progress")
+    return leader, created
+
+
+def test_the_standby_replaces_a_killed_leader_within_15_seconds(pipeline: Pipeline) -> None:
+    leader, created = under_way_with_a_standby(pipeline, "4400", 500)
     token = lease_token(pipeline)
     leader.kill()
     killed_at = time.monotonic()
@@ -137,14 +146,7 @@ def test_the_standby_replaces_a_killed_leader_within_15_seconds(pipeline: Pipeli
 
 
 def test_a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes(pipeline: Pipeline) -> None:
-    pipeline.sandbox.configure(base_latency_ms=50)
-    ids = pipeline.add_accounts(accounts("4500", 600))
-    pipeline.start("scheduler", "scheduler-a")
-    pipeline.start("scheduler", "scheduler-b")
-    pipeline.start("communicator")
-    leader = pipeline.leader()
-    created = create_fetch_request(pipeline.engine, "admin01", ids)
-    pipeline.wait_for(lambda: done_count(pipeline, created.request_id) >= 50, 30, "progress")
+    leader, created = under_way_with_a_standby(pipeline, "4500", 600)
     old_token = lease_token(pipeline)
     leader.signal(signal.SIGSTOP)
     try:

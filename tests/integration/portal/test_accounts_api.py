@@ -23,6 +23,11 @@ def new_account(client, **values) -> dict:
     return answer.json
 
 
+def dsco_account(consumer: str, mobile: str, label: str) -> dict[str, str]:
+    """The account form's fields for a DSCO account."""
+    return {"utility_code": "DSCO", "consumer_id": consumer, "mobile": mobile, "label": label}
+
+
 def test_add_read_edit_account(admin):
     """The API takes values in their canonical form (its document's patterns: utility codes
     in capitals, the mobile as digits — forms and uploads tidy them for people); the label's
@@ -278,28 +283,14 @@ def test_account_form_shows_errors_and_saves(admin):
     assert answer.status_code == 422
     assert "scientific notation" in answer.get_data(as_text=True)
     consumer = unique()
-    answer = admin.post(
-        "/accounts/new",
-        data={
-            "utility_code": "DSCO",
-            "consumer_id": consumer,
-            "mobile": "01712345678",
-            "label": "Form",
-        },
-    )
+    answer = admin.post("/accounts/new", data=dsco_account(consumer, "01712345678", "Form"))
     assert answer.status_code == 302
     found = admin.get(f"/api/v1/accounts?q={consumer}").json["items"]
     assert len(found) == 1
     account_id = found[0]["id"]
     assert admin.get(f"/accounts/{account_id}/edit").status_code == 200
     answer = admin.post(
-        f"/accounts/{account_id}/edit",
-        data={
-            "utility_code": "DSCO",
-            "consumer_id": consumer,
-            "mobile": "01812345678",
-            "label": "X",
-        },
+        f"/accounts/{account_id}/edit", data=dsco_account(consumer, "01812345678", "X")
     )
     assert answer.status_code == 302
     assert admin.get(f"/api/v1/accounts/{account_id}").json["mobile"] == "01812345678"

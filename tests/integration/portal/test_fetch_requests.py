@@ -43,6 +43,16 @@ def create(client: FlaskClient, **body: object) -> dict:
     return answer.get_json()
 
 
+def fetching(
+    client_as: Client, engine: Engine, accounts: list[tuple[str, str]]
+) -> tuple[FlaskClient, dict, list[int]]:
+    """An admin's fetch request of these new accounts (utility, consumer id): the admin's
+    client, the request as created, and its items' ids."""
+    client = client_as("admin")
+    made = create(client, ids=add_accounts(engine, accounts))
+    return client, made, item_ids(engine, made["id"])
+
+
 def tallies(client: FlaskClient, request_id: int) -> dict:
     return client.get(f"/api/v1/requests/{request_id}/progress").get_json()
 
@@ -225,10 +235,8 @@ def test_anonymous_callers_are_refused(client_as: Client):
 
 def test_progress_reads_the_tallies(client_as: Client, engine: Engine):
     stem = unique()
-    ids = add_accounts(engine, [("DSCO", f"{stem}{i}") for i in range(4)])
-    client = client_as("admin")
-    made = create(client, ids=ids)
-    items = item_ids(engine, made["id"])
+    accounts = [("DSCO", f"{stem}{i}") for i in range(4)]
+    client, made, items = fetching(client_as, engine, accounts)
 
     dispatch(engine, items[0])
     complete(engine, items[1], "bills", [("B1", None, Decimal("120.50"), Decimal("0"))])
@@ -258,10 +266,7 @@ def finished_request(client_as: Client, engine: Engine) -> dict:
     """A fetch of 30 accounts (DSCO and DESCO) with every kind of result."""
     stem = unique()
     accounts = [("DSCO" if i % 3 else "DESCO", f"{stem}{i:02d}") for i in range(30)]
-    ids = add_accounts(engine, accounts)
-    client = client_as("admin")
-    made = create(client, ids=ids)
-    items = item_ids(engine, made["id"])
+    client, made, items = fetching(client_as, engine, accounts)
     for n, item in enumerate(items):
         if n % 5 == 0:
             complete(engine, item, "failed", error_code="MBQ-500", error_message="Server busy")
@@ -380,10 +385,7 @@ def evil_request(client_as: Client, engine: Engine) -> dict:
     """Consumer ids and Mobiquity reasons that a spreadsheet would run as formulas."""
     stem = unique()
     accounts = [("DSCO", f"{evil}{stem}") for evil in EVIL[:4]] + [("DSCO", f"{stem}ok")]
-    ids = add_accounts(engine, accounts)
-    client = client_as("admin")
-    made = create(client, ids=ids)
-    items = item_ids(engine, made["id"])
+    client, made, items = fetching(client_as, engine, accounts)
     complete(
         engine, items[0], "bills", [("=1+2", date(2026, 12, 31), Decimal("99.99"), Decimal(1))]
     )

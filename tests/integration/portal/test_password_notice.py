@@ -10,7 +10,10 @@ import json
 import sqlalchemy as sa
 
 from bbp_common.platform.db.tables import notifications, outbox
-from tests.support.portal import post_form, register
+from tests.support.portal import (
+    change_password,
+    register,
+)
 
 
 def test_a_changed_password_queues_the_e_mail_in_the_users_language(
@@ -21,11 +24,7 @@ def test_a_changed_password_queues_the_e_mail_in_the_users_language(
         before = conn.execute(sa.select(sa.func.max(notifications.c.id))).scalar() or 0
     signed_in(portal_client, role="admin")
     register(portal_app, "admin01", "admin", language="bn")
-    answer = post_form(
-        portal_client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(portal_client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     with engine.connect() as conn:
         found = conn.execute(sa.select(notifications).where(notifications.c.id > before)).all()

@@ -4,13 +4,13 @@ limit named in the reader's language, audited, and nothing staged."""
 from __future__ import annotations
 
 import io
-import json
 import time
 
 from sqlalchemy import func, select
 
-from bbp_common.platform.db.tables import account_uploads, audit_log
+from bbp_common.platform.db.tables import account_uploads
 from tests.support import upload_bombs as bombs
+from tests.support.accounts import upload_refusals
 from tests.support.portal import flashes
 
 
@@ -26,16 +26,8 @@ def staged(engine) -> int:
 
 
 def last_refusal(engine) -> dict:
-    with engine.connect() as conn:
-        details = conn.execute(
-            select(audit_log.c.details)
-            .where(
-                audit_log.c.action == "accounts.upload.validate", audit_log.c.outcome == "refused"
-            )
-            .order_by(audit_log.c.id.desc())
-            .limit(1)
-        ).scalar_one()
-    return json.loads(details)
+    (refusal,) = upload_refusals(engine)
+    return refusal
 
 
 def test_a_zip_bomb_through_the_api_names_the_limit_and_is_audited(admin, engine):

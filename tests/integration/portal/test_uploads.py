@@ -19,7 +19,7 @@ from bbp_common.platform.db.tables import (
     bill_accounts,
 )
 from tests.integration.portal.conftest import build_app, sign_in
-from tests.support.accounts import unique
+from tests.support.accounts import unique, upload_refusals
 
 HEADER = "utility,consumer_id,mobile,label,groups"
 
@@ -241,16 +241,7 @@ def test_refused_files_are_explained_and_audited(admin, engine):
     assert answer.json["error"]["code"] == "unsupported_format"
     answer = admin.post("/api/v1/uploads", data={}, content_type="multipart/form-data")
     assert answer.status_code == 422 and answer.json["error"]["field"] == "file"
-    with engine.connect() as conn:
-        refused = conn.execute(
-            select(audit_log.c.details)
-            .where(
-                audit_log.c.action == "accounts.upload.validate", audit_log.c.outcome == "refused"
-            )
-            .order_by(audit_log.c.id.desc())
-            .limit(2)
-        ).scalars()
-        codes = [json.loads(d)["code"] for d in refused]
+    codes = [refusal["code"] for refusal in upload_refusals(engine, 2)]
     assert codes == ["unsupported_format", "missing_column"]
 
 

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from sandbox.testing import RunningSandbox, run_sandbox
-
-RECEIVERS = {"DSCO": "01788880001", "DESCO": "01788880002", "JGDCL": "01788880003"}
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[RunningSandbox]:
-    with run_sandbox() as running:
-        yield running
+from sandbox.testing import RunningSandbox
+from tests.support.sandbox_calls import billpay_body
 
 
 @pytest.fixture
-def sb(sandbox_server: RunningSandbox) -> RunningSandbox:
-    sandbox_server.reset()
-    return sandbox_server
+def sb(sandbox: RunningSandbox) -> RunningSandbox:
+    """The test worker's sandbox (``tests.support.portal``), reset."""
+    return sandbox
 
 
 class Mobiquity:
@@ -58,31 +50,8 @@ class Mobiquity:
     def pay_body(
         self, utility: str, consumer_id: str, bill: dict[str, Any], reference: str
     ) -> dict[str, Any]:
-        return {
-            "bearerCode": "MOBILE",
-            "currency": 101,
-            "externalReferenceId": reference,
-            "remarks": reference,
-            "initiator": "sender",
-            "language": "en",
-            "partnerData": {
-                "billAccountNumber": consumer_id,
-                "billNumber": bill["bill_number"],
-                "billerName": utility,
-                "billerCode": utility,
-            },
-            "receiver": {"idType": "mobileNumber", "idValue": RECEIVERS[utility], "productId": 12},
-            "sender": {
-                "idType": "mobileNumber",
-                "idValue": self.sb.payer_msisdn,
-                "mpin": self.sb.payer_mpin,
-                "paymentInstruments": [
-                    {"instrumentType": "WALLET", "amount": bill["amount"], "productId": 12}
-                ],
-                "userRole": "Channel",
-            },
-            "serviceFlowId": "BILLPAYOAP",
-        }
+        payer = {"msisdn": self.sb.payer_msisdn, "mpin": self.sb.payer_mpin}
+        return billpay_body(utility, consumer_id, bill, reference, **payer)
 
     def pay(
         self,

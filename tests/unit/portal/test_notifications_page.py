@@ -7,7 +7,14 @@ from datetime import datetime
 
 from bbp_portal.directory import UserRecord
 from bbp_portal.notices import Notice
-from tests.support.portal import FakeAccount, flashes, make_unit_portal, post_form
+from tests.support.portal import (
+    FakeAccount,
+    change_password,
+    flashes,
+    make_unit_portal,
+    post_form,
+    reset_password,
+)
 
 
 def portal():
@@ -91,17 +98,9 @@ def test_a_password_change_and_a_reset_ask_for_the_e_mail():
     p = portal()
     client = p.client()
     sign_in(client, "admin01", "Admin@123")
-    post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    change_password(client, "Admin@123", "Next@123")
     other = p.client()
-    post_form(other, "/forgot-password", {"login_id": "boss"})
-    post_form(other, "/forgot-password/otp", {"otp": "123456"})
-    post_form(
-        other, "/forgot-password/new", {"new_password": "Fresh@12", "confirm_password": "Fresh@12"}
-    )
+    reset_password(other, "boss", "Fresh@12")
     assert p.notices.asked == [("admin01", "changed"), ("boss", "reset")]
 
 
@@ -109,21 +108,13 @@ def test_a_refused_change_asks_for_nothing_and_a_failing_store_does_not_break_th
     p = portal()
     client = p.client()
     sign_in(client, "admin01", "Admin@123")
-    post_form(
-        client,
-        "/account/password",
-        {"old_password": "Wrong@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    change_password(client, "Wrong@123", "Next@123")
     assert p.notices.asked == []
 
     def broken(login_id: str, how: str) -> None:
         raise RuntimeError("database away")
 
     p.notices.password_changed = broken  # type: ignore[method-assign]
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     assert p.mobiquity.accounts["admin01"].password == "Next@123"

@@ -10,10 +10,13 @@ from bbp_portal.directory import UserRecord
 from tests.support.portal import (
     FakeAccount,
     LogCapture,
+    change_password,
     csrf_token,
     flashes,
     make_unit_portal,
     post_form,
+    reset_password,
+    signed_out_because,
 )
 
 GENERIC = "The login ID or password is not correct, or this login ID may not use the portal."
@@ -34,6 +37,13 @@ def portal(**settings):
         },
         **settings,
     )
+
+
+def refused_in_the_form(answer, message: str, p, call: str) -> None:
+    """The form comes back saying ``message``, and Mobiquity's ``call`` was not made."""
+    assert answer.status_code == 200
+    assert message in answer.get_data(as_text=True)
+    assert call not in p.mobiquity.calls
 
 
 def login(client, login_id, password):
@@ -142,9 +152,7 @@ def test_otp_must_be_six_digits_in_browser_and_server():
     page = client.get("/login/otp").get_data(as_text=True)
     assert 'pattern="\\d{6}"' in page and 'maxlength="6"' in page and 'inputmode="numeric"' in page
     answer = post_form(client, "/login/otp", {"otp": "12ab"})
-    assert answer.status_code == 200
-    assert "The OTP has 6 digits." in answer.get_data(as_text=True)
-    assert "login_confirm" not in p.mobiquity.calls
+    refused_in_the_form(answer, "The OTP has 6 digits.", p, "login_confirm")
 
 
 def test_length_rules_are_in_the_page_and_enforced():
@@ -222,9 +230,7 @@ def test_idle_and_absolute_expiry(clock: FakeClock):
     login(client, "admin01", "Admin@123")
     assert client.get("/").status_code == 200
     clock.advance(0.4)
-    answer = client.get("/")
-    assert answer.status_code == 302
-    assert "without activity" in " ".join(flashes(client.get(answer.headers["Location"])))
+    signed_out_because(client, "without activity")
 
     p = portal(session_idle_timeout=100, session_absolute_lifetime=0.5)
     client = p.client()
@@ -233,9 +239,7 @@ def test_idle_and_absolute_expiry(clock: FakeClock):
         assert client.get("/").status_code == 200  # busy...
         clock.advance(0.1)
     clock.advance(0.3)
-    answer = client.get("/")
-    assert answer.status_code == 302
-    assert "maximum length" in " ".join(flashes(client.get(answer.headers["Location"])))
+    signed_out_because(client, "maximum length")
 
 
 def test_background_polls_do_not_keep_an_unattended_session_alive(clock: FakeClock):
@@ -249,9 +253,7 @@ def test_background_polls_do_not_keep_an_unattended_session_alive(clock: FakeClo
         polled.append(client.get("/", headers={"X-BBP-Background": "1"}).status_code)
     assert polled[0] == 200  # still signed in: it reads...
     assert polled[-1] == 302  # ...but 0.75 s without a person's request ended the session
-    answer = client.get("/")
-    assert answer.status_code == 302
-    assert "without activity" in " ".join(flashes(client.get(answer.headers["Location"])))
+    signed_out_because(client, "without activity")
     # The same requests without the header are activity and keep the session.
     client = p.client()
     login(client, "admin01", "Admin@123")
@@ -265,9 +267,7 @@ def test_disabling_a_user_ends_their_open_session():
     client = p.client()
     login(client, "admin01", "Admin@123")
     p.users.set_active("admin01", False)
-    answer = client.get("/")
-    assert answer.status_code == 302
-    assert "withdrawn" in " ".join(flashes(client.get(answer.headers["Location"])))
+    signed_out_because(client, "withdrawn")
 
 
 def test_role_change_applies_at_the_next_request():
@@ -360,25 +360,15 @@ def test_forgot_password_refused_by_mobiquity_looks_like_an_unknown_id():
 def test_new_passwords_must_match():
     p = portal()
     client = p.client()
-    post_form(client, "/forgot-password", {"login_id": "admin01"})
-    post_form(client, "/forgot-password/otp", {"otp": "123456"})
-    answer = post_form(
-        client, "/forgot-password/new", {"new_password": "Fresh@12", "confirm_password": "Fresh@13"}
-    )
-    assert answer.status_code == 200
-    assert "The two new passwords differ." in answer.get_data(as_text=True)
-    assert "reset_confirm" not in p.mobiquity.calls
+    answer = reset_password(client, "admin01", "Fresh@12", confirm="Fresh@13")
+    refused_in_the_form(answer, "The two new passwords differ.", p, "reset_confirm")
 
 
 def test_change_password_with_a_fresh_token():
     p = portal()
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     assert p.mobiquity.accounts["admin01"].password == "Next@123"
     assert p.mobiquity.calls.count("login") == 1
@@ -389,11 +379,7 @@ def test_change_password_after_the_token_expired_signs_in_again():
     p.mobiquity.token_ttl = 10  # shorter than our renewal margin: stale at once
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Admin@123", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Admin@123", "Next@123")
     assert answer.headers["Location"] == "/"
     assert p.mobiquity.calls == ["login", "login", "change_credential"]
     assert p.mobiquity.accounts["admin01"].password == "Next@123"
@@ -421,11 +407,7 @@ def test_change_password_shows_mobiquitys_refusal():
     p = portal()
     client = p.client()
     login(client, "admin01", "Admin@123")
-    answer = post_form(
-        client,
-        "/account/password",
-        {"old_password": "Bad@1234", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    answer = change_password(client, "Bad@1234", "Next@123")
     assert answer.status_code == 400
     assert flashes(answer) == ["Wrong old password."]
 
@@ -453,17 +435,9 @@ def _every_flow(p, client):
     login(client, "otpuser", "Otp@1234")
     post_form(client, "/login/otp", {"otp": "654321"})
     post_form(client, "/login/otp", {"otp": "123456"})
-    post_form(
-        client,
-        "/account/password",
-        {"old_password": "Otp@1234", "new_password": "Next@123", "confirm_password": "Next@123"},
-    )
+    change_password(client, "Otp@1234", "Next@123")
     other = p.client()
-    post_form(other, "/forgot-password", {"login_id": "admin01"})
-    post_form(other, "/forgot-password/otp", {"otp": "123456"})
-    post_form(
-        other, "/forgot-password/new", {"new_password": "Fresh@99", "confirm_password": "Fresh@99"}
-    )
+    reset_password(other, "admin01", "Fresh@99")
 
 
 def test_change_password_is_rate_limited_too():

@@ -13,6 +13,7 @@ from werkzeug.test import TestResponse
 
 from sandbox.mobiquity import create_app
 from sandbox.mobiquity.settings import Settings
+from tests.support.sandbox_calls import billpay_body
 
 PATH_TOKEN = "/mobiquitypay/oauth/token"
 PATH_LOGIN = "/mobiquitypay/ums/v3/user/auth/web/login"
@@ -37,13 +38,6 @@ ENVELOPE_FIELDS = {
     "transactionTimeStamp",
     "language",
     "mfsTenantId",
-}
-
-RECEIVERS = {
-    "DSCO": "01788880001",
-    "DESCO": "01788880002",
-    "JGDCL": "01788880003",
-    "TTAS": "01788886666",
 }
 
 
@@ -145,48 +139,13 @@ class Api:
         mpin: Any = 13579,
     ) -> dict[str, Any]:
         """The scope document's billpay payload, for one fetched bill."""
-        body: dict[str, Any] = {
-            "bearerCode": "MOBILE",
-            "currency": 101,
-            "deviceInfo": {"appVersion": 10.2, "deviceId": 990000862471854, "model": "Oneplus10"},
-            "initiator": "sender",
-            "language": "en",
-            "partnerData": {
-                "billAccountNumber": consumer_id,
-                "billNumber": bill["bill_number"],
-                "billerName": utility,
-                "billerCode": utility,
-            },
-            "receiver": {"idType": "mobileNumber", "idValue": RECEIVERS[utility], "productId": 12},
-            "remarks": reference,
-            "sender": {
-                "idType": "mobileNumber",
-                "idValue": "01755555555",
-                "mpin": mpin,
-                "paymentInstruments": [
-                    {
-                        "instrumentType": "WALLET",
-                        "amount": bill["amount"] if amount is None else amount,
-                        "productId": 12,
-                    }
-                ],
-                "userRole": "Channel",
-            },
-            "serviceFlowId": "BILLPAYOAP",
-        }
-        if reference is not None:
-            body["externalReferenceId"] = reference
+        body = billpay_body(utility, consumer_id, bill, reference, mpin=mpin, amount=amount)
+        body["deviceInfo"] = {"appVersion": 10.2, "deviceId": 990000862471854, "model": "Oneplus10"}
         return body
 
-    def pay(
-        self,
-        utility: str,
-        consumer_id: str,
-        bill: dict[str, Any],
-        reference: str | None = "REF0000000000000001",
-        **kw: Any,
-    ) -> TestResponse:
-        return self.post(PATH_BILLPAY, self.pay_body(utility, consumer_id, bill, reference, **kw))
+    def pay(self, *args: Any, **kw: Any) -> TestResponse:
+        """POST billpay with :meth:`pay_body`'s payload (the same arguments)."""
+        return self.post(PATH_BILLPAY, self.pay_body(*args, **kw))
 
     def enquire(self, reference: str) -> TestResponse:
         return self.client.get(PATH_ENQUIRY + reference, headers=self.headers())

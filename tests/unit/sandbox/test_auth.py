@@ -88,6 +88,11 @@ def can_login(api: Api, login_id: str, password: str) -> bool:
 # ---- system token -------------------------------------------------------------------------
 
 
+def not_the(otp: str) -> str:
+    """A six-digit OTP that is not ``otp``."""
+    return f"{(int(otp) + 1) % 10**6:06d}"
+
+
 def test_system_token_has_the_documented_shape(client: FlaskClient) -> None:
     resp = client.post(
         PATH_TOKEN,
@@ -207,14 +212,9 @@ def test_an_otp_is_never_valid_twice(api: Api) -> None:
 def test_a_wrong_otp_is_refused_and_the_right_one_still_works(api: Api) -> None:
     paused = api.post(PATH_LOGIN, login_body("OTP01", "Com@8989")).get_json()
     right = api.otp("OTP01")
-    wrong = f"{(int(right) + 1) % 10**6:06d}"
     resume = paused["serviceRequestId"]
-    assert_envelope(
-        api.post(PATH_LOGIN_CONFIRM, {"resumeServiceRequestId": resume, "otp": wrong}),
-        400,
-        "Authen02",
-        "OTP_INVALID",
-    )
+    wrong = {"resumeServiceRequestId": resume, "otp": not_the(right)}
+    assert_envelope(api.post(PATH_LOGIN_CONFIRM, wrong), 400, "Authen02", "OTP_INVALID")
     ok = api.post(PATH_LOGIN_CONFIRM, {"resumeServiceRequestId": resume, "otp": right})
     assert ok.status_code == 200
 
@@ -487,14 +487,9 @@ def _reset_until_new_value(api: Api, login_id: str) -> str:
 def test_forgot_password_otp_is_single_use_and_checked(api: Api) -> None:
     first = api.post(PATH_RESET_INITIATE, initiate_body("admin01")).get_json()
     otp = api.otp("admin01")
-    wrong = f"{(int(otp) + 1) % 10**6:06d}"
     resume = first["serviceRequestId"]
-    assert_envelope(
-        api.post(PATH_RESET_VALIDATE, {"otp": wrong, "resumeServiceRequestId": resume}),
-        400,
-        "Authen02",
-        "OTP_INVALID",
-    )
+    wrong = {"otp": not_the(otp), "resumeServiceRequestId": resume}
+    assert_envelope(api.post(PATH_RESET_VALIDATE, wrong), 400, "Authen02", "OTP_INVALID")
     assert (
         api.post(PATH_RESET_VALIDATE, {"otp": otp, "resumeServiceRequestId": resume}).status_code
         == 200

@@ -7,10 +7,9 @@ The sandbox is started once per session on a free port by its own helper
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
-from mq_helpers import READ_TIMEOUT, SLOW_SECONDS
+from mq_helpers import READ_TIMEOUT, SLOW_SECONDS, client_maker
 
 from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 from sandbox.testing import RunningSandbox, run_sandbox
@@ -31,19 +30,15 @@ def sb(sandbox_session: RunningSandbox) -> RunningSandbox:
 
 @pytest.fixture
 def make_client(sb: RunningSandbox) -> Iterator[Callable[..., MobiquityClient]]:
-    made: list[MobiquityClient] = []
-
-    def make(**kw: Any) -> MobiquityClient:
-        kw.setdefault("sender", PayerWallet(sb.payer_msisdn, sb.payer_mpin))
-        kw.setdefault("timeouts", Timeouts(connect=2, read=READ_TIMEOUT))
-        kw.setdefault("retries", RetryPolicy(attempts=3, backoff_initial=0.05, backoff_max=0.2))
-        client = MobiquityClient(sb.base_url, sb.client_id, sb.client_secret, **kw)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    with client_maker(
+        sb.base_url,
+        sb.client_id,
+        sb.client_secret,
+        sender=PayerWallet(sb.payer_msisdn, sb.payer_mpin),
+        timeouts=Timeouts(connect=2, read=READ_TIMEOUT),
+        retries=RetryPolicy(attempts=3, backoff_initial=0.05, backoff_max=0.2),
+    ) as make:
+        yield make
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 from mobiquity_client import (
     ClientCredentialsRejected,
-    DeviceInfo,
     InvalidCredentials,
     LoginSucceeded,
     MobiquityClient,
@@ -22,15 +21,7 @@ from sandbox.testing import RunningSandbox
 
 pytestmark = pytest.mark.integration
 
-# The document's login device (mobiquity-api.md §1.2)
-DEVICE = DeviceInfo(
-    device_id="ffed2d4608c5191f5086b2f2cf160afd",
-    app_name="mobilePay",
-    app_version="V X.9",
-    browser="Google Chrome",
-    model="Desktop - Windows 10",
-    provider_ip_address="136.226.255.14",
-)
+DEVICE = mq_doc.DEVICE  # the document's login device (mobiquity-api.md §1.2)
 
 
 def _login_with_otp(client: MobiquityClient, sb: RunningSandbox, login_id: str, password: str):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import mq_doc
 import pytest
 from mq_fake import FakeHttp, Registered
-from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, MPIN, SleepRecorder
+from mq_helpers import BASE, CLIENT_ID, CLIENT_SECRET, MPIN, SleepRecorder, client_maker
 
 from mobiquity_client import MobiquityClient, PayerWallet, RetryPolicy, Timeouts
 
@@ -31,19 +30,15 @@ def token_ok(rsps: FakeHttp) -> Registered:
 
 @pytest.fixture
 def make_client(sleeps: SleepRecorder) -> Iterator[Callable[..., MobiquityClient]]:
-    made: list[MobiquityClient] = []
-
-    def make(base_url: str = BASE, **kw: Any) -> MobiquityClient:
-        kw.setdefault("sender", PayerWallet("01755555555", MPIN))
-        kw.setdefault("retries", RetryPolicy(attempts=3, sleep=sleeps))
-        kw.setdefault("timeouts", Timeouts(connect=1, read=2))
-        client = MobiquityClient(base_url, CLIENT_ID, CLIENT_SECRET, **kw)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    with client_maker(
+        BASE,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        sender=PayerWallet("01755555555", MPIN),
+        retries=RetryPolicy(attempts=3, sleep=sleeps),
+        timeouts=Timeouts(connect=1, read=2),
+    ) as make:
+        yield make
 
 
 @pytest.fixture

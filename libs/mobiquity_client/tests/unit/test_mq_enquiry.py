@@ -11,19 +11,8 @@ import pytest
 from mq_fake import FakeHttp
 from mq_helpers import BASE, SleepRecorder, calls_to
 
-from mobiquity_client import (
-    EnquiryAnswer,
-    EnquiryContract,
-    EnquiryFailed,
-    EnquiryNotFound,
-    EnquiryOutcome,
-    EnquiryPending,
-    EnquirySucceeded,
-    EnquiryUnknown,
-    MobiquityClient,
-    Paths,
-    RetryPolicy,
-)
+import mobiquity_client as mq
+from mobiquity_client import MobiquityClient, Paths, RetryPolicy
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +34,7 @@ def test_get_with_reference_in_path_and_bearer(
 def test_succeeded(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
     outcome = client.enquire_payment(REF)
-    assert outcome == EnquirySucceeded(
+    assert outcome == mq.EnquirySucceeded(
         REF, "169647-825021-446643", "SUCCEEDED", "96c7bed5-e9bf-4f5e-96a4-3eaed32bddd3"
     )
 
@@ -60,7 +49,7 @@ def test_failed_keeps_mobiquity_error(
         ),
     )
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryFailed)
+    assert isinstance(outcome, mq.EnquiryFailed)
     assert (outcome.error_code, outcome.user_message) == ("TXN01", "Insufficient balance.")
 
 
@@ -68,7 +57,7 @@ def test_failed_keeps_mobiquity_error(
 def test_pending(status: str, rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found(status))
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryPending)
+    assert isinstance(outcome, mq.EnquiryPending)
     assert outcome.order_status == status
 
 
@@ -78,7 +67,7 @@ def test_not_found(
 ) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.ENQUIRY_NOT_FOUND, status=http_status)
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryNotFound)
+    assert isinstance(outcome, mq.EnquiryNotFound)
     assert outcome.error_code == "Generic05"
     assert len(calls_to(rsps, ENQ)) == 1
 
@@ -109,7 +98,7 @@ def test_unknown(
 ) -> None:
     rsps.get(BASE + ENQ, body=body, status=status, content_type="application/json")
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryUnknown), outcome
+    assert isinstance(outcome, mq.EnquiryUnknown), outcome
     assert outcome.reference == REF
 
 
@@ -126,7 +115,7 @@ def test_transient_failures_retried_then_unknown(
 ) -> None:
     rsps.get(BASE + ENQ, **failure)  # type: ignore[arg-type]
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryUnknown)
+    assert isinstance(outcome, mq.EnquiryUnknown)
     assert len(calls_to(rsps, ENQ)) == 3
     assert len(sleeps.calls) == 2
 
@@ -136,7 +125,7 @@ def test_transient_failure_then_answer(
 ) -> None:
     rsps.get(BASE + ENQ, status=502)
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
-    assert isinstance(client.enquire_payment(REF), EnquirySucceeded)
+    assert isinstance(client.enquire_payment(REF), mq.EnquirySucceeded)
 
 
 def test_no_retry_policy(
@@ -144,7 +133,7 @@ def test_no_retry_policy(
 ) -> None:
     rsps.get(BASE + ENQ, body=mq_fake.read_timeout())
     outcome = make_client(retries=RetryPolicy.none()).enquire_payment(REF)
-    assert isinstance(outcome, EnquiryUnknown)
+    assert isinstance(outcome, mq.EnquiryUnknown)
     assert outcome.kind == "read_timeout"
     assert len(calls_to(rsps, ENQ)) == 1
 
@@ -152,7 +141,7 @@ def test_no_retry_policy(
 def test_token_unavailable_is_unknown(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, status=401, json={"error": "invalid_client"})
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryUnknown)
+    assert isinstance(outcome, mq.EnquiryUnknown)
     assert outcome.kind == "token"
 
 
@@ -161,7 +150,7 @@ def test_401_renews_token_once(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + TOKEN, json={**mq_doc.TOKEN, "access_token": "new"})
     rsps.get(BASE + ENQ, status=401)
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("PENDING"))
-    assert isinstance(client.enquire_payment(REF), EnquiryPending)
+    assert isinstance(client.enquire_payment(REF), mq.EnquiryPending)
     assert [c.request.headers["Authorization"] for c in calls_to(rsps, ENQ)] == [
         "Bearer old",
         "Bearer new",
@@ -172,14 +161,14 @@ def test_reference_is_url_quoted(rsps: FakeHttp, token_ok: object, client: Mobiq
     rsps.get(BASE + "/jigsaw/v1/order/enquiry/A%2FB%20C", json=mq_doc.enquiry_found("PENDING"))
     outcome = client.enquire_payment("A/B C")
     # the echoed externalReferenceId is another reference: unknown, but the path was right
-    assert isinstance(outcome, EnquiryUnknown)
+    assert isinstance(outcome, mq.EnquiryUnknown)
     assert len(rsps.calls) == 2
 
 
 def test_configured_post_contract_and_path(
     rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
-    contract = EnquiryContract(
+    contract = mq.EnquiryContract(
         method="POST",
         reference_body_field="partnerRef",
         status_field="txnStatus",
@@ -190,7 +179,7 @@ def test_configured_post_contract_and_path(
     client = make_client(paths=Paths(enquiry="/report/txn"), enquiry=contract)
     rsps.post(BASE + "/report/txn", json={"partnerRef": REF, "txnStatus": "TF", "orderId": "9"})
     outcome = client.enquire_payment(REF)
-    assert isinstance(outcome, EnquiryFailed)
+    assert isinstance(outcome, mq.EnquiryFailed)
     (call,) = calls_to(rsps, "/report/txn")
     assert json.loads(call.request.body) == {"partnerRef": REF}
 
@@ -198,17 +187,17 @@ def test_configured_post_contract_and_path(
 def test_mapper_hook_takes_over_and_can_fall_back(
     rsps: FakeHttp, token_ok: object, make_client: Callable[..., MobiquityClient]
 ) -> None:
-    seen: list[EnquiryAnswer] = []
+    seen: list[mq.EnquiryAnswer] = []
 
-    def mapper(answer: EnquiryAnswer) -> EnquiryOutcome | None:
+    def mapper(answer: mq.EnquiryAnswer) -> mq.EnquiryOutcome | None:
         seen.append(answer)
         if isinstance(answer.body, dict) and answer.body.get("state") == "DONE":
-            return EnquirySucceeded(answer.reference, None, "DONE")
+            return mq.EnquirySucceeded(answer.reference, None, "DONE")
         return None  # fall back to the default mapping
 
-    client = make_client(enquiry=EnquiryContract(mapper=mapper))
+    client = make_client(enquiry=mq.EnquiryContract(mapper=mapper))
     rsps.get(BASE + ENQ, json={"state": "DONE"})
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("FAILED"))
-    assert client.enquire_payment(REF) == EnquirySucceeded(REF, None, "DONE")
-    assert isinstance(client.enquire_payment(REF), EnquiryFailed)
+    assert client.enquire_payment(REF) == mq.EnquirySucceeded(REF, None, "DONE")
+    assert isinstance(client.enquire_payment(REF), mq.EnquiryFailed)
     assert [a.http_status for a in seen] == [200, 200]

@@ -27,6 +27,17 @@ def _lines(caplog: pytest.LogCaptureFixture, endpoint: str) -> list[logging.LogR
     ]
 
 
+def one_line(
+    caplog: pytest.LogCaptureFixture, endpoint: str, level: int, *parts: str
+) -> logging.LogRecord:
+    """The one log line of a call to ``endpoint``: at ``level``, saying each of ``parts``."""
+    (line,) = _lines(caplog, endpoint)
+    assert line.levelno == level
+    for part in parts:
+        assert part in line.getMessage(), line.getMessage()
+    return line
+
+
 @pytest.fixture
 def info(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="mobiquity_client")
@@ -38,10 +49,7 @@ def test_fetch_one_line_with_the_bills_found(
 ) -> None:
     rsps.post(BASE + FETCH, body=mq_doc.FETCH_SEVERAL_BILLS, content_type="application/json")
     client.fetch_pending_bills("DSCO", "17021270", "9810036587")
-    (line,) = _lines(info, "fetch")
-    assert line.levelno == logging.INFO
-    assert "outcome=ok" in line.getMessage()
-    assert "consumer_id=17021270" in line.getMessage()
+    line = one_line(info, "fetch", logging.INFO, "outcome=ok", "consumer_id=17021270")
     assert line.mobiquity["bills"] == 2  # type: ignore[attr-defined]
 
 
@@ -52,10 +60,7 @@ def test_fetch_malformed_answer_one_warning_naming_the_field(
     rsps.post(BASE + FETCH, body=body, content_type="application/json")
     with pytest.raises(UnexpectedResponse):
         client.fetch_pending_bills("DSCO", "17021270", "9810036587")
-    (line,) = _lines(info, "fetch")
-    assert line.levelno == logging.WARNING
-    assert "outcome=bad_body" in line.getMessage()
-    assert "field=bill_list[1].amount" in line.getMessage()
+    one_line(info, "fetch", logging.WARNING, "outcome=bad_body", "field=bill_list[1].amount")
 
 
 def test_fetch_refused_one_warning(
@@ -64,9 +69,7 @@ def test_fetch_refused_one_warning(
     rsps.post(BASE + FETCH, json=mq_doc.FETCH_CONSUMER_ID_EMPTY, status=422)
     with pytest.raises(Exception):  # noqa: B017 - ConsumerIdRequired, tested elsewhere
         client.fetch_pending_bills("DSCO", "", "9810036587")
-    (line,) = _lines(info, "fetch")
-    assert line.levelno == logging.WARNING
-    assert "outcome=refused" in line.getMessage()
+    one_line(info, "fetch", logging.WARNING, "outcome=refused")
 
 
 def test_enquiry_one_line_with_its_result(
@@ -74,11 +77,8 @@ def test_enquiry_one_line_with_its_result(
 ) -> None:
     rsps.get(BASE + ENQ, json=mq_doc.enquiry_found("SUCCEEDED"))
     client.enquire_payment(mq_doc.REFERENCE)
-    (line,) = _lines(info, "enquiry")
-    assert line.levelno == logging.INFO
-    assert f"reference={mq_doc.REFERENCE}" in line.getMessage()
-    assert "result=EnquirySucceeded" in line.getMessage()
-    assert "order_id=169647-825021-446643" in line.getMessage()
+    found = ("result=EnquirySucceeded", "order_id=169647-825021-446643")
+    one_line(info, "enquiry", logging.INFO, f"reference={mq_doc.REFERENCE}", *found)
 
 
 def test_enquiry_after_a_refused_token_one_line_per_request(
@@ -98,9 +98,7 @@ def test_billpay_one_line(
 ) -> None:
     rsps.post(BASE + PAY, json=mq_doc.BILLPAY_ACCEPTED)
     client.pay_bill(payment())
-    (line,) = _lines(info, "billpay")
-    assert line.levelno == logging.INFO
-    assert "outcome=accepted" in line.getMessage()
+    one_line(info, "billpay", logging.INFO, "outcome=accepted")
 
 
 def test_nothing_is_built_when_the_level_is_off(

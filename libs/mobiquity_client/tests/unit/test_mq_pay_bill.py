@@ -10,7 +10,7 @@ from typing import Any
 import mq_doc
 import pytest
 from mq_fake import FakeHttp
-from mq_helpers import BASE, MPIN, calls_to, payment
+from mq_helpers import BASE, MPIN, calls_to, payment, sent_body
 
 from mobiquity_client import (
     Accepted,
@@ -33,10 +33,7 @@ TOKEN = "/mobiquitypay/oauth/token"
 
 
 def _sent_body(rsps: FakeHttp) -> dict[str, Any]:
-    (call,) = calls_to(rsps, PAY)
-    body = json.loads(call.request.body, parse_float=Decimal)
-    assert isinstance(body, dict)
-    return body
+    return sent_body(rsps, PAY)
 
 
 # -- the request ------------------------------------------------------------------------------

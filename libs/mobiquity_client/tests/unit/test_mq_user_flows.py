@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ import mq_doc
 import mq_fake
 import pytest
 from mq_fake import FakeHttp
-from mq_helpers import BASE, calls_to
+from mq_helpers import BASE, calls_to, sent_body
 
 from mobiquity_client import (
     AuthPolicy,
@@ -42,21 +41,7 @@ VALIDATE = "/mobiquitypay/v2/ums/user/auth/self-set-auth/validate-otp"
 FINISH = "/mobiquitypay/v2/ums/user/auth/self-set-auth/confirm"
 TOKEN = "/mobiquitypay/oauth/token"
 
-DOC_DEVICE = DeviceInfo(
-    device_id="ffed2d4608c5191f5086b2f2cf160afd",
-    app_name="mobilePay",
-    app_version="V X.9",
-    browser="Google Chrome",
-    model="Desktop - Windows 10",
-    provider_ip_address="136.226.255.14",
-)
-
-
-def _body(rsps: FakeHttp, path: str) -> dict[str, Any]:
-    (call,) = calls_to(rsps, path)
-    body = json.loads(call.request.body)
-    assert isinstance(body, dict)
-    return body
+DOC_DEVICE = mq_doc.DEVICE
 
 
 # -- login ------------------------------------------------------------------------------------
@@ -67,7 +52,7 @@ def test_login_sends_the_document_body_with_system_token(
 ) -> None:
     rsps.post(BASE + LOGIN, json=mq_doc.LOGIN_SUCCEEDED)
     client.login("Aman01", "Com@1357", DOC_DEVICE)
-    assert _body(rsps, LOGIN) == mq_doc.LOGIN_REQUEST
+    assert sent_body(rsps, LOGIN) == mq_doc.LOGIN_REQUEST
     (call,) = calls_to(rsps, LOGIN)
     assert call.request.headers["Authorization"] == "Bearer " + mq_doc.TOKEN["access_token"]
 
@@ -200,7 +185,7 @@ def test_login_401_drops_token_but_does_not_resend(
 def test_confirm_login_otp(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -> None:
     rsps.post(BASE + CONFIRM, json=mq_doc.LOGIN_CONFIRM_SUCCEEDED)
     result = client.confirm_login_otp("0a24aaa1-3e71-4468-a7a7-e7bc8aef6d31", "560727")
-    assert _body(rsps, CONFIRM) == mq_doc.LOGIN_CONFIRM_REQUEST
+    assert sent_body(rsps, CONFIRM) == mq_doc.LOGIN_CONFIRM_REQUEST
     assert result.access_token == "eyJ.confirmed-access-token-secret"
     assert result.expires_in == 2999
     (call,) = calls_to(rsps, CONFIRM)
@@ -253,7 +238,7 @@ def test_confirm_without_system_token_when_configured(
 def test_change_password(rsps: FakeHttp, client: MobiquityClient) -> None:
     rsps.post(BASE + CHANGE, json=mq_doc.CHANGE_CREDENTIAL_SUCCEEDED)
     client.change_password("user-token-abc", "OTP01", "Com@8989", "Com@4545", "Com@4545")
-    assert _body(rsps, CHANGE) == mq_doc.CHANGE_CREDENTIAL_REQUEST
+    assert sent_body(rsps, CHANGE) == mq_doc.CHANGE_CREDENTIAL_REQUEST
     (call,) = calls_to(rsps, CHANGE)
     assert call.request.headers["Authorization"] == "Bearer user-token-abc"
     assert not calls_to(rsps, TOKEN)  # the user's token, not the system token
@@ -313,19 +298,19 @@ def test_reset_flow(rsps: FakeHttp, token_ok: object, client: MobiquityClient) -
         original_service_request_id="cfd43988-7adf-4168-bdcd-0523ce0a8634",
         message="OTP validation is required. Please enter OTP to continue",
     )
-    body = _body(rsps, INITIATE)
+    body = sent_body(rsps, INITIATE)
     for key, value in mq_doc.RESET_INITIATE_REQUEST.items():
         assert body[key] == value
     assert body["deviceInfo"]["deviceId"] == "dev-1"
     assert body["deviceInfo"]["isPublicDevice"] == "N"
 
     step2 = client.verify_password_reset_otp(step.resume_id, "655336")
-    assert _body(rsps, VALIDATE) == mq_doc.RESET_VALIDATE_REQUEST
+    assert sent_body(rsps, VALIDATE) == mq_doc.RESET_VALIDATE_REQUEST
     assert step2.resume_id == "11111111-2222-4333-8444-555555555555"  # a new id
     assert step2.code == "new.auth.value.required"
 
     assert client.finish_password_reset(step2.resume_id, "Com@0822", "Com@0822") is None
-    assert _body(rsps, FINISH) == mq_doc.RESET_CONFIRM_REQUEST
+    assert sent_body(rsps, FINISH) == mq_doc.RESET_CONFIRM_REQUEST
     for path in (INITIATE, VALIDATE, FINISH):
         (call,) = calls_to(rsps, path)
         assert call.request.headers["Authorization"].startswith("Bearer ")

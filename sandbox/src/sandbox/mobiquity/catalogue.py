@@ -34,48 +34,14 @@ class Biller:
         return asdict(self)
 
 
+#: One biller a row, the fields in Biller's order: code, biller code, name, receiver wallet,
+#: product id, fetchable, add service charge, bill number digits.
 BILLERS: tuple[Biller, ...] = (
-    Biller(
-        code="DSCO",
-        biller_code="DSCO",
-        name="DSCO Electricity",
-        receiver_msisdn="01788880001",
-        product_id=12,
-        fetchable=True,
-        add_service_charge=False,
-        bill_number_digits=12,
-    ),
-    Biller(
-        code="DESCO",
-        biller_code="DESCO",
-        name="Dhaka Electric Supply Company",
-        receiver_msisdn="01788880002",
-        product_id=12,
-        fetchable=True,
-        add_service_charge=True,
-        bill_number_digits=12,
-    ),
-    Biller(
-        code="JGDCL",
-        biller_code="JGDCL",
-        name="Jalalabad Gas T&D",
-        receiver_msisdn="01788880003",
-        product_id=12,
-        fetchable=True,
-        add_service_charge=False,
-        bill_number_digits=16,
-    ),
+    Biller("DSCO", "DSCO", "DSCO Electricity", "01788880001", 12, True, False, 12),
+    Biller("DESCO", "DESCO", "Dhaka Electric Supply Company", "01788880002", 12, True, True, 12),
+    Biller("JGDCL", "JGDCL", "Jalalabad Gas T&D", "01788880003", 12, True, False, 16),
     # The scope document's billpay example pays TTAS to 01788886666 with productId 12.
-    Biller(
-        code="TTAS",
-        biller_code="TTAS",
-        name="Titas Gas T&D",
-        receiver_msisdn="01788886666",
-        product_id=12,
-        fetchable=False,
-        add_service_charge=False,
-        bill_number_digits=12,
-    ),
+    Biller("TTAS", "TTAS", "Titas Gas T&D", "01788886666", 12, False, False, 12),
 )
 
 _BY_CODE = {b.code: b for b in BILLERS}

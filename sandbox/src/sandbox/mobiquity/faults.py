@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ENDPOINTS = (
-    "token",
+#: Every endpoint but the token call: the calls that carry a bearer token.
+BEARER_ENDPOINTS = (
     "login",
     "login_confirm",
     "change_credential",
@@ -23,6 +23,7 @@ ENDPOINTS = (
     "billpay",
     "enquiry",
 )
+ENDPOINTS = ("token", *BEARER_ENDPOINTS)
 ANY_ENDPOINT = "*"
 
 # What happens after processing, in the ledger's `answered` vocabulary.
@@ -50,17 +51,6 @@ FAULT_KINDS = (
     "insufficient_balance",
 )
 BILLPAY_ONLY = ("wrong_mpin", "insufficient_balance")
-BEARER_ENDPOINTS = (
-    "login",
-    "login_confirm",
-    "change_credential",
-    "reset_initiate",
-    "reset_validate",
-    "reset_confirm",
-    "fetch",
-    "billpay",
-    "enquiry",
-)
 
 # Magic consumer ids (docs/decisions.md): prefix -> (endpoint, effect).
 MAGIC: dict[str, tuple[str, str]] = {
@@ -105,19 +95,8 @@ class Fault:
         return self.reference is None or self.reference == reference
 
     def to_json(self) -> dict[str, Any]:
-        """The fault as `GET /__sandbox__/faults` lists it."""
-        return {
-            "id": self.id,
-            "endpoint": self.endpoint,
-            "fault": self.fault,
-            "consumer_id": self.consumer_id,
-            "reference": self.reference,
-            "probability": self.probability,
-            "latency_ms": self.latency_ms,
-            "seconds": self.seconds,
-            "times": self.times,
-            "applied": self.applied,
-        }
+        """The fault as `GET /__sandbox__/faults` lists it: every field but the token limit."""
+        return {k: v for k, v in asdict(self).items() if k != "token_seq_limit"}
 
 
 def parse_fault(body: Mapping[str, Any], fault_id: int, token_seq: int) -> Fault:

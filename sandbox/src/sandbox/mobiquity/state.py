@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sandbox.mobiquity import faults as faults_mod
@@ -107,20 +107,12 @@ class Call:
 
     def to_json(self) -> dict[str, Any]:
         """The call as listed; `status` is null while unanswered or when dropped."""
-        return {
-            "seq": self.seq,
-            "endpoint": self.endpoint,
-            "method": self.method,
-            "path": self.path,
-            "received_at": utc_text(self.ts),
-            "ts": self.ts,
-            "consumer_id": self.consumer_id,
-            "reference": self.reference,
-            "status": self.status,
-            "answered": self.answered,
-            "duration_ms": self.duration_ms,
-            "fault_ids": list(self.fault_ids),
-        }
+        listed: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if name == "ts":  # the moment in words first, as the README lists them
+                listed["received_at"] = utc_text(self.ts)
+            listed[name] = value
+        return listed
 
 
 class State:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: What `GET /__sandbox__/users` shows of a user, in this order.
+PUBLIC = ("login_id", "user_id", "name", "email", "msisdn", "workspace", "otp_enabled", "blocked")
+
 
 @dataclass
 class User:
@@ -26,16 +29,7 @@ class User:
 
     def public_json(self) -> dict[str, object]:
         """What `GET /__sandbox__/users` shows: everything but the password."""
-        return {
-            "login_id": self.login_id,
-            "user_id": self.user_id,
-            "name": self.name,
-            "email": self.email,
-            "msisdn": self.msisdn,
-            "workspace": self.workspace,
-            "otp_enabled": self.otp_enabled,
-            "blocked": self.blocked,
-        }
+        return {name: getattr(self, name) for name in PUBLIC}
 
 
 def demo_users() -> dict[str, User]:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bbp_common.platform.settings import SettingsError
+from bbp_common.platform.runtime import run_service
 
 
 def main() -> int:
     from bbp_communicator.bootstrap import bootstrap
 
-    try:
-        service = bootstrap()
-    except SettingsError as exc:
-        print(str(exc), file=sys.stderr)  # noqa: T201 - before logging exists
-        return 2
-    service.run()
-    return 0
+    return run_service(bootstrap)
 
 
 if __name__ == "__main__":

@@ -420,7 +420,6 @@ class Notifier:
             # next try through the outbox. Acknowledged once the report is confirmed — a
             # report that cannot be published raises Retry and the command comes back.
             error = _error_text(exc)
-            self.metrics.sent.labels(row.channel, "retry_later").inc()
             log.warning(
                 "notification_will_retry",
                 notification_id=notification_id,
@@ -430,13 +429,8 @@ class Notifier:
                 delivery=delivery,
                 error=error,
             )
-            self.report(
-                NOTIFY_RESULT,
-                {**base, "outcome": "retry_later", "error": error},
-                message.correlation_id,
-            )
+            self._report(message, row, {**base, "outcome": "retry_later", "error": error})
             return
-        self.metrics.sent.labels(row.channel, "sent").inc()
         log.info(
             "notification_sent",
             notification_id=notification_id,
@@ -446,11 +440,7 @@ class Notifier:
             retries=row.retries,
             delivery=delivery,
         )
-        self.report(
-            NOTIFY_RESULT,
-            {**base, "outcome": "sent", "error": None},
-            message.correlation_id,
-        )
+        self._report(message, row, {**base, "outcome": "sent", "error": None})
 
     def _give_up(
         self,
@@ -462,7 +452,6 @@ class Notifier:
         delivery: int,
     ) -> None:
         error = mask_text(error)[:ERROR_MAX]
-        self.metrics.sent.labels(row.channel, outcome).inc()
         log.error(
             "notification_failed" if outcome == "failed" else "notification_dead",
             notification_id=row.notification_id,
@@ -472,8 +461,9 @@ class Notifier:
             delivery=delivery,
             error=error,
         )
-        self.report(
-            NOTIFY_RESULT,
+        self._report(
+            message,
+            row,
             {
                 "notification_id": row.notification_id,
                 "report_id": str(uuid.uuid4()),
@@ -482,8 +472,13 @@ class Notifier:
                 "error": error,
                 "command_id": message.message_id,
             },
-            message.correlation_id,
         )
+
+    def _report(self, message: Envelope, row: Any, result: dict[str, Any]) -> None:
+        """Count the notification's outcome by channel and report it to the scheduler (which
+        records it, and schedules a retry)."""
+        self.metrics.sent.labels(row.channel, result["outcome"]).inc()
+        self.report(NOTIFY_RESULT, result, message.correlation_id)
 
     def _load(self, notification_id: str) -> Any:
         with self.engine.connect() as conn:

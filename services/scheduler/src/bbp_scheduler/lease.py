@@ -77,12 +77,8 @@ class Lease:
         return self.token is not None
 
     def _params(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "holder": self.holder,
-            "token": self.token,
-            "ttl_us": self.ttl_us,
-        }
+        """What the statements bind: the lease's name, holder, token and lifetime."""
+        return {name: getattr(self, name) for name in ("name", "holder", "token", "ttl_us")}
 
     def try_acquire(self) -> bool:
         """Take the lease if it is free or expired; the fencing token goes up by one."""

@@ -19,7 +19,9 @@ rows, skipping rows another transaction holds.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import Connection
@@ -39,6 +41,18 @@ log = get_logger(__name__)
 S = PaymentState
 F = FetchItemState
 BATCH = 200
+
+
+def _overdue(store: Any, state: Enum, column: str, grace: float, now: datetime) -> list[Any]:
+    """A batch of ``store``'s rows in ``state`` whose ``column`` is more than ``grace`` seconds
+    before ``now`` (the database's clock), locked; rows another transaction holds are skipped."""
+    rows: list[Any] = store.lock_where(
+        f"state = %s AND {column} < %s",
+        (state.value, now - timedelta(seconds=grace)),
+        limit=BATCH,
+        skip_locked=True,
+    )
+    return rows
 
 
 class Sweeper:
@@ -95,12 +109,8 @@ class Sweeper:
         return counts
 
     def _senders_gone(self, work: Work) -> int:
-        cutoff = work.now - timedelta(seconds=self.settings.pay_answer_grace)
-        rows = work.payments.lock_where(
-            "state = %s AND answer_by_at < %s",
-            (S.SENDING.value, cutoff),
-            limit=BATCH,
-            skip_locked=True,
+        rows = _overdue(
+            work.payments, S.SENDING, "answer_by_at", self.settings.pay_answer_grace, work.now
         )
         for row in rows:
             work.payments.to_ambiguous(
@@ -113,12 +123,8 @@ class Sweeper:
         return len(rows)
 
     def _lost_pay_commands(self, work: Work) -> int:
-        cutoff = work.now - timedelta(seconds=self.settings.pay_requeue_grace)
-        rows = work.payments.lock_where(
-            "state = %s AND deadline_at < %s",
-            (S.DISPATCHED.value, cutoff),
-            limit=BATCH,
-            skip_locked=True,
+        rows = _overdue(
+            work.payments, S.DISPATCHED, "deadline_at", self.settings.pay_requeue_grace, work.now
         )
         # Safe: past its deadline no claim can succeed (claims compare the deadline with this
         # same database clock), so this dispatch can never be sent.
@@ -127,13 +133,8 @@ class Sweeper:
         return len(moved)
 
     def _lost_fetches(self, work: Work) -> int:
-        cutoff = work.now - timedelta(seconds=self.settings.fetch_result_timeout)
-        rows = work.fetches.lock_where(
-            "state = %s AND dispatched_at < %s",
-            (F.DISPATCHED.value, cutoff),
-            limit=BATCH,
-            skip_locked=True,
-        )
+        timeout = self.settings.fetch_result_timeout
+        rows = _overdue(work.fetches, F.DISPATCHED, "dispatched_at", timeout, work.now)
         for row in rows:
             if row.attempts >= self.settings.fetch_max_attempts:
                 work.fetches.move(

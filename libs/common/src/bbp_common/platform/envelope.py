@@ -40,9 +40,9 @@ EXCHANGE = "bbp"
 DEAD_LETTER_EXCHANGE = "bbp.dlx"
 PERSISTENT = 2
 MESSAGE_ID_MAX = 36  # outbox.message_id and processed_messages.message_id are VARCHAR(36)
-_ENVELOPE_KEYS = frozenset(
-    {"message_id", "type", "version", "correlation_id", "occurred_at", "body"}
-)
+#: The envelope's fields on the wire, in the order written (every one is required on reading).
+_ENVELOPE_FIELDS = ("message_id", "type", "version", "correlation_id", "occurred_at", "body")
+_ENVELOPE_KEYS = frozenset(_ENVELOPE_FIELDS)
 
 
 class InvalidMessage(Exception):
@@ -132,14 +132,9 @@ class Envelope:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "type": self.type,
-            "version": self.version,
-            "correlation_id": self.correlation_id,
-            "occurred_at": format_time(self.occurred_at),
-            "body": self.body,
-        }
+        fields = {name: getattr(self, name) for name in _ENVELOPE_FIELDS}
+        fields["occurred_at"] = format_time(self.occurred_at)
+        return fields
 
     def to_json(self) -> bytes:
         return json.dumps(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
 from bbp_common.platform.logging import get_logger
+from bbp_common.platform.settings import SettingsError
 
 log = get_logger(__name__)
 
@@ -38,3 +41,19 @@ def run_until_stopped(
     while not stop.is_set():
         tick()
         stop.wait(interval)
+
+
+class Runnable(Protocol):
+    def run(self) -> None: ...
+
+
+def run_service(bootstrap: Callable[[], Runnable]) -> int:
+    """A worker process's ``main``: build the service from its settings and run it until it is
+    asked to stop; exit status 2, with the reason on stderr, when the settings are wrong."""
+    try:
+        service = bootstrap()
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)  # noqa: T201 - before logging exists
+        return 2
+    service.run()
+    return 0
