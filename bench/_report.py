@@ -367,6 +367,23 @@ def pipeline_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also run the pipeline of this checkout (its own .venv); repeatable",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="BBP_NAME=VALUE",
+        help="a setting for every service of our pipeline (e.g. BBP_DISPATCH_LEAD=0.25); "
+        "repeatable",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--set`` settings, as a service environment."""
+    found = dict(item.split("=", 1) for item in args.set)
+    bad = [name for name in found if not name.startswith("BBP_")]
+    if bad:
+        raise SystemExit(f"--set takes BBP_ settings only: {', '.join(bad)}")
+    return found
 
 
 def servers_with_vhosts() -> Any:

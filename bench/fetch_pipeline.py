@@ -58,6 +58,7 @@ def env_for(args: argparse.Namespace, cap: float) -> dict[str, str]:
         "BBP_FETCH_COMMAND_TTL": "120",
         "BBP_LOG_LEVEL": "WARNING",
         "BBP_SCHEDULER_RESULT_WORKERS": str(args.result_workers),
+        **report.settings_from(args),
     }
 
 

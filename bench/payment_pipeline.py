@@ -43,6 +43,7 @@ def env_for(args: argparse.Namespace, cap: float) -> dict[str, str]:
         "BBP_LOG_LEVEL": "WARNING",
         "BBP_PAY_COMMAND_TTL": "60",
         "BBP_SWEEP_INTERVAL": "2",
+        **report.settings_from(args),
     }
 
 
