@@ -12,7 +12,7 @@ PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 # Tests run on two xdist workers (each gets its own database and vhost); override with
 # PYTEST_ARGS=... (e.g. PYTEST_ARGS="-n 0 -k payments").
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --durations=15
 
 # `make run` and `make migrate` read dev.env unless the variable is already set.
 DEV_ENV := set -a; . ./dev.env; set +a

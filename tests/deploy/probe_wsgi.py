@@ -10,7 +10,8 @@ from typing import Any
 from prometheus_client import Counter
 
 REQUESTS = Counter("probe_requests", "Requests the probe app answered")
-BOOM_SECRET = "4321"
+#: Letters too: a digits-only secret turns up by chance in timestamps and process ids.
+BOOM_SECRET = "Qx4321kW"
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
