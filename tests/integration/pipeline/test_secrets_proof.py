@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import html as htmllib
 import re
 import secrets
 import signal
@@ -54,6 +53,7 @@ from tests.support.pipeline import (
     new_vhost,
     seed_fetched_bills,
 )
+from tests.support.portal import form_value, href
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -70,18 +70,6 @@ def password() -> str:
 def location(answer: requests.Response) -> str:
     assert answer.status_code in (302, 303), (answer.status_code, answer.text[:1500])
     return answer.headers["Location"]
-
-
-def form_value(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, name
-    return htmllib.unescape(found.group(1))
-
-
-def href(page: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}" href="([^"]+)"', page)
-    assert found, element_id
-    return htmllib.unescape(found.group(1))
 
 
 @dataclass
