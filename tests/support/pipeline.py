@@ -312,14 +312,12 @@ class Pipeline:
 
 def create_database(server_url: str, name: str) -> str:
     """A new migrated database on the server of ``server_url``; returns its URL."""
-    from tests.conftest import migrate
+    from tests.conftest import migrate, new_database
 
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     admin.dispose()
     url = server_url.rstrip("/") + "/" + name
     migrate(url)

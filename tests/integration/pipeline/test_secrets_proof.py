@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from bbp_common.platform.db.tables import api_tokens
 from bbp_portal.directory import SqlUserStore, UserRecord
 from sandbox.testing import RunningSandbox, run_sandbox
-from tests.conftest import Servers
+from tests.conftest import Servers, new_database
 from tests.support import secrets as search
 from tests.support.browser import portal_under_gunicorn
 from tests.support.pipeline import (
@@ -185,10 +185,7 @@ def migrated_database(servers: Servers, name: str) -> str:
     """A new database, migrated by a child process: alembic's API is not thread-safe, and
     the two runs migrate theirs at the same time."""
     admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     admin.dispose()
     url = servers.db_url(name)
     migrate = "import sys; from tests.conftest import migrate; migrate(sys.argv[1])"
