@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from urllib.request import urlopen
 
 import pika
+import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
@@ -41,6 +42,9 @@ from bbp_common.platform.db.tables import (
 from bbp_common.platform.messaging import QUEUES
 from bbp_common.platform.settings import DatabaseSettings
 from sandbox.testing import RunningSandbox, free_port
+
+if TYPE_CHECKING:
+    from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "pipeline"
@@ -345,6 +349,30 @@ def new_vhost(rabbitmqctl: str, user: str, amqp_url_for: Callable[[str], str]) -
         yield amqp_url_for(vhost)
     finally:
         subprocess.run([rabbitmqctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def running_pipeline(
+    servers: Servers, sandbox: RunningSandbox, prefix: str, **options: Any
+) -> Iterator[Pipeline]:
+    """A pipeline on a database (named ``prefix`` and a random tail) and a vhost of its own,
+    its billers seeded from the sandbox (reset, and slow calls at 4 s); its processes are
+    stopped and the database and vhost dropped afterwards. ``options``: ``Pipeline``'s."""
+    if not servers.rabbitmqctl:
+        pytest.skip("pipeline tests need rabbitmqctl to make a vhost of their own")
+    sandbox.reset()
+    sandbox.configure(slow_seconds=4)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    url = create_database(servers.db_url(), name)
+    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
+        pipe = Pipeline(url, amqp_url, sandbox, **options)
+        pipe.seed_billers()
+        try:
+            yield pipe
+        finally:
+            pipe.stop_all()
+            pipe.engine.dispose()
+    drop_database(servers.db_url(), name)
 
 
 def quote_vhost(vhost: str) -> str:
