@@ -91,6 +91,32 @@ def done_fetch_item(
     )
 
 
+def fetched_bill(
+    conn: sa.Connection,
+    item_id: int,
+    account_id: int,
+    account: tuple[str, str],
+    fetched_at: Any,
+    **bill: Any,
+) -> int:
+    """A bill as a finished fetch stores it, found by the fetch item ``item_id`` for the
+    account (utility, consumer id); ``bill``: its number, due date, amounts, detail. Returns
+    its id."""
+    utility, consumer_id = account
+    return int(
+        conn.execute(
+            sa.insert(bills).values(
+                fetch_item_id=item_id,
+                bill_account_id=account_id,
+                utility_code=utility,
+                consumer_id=consumer_id,
+                fetched_at=fetched_at,
+                **bill,
+            )
+        ).inserted_primary_key[0]
+    )
+
+
 def seed_bills(
     engine: Engine,
     specs: Sequence[tuple[str, Decimal | str]],
@@ -152,19 +178,17 @@ def seed_bills(
                 conn, request_id, account_id, (utility, cid), fetched, 1, Decimal(amount)
             )
             ids.append(
-                conn.execute(
-                    sa.insert(bills).values(
-                        fetch_item_id=item_id,
-                        bill_account_id=account_id,
-                        utility_code=utility,
-                        consumer_id=cid,
-                        bill_number=f"BN{cid[-6:]}{index}",
-                        due_date=due or date(2030, 1, 1) + timedelta(days=index),
-                        amount=Decimal(amount),
-                        service_charge=service_charge,
-                        fetched_at=fetched,
-                    )
-                ).inserted_primary_key[0]
+                fetched_bill(
+                    conn,
+                    item_id,
+                    account_id,
+                    (utility, cid),
+                    fetched,
+                    bill_number=f"BN{cid[-6:]}{index}",
+                    due_date=due or date(2030, 1, 1) + timedelta(days=index),
+                    amount=Decimal(amount),
+                    service_charge=service_charge,
+                )
             )
     return ids
 

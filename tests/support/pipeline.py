@@ -386,10 +386,9 @@ def seed_fetched_bills(
 
     Returns the bill ids per (utility, consumer id). Saves a fetch round trip in payment tests.
     """
-    from bbp_common.platform.db.tables import bills
     from sandbox.mobiquity.bills import bills_for
     from sandbox.mobiquity.catalogue import by_utility
-    from tests.support.payments import done_fetch_item
+    from tests.support.payments import done_fetch_item, fetched_bill
 
     account_ids = pipe.add_accounts(accounts)
     found: dict[tuple[str, str], list[int]] = {}
@@ -406,20 +405,18 @@ def seed_fetched_bills(
                 conn, request_id, account_id, (utility, consumer), now, len(pending)
             )
             found[(utility, consumer)] = [
-                conn.execute(
-                    sa.insert(bills).values(
-                        fetch_item_id=item_id,
-                        bill_account_id=account_id,
-                        utility_code=utility,
-                        consumer_id=consumer,
-                        bill_number=b.bill_number,
-                        due_date=b.due_date,
-                        amount=b.amount,
-                        service_charge=b.service_charge,
-                        detail=json.dumps(b.detail) if b.detail else None,
-                        fetched_at=now,
-                    )
-                ).inserted_primary_key[0]
+                fetched_bill(
+                    conn,
+                    item_id,
+                    account_id,
+                    (utility, consumer),
+                    now,
+                    bill_number=b.bill_number,
+                    due_date=b.due_date,
+                    amount=b.amount,
+                    service_charge=b.service_charge,
+                    detail=json.dumps(b.detail) if b.detail else None,
+                )
                 for b in pending
             ]
     return found
