@@ -31,27 +31,26 @@ from bbp_common.platform.db.tables import (
 
 S = PaymentState
 
-#: Billers of the payment tests (DESCO charges its service charge to the payer), a row each
-#: of these columns.
-BILLER_COLUMNS = (
-    "utility_code",
-    "name",
-    "receiver_wallet",
-    "product_id",
-    "biller_code",
-    "pays_service_charge",
-)
+#: Billers of the payment tests (DESCO charges its service charge to the payer): utility
+#: code, name, receiver wallet, product id (the biller code is the utility code).
 BILLERS = [
-    ("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO", False),
-    ("DESCO", "Dhaka Electric", "01700000002", 12, "DESCO", True),
-    ("JGDCL", "Jalalabad Gas", "01700000003", 13, "JGDCL", False),
+    ("DSCO", "Dhaka Supply", "01700000001", 11, False),
+    ("DESCO", "Dhaka Electric", "01700000002", 12, True),
+    ("JGDCL", "Jalalabad Gas", "01700000003", 13, False),
 ]
 
 
 def seed_billers(engine: Engine) -> None:
     with engine.begin() as conn:
-        for row in BILLERS:
-            values = dict(zip(BILLER_COLUMNS, row, strict=True))
+        for code, name, wallet, product_id, pays_service_charge in BILLERS:
+            values = {
+                "utility_code": code,
+                "name": name,
+                "receiver_wallet": wallet,
+                "product_id": product_id,
+                "biller_code": code,
+                "pays_service_charge": pays_service_charge,
+            }
             conn.execute(sa.dialects.mysql.insert(billers).values(values).prefix_with("IGNORE"))
 
 
