@@ -89,3 +89,21 @@ def seeded_accounts(conn: sa.Connection, prefix: str) -> int:
             .where(bill_accounts.c.consumer_id.like(prefix + "%"))
         ).scalar_one()
     )
+
+
+def seed_fetch_request(conn: sa.Connection, *, state: str, mark: str, items: int) -> int:
+    """A benchmark's fetch request (its ``selection`` is ``mark``, how a later run finds it),
+    made by ``bench-admin``; returns its id. Its items are inserted by the caller."""
+    from bbp_common.platform.db.tables import bulk_requests
+
+    return int(
+        conn.execute(
+            sa.insert(bulk_requests).values(
+                kind="fetch",
+                state=state,
+                created_by="bench-admin",
+                selection=mark,
+                total_items=items,
+            )
+        ).inserted_primary_key[0]
+    )

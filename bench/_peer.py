@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from bench._cpu import Probe, load_average, shared_servers, with_children
 from bench._workload import fetch_accounts
-from tests.conftest import Servers
+from tests.conftest import Servers, new_database
 from tests.support.pipeline import new_vhost
 
 BENCH = Path(__file__).resolve().parent
@@ -104,10 +104,7 @@ def run_peer(
     threads = concurrency(mode, cap, latency_ms, in_flight)
     name = f"bbp_bench_peer_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     url = servers.db_url(name)
     engine = sa.create_engine(url)
     try:

@@ -33,7 +33,7 @@ os.environ.setdefault(
     "BBP_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/bbp_bench_pending"
 )
 
-from _accounts_setup import percentile, prepare
+from _accounts_setup import percentile, prepare, seed_fetch_request
 from sqlalchemy import func, insert, select, text
 
 from bbp_common.platform.db.tables import account_groups, bill_accounts, bulk_requests
@@ -101,15 +101,7 @@ def ensure_bills(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
             group_id=group_id,
             group_every=10,
         )
-        request_id = conn.execute(
-            insert(bulk_requests).values(
-                kind="fetch",
-                state="finished",
-                created_by="bench-admin",
-                selection=MARK,
-                total_items=COUNT,
-            )
-        ).inserted_primary_key[0]
+        request_id = seed_fetch_request(conn, state="finished", mark=MARK, items=COUNT)
         conn.execute(
             text(
                 """

@@ -32,8 +32,8 @@ os.environ.setdefault(
     "BBP_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/bbp_bench_requests"
 )
 
-from _accounts_setup import make_app, percentile, seeded_accounts, signed_in
-from sqlalchemy import insert, select, text
+from _accounts_setup import make_app, percentile, seed_fetch_request, seeded_accounts, signed_in
+from sqlalchemy import select, text
 
 from bbp_common.platform.db.tables import bulk_requests
 from bbp_portal.cursor import Cursor
@@ -65,15 +65,7 @@ def ensure_request(engine) -> int:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
             seed_accounts(conn, MILLION, utilities=("DSCO", "DESCO", "JGDCL"), prefix=PREFIX)
             print(f"  1 000 000 accounts: {time.perf_counter() - started:.0f} s", flush=True)
-        request_id = conn.execute(
-            insert(bulk_requests).values(
-                kind="fetch",
-                state="running",
-                created_by="bench-admin",
-                selection=MARK,
-                total_items=MILLION,
-            )
-        ).inserted_primary_key[0]
+        request_id = seed_fetch_request(conn, state="running", mark=MARK, items=MILLION)
     # Outcome by account id mod 20: 0–9 bills (one or two), 10–15 no bill, 16 failed,
     # 17 dispatched, 18–19 queued. Each statement in its own transaction.
     with engine.begin() as conn:

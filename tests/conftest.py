@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -111,6 +112,17 @@ def servers() -> Iterator[Servers]:
         container.stop()  # type: ignore[attr-defined]
 
 
+def new_database(admin: Any, name: str) -> None:
+    """An empty database ``name`` on the server of the AUTOCOMMIT engine ``admin``, in the
+    schema's character set and collation (utf8mb4, Unicode)."""
+    import sqlalchemy as sa
+
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+
+
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the newest migration, as `make migrate` does."""
     from alembic import command
@@ -129,10 +141,7 @@ def database_url(servers: Servers) -> Iterator[str]:
 
     name = f"bbp_test_{RUN_ID}"
     admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     url = servers.db_url(name)
     try:
         migrate(url)

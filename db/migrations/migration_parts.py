@@ -30,6 +30,9 @@ TABLE_OPTIONS = {
 #: A moment in microseconds (every timestamp column of ours).
 MOMENT = mysql.DATETIME(fsp=6)
 
+#: Money: DECIMAL(14,2).
+MONEY = sa.Numeric(precision=14, scale=2)
+
 
 def create_table(name: str, *parts: Any) -> None:
     """``op.create_table`` with the options every table of ours has."""

@@ -31,27 +31,26 @@ from bbp_common.platform.db.tables import (
 
 S = PaymentState
 
-#: Billers of the payment tests (DESCO charges its service charge to the payer), a row each
-#: of these columns.
-BILLER_COLUMNS = (
-    "utility_code",
-    "name",
-    "receiver_wallet",
-    "product_id",
-    "biller_code",
-    "pays_service_charge",
-)
+#: Billers of the payment tests (DESCO charges its service charge to the payer): utility
+#: code, name, receiver wallet, product id (the biller code is the utility code).
 BILLERS = [
-    ("DSCO", "Dhaka Supply", "01700000001", 11, "DSCO", False),
-    ("DESCO", "Dhaka Electric", "01700000002", 12, "DESCO", True),
-    ("JGDCL", "Jalalabad Gas", "01700000003", 13, "JGDCL", False),
+    ("DSCO", "Dhaka Supply", "01700000001", 11, False),
+    ("DESCO", "Dhaka Electric", "01700000002", 12, True),
+    ("JGDCL", "Jalalabad Gas", "01700000003", 13, False),
 ]
 
 
 def seed_billers(engine: Engine) -> None:
     with engine.begin() as conn:
-        for row in BILLERS:
-            values = dict(zip(BILLER_COLUMNS, row, strict=True))
+        for code, name, wallet, product_id, pays_service_charge in BILLERS:
+            values = {
+                "utility_code": code,
+                "name": name,
+                "receiver_wallet": wallet,
+                "product_id": product_id,
+                "biller_code": code,
+                "pays_service_charge": pays_service_charge,
+            }
             conn.execute(sa.dialects.mysql.insert(billers).values(values).prefix_with("IGNORE"))
 
 
@@ -86,6 +85,32 @@ def done_fetch_item(
                 completed_at=completed_at,
                 bill_count=bill_count,
                 bills_amount=bills_amount,
+            )
+        ).inserted_primary_key[0]
+    )
+
+
+def fetched_bill(
+    conn: sa.Connection,
+    item_id: int,
+    account_id: int,
+    account: tuple[str, str],
+    fetched_at: Any,
+    **bill: Any,
+) -> int:
+    """A bill as a finished fetch stores it, found by the fetch item ``item_id`` for the
+    account (utility, consumer id); ``bill``: its number, due date, amounts, detail. Returns
+    its id."""
+    utility, consumer_id = account
+    return int(
+        conn.execute(
+            sa.insert(bills).values(
+                fetch_item_id=item_id,
+                bill_account_id=account_id,
+                utility_code=utility,
+                consumer_id=consumer_id,
+                fetched_at=fetched_at,
+                **bill,
             )
         ).inserted_primary_key[0]
     )
@@ -152,19 +177,17 @@ def seed_bills(
                 conn, request_id, account_id, (utility, cid), fetched, 1, Decimal(amount)
             )
             ids.append(
-                conn.execute(
-                    sa.insert(bills).values(
-                        fetch_item_id=item_id,
-                        bill_account_id=account_id,
-                        utility_code=utility,
-                        consumer_id=cid,
-                        bill_number=f"BN{cid[-6:]}{index}",
-                        due_date=due or date(2030, 1, 1) + timedelta(days=index),
-                        amount=Decimal(amount),
-                        service_charge=service_charge,
-                        fetched_at=fetched,
-                    )
-                ).inserted_primary_key[0]
+                fetched_bill(
+                    conn,
+                    item_id,
+                    account_id,
+                    (utility, cid),
+                    fetched,
+                    bill_number=f"BN{cid[-6:]}{index}",
+                    due_date=due or date(2030, 1, 1) + timedelta(days=index),
+                    amount=Decimal(amount),
+                    service_charge=service_charge,
+                )
             )
     return ids
 

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from urllib.request import urlopen
 
 import pika
+import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
@@ -41,6 +42,9 @@ from bbp_common.platform.db.tables import (
 from bbp_common.platform.messaging import QUEUES
 from bbp_common.platform.settings import DatabaseSettings
 from sandbox.testing import RunningSandbox, free_port
+
+if TYPE_CHECKING:
+    from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "pipeline"
@@ -312,14 +316,12 @@ class Pipeline:
 
 def create_database(server_url: str, name: str) -> str:
     """A new migrated database on the server of ``server_url``; returns its URL."""
-    from tests.conftest import migrate
+    from tests.conftest import migrate, new_database
 
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     admin.dispose()
     url = server_url.rstrip("/") + "/" + name
     migrate(url)
@@ -349,6 +351,30 @@ def new_vhost(rabbitmqctl: str, user: str, amqp_url_for: Callable[[str], str]) -
         subprocess.run([rabbitmqctl, "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
+@contextlib.contextmanager
+def running_pipeline(
+    servers: Servers, sandbox: RunningSandbox, prefix: str, **options: Any
+) -> Iterator[Pipeline]:
+    """A pipeline on a database (named ``prefix`` and a random tail) and a vhost of its own,
+    its billers seeded from the sandbox (reset, and slow calls at 4 s); its processes are
+    stopped and the database and vhost dropped afterwards. ``options``: ``Pipeline``'s."""
+    if not servers.rabbitmqctl:
+        pytest.skip("pipeline tests need rabbitmqctl to make a vhost of their own")
+    sandbox.reset()
+    sandbox.configure(slow_seconds=4)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    url = create_database(servers.db_url(), name)
+    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
+        pipe = Pipeline(url, amqp_url, sandbox, **options)
+        pipe.seed_billers()
+        try:
+            yield pipe
+        finally:
+            pipe.stop_all()
+            pipe.engine.dispose()
+    drop_database(servers.db_url(), name)
+
+
 def quote_vhost(vhost: str) -> str:
     return quote(vhost, safe="")
 
@@ -360,10 +386,9 @@ def seed_fetched_bills(
 
     Returns the bill ids per (utility, consumer id). Saves a fetch round trip in payment tests.
     """
-    from bbp_common.platform.db.tables import bills
     from sandbox.mobiquity.bills import bills_for
     from sandbox.mobiquity.catalogue import by_utility
-    from tests.support.payments import done_fetch_item
+    from tests.support.payments import done_fetch_item, fetched_bill
 
     account_ids = pipe.add_accounts(accounts)
     found: dict[tuple[str, str], list[int]] = {}
@@ -380,20 +405,18 @@ def seed_fetched_bills(
                 conn, request_id, account_id, (utility, consumer), now, len(pending)
             )
             found[(utility, consumer)] = [
-                conn.execute(
-                    sa.insert(bills).values(
-                        fetch_item_id=item_id,
-                        bill_account_id=account_id,
-                        utility_code=utility,
-                        consumer_id=consumer,
-                        bill_number=b.bill_number,
-                        due_date=b.due_date,
-                        amount=b.amount,
-                        service_charge=b.service_charge,
-                        detail=json.dumps(b.detail) if b.detail else None,
-                        fetched_at=now,
-                    )
-                ).inserted_primary_key[0]
+                fetched_bill(
+                    conn,
+                    item_id,
+                    account_id,
+                    (utility, consumer),
+                    now,
+                    bill_number=b.bill_number,
+                    due_date=b.due_date,
+                    amount=b.amount,
+                    service_charge=b.service_charge,
+                    detail=json.dumps(b.detail) if b.detail else None,
+                )
                 for b in pending
             ]
     return found

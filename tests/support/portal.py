@@ -21,6 +21,7 @@ session store and a ``FakeMobiquity``.
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 import time
 import uuid
@@ -150,6 +151,20 @@ def flashes(response: Any) -> list[str]:
         re.sub(r"\s+", " ", m).strip()
         for m in re.findall(r'<div class="alert[^"]*flash[^>]*>(.*?)</div>', html, re.S)
     ]
+
+
+def form_value(page: str, name: str) -> str:
+    """The value of the form field ``name`` on a rendered page (unescaped)."""
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, name
+    return htmllib.unescape(found.group(1))
+
+
+def href(page: str, element_id: str) -> str:
+    """Where the link with id ``element_id`` on a rendered page goes (unescaped)."""
+    found = re.search(rf'id="{element_id}" href="([^"]+)"', page)
+    assert found, element_id
+    return htmllib.unescape(found.group(1))
 
 
 # ------------------------------------------------------------------------------ unit fakes

@@ -12,9 +12,9 @@ Create Date: 2026-12-06 10:30:00.000000+00:00
 
 from __future__ import annotations
 
+import migration_parts as parts
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0011_reconciliation"
 down_revision = "0010_scheduled_payments"
@@ -31,43 +31,28 @@ CLASSES = (
     "failed_in_report",
     "pending_in_report",
 )
-TABLE = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_ci",
-}
-
-
-def _now() -> sa.TextClause:
-    return sa.text("CURRENT_TIMESTAMP(6)")
-
 
 def upgrade() -> None:
-    op.create_table(
+    parts.create_table(
         "reconciliations",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        parts.surrogate_id(),
         sa.Column("uploaded_by", sa.String(length=64), nullable=False),
-        sa.Column("uploaded_at", mysql.DATETIME(fsp=6), server_default=_now(), nullable=False),
+        parts.stamped("uploaded_at"),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("file_format", sa.String(length=4), nullable=False),
         sa.Column("mapping", sa.Text(), nullable=False),
         sa.Column("report_lines", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("period_from", mysql.DATETIME(fsp=6), nullable=True),
-        sa.Column("period_to", mysql.DATETIME(fsp=6), nullable=True),
+        parts.moment("period_from"),
+        parts.moment("period_to"),
         sa.Column("counts", sa.Text(), nullable=False),
         sa.Column("duration_ms", sa.Integer(), server_default="0", nullable=False),
-        sa.CheckConstraint(
-            "file_format IN ('csv','xlsx')", name=op.f("ck_reconciliations_file_format")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reconciliations")),
-        **TABLE,
+        parts.check("reconciliations", "file_format", "file_format IN ('csv','xlsx')"),
+        parts.primary_key("reconciliations"),
     )
-    op.create_index(
-        op.f("ix_reconciliations_uploaded_at"), "reconciliations", ["uploaded_at"], unique=False
-    )
-    op.create_table(
+    parts.create_index("reconciliations", "uploaded_at")
+    parts.create_table(
         "reconciliation_items",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        parts.surrogate_id(),
         sa.Column("reconciliation_id", sa.BigInteger(), nullable=False),
         sa.Column("class", sa.String(length=24), nullable=False),
         sa.Column("reference_id", sa.String(length=64, collation="utf8mb4_bin"), nullable=True),
@@ -76,82 +61,41 @@ def upgrade() -> None:
         sa.Column("report_lines", sa.Integer(), server_default="0", nullable=False),
         sa.Column("transaction_id", sa.String(length=64), nullable=True),
         sa.Column("report_status", sa.String(length=8), nullable=True),
-        sa.Column("report_amount", sa.Numeric(precision=14, scale=2), nullable=True),
-        sa.Column("report_at", mysql.DATETIME(fsp=6), nullable=True),
+        sa.Column("report_amount", parts.MONEY, nullable=True),
+        parts.moment("report_at"),
         sa.Column("our_state", sa.String(length=12), nullable=True),
-        sa.Column("our_amount", sa.Numeric(precision=14, scale=2), nullable=True),
+        sa.Column("our_amount", parts.MONEY, nullable=True),
         sa.Column("outcome", sa.String(length=8), nullable=True),
-        sa.CheckConstraint(
-            "class IN ('" + "','".join(CLASSES) + "')",
-            name=op.f("ck_reconciliation_items_class"),
-        ),
-        sa.CheckConstraint(
+        parts.check("reconciliation_items", "class", "class IN ('" + "','".join(CLASSES) + "')"),
+        parts.check(
+            "reconciliation_items",
+            "report_status",
             "report_status IS NULL OR report_status IN ('paid','failed','pending')",
-            name=op.f("ck_reconciliation_items_report_status"),
         ),
-        sa.CheckConstraint(
-            "outcome IS NULL OR outcome IN ('paid','not_paid')",
-            name=op.f("ck_reconciliation_items_outcome"),
+        parts.check(
+            "reconciliation_items", "outcome", "outcome IS NULL OR outcome IN ('paid','not_paid')"
         ),
-        sa.ForeignKeyConstraint(
-            ["payment_id"],
-            ["payments.id"],
-            name=op.f("fk_reconciliation_items_payment_id_payments"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["reconciliation_id"],
-            ["reconciliations.id"],
-            name=op.f("fk_reconciliation_items_reconciliation_id_reconciliations"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reconciliation_items")),
-        **TABLE,
+        parts.references("reconciliation_items", "payment_id", "payments"),
+        parts.references("reconciliation_items", "reconciliation_id", "reconciliations"),
+        parts.primary_key("reconciliation_items"),
     )
-    op.create_index(
-        op.f("ix_reconciliation_items_reconciliation_id_class_id"),
-        "reconciliation_items",
-        ["reconciliation_id", "class", "id"],
-        unique=False,
-    )
-    op.create_index(
-        op.f("ix_reconciliation_items_payment_id"),
-        "reconciliation_items",
-        ["payment_id"],
-        unique=False,
-    )
-    op.create_table(
+    parts.create_index("reconciliation_items", "reconciliation_id", "class", "id")
+    parts.create_index("reconciliation_items", "payment_id")
+    parts.create_table(
         "double_payment_alarms",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        parts.surrogate_id(),
         sa.Column("payment_id", sa.BigInteger(), nullable=False),
         sa.Column("reconciliation_id", sa.BigInteger(), nullable=True),
-        sa.Column("raised_at", mysql.DATETIME(fsp=6), server_default=_now(), nullable=False),
-        sa.Column("cleared_at", mysql.DATETIME(fsp=6), nullable=True),
+        parts.stamped("raised_at"),
+        parts.moment("cleared_at"),
         sa.Column("cleared_by", sa.String(length=64), nullable=True),
         sa.Column("comment", sa.String(length=500), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["payment_id"],
-            ["payments.id"],
-            name=op.f("fk_double_payment_alarms_payment_id_payments"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["reconciliation_id"],
-            ["reconciliations.id"],
-            name=op.f("fk_double_payment_alarms_reconciliation_id_reconciliations"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_double_payment_alarms")),
-        **TABLE,
+        parts.references("double_payment_alarms", "payment_id", "payments"),
+        parts.references("double_payment_alarms", "reconciliation_id", "reconciliations"),
+        parts.primary_key("double_payment_alarms"),
     )
-    op.create_index(
-        op.f("ix_double_payment_alarms_payment_id_cleared_at"),
-        "double_payment_alarms",
-        ["payment_id", "cleared_at"],
-        unique=False,
-    )
-    op.create_index(
-        op.f("ix_double_payment_alarms_cleared_at_id"),
-        "double_payment_alarms",
-        ["cleared_at", "id"],
-        unique=False,
-    )
+    parts.create_index("double_payment_alarms", "payment_id", "cleared_at")
+    parts.create_index("double_payment_alarms", "cleared_at", "id")
 
 
 def downgrade() -> None:

@@ -15,9 +15,9 @@ Create Date: 2026-12-06 10:30:00.000000+00:00
 
 from __future__ import annotations
 
+import migration_parts as parts
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0013_bill_selections"
 # The lead re-chains this at merge onto main's newest revision.
@@ -27,33 +27,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    parts.create_table(
         "bill_selections",
         sa.Column("login_id", sa.String(length=64), nullable=False),
         sa.Column("bill_id", sa.BigInteger(), nullable=False),
         sa.Column("utility_code", sa.String(length=16), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
-        sa.Column("service_charge", sa.Numeric(precision=14, scale=2), nullable=False),
-        sa.Column(
-            "added_at",
-            mysql.DATETIME(fsp=6),
-            server_default=sa.text("CURRENT_TIMESTAMP(6)"),
-            nullable=False,
-        ),
-        sa.ForeignKeyConstraint(
-            ["bill_id"],
-            ["bills.id"],
-            name=op.f("fk_bill_selections_bill_id_bills"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("login_id", "bill_id", name=op.f("pk_bill_selections")),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
-        mysql_engine="InnoDB",
+        sa.Column("amount", parts.MONEY, nullable=False),
+        sa.Column("service_charge", parts.MONEY, nullable=False),
+        parts.stamped("added_at"),
+        parts.references("bill_selections", "bill_id", "bills", ondelete="CASCADE"),
+        parts.primary_key("bill_selections", "login_id", "bill_id"),
     )
-    op.create_index(op.f("ix_bills_consumer_id"), "bills", ["consumer_id"], unique=False)
+    parts.create_index("bills", "consumer_id")
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_bills_consumer_id"), table_name="bills")
+    parts.drop_index("bills", "consumer_id")
     op.drop_table("bill_selections")

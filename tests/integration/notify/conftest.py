@@ -4,7 +4,6 @@ SMS sinks."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from bbp_common.platform.db.tables import notifications, users
 from sandbox.testing import RunningSandbox, RunningSinks, run_sandbox, run_sinks
 from tests.conftest import Servers
-from tests.support.pipeline import Pipeline, create_database, drop_database, new_vhost
+from tests.support.pipeline import Pipeline, running_pipeline
 
 OPS = "ops@bbp.example"
 
@@ -52,22 +51,9 @@ def sink_env(sinks: RunningSinks) -> dict[str, str]:
 
 @pytest.fixture()
 def pipe(servers: Servers, sandbox: RunningSandbox, sinks: RunningSinks) -> Iterator[Pipeline]:
-    if not servers.rabbitmqctl:
-        pytest.skip("pipeline tests need rabbitmqctl to make a vhost of their own")
-    sandbox.reset()
-    sandbox.configure(slow_seconds=4)
     sinks.reset()
-    name = f"bbp_notify_{uuid.uuid4().hex[:10]}"
-    url = create_database(servers.db_url(), name)
-    with new_vhost(servers.rabbitmqctl, servers.amqp_user, servers.amqp_url) as amqp_url:
-        pipeline = Pipeline(url, amqp_url, sandbox, env_overrides=sink_env(sinks))
-        pipeline.seed_billers()
-        try:
-            yield pipeline
-        finally:
-            pipeline.stop_all()
-            pipeline.engine.dispose()
-    drop_database(servers.db_url(), name)
+    with running_pipeline(servers, sandbox, "bbp_notify", env_overrides=sink_env(sinks)) as pipe:
+        yield pipe
 
 
 def add_user(

@@ -25,13 +25,14 @@ from bbp_common.platform.db.tables import fetch_items, payments
 from tests.support.payments import seed_bills
 
 
-def _group_id(engine: Any, name: str) -> int:
+def _value(engine: Any, sql: str, **params: Any) -> Any:
+    """The one value ``sql`` finds."""
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.text("SELECT id FROM account_groups WHERE name = :n"), {"n": name}
-            ).scalar_one()
-        )
+        return conn.execute(sa.text(sql), params).scalar_one()
+
+
+def _group_id(engine: Any, name: str) -> int:
+    return int(_value(engine, "SELECT id FROM account_groups WHERE name = :n", n=name))
 
 
 def _shown(client: Any, **query: Any) -> list[int]:
@@ -46,16 +47,11 @@ def _bar(html: str) -> tuple[int, Decimal]:
 
 
 def _fetch_request_of(engine: Any, bill_id: int) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.text(
-                    "SELECT fi.request_id FROM bills b JOIN fetch_items fi"
-                    " ON fi.id = b.fetch_item_id WHERE b.id = :i"
-                ),
-                {"i": bill_id},
-            ).scalar_one()
-        )
+    sql = (
+        "SELECT fi.request_id FROM bills b JOIN fetch_items fi"
+        " ON fi.id = b.fetch_item_id WHERE b.id = :i"
+    )
+    return int(_value(engine, sql, i=bill_id))
 
 
 def _person(client_as: Any) -> Any:
@@ -332,12 +328,7 @@ def test_the_service_charge_is_one_rule_on_every_page_and_export(client_as, engi
 
 
 def _bill_number(engine: Any, bill_id: int) -> str:
-    with engine.connect() as conn:
-        return str(
-            conn.execute(
-                sa.text("SELECT bill_number FROM bills WHERE id = :i"), {"i": bill_id}
-            ).scalar_one()
-        )
+    return str(_value(engine, "SELECT bill_number FROM bills WHERE id = :i", i=bill_id))
 
 
 def test_the_api_takes_the_same_filters(client_as, engine) -> None:

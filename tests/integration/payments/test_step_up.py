@@ -11,8 +11,6 @@ confirm a payment or approve without one.
 
 from __future__ import annotations
 
-import html as htmllib
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +28,7 @@ from bbp_portal.app import create_app
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments import operations
 from tests.support.payments import outbox_messages, request_state, seed_billers, seed_bills
-from tests.support.portal import LogCapture, csrf_token, flashes, post_form
+from tests.support.portal import LogCapture, csrf_token, flashes, form_value, href, post_form
 
 #: Our words for a refused password (never Mobiquity's).
 WRONG_PASSWORD = "That password is not correct. Type the password you sign in with."
@@ -57,18 +55,6 @@ def signed(app: Flask, signed_in: Callable[..., str], role: str, login_id: str) 
     return client
 
 
-def value(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, name
-    return htmllib.unescape(found.group(1))
-
-
-def href(page: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}" href="([^"]+)"', page)
-    assert found, element_id
-    return htmllib.unescape(found.group(1))
-
-
 def confirmation(client: FlaskClient, ids: list[int]) -> tuple[str, dict[str, str]]:
     """The confirmation page of these bills, and the form its button would send."""
     page = client.get(
@@ -77,7 +63,7 @@ def confirmation(client: FlaskClient, ids: list[int]) -> tuple[str, dict[str, st
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     form = {
-        name: value(text, name)
+        name: form_value(text, name)
         for name in ("idempotency_key", "scope", "ids", "selection", "confirm_url")
     }
     return text, form
@@ -142,7 +128,7 @@ def test_paying_needs_a_step_up_for_this_very_confirmation(stepping, sandbox, si
     assert right.status_code == 302 and right.headers["Location"] == here
     back = client.get(here).get_data(as_text=True)
     assert 'id="step-up-fresh"' in back and 'id="confirm-pay"' in back
-    assert value(back, "idempotency_key") == key
+    assert form_value(back, "idempotency_key") == key
     assert [(r.outcome, r.target_type) for r in step_ups(app, "admin01")] == [
         ("failed", "pay"),
         ("ok", "pay"),

@@ -21,13 +21,18 @@ def accounts(prefix: str, n: int, utility: str = "DSCO") -> list[tuple[str, str]
     return [(utility, f"{prefix}{i:05d}") for i in range(n)]
 
 
-def done_count(pipe: Pipeline, request_id: int) -> int:
+def items_in(pipe: Pipeline, request_id: int, state: str) -> int:
+    """How many of the fetch request's items are in ``state``."""
     with pipe.engine.connect() as conn:
         return conn.execute(
             sa.select(sa.func.count()).where(
-                fetch_items.c.request_id == request_id, fetch_items.c.state == "done"
+                fetch_items.c.request_id == request_id, fetch_items.c.state == state
             )
         ).scalar_one()
+
+
+def done_count(pipe: Pipeline, request_id: int) -> int:
+    return items_in(pipe, request_id, "done")
 
 
 def lease_token(pipe: Pipeline) -> int:
@@ -61,12 +66,7 @@ def test_dispatches_never_exceed_the_cap_in_any_second(pipeline: Pipeline) -> No
 
 
 def dispatched_count(pipe: Pipeline, request_id: int) -> int:
-    with pipe.engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count()).where(
-                fetch_items.c.request_id == request_id, fetch_items.c.state == "dispatched"
-            )
-        ).scalar_one()
+    return items_in(pipe, request_id, "dispatched")
 
 
 def queue_depth(pipe: Pipeline, queue: str) -> int:

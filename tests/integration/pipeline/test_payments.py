@@ -535,13 +535,20 @@ def enquiring(pipe: Pipeline, payment_id: int, *, enquiries_done: int) -> None:
 
 
 def _publish_enquiry_result(pipe: Pipeline, payment: Any, number: int, outcome: str) -> None:
-    body = {
-        "payment_id": payment.id,
-        "reference_id": payment.reference_id,
-        "enquiry_number": number,
-        "outcome": outcome,
-        "order_id": "9-9-9",
-    }
+    _publish_enquiry_body(
+        pipe,
+        {
+            "payment_id": payment.id,
+            "reference_id": payment.reference_id,
+            "enquiry_number": number,
+            "outcome": outcome,
+            "order_id": "9-9-9",
+        },
+    )
+
+
+def _publish_enquiry_body(pipe: Pipeline, body: dict[str, Any]) -> None:
+    """An ``enquiry.result`` as a communicator would publish it."""
     pub = publisher(pipe)
     try:
         message = build(ENQUIRY_RESULT.type, body, version=1)
@@ -647,12 +654,7 @@ def test_an_enquiry_that_expired_unsent_does_not_count(pipeline: Pipeline) -> No
         "outcome": "unknown",
         "reason": ENQUIRY_NOT_SENT,
     }
-    pub = publisher(pipeline)
-    try:
-        message = build(ENQUIRY_RESULT.type, body, version=1)
-        pub.publish(Outgoing(EXCHANGE, ENQUIRY_RESULT.routing_key, message))
-    finally:
-        pub.close()
+    _publish_enquiry_body(pipeline, body)
 
     def enquiry_dispatches() -> int:
         with pipeline.engine.connect() as conn:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import html as htmllib
 import re
 import secrets
 import signal
@@ -44,7 +43,7 @@ import sqlalchemy as sa
 from bbp_common.platform.db.tables import api_tokens
 from bbp_portal.directory import SqlUserStore, UserRecord
 from sandbox.testing import RunningSandbox, run_sandbox
-from tests.conftest import Servers
+from tests.conftest import Servers, new_database
 from tests.support import secrets as search
 from tests.support.browser import portal_under_gunicorn
 from tests.support.pipeline import (
@@ -54,6 +53,7 @@ from tests.support.pipeline import (
     new_vhost,
     seed_fetched_bills,
 )
+from tests.support.portal import form_value, href
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -70,18 +70,6 @@ def password() -> str:
 def location(answer: requests.Response) -> str:
     assert answer.status_code in (302, 303), (answer.status_code, answer.text[:1500])
     return answer.headers["Location"]
-
-
-def form_value(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, name
-    return htmllib.unescape(found.group(1))
-
-
-def href(page: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}" href="([^"]+)"', page)
-    assert found, element_id
-    return htmllib.unescape(found.group(1))
 
 
 @dataclass
@@ -197,10 +185,7 @@ def migrated_database(servers: Servers, name: str) -> str:
     """A new database, migrated by a child process: alembic's API is not thread-safe, and
     the two runs migrate theirs at the same time."""
     admin = sa.create_engine(servers.db_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
+    new_database(admin, name)
     admin.dispose()
     url = servers.db_url(name)
     migrate = "import sys; from tests.conftest import migrate; migrate(sys.argv[1])"

@@ -11,7 +11,6 @@ tested on its own); CSRF is on in every app here.
 from __future__ import annotations
 
 import hashlib
-import html as htmllib
 import json
 import re
 import uuid
@@ -36,6 +35,7 @@ from tests.support.portal import (
     DEMO_PASSWORDS,
     LogCapture,
     csrf_token,
+    href,
     post_form,
     register,
     unregister,
@@ -119,12 +119,6 @@ def step_up_through_pages(client: FlaskClient, sandbox: Any, url: str, login_id:
     if answer.status_code == 302 and answer.headers["Location"] == "/step-up/otp":
         answer = post_form(client, "/step-up/otp", {"otp": sandbox.otp(login_id)})
     return answer
-
-
-def href(page: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}" href="([^"]+)"', page)
-    assert found, element_id
-    return htmllib.unescape(found.group(1))
 
 
 # --------------------------------------------------------------------------- making one

@@ -14,7 +14,7 @@ amount that needs a third decimal is refused, never rounded (issue 15, defect 4)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -120,30 +120,33 @@ def _opt_int(value: Any, field: str, low: int, high: int) -> int | None:
     return number
 
 
-def _opt_iso_date(value: Any, field: str) -> date | None:
+def _opt_date(value: Any, field: str, parse: Callable[[str], date]) -> date | None:
+    """None, or a string ``parse`` reads as a date (it raises ValueError otherwise)."""
     if value is None:
         return None
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            return parse(value)
         except ValueError:
             pass
     raise _Invalid(field, "Not a valid date.")
 
 
+def _opt_iso_date(value: Any, field: str) -> date | None:
+    return _opt_date(value, field, date.fromisoformat)
+
+
+def _dmy(value: str) -> date:
+    found = _DMY.fullmatch(value)
+    if not found:
+        raise ValueError(value)
+    day, month, year = found.groups()
+    return date(int(year), int(month), int(day))
+
+
 def _opt_dmy_date(value: Any, field: str) -> date | None:
     """A DD-MM-YYYY date (``14-07-2023``; one-digit day and month accepted)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        found = _DMY.fullmatch(value)
-        if found:
-            day, month, year = found.groups()
-            try:
-                return date(int(year), int(month), int(day))
-            except ValueError:
-                pass
-    raise _Invalid(field, "Not a valid date.")
+    return _opt_date(value, field, _dmy)
 
 
 # -- fetch-bill -------------------------------------------------------------------------------

@@ -681,7 +681,7 @@ class MobiquityClient:
         answer = self._post(Endpoint.LOGIN, body, self._ums_context(login_id))
         if answer.failed:
             raise self._refusal(Endpoint.LOGIN, answer)
-        data = load(UmsAnswerSchema, answer.body, what="login", http_status=answer.http_status)
+        data = self._ums_answer(Endpoint.LOGIN, answer)
         if data["status"] == "PAUSED":
             if data["code"] != OTP_REQUIRED:
                 raise UnsupportedFlow(
@@ -691,25 +691,14 @@ class MobiquityClient:
                     service_request_id=data["serviceRequestId"],
                     endpoint=Endpoint.LOGIN.value,
                 )
-            if not data["serviceRequestId"]:
-                raise UnexpectedResponse(
-                    "login: paused without serviceRequestId",
-                    field="serviceRequestId",
-                    endpoint=Endpoint.LOGIN.value,
-                )
-            return OtpRequired(resume_id=data["serviceRequestId"], message=data["message"])
+            resume_id = self._resume_id(Endpoint.LOGIN, data)
+            return OtpRequired(resume_id=resume_id, message=data["message"])
         return self._login_succeeded(Endpoint.LOGIN, answer, data)
 
     def _login_succeeded(
         self, endpoint: Endpoint, answer: _Answer, data: Mapping[str, Any]
     ) -> LoginSucceeded:
-        if data["status"] != "SUCCEEDED":
-            raise UnexpectedResponse(
-                f"{endpoint}: unexpected status {data['status']!r}",
-                field="status",
-                http_status=answer.http_status,
-                endpoint=endpoint.value,
-            )
+        self._expect_status(endpoint, answer, data, "SUCCEEDED")
         token = data["token"]
         if not token:
             raise UnexpectedResponse(
@@ -740,9 +729,7 @@ class MobiquityClient:
         answer = self._post(Endpoint.LOGIN_CONFIRM, body, {"resume_id": resume_id})
         if answer.failed:
             raise self._refusal(Endpoint.LOGIN_CONFIRM, answer, otp_step=True)
-        data = load(
-            UmsAnswerSchema, answer.body, what="login_confirm", http_status=answer.http_status
-        )
+        data = self._ums_answer(Endpoint.LOGIN_CONFIRM, answer)
         return self._login_succeeded(Endpoint.LOGIN_CONFIRM, answer, data)
 
     def change_password(
@@ -780,32 +767,47 @@ class MobiquityClient:
             raise self._refusal(endpoint, answer)
         self._expect_succeeded(endpoint, answer)
 
-    def _expect_succeeded(self, endpoint: Endpoint, answer: _Answer) -> dict[str, Any]:
-        data = load(
+    @staticmethod
+    def _ums_answer(endpoint: Endpoint, answer: _Answer) -> dict[str, Any]:
+        """The body of a UMS call's answer, checked against its schema."""
+        return load(
             UmsAnswerSchema, answer.body, what=endpoint.value, http_status=answer.http_status
         )
-        if data["status"] != "SUCCEEDED":
+
+    @staticmethod
+    def _expect_status(
+        endpoint: Endpoint, answer: _Answer, data: Mapping[str, Any], status: str
+    ) -> None:
+        """A UMS answer in another status than the step expects is not one we understand."""
+        if data["status"] != status:
             raise UnexpectedResponse(
-                f"{endpoint}: unexpected status {data['status']!r}",
+                f"{endpoint}: expected status {status}, got {data['status']!r}",
                 field="status",
                 http_status=answer.http_status,
                 endpoint=endpoint.value,
             )
+
+    @staticmethod
+    def _resume_id(endpoint: Endpoint, data: Mapping[str, Any]) -> str:
+        """The id a paused UMS flow is resumed with (a pause without one cannot go on)."""
+        if not data["serviceRequestId"]:
+            raise UnexpectedResponse(
+                f"{endpoint}: paused without serviceRequestId",
+                field="serviceRequestId",
+                endpoint=endpoint.value,
+            )
+        return str(data["serviceRequestId"])
+
+    def _expect_succeeded(self, endpoint: Endpoint, answer: _Answer) -> dict[str, Any]:
+        data = self._ums_answer(endpoint, answer)
+        self._expect_status(endpoint, answer, data, "SUCCEEDED")
         return data
 
     def _paused_step(
         self, endpoint: Endpoint, answer: _Answer, expected: frozenset[str]
     ) -> ResetStep:
-        data = load(
-            UmsAnswerSchema, answer.body, what=endpoint.value, http_status=answer.http_status
-        )
-        if data["status"] != "PAUSED":
-            raise UnexpectedResponse(
-                f"{endpoint}: expected status PAUSED, got {data['status']!r}",
-                field="status",
-                http_status=answer.http_status,
-                endpoint=endpoint.value,
-            )
+        data = self._ums_answer(endpoint, answer)
+        self._expect_status(endpoint, answer, data, "PAUSED")
         if data["code"] not in expected:
             raise UnsupportedFlow(
                 f"{endpoint}: Mobiquity asks for {data['code']!r}, this client expects "
@@ -815,14 +817,8 @@ class MobiquityClient:
                 service_request_id=data["serviceRequestId"],
                 endpoint=endpoint.value,
             )
-        if not data["serviceRequestId"]:
-            raise UnexpectedResponse(
-                f"{endpoint}: paused without serviceRequestId",
-                field="serviceRequestId",
-                endpoint=endpoint.value,
-            )
         return ResetStep(
-            resume_id=data["serviceRequestId"],
+            resume_id=self._resume_id(endpoint, data),
             code=data["code"],
             original_service_request_id=data["originalServiceRequestId"],
             message=data["message"],

@@ -151,6 +151,17 @@ def test_idempotent_calls_see_never_sent_too(
 # -- real sockets ---------------------------------------------------------------------------------
 
 
+def _enquiring_client(base_url: str) -> MobiquityClient:
+    # No retries, no system token, no payer wallet: enough to enquire.
+    return MobiquityClient(
+        base_url,
+        "id",
+        "secret",
+        retries=RetryPolicy.none(),
+        auth=AuthPolicy(system_token_for=frozenset()),
+    )
+
+
 def _socket_client(base_url: str, *, read: float = 1.0, connect: float = 1.0) -> MobiquityClient:
     # Retries generously enabled: pay_bill must still send once.
     return MobiquityClient(
@@ -256,13 +267,7 @@ def test_socket_answer_dropped_on_a_reused_keepalive_connection_is_unknown(
 
 def test_socket_enquiry_dropped_on_a_reused_connection_is_unknown_not_never_sent() -> None:
     with MisbehavingServer(["ok", "close"]) as server:
-        client = MobiquityClient(
-            server.url,
-            "id",
-            "secret",
-            retries=RetryPolicy.none(),
-            auth=AuthPolicy(system_token_for=frozenset()),
-        )
+        client = _enquiring_client(server.url)
         client.enquire_payment(mq_doc.REFERENCE)
         outcome = client.enquire_payment(mq_doc.REFERENCE)
         assert isinstance(outcome, EnquiryUnknown)
@@ -285,13 +290,7 @@ def test_socket_connection_closed_while_idle_is_replaced_before_sending() -> Non
 def test_socket_idempotent_enquiry_is_retried_by_policy_only() -> None:
     with MisbehavingServer(["close", "close"]) as server:
         client = _socket_client(server.url)
-        client_no_retry = MobiquityClient(
-            server.url,
-            "id",
-            "secret",
-            retries=RetryPolicy.none(),
-            auth=AuthPolicy(system_token_for=frozenset()),
-        )
+        client_no_retry = _enquiring_client(server.url)
         outcome = client_no_retry.enquire_payment(mq_doc.REFERENCE)
         time.sleep(0.1)
         assert isinstance(outcome, EnquiryUnknown)

@@ -23,6 +23,7 @@ None of this touches the dispatcher: a ``scheduled`` payment is simply not ``que
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from bbp_common.core.domain.charges import bill_total
 from bbp_common.core.domain.payments import PaymentState
 from bbp_common.core.domain.requests import RequestKind, RequestState
 from bbp_common.core.domain.schedules import Hold, Refetched, Verdict, compare
+from bbp_common.core.stores import PaymentRow
 from bbp_common.platform.db.tables import bills
 from bbp_common.platform.logging import get_logger
 from bbp_scheduler.work import Work
@@ -71,6 +73,16 @@ _ANSWERED = (
 )
 
 
+def _lock_still_held(work: Work, found: Sequence[Any], hold: Hold) -> dict[int, PaymentRow]:
+    """Locks the ``found`` payments that are still scheduled in ``hold`` (read unlocked
+    before; a person may have cancelled or the other step moved them since)."""
+    return work.payments.lock(
+        [row.id for row in found],
+        where="state = %s AND hold = %s",
+        params=(S.SCHEDULED.value, hold.value),
+    )
+
+
 class Starter:
     """The three steps, as functions of a unit of work (returning how many moved)."""
 
@@ -85,11 +97,7 @@ class Starter:
         found = work.conn.exec_driver_sql(_DUE_PAYMENTS, (work.now, BATCH)).all()
         if not found:
             return 0
-        locked = work.payments.lock(
-            [row.id for row in found],
-            where="state = %s AND hold = %s",
-            params=(S.SCHEDULED.value, Hold.DUE.value),
-        )
+        locked = _lock_still_held(work, found, Hold.DUE)
         # Under a shared lock: a cancel or a pause committing now is seen, or sees us.
         states = work.payments.request_states({row.request_id for row in found})
         by_request: dict[int, list[Any]] = defaultdict(list)
@@ -130,11 +138,7 @@ class Starter:
         found = work.conn.exec_driver_sql(_ANSWERED, (BATCH,)).all()
         if not found:
             return 0
-        locked = work.payments.lock(
-            [row.id for row in found],
-            where="state = %s AND hold = %s",
-            params=(S.SCHEDULED.value, Hold.REFETCHING.value),
-        )
+        locked = _lock_still_held(work, found, Hold.REFETCHING)
         items = sorted({row.item_id for row in found if row.item_id is not None})
         found_bills: dict[tuple[int, str], Any] = {}
         if items:

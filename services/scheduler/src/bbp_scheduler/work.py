@@ -9,6 +9,8 @@ requests whose items finished. Handlers stay plain functions of ``(work, body)``
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,8 +21,13 @@ from bbp_common.core.domain.payments import EnquiryPolicy, ReturnRule
 from bbp_common.core.domain.requests import RequestState
 from bbp_common.core.notifications import wallet_breaker_opened
 from bbp_common.core.stores import FetchItemStore, PaymentStore, RequestStore, WalletBreaker
+from bbp_common.core.stores.payments import PaymentRow
+from bbp_common.platform.logging import get_logger
+from bbp_common.platform.messaging import Reject
 from bbp_scheduler import notifications
 from bbp_scheduler.settings import SchedulerSettings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,28 @@ class Work:
     @property
     def now(self) -> datetime:
         return self.payments.now()
+
+    def result_payment(self, body: Mapping[str, Any]) -> PaymentRow:
+        """The payment a result names, locked. A result about a payment that does not exist
+        can never be applied: rejected (dead-lettered) at once."""
+        row = self.payments.lock([body["payment_id"]]).get(body["payment_id"])
+        if row is None:
+            raise Reject(f"payment {body['payment_id']} does not exist")
+        return row
+
+    def keep_disagreement(
+        self, row: PaymentRow, kind: str, body: Mapping[str, Any], *, result: str, **context: Any
+    ) -> None:
+        """A result that disagrees with where the payment stands: kept for a person
+        (``PaymentStore.keep_anomaly``), never dropped, and logged as an error."""
+        self.payments.keep_anomaly(row, kind, json.dumps(body, default=str))
+        log.error(
+            "payment_result_disagrees",
+            reference_id=row.reference_id,
+            state=row.state.value,
+            result=result,
+            **context,
+        )
 
     def finish(self) -> set[int]:
         """Flush the stores and ask for the SMS of payments posted or succeeded. Returns the

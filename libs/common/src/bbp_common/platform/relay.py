@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Connection, Engine, func, select, update
 
 from bbp_common.platform.db.tables import outbox
@@ -30,6 +29,7 @@ from bbp_common.platform.logging import get_logger
 from bbp_common.platform.masking import mask_text
 from bbp_common.platform.messaging.backoff import Backoff, backoff_delay
 from bbp_common.platform.messaging.publisher import BatchPublisher, Outgoing, PublishFailed
+from bbp_common.platform.metrics import PerRegistry
 from bbp_common.platform.outbox import (
     _CLAIM_COLUMNS,
     FAILED,
@@ -45,13 +45,8 @@ from bbp_common.platform.settings import OutboxSettings
 log = get_logger(__name__)
 
 
-class OutboxMetrics:
+class OutboxMetrics(PerRegistry):
     """The relay's metrics; one instance per registry."""
-
-    _cache: weakref.WeakKeyDictionary[CollectorRegistry, OutboxMetrics] = (
-        weakref.WeakKeyDictionary()
-    )
-    _lock = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.published = Counter(
@@ -67,15 +62,6 @@ class OutboxMetrics:
             "Outbox rows that exhausted their attempts and wait for a person",
             registry=registry,
         )
-
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> OutboxMetrics:
-        target = registry or REGISTRY
-        with cls._lock:
-            metrics = cls._cache.get(target)
-            if metrics is None:
-                metrics = cls._cache[target] = cls(target)
-            return metrics
 
 
 class OutboxRelay:

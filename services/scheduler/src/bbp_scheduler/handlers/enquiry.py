@@ -12,7 +12,6 @@ on an uncleared payment its answer is recorded for the person who resolves it, n
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bbp_common.core.domain.payments import (
@@ -24,7 +23,6 @@ from bbp_common.core.domain.payments import (
 )
 from bbp_common.core.messages import ENQUIRY_NOT_SENT
 from bbp_common.platform.logging import get_logger
-from bbp_common.platform.messaging import Reject
 from bbp_scheduler.work import Work
 
 log = get_logger(__name__)
@@ -34,9 +32,7 @@ DETAILS = ("order_id", "order_status", "error_code", "error_message")
 
 def apply_enquiry_result(work: Work, body: dict[str, Any]) -> None:
     store = work.payments
-    row = store.lock([body["payment_id"]]).get(body["payment_id"])
-    if row is None:
-        raise Reject(f"payment {body['payment_id']} does not exist")
+    row = work.result_payment(body)
     outcome = EnquiryOutcome(body["outcome"])
     metrics = work.metrics
     number = body["enquiry_number"]
@@ -65,13 +61,8 @@ def apply_enquiry_result(work: Work, body: dict[str, Any]) -> None:
             now=work.now,
         )
         if decision.anomaly:
-            store.keep_anomaly(row, f"enquiry.{outcome.value}", json.dumps(body, default=str))
-            log.error(
-                "payment_result_disagrees",
-                reference_id=row.reference_id,
-                state=row.state.value,
-                result=f"enquiry.{outcome.value}",
-            )
+            kind = f"enquiry.{outcome.value}"
+            work.keep_disagreement(row, kind, body, result=kind)
         if metrics:
             if checked:
                 metrics.applied.labels("enquiry", outcome.value).inc()

@@ -23,7 +23,6 @@ from bbp_common.core.domain.payments import (
 )
 from bbp_common.core.domain.requests import RequestState
 from bbp_common.platform.logging import get_logger
-from bbp_common.platform.messaging import Reject
 from bbp_scheduler import notifications
 from bbp_scheduler.work import Work
 
@@ -42,19 +41,12 @@ def preload(work: Work, bodies: Sequence[dict[str, Any]]) -> None:
 
 def apply_pay_result(work: Work, body: dict[str, Any]) -> None:
     store = work.payments
-    row = store.lock([body["payment_id"]]).get(body["payment_id"])
-    if row is None:
-        raise Reject(f"payment {body['payment_id']} does not exist")
+    row = work.result_payment(body)
     outcome = PayOutcome(body["outcome"])
     decision = decide_pay_result(row.state, outcome, same_attempt=body["attempt"] == row.attempt)
     if decision.anomaly:
-        store.keep_anomaly(row, f"pay.{outcome.value}", json.dumps(body, default=str))
-        log.error(
-            "payment_result_disagrees",
-            reference_id=row.reference_id,
-            state=row.state.value,
-            result=outcome.value,
-            cause=decision.cause,
+        work.keep_disagreement(
+            row, f"pay.{outcome.value}", body, result=outcome.value, cause=decision.cause
         )
     metrics = work.metrics
     target = decision.target

@@ -58,10 +58,18 @@ def Timestamp() -> DATETIME:
     return DATETIME(fsp=6)
 
 
+def _id(type_: type[BigInteger] | type[Integer] = BigInteger) -> Column[Any]:
+    """The table's auto-increment surrogate key."""
+    return Column("id", type_, primary_key=True, autoincrement=True)
+
+
+def _stamped(name: str) -> Column[Any]:
+    """A moment the database fills in when the row is inserted."""
+    return Column(name, Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)"))
+
+
 def _created() -> Column[Any]:
-    return Column(
-        "created_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
-    )
+    return _stamped("created_at")
 
 
 def _updated() -> Column[Any]:
@@ -78,7 +86,7 @@ def _updated() -> Column[Any]:
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("message_id", String(36), nullable=False, unique=True),
     Column("exchange", String(64), nullable=False),
     Column("routing_key", String(128), nullable=False),
@@ -89,9 +97,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", String(500)),
     _created(),
-    Column(
-        "available_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
-    ),
+    _stamped("available_at"),
     Column("sent_at", Timestamp()),
     CheckConstraint("status IN ('pending','sent','failed')", name="status"),
     Index(None, "status", "available_at", "id"),
@@ -104,9 +110,7 @@ processed_messages = Table(
     metadata,
     Column("consumer", String(64), primary_key=True),
     Column("message_id", String(36), primary_key=True),
-    Column(
-        "processed_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")
-    ),
+    _stamped("processed_at"),
     **TABLE_ARGS,
 )
 """Inbox: message ids a consumer already applied, written in the same transaction as the effect."""
@@ -129,7 +133,7 @@ leases = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(Integer),
     Column("login_id", String(64), nullable=False, unique=True),
     Column("email", String(254), nullable=False),
     Column("mobile", String(15)),
@@ -149,8 +153,8 @@ users = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _id(),
+    _stamped("occurred_at"),
     Column("actor", String(64)),
     Column("action", String(64), nullable=False),
     Column("outcome", String(16), nullable=False, server_default="ok"),
@@ -170,7 +174,7 @@ audit_log = Table(
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("public_id", String(16, collation="utf8mb4_bin"), nullable=False, unique=True),
     Column(
         "login_id",
@@ -205,7 +209,7 @@ Removing the user removes its tokens; disabling it revokes them (``revoked_reaso
 billers = Table(
     "billers",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(Integer),
     Column("utility_code", String(16), nullable=False, unique=True),
     Column("name", String(120), nullable=False),
     Column("receiver_wallet", String(15), nullable=False),
@@ -223,7 +227,7 @@ billers = Table(
 account_groups = Table(
     "account_groups",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(Integer),
     Column("name", String(80), nullable=False, unique=True),
     _created(),
     **TABLE_ARGS,
@@ -232,7 +236,7 @@ account_groups = Table(
 bill_accounts = Table(
     "bill_accounts",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("utility_code", String(16), ForeignKey("billers.utility_code"), nullable=False),
     Column("consumer_id", String(64), nullable=False),
     Column("mobile", String(15), nullable=False),
@@ -276,7 +280,7 @@ bill_account_groups = Table(
 account_uploads = Table(
     "account_uploads",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("created_by", String(64), nullable=False),
     Column("file_name", String(255), nullable=False),
     Column("file_format", String(4), nullable=False),
@@ -322,7 +326,7 @@ account_upload_rows = Table(
 account_upload_errors = Table(
     "account_upload_errors",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column(
         "upload_id",
         BigInteger,
@@ -345,7 +349,7 @@ account_upload_errors = Table(
 bulk_requests = Table(
     "bulk_requests",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("kind", String(8), nullable=False),
     Column("state", String(20), nullable=False),
     Column("created_by", String(64), nullable=False),
@@ -424,7 +428,7 @@ so the request page never counts a million rows; sharded (see ``bbp_common.core.
 fetch_items = Table(
     "fetch_items",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
     Column("bill_account_id", BigInteger, ForeignKey("bill_accounts.id"), nullable=False),
     Column("utility_code", String(16), nullable=False),
@@ -455,7 +459,7 @@ queued → dispatched → done (outcome bills | no_bills | failed), or cancelled
 bills = Table(
     "bills",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("fetch_item_id", BigInteger, ForeignKey("fetch_items.id"), nullable=False),
     Column("bill_account_id", BigInteger, ForeignKey("bill_accounts.id"), nullable=False),
     Column("utility_code", String(16), nullable=False),
@@ -488,7 +492,7 @@ bill_selections = Table(
     Column("utility_code", String(16), nullable=False),
     Column("amount", Money, nullable=False),
     Column("service_charge", Money, nullable=False),
-    Column("added_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("added_at"),
     **TABLE_ARGS,
 )
 """The bills a person ticked on the pending page (one selection per person, kept across
@@ -516,7 +520,7 @@ PAYMENT_STATES = (
 payments = Table(
     "payments",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
     Column("bill_id", BigInteger, ForeignKey("bills.id"), nullable=False),
     Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False, unique=True),
@@ -602,14 +606,14 @@ table."""
 payment_events = Table(
     "payment_events",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
     Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False),
     Column("from_state", String(12)),
     Column("to_state", String(12), nullable=False),
     Column("cause", String(255), nullable=False),
     Column("actor", String(128), nullable=False),
-    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("occurred_at"),
     Index(None, "payment_id", "id"),
     Index(None, "reference_id"),
     **TABLE_ARGS,
@@ -619,13 +623,13 @@ payment_events = Table(
 request_events = Table(
     "request_events",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("request_id", BigInteger, ForeignKey("bulk_requests.id"), nullable=False),
     Column("from_state", String(20)),
     Column("to_state", String(20), nullable=False),
     Column("cause", String(255), nullable=False),
     Column("actor", String(128), nullable=False),
-    Column("occurred_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("occurred_at"),
     Index(None, "request_id", "id"),
     **TABLE_ARGS,
 )
@@ -634,13 +638,13 @@ request_events = Table(
 payment_anomalies = Table(
     "payment_anomalies",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
     Column("reference_id", String(20, collation="utf8mb4_bin"), nullable=False),
     Column("state_at_receipt", String(12), nullable=False),
     Column("result_kind", String(32), nullable=False),
     Column("result", Text, nullable=False),
-    Column("received_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("received_at"),
     Column("acknowledged_by", String(64)),
     Column("acknowledged_at", Timestamp()),
     Column("acknowledgement", String(500)),
@@ -653,7 +657,7 @@ payment_anomalies = Table(
 bulk_resolutions = Table(
     "bulk_resolutions",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("idempotency_key", String(64, collation="utf8mb4_bin"), nullable=False, unique=True),
     Column("outcome", String(8), nullable=False),
     Column("comment", String(500), nullable=False),
@@ -720,7 +724,7 @@ wallet authenticates (a new deployment and a closed breaker start here). ``close
 dispatches = Table(
     "dispatches",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("dispatched_at", Timestamp(), nullable=False),
     Column("kind", String(8), nullable=False),
     Column("item_id", BigInteger, nullable=False),
@@ -738,7 +742,7 @@ NOTIFICATION_STATES = ("pending", "sent", "failed", "dead")
 notifications = Table(
     "notifications",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("notification_id", String(36), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
     Column("channel", String(8), nullable=False),
@@ -803,9 +807,9 @@ RECONCILIATION_CLASSES = (
 reconciliations = Table(
     "reconciliations",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("uploaded_by", String(64), nullable=False),
-    Column("uploaded_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("uploaded_at"),
     Column("file_name", String(255), nullable=False),
     Column("file_format", String(4), nullable=False),
     Column("mapping", Text, nullable=False),
@@ -826,7 +830,7 @@ or succeeded payment of ours must appear in the report, ``counts`` the items per
 reconciliation_items = Table(
     "reconciliation_items",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("reconciliation_id", BigInteger, ForeignKey("reconciliations.id"), nullable=False),
     Column("class", String(24), nullable=False),
     Column("reference_id", String(64, collation="utf8mb4_bin")),
@@ -860,10 +864,10 @@ who resolves it, never applied by itself."""
 double_payment_alarms = Table(
     "double_payment_alarms",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _id(),
     Column("payment_id", BigInteger, ForeignKey("payments.id"), nullable=False),
     Column("reconciliation_id", BigInteger, ForeignKey("reconciliations.id")),
-    Column("raised_at", Timestamp(), nullable=False, server_default=text("CURRENT_TIMESTAMP(6)")),
+    _stamped("raised_at"),
     Column("cleared_at", Timestamp()),
     Column("cleared_by", String(64)),
     Column("comment", String(500)),

@@ -36,7 +36,6 @@ import functools
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +43,7 @@ from typing import Any
 import pika
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import SecretStr
 
 from bbp_common.platform.envelope import Envelope, InvalidMessage, MessageRegistry, decode
@@ -52,6 +51,7 @@ from bbp_common.platform.logging import correlation, get_logger
 from bbp_common.platform.masking import mask_text
 from bbp_common.platform.messaging.backoff import Backoff
 from bbp_common.platform.messaging.connection import amqp_parameters, describe_url
+from bbp_common.platform.metrics import PerRegistry
 from bbp_common.platform.settings import AmqpSettings
 
 log = get_logger(__name__)
@@ -104,13 +104,8 @@ INVALID = "invalid"
 ABANDONED = "abandoned"  # nacked (requeued) by a stop before or while the handler ran
 
 
-class ConsumerMetrics:
+class ConsumerMetrics(PerRegistry):
     """Prometheus metrics of the consumers of one process, in the registry the service gives."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ConsumerMetrics] = (
-        weakref.WeakKeyDictionary()
-    )
-    _lock = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.handled = Counter(
@@ -126,16 +121,6 @@ class ConsumerMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
-
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> ConsumerMetrics:
-        """One instance per registry (registering a metric name twice is an error)."""
-        target = registry or REGISTRY
-        with cls._lock:
-            metrics = cls._by_registry.get(target)
-            if metrics is None:
-                metrics = cls._by_registry[target] = cls(target)
-            return metrics
 
 
 class _WorkerPool:
