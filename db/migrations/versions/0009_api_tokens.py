@@ -46,5 +46,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    parts.drop_index("api_tokens", "login_id", "id")
-    op.drop_table("api_tokens")
+    op.drop_table("api_tokens")  # its indexes go with it

@@ -67,7 +67,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    parts.drop_index("bulk_resolution_payments", "payment_id")
+    # Dropping a table drops its indexes; dropping the payment_id index first is refused
+    # (MySQL 1553: a foreign key needs it).
     op.drop_table("bulk_resolution_payments")
-    parts.drop_index("bulk_resolutions", "state", "id")
     op.drop_table("bulk_resolutions")
