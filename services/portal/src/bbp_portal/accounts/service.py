@@ -26,6 +26,7 @@ from bbp_common.platform.db.tables import (
 )
 from bbp_portal.accounts import rules
 from bbp_portal.accounts.groups import resolve_group_ids
+from bbp_portal.accounts.listing import AccountRow
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
@@ -58,17 +59,12 @@ class AccountInput:
 
 
 @dataclass(frozen=True)
-class Account:
-    id: int
-    utility_code: str
-    consumer_id: str
-    mobile: str
-    label: str
-    active: bool
-    groups: tuple[tuple[int, str], ...]
-    created_by: str | None
-    created_at: Any
-    updated_at: Any
+class Account(AccountRow):
+    """One account as a list shows it, and who added it and when (one account's answer)."""
+
+    created_by: str | None = None
+    created_at: Any = None
+    updated_at: Any = None
 
 
 def get_account(conn: Connection, account_id: int) -> Account:
