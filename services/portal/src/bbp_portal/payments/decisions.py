@@ -29,6 +29,17 @@ def step_up_url(action: str, target: object, back: str) -> str:
     return url_for("auth.step_up", action=action, target=str(target), next=back)
 
 
+def forbidden(exc: Forbidden, action: str, target: object, back: str, message: str = "") -> Any:
+    """Where a refused decision leads: without a fresh step-up for ``action`` on ``target``,
+    to the step-up (then back to ``back``); refused for another reason, back to ``back`` with
+    why (``message``, else the refusal's own)."""
+    if exc.code != "step_up_required":
+        flash(message or exc.message, "danger")
+        return redirect(back)
+    flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
+    return redirect(step_up_url(action, target, back))
+
+
 def until(action: str, target: object) -> datetime | None:
     """When this session's step-up for the action ends (UTC), if it is fresh."""
     until = step_up_until(action, str(target))
@@ -85,11 +96,7 @@ def approve(request_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(exc.message, "danger")
-            return redirect(here)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(step_up_url("approve", request_id, here))
+        return forbidden(exc, "approve", request_id, here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(here)

@@ -29,6 +29,7 @@ from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
 from bbp_portal.payments.confirming import FLASH_PROBLEMS, KEY
+from bbp_portal.payments.decisions import forbidden
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -348,13 +349,7 @@ def approve_resolution(resolution_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(message_of(exc), "danger")
-            return redirect(here)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(
-            url_for("auth.step_up", action="resolution", target=str(resolution_id), next=here)
-        )
+        return forbidden(exc, "resolution", resolution_id, here, message_of(exc))
     except ServiceError as exc:
         flash(message_of(exc), "danger")
         return redirect(here)
