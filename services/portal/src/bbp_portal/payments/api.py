@@ -148,16 +148,11 @@ def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
     key = body["idempotency_key"]
     start = body.get("start_at")
-    created = operations.create_payment(
-        engine(),
-        actor(),
+    created = selection.create_payment(
         ids,
-        key=key,
-        policy=selection.policy(),
-        selection=described,
-        via="api",
-        relay=relay(),
-        stepped_up=step_up_fresh("pay", key),
+        described,
+        key,
+        "api",
         schedule=Schedule(start.astimezone(UTC).replace(tzinfo=None), body.get("days_before_due"))
         if start is not None
         else None,

@@ -43,6 +43,17 @@ from bbp_portal.service_errors import ValidationFailed
 
 P = payments.c
 B = bills.c
+#: What a person sees of a bill to pay (a list of pending bills, a confirmation).
+BILL_COLUMNS = (
+    B.id,
+    B.utility_code,
+    B.consumer_id,
+    bill_accounts.c.label,
+    B.bill_number,
+    B.due_date,
+    B.amount,
+    B.service_charge,
+)
 
 
 # --------------------------------------------------------------------------- pending bills
@@ -188,18 +199,7 @@ def list_pending(
     """One page of pending bills in bill id order; each says whether it is too old to pay."""
     limit = page_limit(limit)
     now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
-    query = select(
-        B.id,
-        B.utility_code,
-        B.consumer_id,
-        bill_accounts.c.label,
-        B.bill_number,
-        B.due_date,
-        B.amount,
-        B.service_charge,
-        B.fetched_at,
-        billers.c.pays_service_charge,
-    ).select_from(
+    query = select(*BILL_COLUMNS, B.fetched_at, billers.c.pays_service_charge).select_from(
         bills.join(bill_accounts, bill_accounts.c.id == B.bill_account_id).outerjoin(
             billers, billers.c.utility_code == B.utility_code
         )
