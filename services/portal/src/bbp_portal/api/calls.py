@@ -1,5 +1,6 @@
-"""How a thin ``/api/v1`` view calls a service: on a connection that only reads, or in one
-transaction as the signed-in actor; and the keyset page envelope it answers with.
+"""How a thin ``/api/v1`` view calls a service (``reading``/``changing``, from
+:mod:`bbp_portal.view_context`: on a connection that only reads, or in one transaction as the
+signed-in actor), and the keyset page envelope it answers with.
 
 Why: every feature's list/get/create views were the same three lines (open a connection or a
 transaction, pass ``actor()``, return what the service answers) written again per endpoint;
@@ -11,24 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from bbp_portal.api.core import endpoint
-from bbp_portal.view_context import actor, engine
-
-T = TypeVar("T")
-
-
-def reading(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``call(conn, *args, **kwargs)`` on a connection of its own (no transaction to commit)."""
-    with engine().connect() as conn:
-        return call(conn, *args, **kwargs)
-
-
-def changing(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``call(conn, actor(), *args, **kwargs)`` in one transaction, committed if it returns."""
-    with engine().begin() as conn:
-        return call(conn, actor(), *args, **kwargs)
+from bbp_portal.view_context import changing, reading
 
 
 def keyset_page(page: Any, **info: Any) -> dict[str, Any]:
@@ -44,3 +31,6 @@ def endpoints(**preset: Any) -> Callable[..., Callable[[Callable[..., Any]], Cal
     roles=OPERATORS, tokens=True)``, then ``@changes("Add a thing", body=..., response=...)``.
     The operation and its document are exactly those of ``endpoint`` with all the arguments."""
     return partial(endpoint, **preset)
+
+
+__all__ = ["changing", "endpoints", "keyset_page", "reading"]

@@ -22,6 +22,7 @@ from bbp_portal.auth.access import (
 )
 from bbp_portal.auth.sessions import (
     forget_step_up,
+    refused_or_step_up,
     step_up_fresh,
     step_up_required,
     step_up_until,
@@ -38,6 +39,7 @@ __all__ = [
     "is_public",
     "login_required",
     "public",
+    "refused_or_step_up",
     "role_required",
     "safe_next",
     "step_up_fresh",

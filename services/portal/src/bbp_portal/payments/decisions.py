@@ -15,7 +15,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import role_required, step_up_fresh, step_up_until
+from bbp_portal.auth import refused_or_step_up, role_required, step_up_fresh, step_up_until
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import approvals, operations, queries, selection
 from bbp_portal.payments import attention as needs_attention
@@ -27,17 +27,6 @@ OPERATORS = ("admin", "superadmin")
 
 def step_up_url(action: str, target: object, back: str) -> str:
     return url_for("auth.step_up", action=action, target=str(target), next=back)
-
-
-def forbidden(exc: Forbidden, action: str, target: object, back: str, message: str = "") -> Any:
-    """Where a refused decision leads: without a fresh step-up for ``action`` on ``target``,
-    to the step-up (then back to ``back``); refused for another reason, back to ``back`` with
-    why (``message``, else the refusal's own)."""
-    if exc.code != "step_up_required":
-        flash(message or exc.message, "danger")
-        return redirect(back)
-    flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-    return redirect(step_up_url(action, target, back))
 
 
 def until(action: str, target: object) -> datetime | None:
@@ -96,7 +85,7 @@ def approve(request_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        return forbidden(exc, "approve", request_id, here)
+        return refused_or_step_up(exc, "approve", request_id, here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(here)

@@ -22,14 +22,13 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from bbp_portal.auth import role_required, step_up_fresh, step_up_until
+from bbp_portal.auth import refused_or_step_up, role_required, step_up_fresh, step_up_until
 from bbp_portal.auth.access import current_user, login_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
 from bbp_portal.payments.confirming import FLASH_PROBLEMS, KEY
-from bbp_portal.payments.decisions import forbidden
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -349,7 +348,7 @@ def approve_resolution(resolution_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        return forbidden(exc, "resolution", resolution_id, here, message_of(exc))
+        return refused_or_step_up(exc, "resolution", resolution_id, here, message_of(exc))
     except ServiceError as exc:
         flash(message_of(exc), "danger")
         return redirect(here)

@@ -17,10 +17,9 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from bbp_portal.auth import role_required, step_up_fresh
+from bbp_portal.auth import refused_or_step_up, role_required, step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import operations, selection
-from bbp_portal.payments.decisions import forbidden
 from bbp_portal.service_errors import Forbidden, NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
 
@@ -46,7 +45,7 @@ def approve_changed(request_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        return forbidden(
+        return refused_or_step_up(
             exc, "approve", request_id, url_for("requests.show", request_id=request_id)
         )
     except ServiceError as exc:
