@@ -16,12 +16,11 @@ from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bbp_portal.api import endpoints, reading
-from bbp_portal.auth import step_up_fresh
-from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
+from bbp_portal.payments.deciding import approve_as_me, confirm_as_me
 from bbp_portal.payments.schemas import CommentSchema, OptionalCommentSchema
-from bbp_portal.view_context import actor, engine, settings
+from bbp_portal.view_context import actor, engine
 
 api = Blueprint("resolutions", __name__)
 """Bulk resolutions under ``/api/v1`` (mounted by ``create_app``)."""
@@ -138,20 +137,12 @@ def get_resolution(resolution_id: int) -> Any:
     "did (existing).",
 )
 def create_resolution(body: dict[str, Any]) -> Any:
-    key = body["idempotency_key"]
-    return resolutions.confirm(
-        engine(),
-        actor(),
+    return confirm_as_me(
         body["payment_ids"],
         body["outcome"],
         body["comment"],
-        key=key,
-        threshold=settings().bulk_resolve_second_approval_above,
+        body["idempotency_key"],
         reconciliation_id=body["reconciliation_id"],
-        step_up_required=settings().step_up,
-        stepped_up=step_up_fresh("resolve", key),
-        payment_sms=settings(),
-        relay=relay(),
     )
 
 
@@ -165,16 +156,7 @@ def create_resolution(body: dict[str, Any]) -> Any:
     "again: one no longer uncleared comes back in refused.",
 )
 def approve_resolution(resolution_id: int, body: dict[str, Any]) -> Any:
-    return resolutions.approve(
-        engine(),
-        actor(),
-        resolution_id,
-        body["comment"],
-        step_up_required=settings().step_up,
-        stepped_up=step_up_fresh("resolution", str(resolution_id)),
-        payment_sms=settings(),
-        relay=relay(),
-    )
+    return approve_as_me(resolution_id, body["comment"])
 
 
 @api.post("/resolutions/<int:resolution_id>/reject")
