@@ -28,7 +28,7 @@ from sqlalchemy import Connection, delete, func, insert, literal, select
 from bbp_common.core.domain.charges import service_charge_paid
 from bbp_common.platform.db.tables import bill_accounts, bill_selections, billers, bills
 from bbp_portal.bulk.service import chunks
-from bbp_portal.payments.pending import BILL_COLUMNS, PendingFilter, pending_ids
+from bbp_portal.payments.pending import BILL_COLUMNS, PendingFilter, bill_values, pending_ids
 
 S = bill_selections.c
 B = bills.c
@@ -177,19 +177,7 @@ def bills_of(conn: Connection, ids: Sequence[int]) -> list[ChosenBill]:
         .where(B.id.in_(list(ids)))
         .order_by(B.id)
     )
-    return [
-        ChosenBill(
-            r.id,
-            r.utility_code,
-            r.consumer_id,
-            r.label,
-            r.bill_number,
-            r.due_date,
-            r.amount,
-            service_charge_paid(r.service_charge, pays.get(r.utility_code, False)),
-        )
-        for r in rows
-    ]
+    return [ChosenBill(*bill_values(r, pays.get(r.utility_code, False))) for r in rows]
 
 
 def uncharged_billers(conn: Connection, codes: Iterable[str]) -> list[Any]:

@@ -56,6 +56,23 @@ BILL_COLUMNS = (
 )
 
 
+def bill_values(
+    row: Any, pays_service_charge: bool
+) -> tuple[int, str, str, str, str, date | None, Decimal, Decimal]:
+    """A row of :data:`BILL_COLUMNS` as a person sees it: its service charge is what is paid
+    with the bill (:func:`service_charge_paid`, the one rule)."""
+    return (
+        row.id,
+        row.utility_code,
+        row.consumer_id,
+        row.label,
+        row.bill_number,
+        row.due_date,
+        row.amount,
+        service_charge_paid(row.service_charge, pays_service_charge),
+    )
+
+
 # --------------------------------------------------------------------------- pending bills
 
 
@@ -210,14 +227,7 @@ def list_pending(
     rows, nxt, prev = keyset(conn, query.where(B.id.in_(candidates)), B.id, "id", cursor, limit)
     items = [
         PendingBill(
-            r.id,
-            r.utility_code,
-            r.consumer_id,
-            r.label,
-            r.bill_number,
-            r.due_date,
-            r.amount,
-            service_charge_paid(r.service_charge, bool(r.pays_service_charge)),
+            *bill_values(r, bool(r.pays_service_charge)),
             r.fetched_at,
             r.fetched_at < now - max_bill_age,
             r.service_charge,
