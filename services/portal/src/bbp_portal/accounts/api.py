@@ -35,12 +35,12 @@ from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
 from bbp_portal.api import changing, endpoint, endpoints, keyset_page, page_of, reading
 from bbp_portal.api.operation import CSV_OR_XLSX
+from bbp_portal.auth import OPERATORS
 from bbp_portal.view_context import actor, engine
 
 api = Blueprint("accounts", __name__)
 """Bill accounts, groups and uploads under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
 account_changes = endpoints(tags=["accounts"], roles=OPERATORS, tokens=True)
 group_changes = endpoints(tags=["groups"], roles=OPERATORS, tokens=True)
 upload_reads = endpoints(tags=["uploads"], roles=OPERATORS)

@@ -23,13 +23,12 @@ from bbp_portal.accounts.actions import (
 )
 from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import OPERATORS, current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import actor, changing, engine, settings
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
-OPERATORS = ("admin", "superadmin")
 REPORT_ROWS_SHOWN = 500
 
 

@@ -8,6 +8,7 @@ guarded: by :func:`install_guard` (deny by default) and by :func:`login_required
 """
 
 from bbp_portal.auth.access import (
+    OPERATORS,
     ROLES,
     SignedInUser,
     TokenCaller,
@@ -29,6 +30,7 @@ from bbp_portal.auth.sessions import (
 )
 
 __all__ = [
+    "OPERATORS",
     "ROLES",
     "SignedInUser",
     "TokenCaller",

@@ -29,7 +29,7 @@ from flask import Blueprint, jsonify
 
 from bbp_common.core.domain.schedules import Schedule
 from bbp_portal.api import endpoints, keyset_page, page_of, reading
-from bbp_portal.auth import step_up_fresh
+from bbp_portal.auth import OPERATORS, step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
@@ -60,7 +60,6 @@ from bbp_portal.view_context import actor, engine, settings
 api = Blueprint("payments", __name__)
 """Payments under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
 TAGS = ["payments"]
 reads = endpoints(tags=TAGS)
 operator_changes = endpoints(roles=OPERATORS, tags=TAGS, tokens=True)

@@ -15,14 +15,18 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import refused_or_step_up, role_required, step_up_fresh, step_up_until
+from bbp_portal.auth import (
+    OPERATORS,
+    refused_or_step_up,
+    role_required,
+    step_up_fresh,
+    step_up_until,
+)
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import approvals, operations, queries, selection
 from bbp_portal.payments import attention as needs_attention
 from bbp_portal.service_errors import Forbidden, NotFound, ServiceError
 from bbp_portal.view_context import actor, engine, settings
-
-OPERATORS = ("admin", "superadmin")
 
 
 def step_up_url(action: str, target: object, back: str) -> str:

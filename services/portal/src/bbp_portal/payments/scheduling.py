@@ -17,13 +17,11 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from bbp_portal.auth import refused_or_step_up, role_required, step_up_fresh
+from bbp_portal.auth import OPERATORS, refused_or_step_up, role_required, step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import operations, selection
 from bbp_portal.service_errors import Forbidden, NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
-
-OPERATORS = ("admin", "superadmin")
 
 
 def _page(request_id: int) -> Any:

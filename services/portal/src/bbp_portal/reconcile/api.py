@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from bbp_portal.api import endpoint, endpoints, reading
 from bbp_portal.api.patterns import NOT_BLANK_PATTERN
+from bbp_portal.auth import OPERATORS
 from bbp_portal.reconcile import actions, alarms, service
 from bbp_portal.reconcile.reading import MAPPING_FIELDS
 from bbp_portal.requests.export import csv_chunks
@@ -24,7 +25,6 @@ api = Blueprint("reconcile", __name__)
 """Reconciliations under ``/api/v1`` (mounted by ``create_app``)."""
 
 READERS = ("admin", "superadmin", "auditor")
-OPERATORS = ("admin", "superadmin")
 TAGS = ["reconciliation"]
 reader_reads = endpoints(tags=TAGS, roles=READERS)
 

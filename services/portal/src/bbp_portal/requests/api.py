@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from bbp_portal.api import endpoints, keyset_page, page_of, reading
 from bbp_portal.api.operation import CSV_OR_XLSX
+from bbp_portal.auth import OPERATORS
 from bbp_portal.bulk import queries as bulk
 from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
 from bbp_portal.requests import actions, items, queries
@@ -35,7 +36,6 @@ from bbp_portal.view_context import actor, engine
 api = Blueprint("requests", __name__)
 """Requests under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
 TAGS = ["requests"]
 reads = endpoints(tags=TAGS)
 operator_changes = endpoints(roles=OPERATORS, tags=TAGS, tokens=True)
