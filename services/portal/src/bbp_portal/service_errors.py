@@ -25,6 +25,19 @@ class ValidationFailed(ServiceError):
     status = 422
 
 
+def one_line(
+    text: str | None, field: str, limit: int, missing: tuple[str, str], too_long: tuple[str, str]
+) -> str:
+    """A person's short text on one line (runs of white space become one space), required
+    (else ``missing``: its code and message) and at most ``limit`` characters (``too_long``)."""
+    value = " ".join((text or "").split())
+    if not value:
+        raise ValidationFailed(*missing, field)
+    if len(value) > limit:
+        raise ValidationFailed(*too_long, field)
+    return value
+
+
 class NotFound(ServiceError):
     status = 404
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import current_app
 from sqlalchemy import Engine
 
@@ -9,6 +12,8 @@ from bbp_portal.audit_trail import Actor
 from bbp_portal.auth import current_token, current_user
 from bbp_portal.device import client_ip, device_id
 from bbp_portal.settings import PortalSettings
+
+T = TypeVar("T")
 
 
 def engine() -> Engine:
@@ -30,3 +35,15 @@ def actor() -> Actor:
     if token is not None:
         return Actor(user.login_id, user.role, client_ip(), None, token.token_id, token.name)
     return Actor(user.login_id, user.role, client_ip(), device_id())
+
+
+def reading(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(conn, *args, **kwargs)`` on a connection of its own (no transaction to commit)."""
+    with engine().connect() as conn:
+        return call(conn, *args, **kwargs)
+
+
+def changing(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(conn, actor(), *args, **kwargs)`` in one transaction, committed if it returns."""
+    with engine().begin() as conn:
+        return call(conn, actor(), *args, **kwargs)

@@ -27,21 +27,6 @@ def _limits() -> UploadLimits:
     return bill_accounts(max_bytes=s.upload_max_bytes, max_rows=s.upload_max_rows)
 
 
-#: Refusals of a file too big in some way (413); the others are about its content (422).
-_TOO_LARGE = frozenset(
-    {
-        "file_too_large",
-        "too_many_rows",
-        "too_many_lines",
-        "too_many_cells",
-        "too_many_strings",
-        "too_many_parts",
-        "too_many_elements",
-        "uncompressed_too_large",
-    }
-)
-
-
 def read_upload_file() -> tuple[str, bytes]:
     """The ``file`` part of a multipart request, read up to the size limit (+1 byte)."""
     storage = request.files.get("file")
@@ -77,7 +62,7 @@ def stage(file_name: str, data: bytes) -> uploads.UploadSummary:
                 code=exc.code,
             )
         log.info("upload_refused", code=exc.code, detail=exc.detail[:200], size=len(data))
-        status = 413 if exc.code in _TOO_LARGE else 422
+        status = exc.status
         message = gettext(exc.template, **exc.params)  # in the reader's language
         raise _Refused(exc.code, message, "file", status) from None
 

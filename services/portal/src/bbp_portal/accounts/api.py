@@ -33,14 +33,18 @@ from bbp_portal.accounts.schemas import (
 )
 from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.api import endpoint, page_of
+from bbp_portal.api import changing, endpoint, endpoints, keyset_page, page_of, reading
 from bbp_portal.api.operation import CSV_OR_XLSX
+from bbp_portal.auth import OPERATORS
 from bbp_portal.view_context import actor, engine
 
 api = Blueprint("accounts", __name__)
 """Bill accounts, groups and uploads under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
+account_changes = endpoints(tags=["accounts"], roles=OPERATORS, tokens=True)
+group_changes = endpoints(tags=["groups"], roles=OPERATORS, tokens=True)
+upload_reads = endpoints(tags=["uploads"], roles=OPERATORS)
+upload_changes = endpoints(tags=["uploads"], roles=OPERATORS, tokens=True)
 
 
 # --------------------------------------------------------------------------- accounts
@@ -54,26 +58,15 @@ OPERATORS = ("admin", "superadmin")
     tags=["accounts"],
 )
 def list_accounts(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        page = listing.list_accounts(
-            conn,
-            query["filter"],
-            sort=query["sort"],
-            order=query["order"],
-            cursor=query["cursor"],
-            limit=query["limit"],
-        )
-    return {
-        "items": page.items,
-        "page": {
-            "limit": query["limit"],
-            "sort": page.sort,
-            "order": page.order,
-            "next": page.next,
-            "prev": page.prev,
-            "last": page.last,
-        },
-    }
+    page = reading(
+        listing.list_accounts,
+        query["filter"],
+        sort=query["sort"],
+        order=query["order"],
+        cursor=query["cursor"],
+        limit=query["limit"],
+    )
+    return keyset_page(page, limit=query["limit"], sort=page.sort, order=page.order)
 
 
 @api.post("/accounts/selection/count")
@@ -100,33 +93,20 @@ def count_selection(body: selection.AccountSelection) -> Any:
 @api.get("/accounts/<int:account_id>")
 @endpoint("Read one bill account", response=AccountSchema, tags=["accounts"])
 def get_account(account_id: int) -> Any:
-    with engine().connect() as conn:
-        return account_service.get_account(conn, account_id)
+    return reading(account_service.get_account, account_id)
 
 
 @api.post("/accounts")
-@endpoint(
-    "Add a bill account",
-    body=AccountInSchema,
-    response=AccountSchema,
-    status=201,
-    tags=["accounts"],
-    roles=OPERATORS,
-    tokens=True,
-)
+@account_changes("Add a bill account", body=AccountInSchema, response=AccountSchema, status=201)
 def create_account(body: account_service.AccountInput) -> Any:
-    with engine().begin() as conn:
-        return account_service.create_account(conn, actor(), body)
+    return changing(account_service.create_account, body)
 
 
 @api.patch("/accounts/<int:account_id>")
-@endpoint(
+@account_changes(
     "Change, deactivate (active=false) or reactivate a bill account",
     body=AccountPatchSchema,
     response=AccountSchema,
-    tags=["accounts"],
-    roles=OPERATORS,
-    tokens=True,
 )
 def update_account(account_id: int, body: dict[str, Any]) -> Any:
     who = actor()
@@ -151,12 +131,9 @@ def update_account(account_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.delete("/accounts/<int:account_id>")
-@endpoint(
+@account_changes(
     "Delete a bill account (deactivated instead when fetches or payments refer to it)",
     response=DeleteOutcomeSchema,
-    tags=["accounts"],
-    roles=OPERATORS,
-    tokens=True,
 )
 def delete_account(account_id: int) -> Any:
     with engine().begin() as conn:
@@ -175,46 +152,25 @@ def delete_account(account_id: int) -> Any:
     "List account groups", query=GroupListQuery, response=GroupSchema, many=True, tags=["groups"]
 )
 def list_groups(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        return group_service.list_groups(conn, with_counts=query["counts"])
+    return reading(group_service.list_groups, with_counts=query["counts"])
 
 
 @api.post("/groups")
-@endpoint(
-    "Add a group",
-    body=GroupSchema,
-    response=GroupSchema,
-    status=201,
-    tags=["groups"],
-    roles=OPERATORS,
-    tokens=True,
-)
+@group_changes("Add a group", body=GroupSchema, response=GroupSchema, status=201)
 def create_group(body: dict[str, Any]) -> Any:
-    with engine().begin() as conn:
-        return group_service.create_group(conn, actor(), body["name"])
+    return changing(group_service.create_group, body["name"])
 
 
 @api.patch("/groups/<int:group_id>")
-@endpoint(
-    "Rename a group",
-    body=GroupSchema,
-    response=GroupSchema,
-    tags=["groups"],
-    roles=OPERATORS,
-    tokens=True,
-)
+@group_changes("Rename a group", body=GroupSchema, response=GroupSchema)
 def rename_group(group_id: int, body: dict[str, Any]) -> Any:
-    with engine().begin() as conn:
-        return group_service.rename_group(conn, actor(), group_id, body["name"])
+    return changing(group_service.rename_group, group_id, body["name"])
 
 
 @api.delete("/groups/<int:group_id>")
-@endpoint(
-    "Delete a group (its accounts stay)", status=204, tags=["groups"], roles=OPERATORS, tokens=True
-)
+@group_changes("Delete a group (its accounts stay)", status=204)
 def delete_group(group_id: int) -> Any:
-    with engine().begin() as conn:
-        group_service.delete_group(conn, actor(), group_id)
+    changing(group_service.delete_group, group_id)
     return Response(status=204)
 
 
@@ -222,92 +178,60 @@ def delete_group(group_id: int) -> Any:
 
 
 @api.get("/uploads/template")
-@endpoint(
-    "Download the upload template",
-    query=TemplateQuery,
-    tags=["uploads"],
-    content_type=CSV_OR_XLSX,
-    roles=OPERATORS,
-)
+@upload_reads("Download the upload template", query=TemplateQuery, content_type=CSV_OR_XLSX)
 def upload_template(query: dict[str, Any]) -> Any:
     return template_response(query["format"])
 
 
 @api.post("/uploads")
-@endpoint(
+@upload_changes(
     "Validate a CSV or XLSX file of accounts; nothing is stored until import",
     response=UploadSchema,
     status=201,
-    tags=["uploads"],
-    roles=OPERATORS,
     multipart={"file": "binary"},
-    tokens=True,
 )
 def create_upload() -> Any:
     return stage(*read_upload_file())
 
 
 @api.get("/uploads")
-@endpoint(
-    "My recent uploads (not expired)",
-    response=UploadSchema,
-    many=True,
-    tags=["uploads"],
-    roles=OPERATORS,
-)
+@upload_reads("My recent uploads (not expired)", response=UploadSchema, many=True)
 def list_uploads() -> Any:
-    with engine().connect() as conn:
-        return uploads.list_uploads(conn, actor())
+    return reading(uploads.list_uploads, actor())
 
 
 @api.get("/uploads/<int:upload_id>")
-@endpoint("One of my uploads", response=UploadSchema, tags=["uploads"], roles=OPERATORS)
+@upload_reads("One of my uploads", response=UploadSchema)
 def get_upload(upload_id: int) -> Any:
-    with engine().connect() as conn:
-        return uploads.get_upload(conn, actor(), upload_id)
+    return reading(uploads.get_upload, actor(), upload_id)
 
 
 @api.get("/uploads/<int:upload_id>/problems")
-@endpoint(
-    "The report: every problem by line and column",
-    query=ProblemQuery,
-    response=ProblemPageSchema,
-    tags=["uploads"],
-    roles=OPERATORS,
+@upload_reads(
+    "The report: every problem by line and column", query=ProblemQuery, response=ProblemPageSchema
 )
 def upload_problems(upload_id: int, query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        items, next_after = report.upload_problems(
-            conn, actor(), upload_id, after=query["after"], limit=query["limit"]
-        )
+    items, next_after = reading(
+        report.upload_problems, actor(), upload_id, after=query["after"], limit=query["limit"]
+    )
     return {"items": items, "next_after": next_after}
 
 
 @api.get("/uploads/<int:upload_id>/report.csv")
-@endpoint("The report as CSV", tags=["uploads"], roles=OPERATORS, content_type="text/csv")
+@upload_reads("The report as CSV", content_type="text/csv")
 def upload_report(upload_id: int) -> Any:
     return report_response(upload_id)
 
 
 @api.post("/uploads/<int:upload_id>/import")
-@endpoint(
-    "Import the valid rows (all of them, or none if anything changed since)",
-    response=UploadSchema,
-    tags=["uploads"],
-    roles=OPERATORS,
-    tokens=True,
+@upload_changes(
+    "Import the valid rows (all of them, or none if anything changed since)", response=UploadSchema
 )
 def import_upload(upload_id: int) -> Any:
     return finish(upload_id, do_import=True)
 
 
 @api.post("/uploads/<int:upload_id>/discard")
-@endpoint(
-    "Import none: discard the upload",
-    response=UploadSchema,
-    tags=["uploads"],
-    roles=OPERATORS,
-    tokens=True,
-)
+@upload_changes("Import none: discard the upload", response=UploadSchema)
 def discard_upload(upload_id: int) -> Any:
     return finish(upload_id, do_import=False)

@@ -8,7 +8,7 @@ deactivated instead of deleted, so the money trail keeps its account.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from bbp_common.platform.db.tables import (
 )
 from bbp_portal.accounts import rules
 from bbp_portal.accounts.groups import resolve_group_ids
+from bbp_portal.accounts.listing import AccountRow
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.service_errors import Conflict, NotFound, ValidationFailed
 
@@ -58,17 +59,12 @@ class AccountInput:
 
 
 @dataclass(frozen=True)
-class Account:
-    id: int
-    utility_code: str
-    consumer_id: str
-    mobile: str
-    label: str
-    active: bool
-    groups: tuple[tuple[int, str], ...]
-    created_by: str | None
-    created_at: Any
-    updated_at: Any
+class Account(AccountRow):
+    """One account as a list shows it, and who added it and when (one account's answer)."""
+
+    created_by: str | None = None
+    created_at: Any = None
+    updated_at: Any = None
 
 
 def get_account(conn: Connection, account_id: int) -> Account:
@@ -124,35 +120,18 @@ def create_account(conn: Connection, actor: Actor, data: AccountInput) -> Accoun
     data = data.check()
     _require_active_biller(conn, data.utility_code)
     group_ids = resolve_group_ids(conn, data.group_ids)
-    try:
-        with conn.begin_nested():
-            account_id = conn.execute(
-                insert(bill_accounts).values(
-                    utility_code=data.utility_code,
-                    consumer_id=data.consumer_id,
-                    mobile=data.mobile,
-                    label=data.label,
-                    created_by=actor.login_id,
-                )
-            ).lastrowid
-    except IntegrityError:
-        raise Conflict(
-            "duplicate",
-            f"{data.utility_code} {data.consumer_id} is already a bill account.",
-            "consumer_id",
-        ) from None
-    _set_groups(conn, account_id, group_ids)
-    record(
+    return _save(
         conn,
         actor,
         "account.create",
-        target_type="bill_account",
-        target_id=account_id,
-        utility=data.utility_code,
-        consumer_id=data.consumer_id,
-        groups=group_ids,
+        data,
+        group_ids,
+        lambda columns: (
+            conn.execute(
+                insert(bill_accounts).values(**columns, created_by=actor.login_id)
+            ).lastrowid
+        ),
     )
-    return get_account(conn, account_id)
 
 
 def update_account(conn: Connection, actor: Actor, account_id: int, data: AccountInput) -> Account:
@@ -174,18 +153,33 @@ def update_account(conn: Connection, actor: Actor, account_id: int, data: Accoun
             "consumer_id",
         )
     group_ids = resolve_group_ids(conn, data.group_ids)
+
+    def write(columns: dict[str, str]) -> int:
+        conn.execute(update(bill_accounts).where(A.id == account_id).values(**columns))
+        return account_id
+
+    return _save(conn, actor, "account.update", data, group_ids, write)
+
+
+def _save(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    data: AccountInput,
+    group_ids: Sequence[int],
+    write: Callable[[dict[str, str]], int],
+) -> Account:
+    """Write a checked account's columns (``write`` inserts or updates, answering its id),
+    its groups and the audit entry; the (utility, consumer id) pair taken is a 409."""
+    columns = {
+        "utility_code": data.utility_code,
+        "consumer_id": data.consumer_id,
+        "mobile": data.mobile,
+        "label": data.label,
+    }
     try:
         with conn.begin_nested():
-            conn.execute(
-                update(bill_accounts)
-                .where(A.id == account_id)
-                .values(
-                    utility_code=data.utility_code,
-                    consumer_id=data.consumer_id,
-                    mobile=data.mobile,
-                    label=data.label,
-                )
-            )
+            account_id = write(columns)
     except IntegrityError:
         raise Conflict(
             "duplicate",
@@ -196,7 +190,7 @@ def update_account(conn: Connection, actor: Actor, account_id: int, data: Accoun
     record(
         conn,
         actor,
-        "account.update",
+        action,
         target_type="bill_account",
         target_id=account_id,
         utility=data.utility_code,

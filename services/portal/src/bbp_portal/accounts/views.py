@@ -6,6 +6,7 @@ services (the same ones the API uses); a :class:`ServiceError` becomes a message
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -22,13 +23,12 @@ from bbp_portal.accounts.actions import (
 )
 from bbp_portal.accounts.upload import report
 from bbp_portal.accounts.upload import service as uploads
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import OPERATORS, current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.service_errors import ServiceError
-from bbp_portal.view_context import actor, engine, settings
+from bbp_portal.view_context import actor, changing, engine, settings
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
-OPERATORS = ("admin", "superadmin")
 REPORT_ROWS_SHOWN = 500
 
 
@@ -194,22 +194,24 @@ def groups() -> Any:
 @bp.post("/groups")
 @role_required(*OPERATORS)
 def create_group() -> Any:
-    try:
-        with engine().begin() as conn:
-            group = group_service.create_group(conn, actor(), request.form.get("name", ""))
-        flash(f"Group {group.name!r} added.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    return redirect(url_for("accounts.groups"))
+    name = request.form.get("name", "")
+    return _change_group(
+        group_service.create_group, name, said=lambda g: f"Group {g.name!r} added."
+    )
 
 
 @bp.post("/groups/<int:group_id>/rename")
 @role_required(*OPERATORS)
 def rename_group(group_id: int) -> Any:
+    name = request.form.get("name", "")
+    return _change_group(group_service.rename_group, group_id, name, said=lambda _: "Renamed.")
+
+
+def _change_group(change: Callable[..., Any], *args: Any, said: Callable[[Any], str]) -> Any:
+    """Add or rename a group as the signed-in person, then back to the groups page saying
+    what was done (``said`` of what the service answered) or why not."""
     try:
-        with engine().begin() as conn:
-            group_service.rename_group(conn, actor(), group_id, request.form.get("name", ""))
-        flash("Renamed.", "success")
+        flash(said(changing(change, *args)), "success")
     except ServiceError as exc:
         flash(exc.message, "danger")
     return redirect(url_for("accounts.groups"))

@@ -24,6 +24,7 @@ unknown id as ``NotFound`` (404) and a state that forbids it as ``Conflict`` (40
 other success status with ``endpoint(statuses=...)``.
 """
 
+from bbp_portal.api.calls import changing, endpoints, keyset_page, reading
 from bbp_portal.api.core import endpoint, page_of, register_api
 
-__all__ = ["endpoint", "page_of", "register_api"]
+__all__ = ["changing", "endpoint", "endpoints", "keyset_page", "page_of", "reading", "register_api"]

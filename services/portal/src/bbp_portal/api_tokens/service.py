@@ -29,7 +29,7 @@ from bbp_portal.api_tokens import codec, store
 from bbp_portal.api_tokens.store import TokenRow
 from bbp_portal.audit_trail import Actor, record
 from bbp_portal.auth.access import TokenCaller
-from bbp_portal.service_errors import Conflict, Forbidden, NotFound, ValidationFailed
+from bbp_portal.service_errors import Conflict, Forbidden, NotFound, ValidationFailed, one_line
 
 MAX_DAYS = 30
 MAX_LIVE = 20
@@ -91,14 +91,13 @@ class Created:
 
 
 def _clean_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise ValidationFailed("name_required", "Give the token a name.", "name")
-    if len(cleaned) > NAME_MAX:
-        raise ValidationFailed(
-            "name_too_long", f"A token's name has at most {NAME_MAX} characters.", "name"
-        )
-    return cleaned
+    return one_line(
+        name,
+        "name",
+        NAME_MAX,
+        ("name_required", "Give the token a name."),
+        ("name_too_long", f"A token's name has at most {NAME_MAX} characters."),
+    )
 
 
 def create(

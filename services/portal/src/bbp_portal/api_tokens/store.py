@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection
 
 from bbp_common.platform.db.tables import api_tokens, users
 
@@ -162,21 +162,19 @@ def insert(
 
 def revoke(conn: Connection, token_id: int, *, by: str | None, reason: str) -> bool:
     """Revoke one token that is not revoked yet; whether it was."""
-    t = api_tokens.c
-    done = conn.execute(
-        api_tokens.update()
-        .where(t.id == token_id, t.revoked_at.is_(None))
-        .values(revoked_at=NOW, revoked_by=by, revoked_reason=reason)
-    )
-    return bool(done.rowcount)
+    return bool(_revoke(conn, api_tokens.c.id == token_id, by, reason))
 
 
 def revoke_all_of(conn: Connection, login_id: str, *, by: str | None, reason: str) -> int:
     """Revoke every token of a user not revoked yet; how many."""
-    t = api_tokens.c
+    return _revoke(conn, api_tokens.c.login_id == login_id, by, reason)
+
+
+def _revoke(conn: Connection, which: ColumnElement[bool], by: str | None, reason: str) -> int:
+    """Revoke the tokens ``which`` picks that are not revoked yet; how many."""
     done = conn.execute(
         api_tokens.update()
-        .where(t.login_id == login_id, t.revoked_at.is_(None))
+        .where(which, api_tokens.c.revoked_at.is_(None))
         .values(revoked_at=NOW, revoked_by=by, revoked_reason=reason)
     )
     return int(done.rowcount)

@@ -8,6 +8,7 @@ guarded: by :func:`install_guard` (deny by default) and by :func:`login_required
 """
 
 from bbp_portal.auth.access import (
+    OPERATORS,
     ROLES,
     SignedInUser,
     TokenCaller,
@@ -22,12 +23,14 @@ from bbp_portal.auth.access import (
 )
 from bbp_portal.auth.sessions import (
     forget_step_up,
+    refused_or_step_up,
     step_up_fresh,
     step_up_required,
     step_up_until,
 )
 
 __all__ = [
+    "OPERATORS",
     "ROLES",
     "SignedInUser",
     "TokenCaller",
@@ -38,6 +41,7 @@ __all__ = [
     "is_public",
     "login_required",
     "public",
+    "refused_or_step_up",
     "role_required",
     "safe_next",
     "step_up_fresh",

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, has_request_context, jsonify, redirect, request, session, url_for
 
 ROLES = ("admin", "superadmin", "auditor")
+#: The roles that fetch, pay and approve (an auditor only reads).
+OPERATORS = ("admin", "superadmin")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +40,7 @@ class SignedInUser:
     @property
     def can_operate(self) -> bool:
         """Fetch, pay and approve: admins and superadmins; auditors only read."""
-        return self.role in ("admin", "superadmin")
+        return self.role in OPERATORS
 
     @property
     def can_read_audit(self) -> bool:

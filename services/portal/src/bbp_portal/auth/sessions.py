@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, current_app, flash, request, session
+from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from bbp_portal.context import record, services
 from bbp_portal.directory import UserRecord
+from bbp_portal.service_errors import Forbidden
 from mobiquity_client import LoginSucceeded
 
 #: Renew a Mobiquity token this long before Mobiquity says it expires.
@@ -127,6 +128,19 @@ def step_up_until(action: str, target: str) -> float | None:
 def step_up_fresh(action: str, target: str) -> bool:
     """A fresh step-up of this session for ``action`` on ``target``."""
     return step_up_until(action, target) is not None
+
+
+def refused_or_step_up(
+    exc: Forbidden, action: str, target: object, back: str, message: str = ""
+) -> Any:
+    """Where a refused decision leads: without a fresh step-up for ``action`` on ``target``,
+    to the step-up (then back to ``back``); refused for another reason, back to ``back`` with
+    why (``message``, else the refusal's own)."""
+    if exc.code != "step_up_required":
+        flash(message or exc.message, "danger")
+        return redirect(back)
+    flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
+    return redirect(url_for("auth.step_up", action=action, target=str(target), next=back))
 
 
 def forget_step_up() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 from marshmallow import Schema, fields, post_load, validate
 
-from bbp_portal.api import endpoint
+from bbp_portal.api import changing, endpoint, endpoints, reading
 from bbp_portal.api.patterns import NOT_BLANK_PATTERN, TRIMMED_PATTERN
 from bbp_portal.billers import service
 from bbp_portal.view_context import actor, engine
@@ -24,6 +24,7 @@ _CODE = [
     validate.Length(1, 32),
     validate.Regexp(TRIMMED_PATTERN, error="No spaces around it."),
 ]
+superadmin_decides = endpoints(tags=["billers"], roles=("superadmin",), tokens=False)
 
 
 class BillerSchema(Schema):
@@ -75,8 +76,7 @@ class BillerListQuery(Schema):
     tags=["billers"],
 )
 def list_billers(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        found = service.list_billers(conn)
+    found = reading(service.list_billers)
     if "active" in query:
         found = [b for b in found if b.active == query["active"]]
     return found
@@ -85,33 +85,20 @@ def list_billers(query: dict[str, Any]) -> Any:
 @api.get("/billers/<utility_code>")
 @endpoint("Read one biller", response=BillerSchema, tags=["billers"])
 def get_biller(utility_code: str) -> Any:
-    with engine().connect() as conn:
-        return service.get_biller(conn, utility_code)
+    return reading(service.get_biller, utility_code)
 
 
 @api.post("/billers")
-@endpoint(
-    "Add a biller",
-    body=BillerSchema,
-    response=BillerSchema,
-    status=201,
-    tags=["billers"],
-    roles=("superadmin",),
-    tokens=False,
-)
+@superadmin_decides("Add a biller", body=BillerSchema, response=BillerSchema, status=201)
 def create_biller(body: service.BillerInput) -> Any:
-    with engine().begin() as conn:
-        return service.create_biller(conn, actor(), body)
+    return changing(service.create_biller, body)
 
 
 @api.patch("/billers/<utility_code>")
-@endpoint(
+@superadmin_decides(
     "Change a biller (its utility code stays); active=false deactivates it",
     body=BillerPatchSchema,
     response=BillerSchema,
-    tags=["billers"],
-    roles=("superadmin",),
-    tokens=False,
 )
 def update_biller(utility_code: str, body: dict[str, Any]) -> Any:
     with engine().begin() as conn:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from bbp_common.core.domain.requests import CANCELLABLE, RequestKind, RequestState
-from bbp_common.core.messages import REQUEST_CHANGED, REQUEST_SUBMITTED
+from bbp_common.core.messages import REQUEST_CHANGED, REQUEST_SUBMITTED, MessageKind
 from bbp_common.core.stores import FetchItemStore, RequestStore
 from bbp_common.core.stores.sql import NOW
 from bbp_common.platform import outbox
@@ -73,14 +73,7 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
 
 def submit(conn: Connection, request_id: int, kind: str) -> str:
     """The ``request.submitted`` outbox row (a new request, or an approved payment request)."""
-    return outbox.add(
-        conn,
-        EXCHANGE,
-        REQUEST_SUBMITTED.routing_key,
-        REQUEST_SUBMITTED.type,
-        {"request_id": request_id, "kind": kind},
-        version=REQUEST_SUBMITTED.version,
-    )
+    return _outbox_row(conn, REQUEST_SUBMITTED, {"request_id": request_id, "kind": kind})
 
 
 def add_fetch_request(
@@ -115,14 +108,12 @@ def add_fetch_request(
 
 def request_changed(conn: Connection, request_id: int, change: str) -> str:
     """The ``request.changed`` outbox row: the scheduler re-reads the request at once."""
-    return outbox.add(
-        conn,
-        EXCHANGE,
-        REQUEST_CHANGED.routing_key,
-        REQUEST_CHANGED.type,
-        {"request_id": request_id, "change": change},
-        version=REQUEST_CHANGED.version,
-    )
+    return _outbox_row(conn, REQUEST_CHANGED, {"request_id": request_id, "change": change})
+
+
+def _outbox_row(conn: Connection, kind: MessageKind, body: dict[str, Any]) -> str:
+    """An outbox row of this message kind on the exchange, in the caller's transaction."""
+    return outbox.add(conn, EXCHANGE, kind.routing_key, kind.type, body, version=kind.version)
 
 
 def relay_now(relay: Relay | None, message_ids: Sequence[str]) -> None:

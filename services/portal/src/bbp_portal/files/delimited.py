@@ -62,15 +62,7 @@ def not_utf8(data: bytes) -> UploadRefused:
             # the decoder keeps the start of a character cut by the previous piece
             bad = at + exc.start - (len(exc.object) - len(piece))
             break
-    line = data.count(b"\n", 0, max(0, bad)) + 1
-    return UploadRefused(
-        "not_utf8",
-        N_(
-            'Line %(line)s: the file is not UTF-8. In Excel choose "CSV UTF-8 (Comma '
-            'delimited)" when saving, or upload the .xlsx.'
-        ),
-        line=f"{line:,}",
-    )
+    return _not_utf8_at(data.count(b"\n", 0, max(0, bad)) + 1)
 
 
 def _physical_lines(data: bytes | BinaryIO, limits: UploadLimits) -> Iterator[str]:

@@ -15,6 +15,21 @@ from typing import Any
 MiB = 1024 * 1024
 
 
+#: Refusals of a file too big in some way (HTTP 413); the others are about its content (422).
+TOO_LARGE = frozenset(
+    {
+        "file_too_large",
+        "too_many_rows",
+        "too_many_lines",
+        "too_many_cells",
+        "too_many_strings",
+        "too_many_parts",
+        "too_many_elements",
+        "uncompressed_too_large",
+    }
+)
+
+
 def N_(text: str) -> str:
     """Mark ``text`` for translation without translating it here (this module is pure)."""
     return text
@@ -36,6 +51,11 @@ class UploadRefused(Exception):
         self.detail = detail
         self.message = template % params if params else template
         super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the refusal: 413 for a file too big in some way, else 422."""
+        return 413 if self.code in TOO_LARGE else 422
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from bbp_common.core.domain.schedules import Schedule
-from bbp_portal.api import endpoint, page_of
-from bbp_portal.auth import step_up_fresh
+from bbp_portal.api import endpoints, keyset_page, page_of, reading
+from bbp_portal.auth import OPERATORS, step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.bulk.queries import get_request
 from bbp_portal.bulk.schemas import RequestSchema
@@ -60,66 +60,50 @@ from bbp_portal.view_context import actor, engine, settings
 api = Blueprint("payments", __name__)
 """Payments under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
 TAGS = ["payments"]
+reads = endpoints(tags=TAGS)
+operator_changes = endpoints(roles=OPERATORS, tags=TAGS, tokens=True)
+operator_decides = endpoints(roles=OPERATORS, tags=TAGS, tokens=False)
+superadmin_decides = endpoints(roles=("superadmin",), tags=TAGS, tokens=False)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _request(request_id: int) -> Any:
-    with engine().connect() as conn:
-        return get_request(conn, request_id)
-
-
-def _page(page: queries.Page, sort: str) -> dict[str, Any]:
-    return {
-        "items": page.items,
-        "page": {
-            "limit": page.limit,
-            "sort": sort,
-            "next": page.next,
-            "prev": page.prev,
-            "last": None,
-        },
-    }
+    return reading(get_request, request_id)
 
 
 # --------------------------------------------------------------------------- paying
 
 
 @api.get("/pending-bills")
-@endpoint(
+@reads(
     "Pending bills: each account's latest successful fetch, not in a live payment",
     query=PendingQuery,
     response=page_of(PendingBillSchema),
-    tags=TAGS,
 )
 def list_pending(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        page = pending_bills.list_pending(
-            conn,
-            selection.pending_filter_of(query),
-            max_bill_age=selection.policy().max_bill_age,
-            cursor=query["cursor"],
-            limit=query["limit"],
-        )
-    return _page(page, "id")
+    page = reading(
+        pending_bills.list_pending,
+        selection.pending_filter_of(query),
+        max_bill_age=selection.policy().max_bill_age,
+        cursor=query["cursor"],
+        limit=query["limit"],
+    )
+    return keyset_page(page, sort="id")
 
 
 @api.post("/payments/preview")
-@endpoint(
+@operator_changes(
     "What paying these bills would create: count, total, per biller, or the problems",
     body=BillSelectionSchema,
     response=SummarySchema,
-    roles=OPERATORS,
-    tags=TAGS,
     description="Writes nothing. Amounts are ours (the bill, plus its service charge where "
     "the biller says so). Answers a fresh idempotency_key to create the request with, and "
     "whether the request would wait for approval and why (approval_reasons: request_limit, "
     "daily_limit, step_up — with step-up on, a request made through the API always waits "
     "for a person's confirmation unless this session stepped up for its key).",
-    tokens=True,
 )
 def preview(body: dict[str, Any]) -> Any:
     ids, _described = selection.from_body(body)
@@ -145,13 +129,11 @@ def preview(body: dict[str, Any]) -> Any:
 
 
 @api.post("/requests/payment")
-@endpoint(
+@operator_changes(
     "Create a payment request (once per idempotency key)",
     body=PaymentCreateSchema,
     response=CreatedSchema,
     status=201,
-    roles=OPERATORS,
-    tags=TAGS,
     description="Refused whole (409 bills_unavailable, details per bill) when a bill is "
     "unknown, fetched too long ago, of an inactive biller or already in a live payment. The "
     "request is awaiting_approval, and nothing is sent until a person approves it, when its "
@@ -159,23 +141,17 @@ def preview(body: dict[str, Any]) -> Any:
     "(Asia/Dhaka) above the daily limit, or — with step-up on — when this session made no "
     "fresh step-up for its idempotency_key (approval_reasons says which). A request that "
     "waits only for the step-up may be confirmed in the portal by its maker, with a step-up.",
-    tokens=True,
     statuses={200: "This idempotency_key had created it already (existing: true)"},
 )
 def create_payment(body: dict[str, Any]) -> Any:
     ids, described = selection.from_body(body)
     key = body["idempotency_key"]
     start = body.get("start_at")
-    created = operations.create_payment(
-        engine(),
-        actor(),
+    created = selection.create_payment(
         ids,
-        key=key,
-        policy=selection.policy(),
-        selection=described,
-        via="api",
-        relay=relay(),
-        stepped_up=step_up_fresh("pay", key),
+        described,
+        key,
+        "api",
         schedule=Schedule(start.astimezone(UTC).replace(tzinfo=None), body.get("days_before_due"))
         if start is not None
         else None,
@@ -198,17 +174,14 @@ def create_payment(body: dict[str, Any]) -> Any:
 
 
 @api.post("/requests/<int:request_id>/approve")
-@endpoint(
+@operator_decides(
     "Approve a payment request awaiting approval (never the maker's own)",
     body=CommentSchema,
     response=RequestSchema,
-    roles=OPERATORS,
-    tags=TAGS,
     description="→ queued, and the scheduler starts it. 403 step_up_required unless this "
     "session made a fresh step-up for this request (on the portal's step-up page; step-up is "
     "on by default: in practice, approve in the portal); 403 maker_cannot_approve for the "
     "maker; 409 bills_stale when its bills were fetched too long ago meanwhile.",
-    tokens=False,
 )
 def approve(request_id: int, body: dict[str, Any]) -> Any:
     operations.approve(
@@ -225,12 +198,10 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.post("/requests/<int:request_id>/pay-again")
-@endpoint(
+@operator_changes(
     "Pay again what failed in a finished payment request: step one, fetch those bills again",
     response=RequestSchema,
     status=201,
-    roles=OPERATORS,
-    tags=TAGS,
     description="Its bills whose payment Mobiquity refused (billpay rejected, an enquiry's "
     "FAILED) or that ended unsent — never one posted, succeeded, ambiguous, uncleared, failed "
     "on a believed 'not found' or by a person, cancelled, paid again meanwhile or under a "
@@ -239,7 +210,6 @@ def approve(request_id: int, body: dict[str, Any]) -> Any:
     "(GET /pending-bills?fetch_request_id=…, then POST /requests/payment with "
     "pay_again_of; made with a token, it waits for a person like any). 409 "
     "nothing_to_pay_again, not_finished.",
-    tokens=True,
 )
 def pay_again(request_id: int) -> Any:
     created = operations.pay_again(engine(), actor(), request_id, relay=relay())
@@ -249,14 +219,11 @@ def pay_again(request_id: int) -> Any:
 
 
 @api.post("/requests/<int:request_id>/reject")
-@endpoint(
+@operator_decides(
     "Reject a payment request awaiting approval (never the maker's own)",
     body=CommentSchema,
     response=RequestSchema,
-    roles=OPERATORS,
-    tags=TAGS,
     description="→ rejected; its payments are cancelled and their bills are free again.",
-    tokens=False,
 )
 def reject(request_id: int, body: dict[str, Any]) -> Any:
     operations.reject(engine(), actor(), request_id, body["comment"])
@@ -264,13 +231,10 @@ def reject(request_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.post("/requests/<int:request_id>/pause")
-@endpoint(
+@operator_changes(
     "Pause a queued or running request: nothing more is dispatched, in-flight finishes",
     body=OptionalCommentSchema,
     response=RequestSchema,
-    roles=OPERATORS,
-    tags=TAGS,
-    tokens=True,
 )
 def pause(request_id: int, body: dict[str, Any]) -> Any:
     operations.pause(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -278,13 +242,10 @@ def pause(request_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.post("/requests/<int:request_id>/resume")
-@endpoint(
+@operator_decides(
     "Resume a paused request (an auto-pause's reason is cleared)",
     body=OptionalCommentSchema,
     response=RequestSchema,
-    roles=OPERATORS,
-    tags=TAGS,
-    tokens=False,
 )
 def resume(request_id: int, body: dict[str, Any]) -> Any:
     operations.resume(engine(), actor(), request_id, body["comment"], relay=relay())
@@ -292,12 +253,11 @@ def resume(request_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.get("/requests/<int:request_id>/payments")
-@endpoint(
+@reads(
     "A payment request's payments in dispatch order (filter by state, or a reference id, "
     "orderId, consumer id or bill number), keyset pages",
     query=PaymentListQuery,
     response=page_of(PaymentSchema),
-    tags=TAGS,
 )
 def list_payments(request_id: int, query: dict[str, Any]) -> Any:
     found = _request(request_id)
@@ -306,61 +266,53 @@ def list_payments(request_id: int, query: dict[str, Any]) -> Any:
         raise NotFound(
             f"Request {request_id} is a {found.kind} request, not a payment.", "not_a_payment"
         )
-    with engine().connect() as conn:
-        page = queries.list_payments(
-            conn,
-            request_id,
-            queries.PaymentFilter(state=query["state"], q=query["q"]),
-            cursor=query["cursor"],
-            limit=query["limit"],
-        )
-    return _page(page, "position")
+    page = reading(
+        queries.list_payments,
+        request_id,
+        queries.PaymentFilter(state=query["state"], q=query["q"]),
+        cursor=query["cursor"],
+        limit=query["limit"],
+    )
+    return keyset_page(page, sort="position")
 
 
 @api.get("/requests/<int:request_id>/history")
-@endpoint(
+@reads(
     "What was done to a request: created, approved/rejected, paused (auto-pauses too), "
     "resumed, cancelled, its payments resolved — from the audit log",
     response=HistorySchema,
     many=True,
-    tags=TAGS,
 )
 def history(request_id: int) -> Any:
     _request(request_id)
-    with engine().connect() as conn:
-        return queries.history(conn, request_id)
+    return reading(queries.history, request_id)
 
 
 # --------------------------------------------------------------------------- payments
 
 
 @api.get("/payments/search")
-@endpoint(
+@reads(
     "Find payments across all requests by reference id, orderId, consumer id or bill number",
     query=SearchQuery,
     response=PaymentSchema,
     many=True,
-    tags=TAGS,
     description=f"Exact matches, newest first, at most {queries.SEARCH_LIMIT}.",
 )
 def search(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        return queries.search(conn, query["q"])
+    return reading(queries.search, query["q"])
 
 
 @api.get("/payments/<int:payment_id>")
-@endpoint(
-    "One payment with its state changes and any disagreeing results",
-    response=PaymentDetailSchema,
-    tags=TAGS,
+@reads(
+    "One payment with its state changes and any disagreeing results", response=PaymentDetailSchema
 )
 def get_payment(payment_id: int) -> Any:
     return _payment_detail(payment_id)
 
 
 def _payment_detail(payment_id: int) -> dict[str, Any]:
-    with engine().connect() as conn:
-        detail = queries.get_payment(conn, payment_id)
+    detail = reading(queries.get_payment, payment_id)
     return {
         **detail.payment._mapping,
         "events": detail.events,
@@ -369,15 +321,12 @@ def _payment_detail(payment_id: int) -> dict[str, Any]:
 
 
 @api.post("/payments/<int:payment_id>/resolve")
-@endpoint(
+@superadmin_decides(
     "Resolve an uncleared payment after checking Mobiquity's reports",
     body=ResolveSchema,
     response=PaymentDetailSchema,
-    roles=("superadmin",),
-    tags=TAGS,
     description="paid → succeeded; not_paid → failed and the bill can be paid again (a new "
     "payment, a new reference id). 409 not_uncleared for any other state.",
-    tokens=False,
 )
 def resolve(payment_id: int, body: dict[str, Any]) -> Any:
     operations.resolve(
@@ -393,12 +342,8 @@ def resolve(payment_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.post("/anomalies/<int:anomaly_id>/acknowledge")
-@endpoint(
-    "Acknowledge a result that disagreed with a payment's final state",
-    body=CommentSchema,
-    roles=("superadmin",),
-    tags=TAGS,
-    tokens=False,
+@superadmin_decides(
+    "Acknowledge a result that disagreed with a payment's final state", body=CommentSchema
 )
 def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
     operations.acknowledge_anomaly(engine(), actor(), anomaly_id, body["comment"])
@@ -409,36 +354,30 @@ def acknowledge(anomaly_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.get("/attention")
-@endpoint(
+@reads(
     "Needs attention: the wallet breaker, requests with ambiguous or uncleared payments, "
     "unacknowledged disagreeing results, paused (auto and manual) and awaiting approval",
     response=AttentionSchema,
-    tags=TAGS,
 )
 def attention() -> Any:
-    with engine().connect() as conn:
-        return needs_attention.attention(conn)
+    return reading(needs_attention.attention)
 
 
 @api.get("/wallet-breaker")
-@endpoint("The paying wallet's breaker: state and why", response=BreakerSchema, tags=TAGS)
+@reads("The paying wallet's breaker: state and why", response=BreakerSchema)
 def get_breaker() -> Any:
     return _breaker()
 
 
 def _breaker() -> needs_attention.Breaker:
-    with engine().connect() as conn:
-        return needs_attention.breaker(conn)
+    return reading(needs_attention.breaker)
 
 
 @api.post("/wallet-breaker/close")
-@endpoint(
+@superadmin_decides(
     "Close the open wallet breaker (→ probing: one payment at a time until one proves it)",
     body=OptionalCommentSchema,
     response=BreakerSchema,
-    roles=("superadmin",),
-    tags=TAGS,
-    tokens=False,
 )
 def close_breaker(body: dict[str, Any]) -> Any:
     operations.close_wallet_breaker(engine(), actor(), body["comment"])

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, delete, func, insert, literal, select
 from bbp_common.core.domain.charges import service_charge_paid
 from bbp_common.platform.db.tables import bill_accounts, bill_selections, billers, bills
 from bbp_portal.bulk.service import chunks
-from bbp_portal.payments.pending import PendingFilter, pending_ids
+from bbp_portal.payments.pending import BILL_COLUMNS, PendingFilter, bill_values, pending_ids
 
 S = bill_selections.c
 B = bills.c
@@ -172,33 +172,12 @@ def bills_of(conn: Connection, ids: Sequence[int]) -> list[ChosenBill]:
         return []
     pays = _biller_pays(conn)
     rows = conn.execute(
-        select(
-            B.id,
-            B.utility_code,
-            B.consumer_id,
-            bill_accounts.c.label,
-            B.bill_number,
-            B.due_date,
-            B.amount,
-            B.service_charge,
-        )
+        select(*BILL_COLUMNS)
         .select_from(bills.join(bill_accounts, bill_accounts.c.id == B.bill_account_id))
         .where(B.id.in_(list(ids)))
         .order_by(B.id)
     )
-    return [
-        ChosenBill(
-            r.id,
-            r.utility_code,
-            r.consumer_id,
-            r.label,
-            r.bill_number,
-            r.due_date,
-            r.amount,
-            service_charge_paid(r.service_charge, pays.get(r.utility_code, False)),
-        )
-        for r in rows
-    ]
+    return [ChosenBill(*bill_values(r, pays.get(r.utility_code, False))) for r in rows]
 
 
 def uncharged_billers(conn: Connection, codes: Iterable[str]) -> list[Any]:

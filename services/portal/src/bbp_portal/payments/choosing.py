@@ -16,12 +16,11 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from bbp_portal.auth import role_required
+from bbp_portal.auth import OPERATORS, role_required
 from bbp_portal.payments import basket, selection
 from bbp_portal.service_errors import ServiceError
 from bbp_portal.view_context import engine
 
-OPERATORS = ("admin", "superadmin")
 #: What the choose form may do besides ticking: tick every bill matching, or clear.
 ACTIONS = ("matching", "clear")
 

@@ -27,15 +27,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from bbp_portal.auth import role_required, safe_next, step_up_fresh, step_up_until
-from bbp_portal.bulk.publishing import relay
+from bbp_portal.auth import OPERATORS, role_required, safe_next, step_up_until
 from bbp_portal.localtime import dhaka
-from bbp_portal.payments import again, approvals, basket, operations, queries, selection
+from bbp_portal.payments import again, approvals, basket, queries, selection
 from bbp_portal.payments import pending as pending_bills
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
-OPERATORS = ("admin", "superadmin")
 #: Problems listed in a flash message before "and N more".
 FLASH_PROBLEMS = 5
 #: Bills listed per page of the confirmation.
@@ -201,16 +199,11 @@ def create() -> Any:
     try:
         again_of = _again_of(request.form)
         ids, described = selection.from_form(request.form)
-        created = operations.create_payment(
-            engine(),
-            actor(),
+        created = selection.create_payment(
             ids,
-            key=key,
-            policy=selection.policy(),
-            selection=described,
-            via="page",
-            relay=relay(),
-            stepped_up=step_up_fresh("pay", key),
+            described,
+            key,
+            "page",
             refuse_without_step_up=True,
             schedule=selection.schedule_from(request.form),
             again=again_of,

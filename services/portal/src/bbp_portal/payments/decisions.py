@@ -15,14 +15,18 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import role_required, step_up_fresh, step_up_until
+from bbp_portal.auth import (
+    OPERATORS,
+    refused_or_step_up,
+    role_required,
+    step_up_fresh,
+    step_up_until,
+)
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import approvals, operations, queries, selection
 from bbp_portal.payments import attention as needs_attention
 from bbp_portal.service_errors import Forbidden, NotFound, ServiceError
 from bbp_portal.view_context import actor, engine, settings
-
-OPERATORS = ("admin", "superadmin")
 
 
 def step_up_url(action: str, target: object, back: str) -> str:
@@ -85,11 +89,7 @@ def approve(request_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(exc.message, "danger")
-            return redirect(here)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(step_up_url("approve", request_id, here))
+        return refused_or_step_up(exc, "approve", request_id, here)
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(here)

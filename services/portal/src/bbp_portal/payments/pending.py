@@ -43,6 +43,34 @@ from bbp_portal.service_errors import ValidationFailed
 
 P = payments.c
 B = bills.c
+#: What a person sees of a bill to pay (a list of pending bills, a confirmation).
+BILL_COLUMNS = (
+    B.id,
+    B.utility_code,
+    B.consumer_id,
+    bill_accounts.c.label,
+    B.bill_number,
+    B.due_date,
+    B.amount,
+    B.service_charge,
+)
+
+
+def bill_values(
+    row: Any, pays_service_charge: bool
+) -> tuple[int, str, str, str, str, date | None, Decimal, Decimal]:
+    """A row of :data:`BILL_COLUMNS` as a person sees it: its service charge is what is paid
+    with the bill (:func:`service_charge_paid`, the one rule)."""
+    return (
+        row.id,
+        row.utility_code,
+        row.consumer_id,
+        row.label,
+        row.bill_number,
+        row.due_date,
+        row.amount,
+        service_charge_paid(row.service_charge, pays_service_charge),
+    )
 
 
 # --------------------------------------------------------------------------- pending bills
@@ -188,18 +216,7 @@ def list_pending(
     """One page of pending bills in bill id order; each says whether it is too old to pay."""
     limit = page_limit(limit)
     now = conn.execute(select(func.utc_timestamp(6))).scalar_one()
-    query = select(
-        B.id,
-        B.utility_code,
-        B.consumer_id,
-        bill_accounts.c.label,
-        B.bill_number,
-        B.due_date,
-        B.amount,
-        B.service_charge,
-        B.fetched_at,
-        billers.c.pays_service_charge,
-    ).select_from(
+    query = select(*BILL_COLUMNS, B.fetched_at, billers.c.pays_service_charge).select_from(
         bills.join(bill_accounts, bill_accounts.c.id == B.bill_account_id).outerjoin(
             billers, billers.c.utility_code == B.utility_code
         )
@@ -210,14 +227,7 @@ def list_pending(
     rows, nxt, prev = keyset(conn, query.where(B.id.in_(candidates)), B.id, "id", cursor, limit)
     items = [
         PendingBill(
-            r.id,
-            r.utility_code,
-            r.consumer_id,
-            r.label,
-            r.bill_number,
-            r.due_date,
-            r.amount,
-            service_charge_paid(r.service_charge, bool(r.pays_service_charge)),
+            *bill_values(r, bool(r.pays_service_charge)),
             r.fetched_at,
             r.fetched_at < now - max_bill_age,
             r.service_charge,

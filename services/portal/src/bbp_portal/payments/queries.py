@@ -32,19 +32,9 @@ B = bills.c
 STATES = tuple(s.value for s in PaymentState)
 MAX_PAGE = 200
 SEARCH_LIMIT = 100
-#: The buckets a payment request's page shows, in this order.
-PAYMENT_BUCKETS = (
-    "scheduled",
-    "queued",
-    "in_flight",
-    "posted",
-    "succeeded",
-    "failed",
-    "ambiguous",
-    "uncleared",
-    "cancelled",
-    "unsent",
-)
+#: The buckets a payment request's page shows, in this order: the states, with dispatched
+#: and sending as one (in flight).
+PAYMENT_BUCKETS = tuple("in_flight" if s == "dispatched" else s for s in STATES if s != "sending")
 
 
 def mask_label(label: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select
 from bbp_common.platform.db.tables import bulk_resolution_payments, bulk_resolutions, payments
 from bbp_portal.audit_trail import Actor
 from bbp_portal.payments.uncleared import COMMENT_MAX, MAX_PAYMENTS, RESOLVED
-from bbp_portal.service_errors import Forbidden, NotFound, ValidationFailed
+from bbp_portal.service_errors import Forbidden, NotFound, ValidationFailed, one_line
 
 # --------------------------------------------------------------------------- shared rules
 
@@ -38,14 +38,13 @@ def superadmin(actor: Actor, what: str) -> None:
 
 
 def comment_of(text: str | None, *, limit: int = COMMENT_MAX) -> str:
-    value = " ".join((text or "").split())
-    if not value:
-        raise ValidationFailed("comment_required", "A comment is required.", "comment")
-    if len(value) > limit:
-        raise ValidationFailed(
-            "comment_too_long", f"The comment is at most {limit} characters.", "comment"
-        )
-    return value
+    return one_line(
+        text,
+        "comment",
+        limit,
+        ("comment_required", "A comment is required."),
+        ("comment_too_long", f"The comment is at most {limit} characters."),
+    )
 
 
 def note_of(comment: str, resolution_id: int, reconciliation_id: int | None) -> str:

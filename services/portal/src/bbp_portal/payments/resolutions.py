@@ -335,30 +335,52 @@ def approve(
             payment_sms=payment_sms,
             approved_by=actor.login_id,
         )
-        conn.execute(
-            update(bulk_resolutions)
-            .where(bulk_resolutions.c.id == resolution_id)
-            .values(
-                state="applied",
-                decided_by=actor.login_id,
-                decided_at=func.utc_timestamp(6),
-                decision_comment=text,
-            )
-        )
-        record(
+        _decided(
             conn,
             actor,
-            "payments.bulk_resolution_approved",
-            target_type="bulk_resolution",
-            target_id=resolution_id,
+            resolution_id,
+            "applied",
+            text,
             made_by=row.created_by,
             resolved=len(resolved),
             refused=dict(refused),
-            comment=text,
         )
     relay_now(relay, queued)
     log.info("bulk_resolution_approved", resolution_id=resolution_id, by=actor.login_id)
     return Done(resolution_id, "applied", resolved, refused)
+
+
+#: The audit action of each decision on a waiting bulk resolution.
+_DECISIONS = {
+    "applied": "payments.bulk_resolution_approved",
+    "rejected": "payments.bulk_resolution_rejected",
+}
+
+
+def _decided(
+    conn: Connection, actor: Actor, resolution_id: int, state: str, text: str | None, **details: Any
+) -> None:
+    """Write the decision on a waiting bulk resolution (``applied`` or ``rejected``: who,
+    when, the comment) and its audit entry (``details`` before the comment)."""
+    conn.execute(
+        update(bulk_resolutions)
+        .where(bulk_resolutions.c.id == resolution_id)
+        .values(
+            state=state,
+            decided_by=actor.login_id,
+            decided_at=func.utc_timestamp(6),
+            decision_comment=text,
+        )
+    )
+    record(
+        conn,
+        actor,
+        _DECISIONS[state],
+        target_type="bulk_resolution",
+        target_id=resolution_id,
+        **details,
+        comment=text,
+    )
 
 
 @retry_transaction
@@ -369,25 +391,7 @@ def reject(engine: Engine, actor: Actor, resolution_id: int, comment: str | None
     text = comment_of(comment, limit=500)
     with engine.begin() as conn:
         row = _waiting(conn, resolution_id)
-        conn.execute(
-            update(bulk_resolutions)
-            .where(bulk_resolutions.c.id == resolution_id)
-            .values(
-                state="rejected",
-                decided_by=actor.login_id,
-                decided_at=func.utc_timestamp(6),
-                decision_comment=text,
-            )
-        )
-        record(
-            conn,
-            actor,
-            "payments.bulk_resolution_rejected",
-            target_type="bulk_resolution",
-            target_id=resolution_id,
-            made_by=row.created_by,
-            comment=text,
-        )
+        _decided(conn, actor, resolution_id, "rejected", text, made_by=row.created_by)
 
 
 __all__ = ["approve", "confirm", "reject"]

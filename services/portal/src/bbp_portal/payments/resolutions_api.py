@@ -15,18 +15,19 @@ from typing import Any
 from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
-from bbp_portal.api import endpoint
-from bbp_portal.auth import step_up_fresh
-from bbp_portal.bulk.publishing import relay
+from bbp_portal.api import endpoints, reading
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
+from bbp_portal.payments.deciding import approve_as_me, confirm_as_me
 from bbp_portal.payments.schemas import CommentSchema, OptionalCommentSchema
-from bbp_portal.view_context import actor, engine, settings
+from bbp_portal.view_context import actor, engine
 
 api = Blueprint("resolutions", __name__)
 """Bulk resolutions under ``/api/v1`` (mounted by ``create_app``)."""
 
 TAGS = ["payments"]
+reads = endpoints(tags=TAGS)
+superadmin_decides = endpoints(roles=("superadmin",), tags=TAGS, tokens=False)
 
 
 class ResolutionQuery(Schema):
@@ -94,46 +95,39 @@ class DoneSchema(Schema):
 
 
 def _detail(resolution_id: int) -> dict[str, Any]:
-    with engine().connect() as conn:
-        row, items = records.get_resolution(conn, resolution_id)
+    row, items = reading(records.get_resolution, resolution_id)
     return {**row.__dict__, "payments": items}
 
 
 @api.get("/resolutions")
-@endpoint(
+@reads(
     "Bulk resolutions of uncleared payments, newest first (the waiting ones: "
     "state=awaiting_approval)",
     query=ResolutionQuery,
     response=ResolutionSchema,
     many=True,
-    tags=TAGS,
     description="A bulk resolution whose total is above BBP_BULK_RESOLVE_SECOND_APPROVAL_ABOVE "
     "waits (awaiting_approval) for a second superadmin; its payments stay uncleared until "
     "then. At most 100.",
 )
 def list_resolutions(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        return records.list_resolutions(conn, query.get("state"))
+    return reading(records.list_resolutions, query.get("state"))
 
 
 @api.get("/resolutions/<int:resolution_id>")
-@endpoint(
-    "One bulk resolution with its payments and what became of each",
-    response=ResolutionDetailSchema,
-    tags=TAGS,
+@reads(
+    "One bulk resolution with its payments and what became of each", response=ResolutionDetailSchema
 )
 def get_resolution(resolution_id: int) -> Any:
     return _detail(resolution_id)
 
 
 @api.post("/resolutions")
-@endpoint(
+@superadmin_decides(
     "Resolve many uncleared payments with one comment (paid or not_paid)",
     body=ResolutionCreateSchema,
     response=DoneSchema,
     status=201,
-    roles=("superadmin",),
-    tags=TAGS,
     description="Each chosen payment that is uncleared (and, for not_paid, has no "
     "unacknowledged 'succeeded' answer, and waits in no other bulk resolution) is resolved "
     "through the payment store and audited with the comment; the others come back in "
@@ -141,60 +135,36 @@ def get_resolution(resolution_id: int) -> Any:
     "state awaiting_approval. 409 nothing_to_resolve when none can be; 403 step_up_required "
     "without this session's fresh step-up for idempotency_key; the same key returns what it "
     "did (existing).",
-    tokens=False,
 )
 def create_resolution(body: dict[str, Any]) -> Any:
-    key = body["idempotency_key"]
-    return resolutions.confirm(
-        engine(),
-        actor(),
+    return confirm_as_me(
         body["payment_ids"],
         body["outcome"],
         body["comment"],
-        key=key,
-        threshold=settings().bulk_resolve_second_approval_above,
+        body["idempotency_key"],
         reconciliation_id=body["reconciliation_id"],
-        step_up_required=settings().step_up,
-        stepped_up=step_up_fresh("resolve", key),
-        payment_sms=settings(),
-        relay=relay(),
     )
 
 
 @api.post("/resolutions/<int:resolution_id>/approve")
-@endpoint(
+@superadmin_decides(
     "Approve a waiting bulk resolution (never its maker's own): it is applied now",
     body=OptionalCommentSchema,
     response=DoneSchema,
-    roles=("superadmin",),
-    tags=TAGS,
     description="403 maker_cannot_approve for its maker; 403 step_up_required unless this "
     "session made a fresh step-up for it; 409 not_awaiting_approval. Each payment is judged "
     "again: one no longer uncleared comes back in refused.",
-    tokens=False,
 )
 def approve_resolution(resolution_id: int, body: dict[str, Any]) -> Any:
-    return resolutions.approve(
-        engine(),
-        actor(),
-        resolution_id,
-        body["comment"],
-        step_up_required=settings().step_up,
-        stepped_up=step_up_fresh("resolution", str(resolution_id)),
-        payment_sms=settings(),
-        relay=relay(),
-    )
+    return approve_as_me(resolution_id, body["comment"])
 
 
 @api.post("/resolutions/<int:resolution_id>/reject")
-@endpoint(
+@superadmin_decides(
     "Reject (or, its maker, withdraw) a waiting bulk resolution: its payments stay uncleared",
     body=CommentSchema,
     response=ResolutionDetailSchema,
-    roles=("superadmin",),
-    tags=TAGS,
     description="A comment is required (422).",
-    tokens=False,
 )
 def reject_resolution(resolution_id: int, body: dict[str, Any]) -> Any:
     resolutions.reject(engine(), actor(), resolution_id, body["comment"])

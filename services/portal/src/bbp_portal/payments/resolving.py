@@ -22,13 +22,13 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from bbp_portal.auth import role_required, step_up_fresh, step_up_until
+from bbp_portal.auth import refused_or_step_up, role_required, step_up_until
 from bbp_portal.auth.access import current_user, login_required
 from bbp_portal.billers.service import list_billers
-from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import resolution_records as records
 from bbp_portal.payments import resolutions, uncleared
 from bbp_portal.payments.confirming import FLASH_PROBLEMS, KEY
+from bbp_portal.payments.deciding import approve_as_me, confirm_as_me
 from bbp_portal.service_errors import Forbidden, NotFound, Refused, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
@@ -241,19 +241,12 @@ def resolve_many_apply(key: str) -> Any:
         return _ended()
     here = url_for("payments.resolve_many_confirm", key=key)
     try:
-        done = resolutions.confirm(
-            engine(),
-            actor(),
+        done = confirm_as_me(
             draft["ids"],
             draft["outcome"],
             draft["comment"],
-            key=key,
-            threshold=_threshold(),
+            key,
             reconciliation_id=draft.get("reconciliation"),
-            step_up_required=settings().step_up,
-            stepped_up=step_up_fresh("resolve", key),
-            payment_sms=settings(),
-            relay=relay(),
         )
     except Refused as exc:
         flash(
@@ -335,26 +328,11 @@ def resolution(resolution_id: int) -> Any:
 def approve_resolution(resolution_id: int) -> Any:
     here = url_for("payments.resolution", resolution_id=resolution_id)
     try:
-        done = resolutions.approve(
-            engine(),
-            actor(),
-            resolution_id,
-            request.form.get("comment"),
-            step_up_required=settings().step_up,
-            stepped_up=step_up_fresh("resolution", str(resolution_id)),
-            payment_sms=settings(),
-            relay=relay(),
-        )
+        done = approve_as_me(resolution_id, request.form.get("comment"))
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(message_of(exc), "danger")
-            return redirect(here)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(
-            url_for("auth.step_up", action="resolution", target=str(resolution_id), next=here)
-        )
+        return refused_or_step_up(exc, "resolution", resolution_id, here, message_of(exc))
     except ServiceError as exc:
         flash(message_of(exc), "danger")
         return redirect(here)

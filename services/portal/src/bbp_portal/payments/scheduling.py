@@ -17,13 +17,11 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from bbp_portal.auth import role_required, step_up_fresh
+from bbp_portal.auth import OPERATORS, refused_or_step_up, role_required, step_up_fresh
 from bbp_portal.bulk.publishing import relay
 from bbp_portal.payments import operations, selection
 from bbp_portal.service_errors import Forbidden, NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
-
-OPERATORS = ("admin", "superadmin")
 
 
 def _page(request_id: int) -> Any:
@@ -45,17 +43,8 @@ def approve_changed(request_id: int) -> Any:
     except NotFound:
         abort(404)
     except Forbidden as exc:
-        if exc.code != "step_up_required":
-            flash(exc.message, "danger")
-            return _page(request_id)
-        flash(_("Confirm it is you first: a step-up lasts a few minutes only."), "warning")
-        return redirect(
-            url_for(
-                "auth.step_up",
-                action="approve",
-                target=str(request_id),
-                next=url_for("requests.show", request_id=request_id),
-            )
+        return refused_or_step_up(
+            exc, "approve", request_id, url_for("requests.show", request_id=request_id)
         )
     except ServiceError as exc:
         flash(exc.message, "danger")

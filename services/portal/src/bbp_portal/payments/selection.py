@@ -18,7 +18,8 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from bbp_common.core.domain.schedules import MAX_DAYS_BEFORE_DUE, Schedule
-from bbp_portal.auth import current_token
+from bbp_portal.auth import current_token, step_up_fresh
+from bbp_portal.bulk.publishing import relay
 from bbp_portal.localtime import DHAKA
 from bbp_portal.payments import basket, operations
 from bbp_portal.payments import pending as pending_bills
@@ -30,6 +31,25 @@ from bbp_portal.view_context import actor, engine, settings
 WHEN = ("now", "at", "before_due")
 #: ``start_at`` as a page's ``datetime-local`` field sends it (Dhaka time).
 MOMENT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+def create_payment(
+    ids: list[int], described: str, key: str, via: str, **more: Any
+) -> operations.Created:
+    """Pay these bills as the signed-in maker under :func:`policy`, with this session's
+    step-up for ``key`` (a page and the API ask the same; ``more``: the schedule, pay-again…)."""
+    return operations.create_payment(
+        engine(),
+        actor(),
+        ids,
+        key=key,
+        policy=policy(),
+        selection=described,
+        via=via,
+        relay=relay(),
+        stepped_up=step_up_fresh("pay", key),
+        **more,
+    )
 
 
 def policy() -> operations.PayPolicy:
@@ -213,6 +233,7 @@ def from_body(body: dict[str, Any]) -> tuple[list[int], str]:
 
 __all__ = [
     "WHEN",
+    "create_payment",
     "dhaka_moment",
     "from_body",
     "from_form",

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import OPERATORS, current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import RequestKind
 from bbp_portal.bulk.publishing import relay
@@ -37,7 +37,6 @@ from bbp_portal.service_errors import NotFound, ServiceError
 from bbp_portal.view_context import actor, engine, settings
 
 bp = Blueprint("payments", __name__)
-OPERATORS = ("admin", "superadmin")
 
 
 # --------------------------------------------------------------------------- pending bills

@@ -30,19 +30,6 @@ REPORT_ENDPOINTS = frozenset({"reconcile.upload", "api_v1.reconcile.upload_repor
 #: Room for the multipart envelope and the mapping fields.
 ENVELOPE = 64 * 1024
 
-_TOO_LARGE = frozenset(
-    {
-        "file_too_large",
-        "too_many_rows",
-        "too_many_lines",
-        "too_many_cells",
-        "too_many_strings",
-        "too_many_parts",
-        "too_many_elements",
-        "uncompressed_too_large",
-    }
-)
-
 
 def limits() -> UploadLimits:
     s = settings()
@@ -98,7 +85,7 @@ def upload_from_request(form: Any) -> dict[str, Any]:
         )
     except UploadRefused as exc:
         log.info("report_refused", code=exc.code, detail=exc.detail[:200])
-        status = 413 if exc.code in _TOO_LARGE else 422
+        status = exc.status
         raise Refused(exc.code, gettext(exc.template, **exc.params), status) from None
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
-from bbp_portal.api import endpoint
+from bbp_portal.api import endpoint, endpoints, reading
 from bbp_portal.api.patterns import NOT_BLANK_PATTERN
+from bbp_portal.auth import OPERATORS
 from bbp_portal.reconcile import actions, alarms, service
 from bbp_portal.reconcile.reading import MAPPING_FIELDS
 from bbp_portal.requests.export import csv_chunks
@@ -24,8 +25,8 @@ api = Blueprint("reconcile", __name__)
 """Reconciliations under ``/api/v1`` (mounted by ``create_app``)."""
 
 READERS = ("admin", "superadmin", "auditor")
-OPERATORS = ("admin", "superadmin")
 TAGS = ["reconciliation"]
+reader_reads = endpoints(tags=TAGS, roles=READERS)
 
 
 class ReconciliationSchema(Schema):
@@ -117,17 +118,11 @@ class ClearSchema(Schema):
 
 
 @api.get("/reconciliations")
-@endpoint(
-    "Uploaded reports, newest first",
-    query=ListQuery,
-    response=ReconciliationSchema,
-    many=True,
-    tags=TAGS,
-    roles=READERS,
+@reader_reads(
+    "Uploaded reports, newest first", query=ListQuery, response=ReconciliationSchema, many=True
 )
 def list_reconciliations(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        return service.list_reconciliations(conn, before=query["before"], limit=query["limit"])
+    return reading(service.list_reconciliations, before=query["before"], limit=query["limit"])
 
 
 @api.post("/reconciliations")
@@ -154,45 +149,34 @@ def upload_report() -> Any:
 
 
 @api.get("/reconciliations/<int:reconciliation_id>")
-@endpoint(
-    "One reconciliation: counts per class", response=ReconciliationSchema, tags=TAGS, roles=READERS
-)
+@reader_reads("One reconciliation: counts per class", response=ReconciliationSchema)
 def get_reconciliation(reconciliation_id: int) -> Any:
-    with engine().connect() as conn:
-        return service.get_reconciliation(conn, reconciliation_id)
+    return reading(service.get_reconciliation, reconciliation_id)
 
 
 @api.get("/reconciliations/<int:reconciliation_id>/items")
-@endpoint(
+@reader_reads(
     "A reconciliation's references, a page at a time (optionally one class)",
     query=ReconciliationItemQuery,
     response=ReconciliationItemPageSchema,
-    tags=TAGS,
-    roles=READERS,
 )
 def list_items(reconciliation_id: int, query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        found, after = service.items(
-            conn,
-            reconciliation_id,
-            klass=query["klass"],
-            after=query["after"],
-            limit=query["limit"],
-        )
+    found, after = reading(
+        service.items,
+        reconciliation_id,
+        klass=query["klass"],
+        after=query["after"],
+        limit=query["limit"],
+    )
     return {"items": found, "next_after": after}
 
 
 @api.get("/reconciliations/<int:reconciliation_id>/export.csv")
-@endpoint(
-    "A reconciliation's references as CSV",
-    query=ReconciliationItemQuery,
-    tags=TAGS,
-    roles=READERS,
-    content_type="text/csv",
+@reader_reads(
+    "A reconciliation's references as CSV", query=ReconciliationItemQuery, content_type="text/csv"
 )
 def export_items(reconciliation_id: int, query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        service.get_reconciliation(conn, reconciliation_id)
+    reading(service.get_reconciliation, reconciliation_id)
     rows = service.export_rows(engine(), reconciliation_id, query["klass"])
     return Response(
         stream_with_context(csv_chunks(service.EXPORT_HEADERS, rows)),
@@ -204,17 +188,14 @@ def export_items(reconciliation_id: int, query: dict[str, Any]) -> Any:
 
 
 @api.get("/alarms")
-@endpoint(
+@reader_reads(
     "Double-payment alarms (standing, or cleared)",
     query=AlarmQuery,
     response=AlarmSchema,
     many=True,
-    tags=TAGS,
-    roles=READERS,
 )
 def list_alarms(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        return alarms.list_alarms(conn, cleared=query["cleared"])
+    return reading(alarms.list_alarms, cleared=query["cleared"])
 
 
 @api.post("/alarms/<int:alarm_id>/clear")
@@ -228,8 +209,7 @@ def list_alarms(query: dict[str, Any]) -> Any:
 )
 def clear_alarm(alarm_id: int, body: dict[str, Any]) -> Any:
     alarms.clear_alarm(engine(), actor(), alarm_id, body["comment"])
-    with engine().connect() as conn:
-        return alarms.get_alarm(conn, alarm_id)
+    return reading(alarms.get_alarm, alarm_id)
 
 
 __all__ = ["api"]

@@ -25,7 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import OPERATORS, current_user, login_required, role_required
 from bbp_portal.reconcile import actions, alarms, service
 from bbp_portal.reconcile.reading import MAPPING_FIELDS, ColumnMapping
 from bbp_portal.requests.export import csv_chunks
@@ -35,7 +35,6 @@ from bbp_portal.view_context import actor, engine
 bp = Blueprint("reconcile", __name__, url_prefix="/reconciliations")
 
 READERS = ("admin", "superadmin", "auditor")
-OPERATORS = ("admin", "superadmin")
 RESOLVE_MANY = "payments.resolve_many"
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from flask import Blueprint, current_app
 from sqlalchemy import Connection
 
-from bbp_portal.api import endpoint, page_of
+from bbp_portal.api import endpoints, keyset_page, page_of, reading
 from bbp_portal.api.operation import CSV_OR_XLSX
+from bbp_portal.auth import OPERATORS
 from bbp_portal.bulk import queries as bulk
 from bbp_portal.bulk.schemas import ProgressSchema, RequestSchema
 from bbp_portal.requests import actions, items, queries
@@ -35,73 +36,51 @@ from bbp_portal.view_context import actor, engine
 api = Blueprint("requests", __name__)
 """Requests under ``/api/v1`` (mounted by ``create_app``)."""
 
-OPERATORS = ("admin", "superadmin")
 TAGS = ["requests"]
-
-
-def _page(page: queries.Page) -> dict[str, Any]:
-    return {
-        "items": page.items,
-        "page": {
-            "limit": page.limit,
-            "sort": "id",
-            "next": page.next,
-            "prev": page.prev,
-            "last": page.last,
-        },
-    }
+reads = endpoints(tags=TAGS)
+operator_changes = endpoints(roles=OPERATORS, tags=TAGS, tokens=True)
 
 
 @api.post("/requests/fetch")
-@endpoint(
+@operator_changes(
     "Fetch the pending bills of bill accounts: ticked ids, a group, or a filter",
     body=FetchCreateSchema,
     response=RequestSchema,
     status=201,
-    roles=OPERATORS,
-    tags=TAGS,
     description="Creates the request and its items at once and answers with the request; "
     "the fetching runs in the background (poll the progress).",
-    tokens=True,
 )
 def create_fetch(body: dict[str, Any]) -> Any:
     selection = actions.selection_of(body["ids"], body["group_id"], body["filter"])
     created = actions.start_fetch(actor(), selection, via="api")
-    with engine().connect() as conn:
-        return bulk.get_request(conn, created.request_id)
+    return reading(bulk.get_request, created.request_id)
 
 
 @api.get("/requests")
-@endpoint(
+@reads(
     "List requests (fetch and payment), newest first, keyset pages",
     query=RequestListQuery,
     response=page_of(RequestSchema),
-    tags=TAGS,
 )
 def list_requests(query: dict[str, Any]) -> Any:
-    with engine().connect() as conn:
-        page = queries.list_requests(
-            conn, query["filter"], cursor=query["cursor"], limit=query["limit"]
-        )
-    return _page(page)
+    page = reading(
+        queries.list_requests, query["filter"], cursor=query["cursor"], limit=query["limit"]
+    )
+    return keyset_page(page, sort="id")
 
 
 @api.get("/requests/<int:request_id>")
-@endpoint("Read a request with its progress", response=RequestSchema, tags=TAGS)
+@reads("Read a request with its progress", response=RequestSchema)
 def get_request(request_id: int) -> Any:
-    with engine().connect() as conn:
-        return bulk.get_request(conn, request_id)
+    return reading(bulk.get_request, request_id)
 
 
 @api.get("/requests/<int:request_id>/progress")
-@endpoint(
-    "A request's progress from its tallies (what the request page polls)",
-    response=ProgressSchema,
-    tags=TAGS,
+@reads(
+    "A request's progress from its tallies (what the request page polls)", response=ProgressSchema
 )
 def get_progress(request_id: int) -> Any:
-    with engine().connect() as conn:
-        return bulk.get_progress(conn, request_id).as_dict()
+    return reading(bulk.get_progress, request_id).as_dict()
 
 
 def _fetch_request(conn: Connection, request_id: int) -> bulk.RequestRow:
@@ -115,11 +94,10 @@ def _fetch_request(conn: Connection, request_id: int) -> bulk.RequestRow:
 
 
 @api.get("/requests/<int:request_id>/items")
-@endpoint(
+@reads(
     "Per-account results of a fetch request (filters, keyset pages), with the bills found",
     query=ItemListQuery,
     response=page_of(ItemSchema),
-    tags=TAGS,
 )
 def list_items(request_id: int, query: dict[str, Any]) -> Any:
     with engine().connect() as conn:
@@ -127,7 +105,7 @@ def list_items(request_id: int, query: dict[str, Any]) -> Any:
         page = items.list_items(
             conn, request_id, query["filter"], cursor=query["cursor"], limit=query["limit"]
         )
-    return _page(page)
+    return keyset_page(page, sort="id")
 
 
 def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
@@ -146,10 +124,9 @@ def biller_totals(conn: Connection, request_id: int) -> dict[str, Any]:
 
 
 @api.get("/requests/<int:request_id>/billers")
-@endpoint(
+@reads(
     "Pending bills found, totalled per biller",
     response=BillerTotalsSchema,
-    tags=TAGS,
     description="Reads every bill of the request: cheap once settled (cached), slower on a "
     "large running request — poll progress, not this.",
 )
@@ -160,16 +137,12 @@ def get_biller_totals(request_id: int) -> Any:
 
 
 @api.post("/requests/<int:request_id>/cancel")
-@endpoint(
+@operator_changes(
     "Cancel a queued or running request: undispatched items are cancelled, dispatched finish",
     response=CancelledSchema,
-    roles=OPERATORS,
-    tags=TAGS,
-    tokens=True,
 )
 def cancel_request(request_id: int) -> Any:
-    with engine().connect() as conn:
-        found = bulk.get_request(conn, request_id)
+    found = reading(bulk.get_request, request_id)
     done = actions.cancel(actor(), request_id, found.kind)
     with engine().connect() as conn:
         return {
@@ -180,11 +153,10 @@ def cancel_request(request_id: int) -> Any:
 
 
 @api.get("/requests/<int:request_id>/export")
-@endpoint(
+@reads(
     "Download a request's results: fetch — one row per bill, plus accounts without one; "
     "payment — one row per payment (reference id, orderId, state, Mobiquity's message)",
     query=ExportQuery,
-    tags=TAGS,
     content_type=CSV_OR_XLSX,
     description="format=csv (UTF-8 with BOM) or xlsx. Text cells that a spreadsheet would run "
     "as a formula (starting =, +, -, @, tab, CR) begin with an apostrophe.",

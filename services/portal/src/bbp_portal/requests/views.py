@@ -31,7 +31,7 @@ from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 from bbp_portal.accounts.selection import AccountFilter, AccountSelection
-from bbp_portal.auth import current_user, login_required, role_required
+from bbp_portal.auth import OPERATORS, current_user, login_required, role_required
 from bbp_portal.billers.service import list_billers
 from bbp_portal.bulk.kinds import LIVE_HEADER, RequestKind, kind_of, live_url
 from bbp_portal.bulk.queries import CANCELLABLE, KINDS, STATES, RequestRow, get_request
@@ -41,7 +41,6 @@ from bbp_portal.service_errors import NotFound, ServiceError
 from bbp_portal.view_context import actor, engine
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
-OPERATORS = ("admin", "superadmin")
 
 
 def _day(text: str) -> date | None:

@@ -149,6 +149,16 @@ def validate_upload(
     return get_upload(conn, actor, upload_id)
 
 
+_INSERT_ROWS = (
+    "INSERT INTO account_upload_rows (upload_id, line, valid, utility_code, consumer_id,"
+    " mobile, label, group_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_INSERT_PROBLEMS = (
+    "INSERT INTO account_upload_errors (upload_id, line, column_letter, column_name,"
+    " code, message, value) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 def _stage(conn: Connection, upload_id: int, result: Validation) -> None:
     """Write the rows and problems with the driver's multi-row INSERT.
 
@@ -168,22 +178,18 @@ def _stage(conn: Connection, upload_id: int, result: Validation) -> None:
         )
         for r in result.rows
     ]
-    sql = (
-        "INSERT INTO account_upload_rows (upload_id, line, valid, utility_code, consumer_id,"
-        " mobile, label, group_ids) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-    )
-    for start in range(0, len(rows), CHUNK):
-        conn.exec_driver_sql(sql, rows[start : start + CHUNK])
+    _insert_chunks(conn, _INSERT_ROWS, rows)
     problems = [
         (upload_id, p.line, p.letter, p.column, p.code, p.message[:255], p.value[:255])
         for p in result.problems
     ]
-    sql = (
-        "INSERT INTO account_upload_errors (upload_id, line, column_letter, column_name,"
-        " code, message, value) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-    )
-    for start in range(0, len(problems), CHUNK):
-        conn.exec_driver_sql(sql, problems[start : start + CHUNK])
+    _insert_chunks(conn, _INSERT_PROBLEMS, problems)
+
+
+def _insert_chunks(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run the driver's multi-row ``sql`` on ``rows``, ``CHUNK`` rows at a time."""
+    for start in range(0, len(rows), CHUNK):
+        conn.exec_driver_sql(sql, rows[start : start + CHUNK])
 
 
 def get_upload(
