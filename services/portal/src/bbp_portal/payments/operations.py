@@ -95,6 +95,17 @@ COMMENT_MAX = 500
 RESOLUTIONS = {"paid": S.SUCCEEDED, "not_paid": S.FAILED}
 
 
+def _require_step_up_to_approve(required: bool, stepped_up: bool) -> None:
+    """Every approval (a request, or a scheduled request's new amounts) asks the same
+    fresh step-up, refused in the same words."""
+    if required and not stepped_up:
+        raise Forbidden(
+            "step_up_required",
+            "Approving needs a step-up: confirm it is you (password and OTP) in the portal, "
+            "then approve within a few minutes.",
+        )
+
+
 def _comment(text: str | None, *, required: bool, what: str = "comment") -> str:
     value = " ".join((text or "").split())
     if required and not value:
@@ -328,12 +339,7 @@ def approve(
     request skips that check: each bill is fetched again at its due time before it is paid.
     """
     text = _comment(comment, required=True)
-    if step_up_required and not stepped_up:
-        raise Forbidden(
-            "step_up_required",
-            "Approving needs a step-up: confirm it is you (password and OTP) in the portal, "
-            "then approve within a few minutes.",
-        )
+    _require_step_up_to_approve(step_up_required, stepped_up)
     with engine.begin() as conn:
         requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
         request = _lock_request(requests, request_id)
@@ -541,12 +547,7 @@ def approve_changed(
     altogether), with a fresh step-up when ``policy.step_up`` — the same rules as approving
     a request; a comment is required."""
     text = _comment(comment, required=True)
-    if policy.step_up and not stepped_up:
-        raise Forbidden(
-            "step_up_required",
-            "Approving needs a step-up: confirm it is you (password and OTP), then approve "
-            "within a few minutes.",
-        )
+    _require_step_up_to_approve(policy.step_up, stepped_up)
     with engine.begin() as conn:
         requests = RequestStore(conn, actor=f"portal:{actor.login_id}")
         request = _lock_request(requests, request_id)
